@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from events.models import Event, User
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ("id", "external_id", "name", "email", "created_at")
+    search_fields = ("=id", "external_id", "name", "email")
+    list_filter = ("created_at",)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "event_type", "amount", "occurred_at", "alert_codes")
+    list_filter = ("event_type", "source", "tenant_id")
+    search_fields = ("event_id", "=user__id", "user__external_id")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    date_hierarchy = "occurred_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("alerts")
+
+    @admin.display(description="alert codes")
+    def alert_codes(self, event: Event) -> str:
+        return ", ".join(str(alert.code) for alert in event.alerts.all()) or "-"

@@ -1,0 +1,22 @@
+"""Errors the events API answers with."""
+
+from midnite_test.errors import DomainError
+
+
+class UnknownUser(DomainError):
+    """The transaction names a user that does not exist."""
+
+    code = "unknown_user"
+
+
+class TimestampOutOfOrder(DomainError):
+    """The transaction's `t` is below the user's latest."""
+
+    code = "timestamp_out_of_order"
+
+
+class DuplicateTimestamp(DomainError):
+    """The user already sent a different transaction with this `t`."""
+
+    code = "duplicate_timestamp"
+    http_status = 409

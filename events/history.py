@@ -1,0 +1,123 @@
+"""The rule core's `History`, answered from the event store with indexed queries.
+
+Every question is scoped to one user and bounded (a LIMIT or an aggregate), so the cost of
+evaluating an event does not grow with the user's history.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+
+from events.models import Event
+from rules.conditions import Operator, PropertyMatch
+from rules.history import AggregateFunction, EventFilter, EventRecord
+
+_AGGREGATES = {"count": Count, "sum": Sum, "min": Min, "max": Max}
+_COMPARISONS = {
+    Operator.GT: "gt",
+    Operator.GTE: "gte",
+    Operator.LT: "lt",
+    Operator.LTE: "lte",
+}
+
+
+class UnsupportedFilter(ValueError):
+    """A rule asks the store a question it cannot answer with an indexed query."""
+
+
+def event_record(event: Event, *, user_traits: dict[str, Any]) -> EventRecord:
+    """Return the rule core's view of a stored event."""
+    return EventRecord(
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+        amount=event.amount,
+        properties=event.properties,
+        user_traits=user_traits,
+        sequence=event.pk,
+    )
+
+
+class UserEventHistory:
+    """One user's events as of an anchor event that is already stored."""
+
+    _fields = ("id", "event_type", "occurred_at", "amount", "properties")
+
+    def __init__(self, *, user_id: int, anchor: Event, user_traits: dict[str, Any]) -> None:
+        self._user_id = user_id
+        self._anchor = anchor
+        self._user_traits = user_traits
+
+    def last(self, *, count: int, events: EventFilter) -> Sequence[EventRecord]:
+        at = self._anchor.occurred_at
+        not_after_anchor = Q(occurred_at__lt=at) | Q(occurred_at=at, id__lte=self._anchor.pk)
+        rows = (
+            self._matching(events)
+            .filter(not_after_anchor)
+            .order_by("-occurred_at", "-id")
+            .only(*self._fields)[:count]
+        )
+        return [event_record(row, user_traits=self._user_traits) for row in rows]
+
+    def aggregate(
+        self,
+        *,
+        function: AggregateFunction,
+        path: str,
+        events: EventFilter,
+        start: datetime,
+        end: datetime,
+    ) -> Decimal | None:
+        if function != "count" and path != "amount":
+            raise UnsupportedFilter(f"{function} over {path!r}: only 'amount' can be aggregated")
+        expression = _AGGREGATES[function]("id" if function == "count" else "amount")
+        matching = self._matching(events).filter(occurred_at__range=(start, end))
+        value = matching.aggregate(value=expression)["value"]
+        return None if value is None else Decimal(value)
+
+    def exists(self, *, events: EventFilter, start: datetime, end: datetime) -> bool:
+        matching = self._matching(events).filter(occurred_at__range=(start, end))
+        return matching.exclude(id=self._anchor.pk).exists()
+
+    def _matching(self, events: EventFilter) -> QuerySet[Event]:
+        queryset = Event.objects.filter(user_id=self._user_id)
+        if events.event_types is not None:
+            queryset = queryset.filter(event_type__in=sorted(events.event_types))
+        for match in events.where:
+            queryset = queryset.filter(where_filter(match))
+        return queryset
+
+
+def where_filter(match: PropertyMatch) -> Q:
+    """Return `match` as an indexed query filter with the rule core's semantics.
+
+    Supported: any operator on `amount`; eq, neq, in, nin and exists on `event_type`
+    and on `properties.*` with string values. Anything else raises UnsupportedFilter, which
+    rule loading reports, so a rule never fails at evaluation time.
+    """
+    field = _column(match.path)
+    if match.op is Operator.EXISTS:
+        present = Q(**{f"{field}__isnull": False})
+        return present if match.value else ~present
+    if match.op in _COMPARISONS:
+        if field != "amount":
+            raise UnsupportedFilter(f"{match.op.value} on {match.path!r}: only amount compares")
+        return Q(**{f"{field}__{_COMPARISONS[match.op]}": match.value})
+    values = list(match.value) if match.op in (Operator.IN, Operator.NIN) else [match.value]
+    if field != "amount" and not all(isinstance(value, str) for value in values):
+        raise UnsupportedFilter(f"{match.path!r} can only be matched against strings")
+    matched = Q(**{f"{field}__in": values})
+    if match.op in (Operator.EQ, Operator.IN):
+        return matched
+    # neq / nin: an event without the value does not equal it (as in the rule core).
+    return ~matched | Q(**{f"{field}__isnull": True})
+
+
+def _column(path: str) -> str:
+    if path in ("event_type", "amount"):
+        return path
+    if path.startswith("properties.") and path != "properties.":
+        return "properties__" + path.removeprefix("properties.").replace(".", "__")
+    raise UnsupportedFilter(f"{path!r} is not a stored event field")

@@ -1,0 +1,77 @@
+"""Users, the event store and the alerts raised on events."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+DEFAULT_TENANT = "default"
+
+
+class User(models.Model):
+    """A user of the fintech app whose events the service receives."""
+
+    external_id = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id or f"user {self.pk}"
+
+
+class Event(models.Model):
+    """One thing a user did. `(tenant_id, event_id)` is the client's idempotency key."""
+
+    tenant_id = models.CharField(max_length=64, default=DEFAULT_TENANT)
+    event_id = models.CharField(max_length=200)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    event_type = models.CharField(max_length=100)
+    source = models.CharField(max_length=100, blank=True)
+    occurred_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "event_id"], name="event_unique_event_id"),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="event_amount_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "occurred_at"], name="event_user_time"),
+            models.Index(fields=["user", "event_type", "occurred_at"], name="event_user_type_time"),
+            models.Index(fields=["tenant_id", "occurred_at", "id"], name="event_tenant_time"),
+            models.Index(
+                fields=["tenant_id", "source", "event_type", "occurred_at"],
+                name="event_tenant_source_type_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+class Alert(models.Model):
+    """An alert code raised by an event, stored so a replayed request gets the same answer."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="alerts")
+    code = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["event_id", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "code"], name="alert_unique_event_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.event_id}"

@@ -1,0 +1,13 @@
+"""Reads of the events app."""
+
+from django.db import connection
+
+
+def database_is_ready() -> bool:
+    """Return whether the database answers a trivial query."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:  # noqa: BLE001 - any failure means "not ready"; the probe reports it.
+        return False

@@ -1,0 +1,182 @@
+"""Writes of the events app: transaction ingestion and the alert rules it evaluates."""
+
+import dataclasses
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.color import no_style
+from django.db import connection, transaction
+
+from events.exceptions import DuplicateTimestamp, TimestampOutOfOrder, UnknownUser
+from events.history import UnsupportedFilter, UserEventHistory, event_record, where_filter
+from events.models import DEFAULT_TENANT, Alert, Event, User
+from rules.evaluator import alert_codes_evaluate
+from rules.exceptions import RuleParseError
+from rules.history import EventFilter, EventRecord, History
+from rules.parser import alert_rules_parse
+from rules.schema import AlertRule
+
+TRANSACTION_TYPES = ("deposit", "withdraw")
+TRANSACTION_SOURCE = "transactions"
+
+
+class AlertRuleEngine:
+    """Evaluate a set of alert rules against an event and its user's history."""
+
+    def __init__(self, rules: tuple[AlertRule, ...]) -> None:
+        for index, rule in enumerate(rules):
+            _check_store_can_answer(rule, path=f"rules[{index}] (code {rule.code})")
+        self.rules = rules
+
+    @classmethod
+    def from_file(cls, path: Path) -> "AlertRuleEngine":
+        """Load and validate the rules in the YAML file at `path`.
+
+        Raises RuleParseError, naming the file, the rule and the field, for a bad file.
+        """
+        try:
+            return cls(alert_rules_parse(path.read_text()))
+        except OSError as exc:
+            raise RuleParseError(str(path), f"cannot read the rules file: {exc.strerror}")
+        except RuleParseError as exc:
+            raise RuleParseError(f"{path}: {exc.path}", exc.message)
+
+    def evaluate(self, *, event: EventRecord, history: History) -> tuple[int, ...]:
+        """Return the codes of the rules `event` raises, in ascending order."""
+        return alert_codes_evaluate(rules=self.rules, event=event, history=history)
+
+
+def _check_store_can_answer(rule: AlertRule, *, path: str) -> None:
+    """Raise RuleParseError when a history question in `rule` has no indexed query."""
+    for node in _dataclass_tree(rule.condition):
+        function, aggregated = getattr(node, "function", None), getattr(node, "path", None)
+        if function is not None and function != "count" and aggregated != "amount":
+            raise RuleParseError(f"{path}.condition", f"{function} is only supported on amount")
+        if isinstance(node, EventFilter):
+            for match in node.where:
+                try:
+                    where_filter(match)
+                except UnsupportedFilter as exc:
+                    raise RuleParseError(f"{path}.condition.where", str(exc))
+
+
+def _dataclass_tree(node: object) -> Iterator[object]:
+    """Yield `node` and every dataclass reachable through its fields, lists and tuples."""
+    yield node
+    children = [getattr(node, f.name) for f in dataclasses.fields(node)]
+    for child in children:
+        for item in child if isinstance(child, (list, tuple)) else [child]:
+            if dataclasses.is_dataclass(item):
+                yield from _dataclass_tree(item)
+
+
+@functools.lru_cache(maxsize=4)
+def _alert_rule_engine_for(path: str) -> AlertRuleEngine:
+    return AlertRuleEngine.from_file(Path(path))
+
+
+def alert_rule_engine() -> AlertRuleEngine:
+    """Return the engine for `settings.ALERT_RULES_PATH`, loaded once per path."""
+    return _alert_rule_engine_for(str(settings.ALERT_RULES_PATH))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionOutcome:
+    user_id: int
+    alert_codes: tuple[int, ...]
+
+
+def transaction_event_id(*, user_id: int, t: int) -> str:
+    """Return the idempotency key of a user's transaction at `t`."""
+    return f"txn:{user_id}:{t}"
+
+
+@transaction.atomic(durable=True)
+def transaction_ingest(
+    *, user_id: int, event_type: str, amount: Decimal, t: int
+) -> TransactionOutcome:
+    """Store a deposit or withdraw and return the alert codes it raises.
+
+    The user's row is locked for the evaluation, so concurrent transactions of one user are
+    evaluated one at a time against a consistent history. Writes one Event and its Alerts in
+    this transaction. The exact same transaction sent again returns the stored codes and
+    writes nothing.
+
+    Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and
+    DuplicateTimestamp (t already used with a different type or amount).
+    """
+    user = User.objects.select_for_update().only("id", "traits").filter(pk=user_id).first()
+    if user is None:
+        raise UnknownUser(f"User {user_id} does not exist.", details={"user_id": user_id})
+    occurred_at = datetime.fromtimestamp(t, tz=UTC)
+    latest = (
+        Event.objects.filter(user_id=user_id, event_type__in=TRANSACTION_TYPES)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if latest is not None and occurred_at <= latest:
+        return _transaction_replay(user_id=user_id, event_type=event_type, amount=amount, t=t)
+
+    event = Event.objects.create(
+        tenant_id=DEFAULT_TENANT,
+        event_id=transaction_event_id(user_id=user_id, t=t),
+        user_id=user_id,
+        event_type=event_type,
+        source=TRANSACTION_SOURCE,
+        occurred_at=occurred_at,
+        amount=amount,
+    )
+    history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user.traits)
+    record = event_record(event, user_traits=user.traits)
+    codes = alert_rule_engine().evaluate(event=record, history=history)
+    Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
+    return TransactionOutcome(user_id=user_id, alert_codes=codes)
+
+
+def _transaction_replay(
+    *, user_id: int, event_type: str, amount: Decimal, t: int
+) -> TransactionOutcome:
+    """Answer a transaction whose `t` is not after the user's latest."""
+    event_id = transaction_event_id(user_id=user_id, t=t)
+    stored = Event.objects.filter(tenant_id=DEFAULT_TENANT, event_id=event_id).first()
+    if stored is None:
+        raise TimestampOutOfOrder(
+            f"t={t} is before user {user_id}'s latest transaction; t must increase per user.",
+            details={"t": t},
+        )
+    if stored.event_type != event_type or stored.amount != amount:
+        raise DuplicateTimestamp(
+            f"User {user_id} already sent a different transaction at t={t}.",
+            details={"t": t, "stored": {"type": stored.event_type, "amount": str(stored.amount)}},
+        )
+    codes = tuple(stored.alerts.order_by("code").values_list("code", flat=True))
+    return TransactionOutcome(user_id=user_id, alert_codes=codes)
+
+
+TEST_USER_IDS = (1, 2, 3, 4)
+
+
+@transaction.atomic
+def test_users_ensure() -> list[User]:
+    """Create the demo users 1 to 4 if they are missing and return them.
+
+    Idempotent. Resets the id sequence afterwards, so users created later by the API do not
+    collide with these explicit ids.
+    """
+    users = [
+        User.objects.get_or_create(
+            id=user_id,
+            defaults={"name": f"Test user {user_id}", "email": f"user{user_id}@example.com"},
+        )[0]
+        for user_id in TEST_USER_IDS
+    ]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), [User]):
+            cursor.execute(statement)
+    return users

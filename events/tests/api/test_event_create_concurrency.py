@@ -1,0 +1,98 @@
+"""POST /event under real concurrency: threads against PostgreSQL row locks."""
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from events.models import Event
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 12
+
+
+def _post_all_at_once(bodies: list[dict]) -> list:
+    """Post every body from its own thread, all released together; return the responses."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: dict):
+        client = APIClient()
+        barrier.wait()
+        try:
+            return client.post("/event", body, format="json")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def _sequential_codes(transactions: list[dict], *, user_id: int) -> list[list[int]]:
+    client = APIClient()
+    codes = []
+    for body in transactions:
+        response = client.post("/event", {**body, "user_id": user_id}, format="json")
+        assert response.status_code == 200, response.json()
+        codes.append(response.json()["alert_codes"])
+    return codes
+
+
+def test_the_same_request_sent_at_once_stores_one_event(users):
+    body = {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 7}
+
+    responses = _post_all_at_once([body] * THREADS)
+
+    assert {r.status_code for r in responses} == {200}
+    assert {tuple(r.json()["alert_codes"]) for r in responses} == {(1100,)}
+    assert Event.objects.count() == 1
+
+
+def test_concurrent_requests_for_one_user_match_a_sequential_run(users):
+    """Whatever subset is accepted gets the codes of sending it alone, in t order."""
+    rng = random.Random(1234)
+    bodies = [
+        {
+            "type": rng.choice(["deposit", "withdraw"]),
+            "amount": str(rng.choice([20, 60, 90, 110, 150])),
+            "user_id": 1,
+            "t": t,
+        }
+        for t in range(1, THREADS * 2 + 1, 2)
+    ]
+
+    responses = _post_all_at_once(bodies)
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 400}, statuses
+    assert all(
+        r.json()["error"] == "timestamp_out_of_order" for r in responses if r.status_code == 400
+    )
+    accepted = sorted(
+        (
+            (body, r.json()["alert_codes"])
+            for body, r in zip(bodies, responses)
+            if r.status_code == 200
+        ),
+        key=lambda pair: pair[0]["t"],
+    )
+    assert accepted
+    stored = list(
+        Event.objects.filter(user_id=1).order_by("occurred_at").values_list("event_id", flat=True)
+    )
+    assert stored == [f"txn:1:{body['t']}" for body, _ in accepted]
+    expected = _sequential_codes([body for body, _ in accepted], user_id=2)
+    assert [codes for _, codes in accepted] == expected
+
+
+def test_concurrent_requests_for_different_users_all_succeed(users):
+    bodies = [
+        {"type": "deposit", "amount": "150.00", "user_id": user.pk, "t": 1} for user in users
+    ] + [{"type": "deposit", "amount": "60.00", "user_id": user.pk, "t": 2} for user in users]
+    first, second = _post_all_at_once(bodies[:4]), _post_all_at_once(bodies[4:])
+
+    assert {r.status_code for r in first + second} == {200}
+    assert {tuple(r.json()["alert_codes"]) for r in second} == {(123,)}

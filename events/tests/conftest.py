@@ -1,0 +1,41 @@
+import pytest
+from rest_framework.test import APIClient
+
+from events.services import test_users_ensure
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def users(db):
+    """The demo users 1 to 4."""
+    return test_users_ensure()
+
+
+@pytest.fixture
+def post_event(api_client, users):
+    """Post one transaction to /event and return the response."""
+
+    def post(type: str, amount, t: int, user_id: int = 1):
+        body = {"type": type, "amount": amount, "user_id": user_id, "t": t}
+        return api_client.post("/event", body, format="json")
+
+    return post
+
+
+@pytest.fixture
+def codes_for(post_event):
+    """Post transactions in order and return the alert codes of each."""
+
+    def run(transactions, user_id: int = 1) -> list[list[int]]:
+        codes = []
+        for type_, amount, t in transactions:
+            response = post_event(type_, amount, t, user_id=user_id)
+            assert response.status_code == 200, response.json()
+            codes.append(response.json()["alert_codes"])
+        return codes
+
+    return run

@@ -1,0 +1,32 @@
+"""The admin lists users and events with their alert codes."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from events.services import transaction_ingest
+
+
+@pytest.fixture
+def admin_client(client, db):
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    client.force_login(admin)
+    return client
+
+
+def test_event_list_shows_alert_codes(admin_client, users):
+    transaction_ingest(user_id=1, event_type="withdraw", amount=Decimal("150"), t=1)
+
+    response = admin_client.get("/admin/events/event/")
+
+    assert response.status_code == 200
+    assert b"1100" in response.content
+
+
+def test_user_list_can_search_and_filter(admin_client, users):
+    response = admin_client.get("/admin/events/user/", {"q": "Test user 3"})
+
+    assert response.status_code == 200
+    assert b"user3@example.com" in response.content
+    assert b"user1@example.com" not in response.content

@@ -1,0 +1,76 @@
+"""AlertRuleEngine: rules are data, loaded from a file and validated up front."""
+
+from decimal import Decimal
+
+import pytest
+from django.core import checks
+
+from events.services import AlertRuleEngine, transaction_ingest
+from rules.exceptions import RuleParseError
+
+HALF_THRESHOLD_RULES = """
+rules:
+  - code: 7
+    name: withdraw_over_50
+    event_type: withdraw
+    condition: {type: property_match, path: amount, op: gt, value: 50}
+"""
+
+
+def test_a_different_rules_file_gives_different_codes(tmp_path, settings, users):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text(HALF_THRESHOLD_RULES)
+    settings.ALERT_RULES_PATH = rules_file
+
+    outcome = transaction_ingest(user_id=1, event_type="withdraw", amount=Decimal("60"), t=1)
+
+    assert outcome.alert_codes == (7,)
+
+
+def test_bad_rules_file_is_rejected_naming_the_file_rule_and_field(tmp_path):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text(HALF_THRESHOLD_RULES.replace("op: gt", "op: bigger"))
+
+    with pytest.raises(RuleParseError) as error:
+        AlertRuleEngine.from_file(rules_file)
+
+    assert str(rules_file) in str(error.value)
+    assert "rules[0]" in str(error.value)
+    assert "op" in str(error.value)
+
+
+def test_missing_rules_file_is_a_parse_error(tmp_path):
+    with pytest.raises(RuleParseError, match="cannot read"):
+        AlertRuleEngine.from_file(tmp_path / "absent.yml")
+
+
+def test_history_filter_the_store_cannot_index_is_rejected_at_load(tmp_path):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text("""
+rules:
+  - code: 9
+    name: after_big_deposit
+    event_type: withdraw
+    condition:
+      type: proximity
+      event_types: [deposit]
+      where: [{type: property_match, path: properties.score, op: gt, value: 5}]
+      window: {before_seconds: 60}
+""")
+
+    with pytest.raises(RuleParseError, match="where"):
+        AlertRuleEngine.from_file(rules_file)
+
+
+def test_manage_py_check_reports_a_bad_rules_file(tmp_path, settings):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text("rules: []")
+    settings.ALERT_RULES_PATH = rules_file
+
+    errors = checks.run_checks()
+
+    assert [error.id for error in errors] == ["events.E001"]
+
+
+def test_default_rules_file_passes_the_checks():
+    assert checks.run_checks() == []

@@ -1,0 +1,87 @@
+"""HTTP API of the events app. Views validate, call one service or selector, and serialize."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.selectors import database_is_ready
+from events.serializers import (
+    HealthSerializer,
+    TransactionInputSerializer,
+    TransactionOutputSerializer,
+)
+from events.services import TransactionOutcome, transaction_ingest
+from midnite_test.serializers import ErrorSerializer
+
+
+class EventCreateView(APIView):
+    """POST /event: store a deposit or withdraw and answer with the alerts it raises."""
+
+    @extend_schema(
+        operation_id="event_create",
+        summary="Record a deposit or withdrawal and return its alert codes",
+        description=(
+            "`t` is whole seconds since the epoch, unique and strictly increasing per user. "
+            "The exact same request sent again returns the stored answer. Errors: 400 "
+            "`invalid_payload` (details name each bad field), 400 `unknown_user`, 400 "
+            "`timestamp_out_of_order`, 409 `duplicate_timestamp`, 413 `payload_too_large` "
+            "(over 64 KiB), 415 `unsupported_media_type`."
+        ),
+        request=TransactionInputSerializer,
+        responses={
+            200: TransactionOutputSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            413: ErrorSerializer,
+            415: ErrorSerializer,
+        },
+        examples=[
+            OpenApiExample(
+                "deposit",
+                value={"type": "deposit", "amount": "42.00", "user_id": 1, "t": 10},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "alerts",
+                value={"alert": True, "alert_codes": [30, 123], "user_id": 1},
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TransactionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = transaction_ingest(
+            user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
+        )
+        return Response(TransactionOutputSerializer(_transaction_answer(outcome)).data)
+
+
+def _transaction_answer(outcome: TransactionOutcome) -> dict:
+    codes = list(outcome.alert_codes)
+    return {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id}
+
+
+class HealthLiveView(APIView):
+    """GET /healthz/live: the process is up."""
+
+    @extend_schema(operation_id="health_live", responses={200: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class HealthReadyView(APIView):
+    """GET /healthz/ready: the process can serve requests (its database answers)."""
+
+    @extend_schema(
+        operation_id="health_ready", responses={200: HealthSerializer, 503: HealthSerializer}
+    )
+    def get(self, request: Request) -> Response:
+        ready = database_is_ready()
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "checks": {"database": "ok" if ready else "failed"},
+        }
+        return Response(body, status=200 if ready else 503)
