@@ -98,8 +98,11 @@ def where_filter(match: PropertyMatch) -> Q:
     rule loading reports, so a rule never fails at evaluation time.
     """
     field = _column(match.path)
+    # A JSON null counts as missing, as it does in the rule core.
+    present = Q(**{f"{field}__isnull": False})
+    if field != "amount":
+        present &= ~Q(**{field: None})
     if match.op is Operator.EXISTS:
-        present = Q(**{f"{field}__isnull": False})
         return present if match.value else ~present
     if match.op in _COMPARISONS:
         if field != "amount":
@@ -112,7 +115,7 @@ def where_filter(match: PropertyMatch) -> Q:
     if match.op in (Operator.EQ, Operator.IN):
         return matched
     # neq / nin: an event without the value does not equal it (as in the rule core).
-    return ~matched | Q(**{f"{field}__isnull": True})
+    return ~matched | ~present
 
 
 def _column(path: str) -> str:

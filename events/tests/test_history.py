@@ -41,7 +41,9 @@ def stored(users):
             event_type=rng.choice(["deposit", "withdraw", "login"]),
             occurred_at=EPOCH + timedelta(seconds=i // 2),
             amount=rng.choice([None, Decimal("10"), Decimal("50"), Decimal("75.25")]),
-            properties=rng.choice([{}, {"channel": "card"}, {"channel": "bank"}]),
+            properties=rng.choice(
+                [{}, {"channel": "card"}, {"channel": "bank"}, {"channel": None}]
+            ),
         )
         for i in range(60)
     )

@@ -1,0 +1,98 @@
+"""`History` answered from events held in memory: the reference for every other store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from rules.conditions import as_decimal, resolve_path
+from rules.history import AggregateFunction, EventFilter, EventRecord
+
+_REDUCERS: Mapping[str, Callable[[list[Decimal]], Decimal]] = {
+    "sum": lambda values: sum(values, Decimal(0)),
+    "min": min,
+    "max": max,
+}
+
+
+def _order_key(record: EventRecord) -> tuple[datetime, int]:
+    """Return the key that orders events oldest first: (occurred_at, sequence)."""
+    return record.occurred_at, record.sequence
+
+
+def _filter_matches(record: EventRecord, events: EventFilter) -> bool:
+    """Return whether `record` has one of the filter's types and satisfies all its matches."""
+    if events.event_types is not None and record.event_type not in events.event_types:
+        return False
+    return all(match.matches(record) for match in events.where)
+
+
+class InMemoryHistory:
+    """A user's events as of `anchor`, answered by scanning a list.
+
+    `events` are one user's stored events, the anchor among them. They are ordered by
+    (occurred_at, sequence), which must be unique as a store's primary key is.
+    """
+
+    def __init__(self, *, events: Sequence[EventRecord], anchor: EventRecord) -> None:
+        """Hold `events` in order; raise ValueError unless they are valid (see the class)."""
+        ordered = sorted(events, key=_order_key)
+        if len({_order_key(record) for record in ordered}) != len(ordered):
+            raise ValueError("two events share (occurred_at, sequence)")
+        if anchor not in ordered:
+            raise ValueError("the anchor is not one of the events")
+        self._events = tuple(ordered)
+        self._anchor_key = _order_key(anchor)
+
+    def last(self, *, count: int, events: EventFilter) -> Sequence[EventRecord]:
+        """Return up to `count` matching events at or before the anchor, newest first.
+
+        The anchor itself is included when it matches. Raise ValueError when count < 1.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        found: list[EventRecord] = []
+        for record in reversed(self._events):
+            if len(found) == count:
+                break
+            if _order_key(record) <= self._anchor_key and _filter_matches(record, events):
+                found.append(record)
+        return tuple(found)
+
+    def aggregate(
+        self,
+        *,
+        function: AggregateFunction,
+        path: str,
+        events: EventFilter,
+        start: datetime,
+        end: datetime,
+    ) -> Decimal | None:
+        """Return `function` of `path` over matching events with start <= occurred_at <= end.
+
+        `count` returns the number of matching events (ignoring `path`) and never None; the
+        others skip events whose value at `path` is missing or not a number (see
+        `rules.conditions.as_decimal`) and return None when none has one.
+        """
+        matching = list(self._between(events=events, start=start, end=end))
+        if function == "count":
+            return Decimal(len(matching))
+        values = [as_decimal(resolve_path(record, path)[1]) for record in matching]
+        numbers = [value for value in values if value is not None]
+        return _REDUCERS[function](numbers) if numbers else None
+
+    def exists(self, *, events: EventFilter, start: datetime, end: datetime) -> bool:
+        """Return whether a matching event other than the anchor has start <= occurred_at <= end."""
+        return any(
+            _order_key(record) != self._anchor_key
+            for record in self._between(events=events, start=start, end=end)
+        )
+
+    def _between(
+        self, *, events: EventFilter, start: datetime, end: datetime
+    ) -> Iterable[EventRecord]:
+        """Yield the matching events with start <= occurred_at <= end, oldest first."""
+        for record in self._events:
+            if start <= record.occurred_at <= end and _filter_matches(record, events):
+                yield record

@@ -1,0 +1,297 @@
+"""Parse rule YAML into frozen rule objects, rejecting anything unexpected by its YAML path.
+
+Paths look like `rules[2] (code 123).condition.window.before_seconds`: a list index in brackets,
+the rule's code (or name) once it is known, then the keys leading to the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from rules.conditions import (
+    COMBINATORS,
+    CONDITION_TYPES,
+    Condition,
+    PropertyMatch,
+    as_decimal,
+    path_is_valid,
+)
+from rules.exceptions import RuleParseError
+from rules.history import EventFilter
+from rules.schema import AlertRule, Window
+
+DOCUMENT_PATH = "<document>"
+_PATH_HELP = (
+    "must be event_type, amount, properties.<key>[.<key>...] or user_traits.<key>[.<key>...]"
+)
+
+
+class Node:
+    """A YAML mapping being parsed, whose readers raise errors that name the key at fault."""
+
+    def __init__(self, mapping: Mapping[str, Any], *, path: str) -> None:
+        """Wrap `mapping`, found at `path` ("" for the document itself)."""
+        self.mapping = mapping
+        self.path = path
+
+    @classmethod
+    def of(cls, value: Any, *, path: str) -> Node:
+        """Return `value` as a Node; raise RuleParseError unless it is a string-keyed mapping."""
+        if not isinstance(value, dict):
+            raise RuleParseError(path or DOCUMENT_PATH, f"must be a mapping, not {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise RuleParseError(path or DOCUMENT_PATH, f"key {key!r} is not a string")
+        return cls(value, path=path)
+
+    def at(self, key: str) -> str:
+        """Return the path of `key` inside this mapping."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str | None, message: str) -> RuleParseError:
+        """Return a RuleParseError about `key`, or about the whole mapping when key is None."""
+        if key is None:
+            return RuleParseError(self.path or DOCUMENT_PATH, message)
+        return RuleParseError(self.at(key), message)
+
+    def has(self, key: str) -> bool:
+        """Return whether the mapping has `key`."""
+        return key in self.mapping
+
+    def keys_allow(self, *keys: str) -> None:
+        """Raise RuleParseError for the first key of the mapping that is not in `keys`."""
+        for key in self.mapping:
+            if key not in keys:
+                raise self.error(key, f"unknown key; expected one of: {', '.join(keys)}")
+
+    def required(self, key: str) -> Any:
+        """Return the value of `key`; raise RuleParseError when it is absent."""
+        if key not in self.mapping:
+            raise self.error(key, "is required")
+        return self.mapping[key]
+
+    def child(self, key: str) -> Node:
+        """Return the mapping under `key` as a Node."""
+        return Node.of(self.required(key), path=self.at(key))
+
+    def text(self, key: str, *, default: str | None = None) -> str:
+        """Return the non-empty string under `key`, or `default` when absent and not None."""
+        if default is not None and key not in self.mapping:
+            return default
+        value = self.required(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"must be a non-empty string, not {_kind(value)}")
+        return value
+
+    def event_path(self, key: str) -> str:
+        """Return the event path under `key` (`amount`, `properties.a.b`, ...)."""
+        value = self.text(key)
+        if not path_is_valid(value):
+            raise self.error(key, f"{_PATH_HELP}, not {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        """Return the value under `key` lower-cased, which must be one of `choices`."""
+        value = self.required(key)
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise self.error(key, f"must be one of: {', '.join(choices)}; got {value!r}")
+        return value.lower()
+
+    def integer(self, key: str, *, minimum: int, default: int | None = None) -> int:
+        """Return the integer under `key` (never a bool), at least `minimum`."""
+        if default is not None and key not in self.mapping:
+            return default
+        value = self.required(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"must be an integer >= {minimum}, not {_kind(value)}")
+        return value
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        """Return the boolean under `key`, or `default` when absent."""
+        value = self.mapping.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def number(self, key: str) -> Decimal:
+        """Return the number under `key` as a Decimal (a YAML float goes through `str`)."""
+        value = self.required(key)
+        number = as_decimal(value)
+        if number is None:
+            raise self.error(key, f"must be a number, not {_kind(value)}")
+        return number
+
+    def scalar(self, key: str) -> str | bool | Decimal:
+        """Return the string, boolean or number (as a Decimal) under `key`."""
+        return _scalar(self.required(key), path=self.at(key))
+
+    def scalars(self, key: str) -> tuple[str | bool | Decimal, ...]:
+        """Return the non-empty list of scalars under `key` as a tuple."""
+        items = self.non_empty_list(key)
+        return tuple(_scalar(item, path=f"{self.at(key)}[{i}]") for i, item in enumerate(items))
+
+    def condition(self, key: str) -> Condition:
+        """Return the condition under `key`."""
+        return condition_parse(self.required(key), path=self.at(key))
+
+    def conditions(self, key: str) -> tuple[Condition, ...]:
+        """Return the non-empty list of conditions under `key` as a tuple."""
+        items = self.non_empty_list(key)
+        path = self.at(key)
+        return tuple(condition_parse(item, path=f"{path}[{i}]") for i, item in enumerate(items))
+
+    def events(self, *, required: bool) -> EventFilter:
+        """Return the event filter of `event_type` or `event_types`, and `where`."""
+        if self.has("event_type") and self.has("event_types"):
+            raise self.error("event_types", "cannot be combined with event_type")
+        event_types: frozenset[str] | None = None
+        if self.has("event_type"):
+            event_types = frozenset({self.text("event_type")})
+        elif self.has("event_types"):
+            event_types = frozenset(self._texts("event_types"))
+        elif required:
+            raise self.error("event_type", "is required (or event_types)")
+        return EventFilter(event_types=event_types, where=self._where())
+
+    def window(self, key: str) -> Window:
+        """Return the window under `key` (`before_seconds`, `after_seconds`, default 0)."""
+        node = self.child(key)
+        node.keys_allow("before_seconds", "after_seconds")
+        return Window(
+            before_seconds=node.integer("before_seconds", minimum=0, default=0),
+            after_seconds=node.integer("after_seconds", minimum=0, default=0),
+        )
+
+    def non_empty_list(self, key: str) -> list[Any]:
+        """Return the non-empty list under `key`."""
+        items = self.required(key)
+        if not isinstance(items, list) or not items:
+            raise self.error(key, f"must be a non-empty list, not {_kind(items)}")
+        return items
+
+    def _texts(self, key: str) -> tuple[str, ...]:
+        """Return the non-empty list of non-empty strings under `key`."""
+        items = self.non_empty_list(key)
+        for index, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise RuleParseError(f"{self.at(key)}[{index}]", "must be a non-empty string")
+        return tuple(items)
+
+    def _where(self) -> tuple[PropertyMatch, ...]:
+        """Return the property matches under `where`, or () when absent."""
+        if not self.has("where"):
+            return ()
+        matches: list[PropertyMatch] = []
+        for index, match in enumerate(self.conditions("where")):
+            if not isinstance(match, PropertyMatch):
+                raise RuleParseError(
+                    f"{self.at('where')}[{index}]", "only property_match is allowed in where"
+                )
+            matches.append(match)
+        return tuple(matches)
+
+
+def _kind(value: Any) -> str:
+    """Return how an error message names the YAML value `value`."""
+    if value is None:
+        return "null"
+    if value == []:
+        return "an empty list"
+    if isinstance(value, (bool, int, float, str)):
+        return f"{type(value).__name__} {value!r}"
+    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _scalar(value: Any, *, path: str) -> str | bool | Decimal:
+    """Return a YAML string or boolean as is and a number as a Decimal."""
+    if isinstance(value, (str, bool)):
+        return value
+    number = as_decimal(value)
+    if number is None:
+        raise RuleParseError(path, f"must be a string, number or boolean, not {_kind(value)}")
+    return number
+
+
+def condition_parse(node: Any, *, path: str) -> Condition:
+    """Return the condition that the YAML value `node`, found at `path`, describes.
+
+    A mapping with `type` is a leaf kind of `CONDITION_TYPES`; a single-key mapping `all`,
+    `any` or `not` is a combinator. Raise RuleParseError for anything else.
+    """
+    mapping = Node.of(node, path=path)
+    if mapping.has("type"):
+        kind = mapping.required("type")
+        if not isinstance(kind, str) or kind not in CONDITION_TYPES:
+            expected = ", ".join(CONDITION_TYPES)
+            raise mapping.error("type", f"must be one of: {expected}; got {kind!r}")
+        return CONDITION_TYPES[kind].from_node(mapping)
+    keys = list(mapping.mapping)
+    if len(keys) == 1 and keys[0] in COMBINATORS:
+        return COMBINATORS[keys[0]].from_node(mapping)
+    raise mapping.error(None, "must have a `type` key or be a single-key mapping all, any or not")
+
+
+def alert_rules_parse(text: str) -> tuple[AlertRule, ...]:
+    """Return the alert rules of the YAML document `text`, in file order.
+
+    The document is a mapping with an optional `version: 1` and a non-empty `rules` list.
+    Raise RuleParseError for invalid YAML, unknown keys, wrong types and duplicate codes or
+    names.
+    """
+    document = Node.of(_yaml_load(text), path="")
+    document.keys_allow("version", "rules")
+    version = document.mapping.get("version", 1)
+    if type(version) is not int or version != 1:
+        raise document.error("version", f"must be 1, not {_kind(version)}")
+    items = document.non_empty_list("rules")
+    rules: list[AlertRule] = []
+    for index, item in enumerate(items):
+        rule = _alert_rule_parse(item, index=index)
+        path = _rule_path(index, item)
+        for other_index, other in enumerate(rules):
+            if other.code == rule.code:
+                raise RuleParseError(f"{path}.code", f"duplicate; rules[{other_index}] has it")
+            if other.name == rule.name:
+                raise RuleParseError(f"{path}.name", f"duplicate; rules[{other_index}] has it")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _yaml_load(text: str) -> Any:
+    """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise RuleParseError(DOCUMENT_PATH, f"invalid YAML: {problem}{where}") from error
+
+
+def _rule_path(index: int, item: Any) -> str:
+    """Return the path naming rule `index`: with its code, else its name, when they are valid."""
+    if not isinstance(item, dict):
+        return f"rules[{index}]"
+    code, name = item.get("code"), item.get("name")
+    if isinstance(code, int) and not isinstance(code, bool) and code > 0:
+        return f"rules[{index}] (code {code})"
+    if isinstance(name, str) and name.strip():
+        return f"rules[{index}] (name {name})"
+    return f"rules[{index}]"
+
+
+def _alert_rule_parse(item: Any, *, index: int) -> AlertRule:
+    """Return the alert rule `item`, the `index`th of the file."""
+    node = Node.of(item, path=_rule_path(index, item))
+    node.keys_allow("code", "name", "description", "event_type", "condition")
+    return AlertRule(
+        code=node.integer("code", minimum=1),
+        name=node.text("name"),
+        event_type=node.text("event_type"),
+        condition=node.condition("condition"),
+        description=node.text("description", default=""),
+    )
