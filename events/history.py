@@ -4,6 +4,7 @@ Every question is scoped to one user and bounded (a LIMIT or an aggregate), so t
 evaluating an event does not grow with the user's history.
 """
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -43,8 +44,6 @@ def event_record(event: Event, *, user_traits: dict[str, Any]) -> EventRecord:
 class UserEventHistory:
     """One user's events as of an anchor event that is already stored."""
 
-    _fields = ("id", "event_type", "occurred_at", "amount", "properties")
-
     def __init__(self, *, user_id: int, anchor: Event, user_traits: dict[str, Any]) -> None:
         self._user_id = user_id
         self._anchor = anchor
@@ -54,12 +53,21 @@ class UserEventHistory:
         at = self._anchor.occurred_at
         not_after_anchor = Q(occurred_at__lt=at) | Q(occurred_at=at, id__lte=self._anchor.pk)
         rows = (
-            self._matching(events)
-            .filter(not_after_anchor)
+            self._matching(events, not_after_anchor)
             .order_by("-occurred_at", "-id")
-            .only(*self._fields)[:count]
+            .values_list("id", "event_type", "occurred_at", "amount", "properties")[:count]
         )
-        return [event_record(row, user_traits=self._user_traits) for row in rows]
+        return [
+            EventRecord(
+                sequence=pk,
+                event_type=event_type,
+                occurred_at=occurred_at,
+                amount=amount,
+                properties=properties,
+                user_traits=self._user_traits,
+            )
+            for pk, event_type, occurred_at, amount, properties in rows
+        ]
 
     def aggregate(
         self,
@@ -73,21 +81,28 @@ class UserEventHistory:
         if function != "count" and path != "amount":
             raise UnsupportedFilter(f"{function} over {path!r}: only 'amount' can be aggregated")
         expression = _AGGREGATES[function]("id" if function == "count" else "amount")
-        matching = self._matching(events).filter(occurred_at__range=(start, end))
+        matching = self._matching(events, Q(occurred_at__range=(start, end)))
         value = matching.aggregate(value=expression)["value"]
         return None if value is None else Decimal(value)
 
     def exists(self, *, events: EventFilter, start: datetime, end: datetime) -> bool:
-        matching = self._matching(events).filter(occurred_at__range=(start, end))
-        return matching.exclude(id=self._anchor.pk).exists()
+        in_window = Q(occurred_at__range=(start, end)) & ~Q(id=self._anchor.pk)
+        return self._matching(events, in_window).exists()
 
-    def _matching(self, events: EventFilter) -> QuerySet[Event]:
-        queryset = Event.objects.filter(user_id=self._user_id)
-        if events.event_types is not None:
-            queryset = queryset.filter(event_type__in=sorted(events.event_types))
-        for match in events.where:
-            queryset = queryset.filter(where_filter(match))
-        return queryset
+    def _matching(self, events: EventFilter, condition: Q) -> QuerySet[Event]:
+        # One filter() call: each extra call clones the query, which is costly on the hot path.
+        return Event.objects.filter(Q(user_id=self._user_id) & _event_filter(events) & condition)
+
+
+@functools.lru_cache(maxsize=256)
+def _event_filter(events: EventFilter) -> Q:
+    """Return the query filter for `events`; rule filters are few and immutable, so cache them."""
+    condition = Q()
+    if events.event_types is not None:
+        condition &= Q(event_type__in=sorted(events.event_types))
+    for match in events.where:
+        condition &= where_filter(match)
+    return condition
 
 
 def where_filter(match: PropertyMatch) -> Q:

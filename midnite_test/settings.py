@@ -61,12 +61,17 @@ TEMPLATES = [
 def _database(url: str) -> dict:
     """Return a DATABASES entry for `url`, tuned per engine.
 
-    PostgreSQL keeps connections open between requests. SQLite takes its write lock when a
-    transaction begins (IMMEDIATE), so concurrent writers queue instead of failing with
-    "database is locked" half-way through, and runs in WAL mode so readers do not block.
+    PostgreSQL keeps connections open between requests and prepares repeated statements
+    (so put a transaction-pooling proxy such as PgBouncer < 1.21 in front of it only with
+    care). SQLite takes its write lock when a transaction begins (IMMEDIATE), so concurrent
+    writers queue instead of failing with "database is locked" half-way through, and runs in
+    WAL mode so readers do not block.
     """
     database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # Bind parameters on the server so psycopg prepares the hot, repeated statements.
+        database["OPTIONS"] = {"server_side_binding": True}
+    elif database["ENGINE"] == "django.db.backends.sqlite3":
         database["CONN_MAX_AGE"] = 0
         database["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",

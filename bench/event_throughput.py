@@ -1,0 +1,187 @@
+#!/usr/bin/env python
+"""Benchmark POST /event under gunicorn on PostgreSQL against a bare Django JSON view.
+
+Runs, in one go and on one machine: a fresh database, users with 10 and with 100,000 events of
+history, gunicorn serving the service, and wrk as the load generator (one connection per thread,
+one user per connection, so a user's transactions arrive in t order). Prints requests/s, p50 and
+p99 for the ceiling view, for POST /event with short histories and with 100,000-event histories,
+and the ratios between them.
+
+    make bench                     # installs wrk if missing, then runs this
+    python bench/event_throughput.py --duration 15 --concurrency 16
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "transactions.lua"
+SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+HISTORY_LONG = 100_000
+HISTORY_SHORT = 10
+
+
+def main() -> int:
+    args = _arguments()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
+    database_url = f"{SERVER_URL}/{args.database}"
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    short_users = range(1, args.concurrency + 1)
+    long_users = range(1001, 1001 + args.concurrency)
+    if not args.reuse_database:
+        _recreate_database(args.database)
+        migrate = [sys.executable, "manage.py", "migrate", "-v", "0"]
+        subprocess.run(migrate, cwd=ROOT, env=env, check=True)
+        seconds = _seed(database_url, short_users=short_users, long_users=long_users)
+        print(f"seeded {args.concurrency} users x {HISTORY_LONG} events in {seconds:.0f} s")
+
+    server = _start_gunicorn(env, port=args.port, workers=args.workers)
+    try:
+        runs = [
+            ("ceiling: bare Django JSON view", "/bench/ceiling", short_users.start),
+            (f"POST /event, {HISTORY_SHORT}-event users", "/event", short_users.start),
+            (f"POST /event, {HISTORY_LONG}-event users", "/event", long_users.start),
+        ]
+        _wrk(args, path="/bench/ceiling", first_user=short_users.start, first_t=0, duration=3)
+        results = {}
+        for label, path, first_user in runs:
+            first_t = _latest_t(database_url) + 1
+            results[label] = _wrk(
+                args, path=path, first_user=first_user, first_t=first_t, duration=args.duration
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    _report(args, results)
+    return 0
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections (and users)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--database", default="midnite_bench")
+    parser.add_argument(
+        "--reuse-database", action="store_true", help="skip creating and seeding the database"
+    )
+    return parser.parse_args()
+
+
+def _recreate_database(name: str) -> None:
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _seed(database_url: str, *, short_users: range, long_users: range) -> float:
+    """Insert the users and their histories with set-based SQL; return the seconds it took."""
+    started = time.monotonic()
+    history = """
+        INSERT INTO events_event
+            (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+             received_at)
+        SELECT 'default', 'txn:' || u || ':' || s, u,
+               CASE WHEN s %% 3 = 0 THEN 'withdraw' ELSE 'deposit' END, 'transactions',
+               to_timestamp(s), (s %% 50 + 1)::numeric, '{}', now()
+        FROM generate_series(%(first)s::int, %(last)s::int) u,
+             generate_series(1, %(events)s::int) s
+    """
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for users in (short_users, long_users):
+            connection.execute(
+                "INSERT INTO events_user (id, name, email, traits, created_at, updated_at) "
+                "SELECT g, 'bench ' || g, '', '{}', now(), now() "
+                "FROM generate_series(%(first)s::int, %(last)s::int) g",
+                {"first": users.start, "last": users.stop - 1},
+            )
+        for users, events in ((short_users, HISTORY_SHORT), (long_users, HISTORY_LONG)):
+            params = {"first": users.start, "last": users.stop - 1, "events": events}
+            connection.execute(history, params)
+        connection.execute("VACUUM ANALYZE")
+    return time.monotonic() - started
+
+
+def _latest_t(database_url: str) -> int:
+    """Return the latest transaction time in the database, so each run's t values are new."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT extract(epoch FROM max(occurred_at)) FROM events_event")
+        return int(row.fetchone()[0])
+
+
+def _start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "midnite_test.wsgi",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/ready", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("gunicorn did not become ready within 30 s")
+
+
+def _wrk(args, *, path: str, first_user: int, first_t: int, duration: int) -> dict:
+    env = {
+        **os.environ,
+        "BENCH_PATH": path,
+        "BENCH_FIRST_USER": str(first_user),
+        "BENCH_FIRST_T": str(first_t),
+    }
+    command = [
+        "wrk",
+        f"--threads={args.concurrency}",
+        f"--connections={args.concurrency}",
+        f"--duration={duration}s",
+        f"--script={LUA}",
+        f"http://127.0.0.1:{args.port}{path}",
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def _report(args, results: dict) -> None:
+    print(
+        f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; "
+        f"wrk {args.concurrency} connections x {args.duration} s\n"
+    )
+    print(f"{'run':44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}")
+    for label, r in results.items():
+        print(
+            f"{label:44} {r['rps']:8.0f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:8.2f} "
+            f"{r['non_2xx']:8d} {r['socket_errors']:7d}"
+        )
+    ceiling, short, long_ = results.values()
+    print(f"\nPOST /event / ceiling, req/s: {short['rps'] / ceiling['rps']:.2f}")
+    ratio = long_["rps"] / short["rps"]
+    print(f"{HISTORY_LONG}-event / {HISTORY_SHORT}-event users, req/s: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
