@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -55,12 +56,20 @@ def main() -> int:
             (f"POST /event, {HISTORY_LONG}-event users", "/event", long_users.start),
         ]
         _wrk(args, path="/bench/ceiling", first_user=short_users.start, first_t=0, duration=3)
-        results = {}
-        for label, path, first_user in runs:
-            first_t = _latest_t(database_url) + 1
-            results[label] = _wrk(
-                args, path=path, first_user=first_user, first_t=first_t, duration=args.duration
-            )
+        results = {label: [] for label, _, _ in runs}
+        # Rounds interleave the runs, so a slow spell of the machine hits all of them alike.
+        for _ in range(args.rounds):
+            for label, path, first_user in runs:
+                first_t = _latest_t(database_url) + 1
+                results[label].append(
+                    _wrk(
+                        args,
+                        path=path,
+                        first_user=first_user,
+                        first_t=first_t,
+                        duration=args.duration,
+                    )
+                )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -70,9 +79,10 @@ def main() -> int:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs of each kind")
     parser.add_argument("--concurrency", type=int, default=16, help="connections (and users)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database", default="midnite_bench")
     parser.add_argument(
@@ -166,18 +176,23 @@ def _wrk(args, *, path: str, first_user: int, first_t: int, duration: int) -> di
     return result
 
 
-def _report(args, results: dict) -> None:
+def _report(args, results: dict[str, list[dict]]) -> None:
+    """Print the median of each figure over the rounds, and the ratios of the medians."""
     print(
         f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; "
-        f"wrk {args.concurrency} connections x {args.duration} s\n"
+        f"wrk {args.concurrency} connections; median of {args.rounds} runs x {args.duration} s\n"
     )
     print(f"{'run':44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}")
-    for label, r in results.items():
+    medians = {}
+    for label, runs in results.items():
+        median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        medians[label] = median
         print(
-            f"{label:44} {r['rps']:8.0f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:8.2f} "
-            f"{r['non_2xx']:8d} {r['socket_errors']:7d}"
+            f"{label:44} {median['rps']:8.0f} {median['p50_us'] / 1000:8.2f} "
+            f"{median['p99_us'] / 1000:8.2f} {sum(r['non_2xx'] for r in runs):8d} "
+            f"{sum(r['socket_errors'] for r in runs):7d}"
         )
-    ceiling, short, long_ = results.values()
+    ceiling, short, long_ = medians.values()
     print(f"\nPOST /event / ceiling, req/s: {short['rps'] / ceiling['rps']:.2f}")
     ratio = long_["rps"] / short["rps"]
     print(f"{HISTORY_LONG}-event / {HISTORY_SHORT}-event users, req/s: {ratio:.2f}")

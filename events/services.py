@@ -110,8 +110,9 @@ def transaction_ingest(
     Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and
     DuplicateTimestamp (t already used with a different type or amount).
     """
-    user = User.objects.select_for_update().only("id", "traits").filter(pk=user_id).first()
-    if user is None:
+    locked = User.objects.select_for_update().filter(pk=user_id).values_list("traits", flat=True)
+    user_traits = locked.first()
+    if user_traits is None:
         raise UnknownUser(f"User {user_id} does not exist.", details={"user_id": user_id})
     occurred_at = datetime.fromtimestamp(t, tz=UTC)
     latest = (
@@ -132,8 +133,8 @@ def transaction_ingest(
         occurred_at=occurred_at,
         amount=amount,
     )
-    history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user.traits)
-    record = event_record(event, user_traits=user.traits)
+    history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user_traits)
+    record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
     Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
     return TransactionOutcome(user_id=user_id, alert_codes=codes)

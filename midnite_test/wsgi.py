@@ -1,9 +1,16 @@
-"""WSGI entry point, served by gunicorn."""
+"""WSGI entry point, served by gunicorn.
+
+Runs the system checks once per process before serving, so a bad alert rules file stops the
+server at start-up with a message naming the rule and the field, not on the first request.
+"""
 
 import os
 
+from django.core.management.base import BaseCommand
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
 
 application = get_wsgi_application()
+# The checks `manage.py check` runs: errors raise SystemCheckError, warnings go to stderr.
+BaseCommand().check(display_num_errors=False)
