@@ -32,9 +32,12 @@ test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest events/tests/api -m "not postgres"
 
+## black, flake8, the import contracts (.importlinter) and mypy on the rule core.
 lint: install
 	$(BIN)/black --check --quiet .
 	$(BIN)/flake8
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 ## Regenerate docs/openapi.yaml from the code (a test fails when it is stale).
 openapi: install

@@ -272,9 +272,10 @@ def _strictly_increasing(newest_first: Reversible[EventRecord], path: str) -> bo
     A missing value or one that is not a number fails.
     """
     values = [as_decimal(resolve_path(record, path)[1]) for record in reversed(newest_first)]
-    if any(value is None for value in values):
+    numbers = [value for value in values if value is not None]
+    if len(numbers) != len(values):
         return False
-    return all(older < newer for older, newer in zip(values, values[1:]))
+    return all(older < newer for older, newer in zip(numbers, numbers[1:]))
 
 
 @dataclass(frozen=True, kw_only=True)

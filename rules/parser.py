@@ -203,7 +203,8 @@ def _kind(value: Any) -> str:
         return "an empty list"
     if isinstance(value, (bool, int, float, str)):
         return f"{type(value).__name__} {value!r}"
-    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "a mapping", list: "a list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _scalar(value: Any, *, path: str) -> str | bool | Decimal:
