@@ -4,6 +4,7 @@ Every question is scoped to one user and bounded (a LIMIT or an aggregate), so t
 evaluating an event does not grow with the user's history.
 """
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from events.models import Event
-from rules.conditions import Operator, PropertyMatch
+from rules.conditions import Operator, PropertyMatch, WindowAggregate
 from rules.history import AggregateFunction, EventFilter, EventRecord
 
 _AGGREGATES = {"count": Count, "sum": Sum, "min": Min, "max": Max}
@@ -79,7 +80,7 @@ class UserEventHistory:
         end: datetime,
     ) -> Decimal | None:
         if function != "count" and path != "amount":
-            raise UnsupportedFilter(f"{function} over {path!r}: only 'amount' can be aggregated")
+            raise UnsupportedFilter(f"{function} is only supported over amount")
         expression = _AGGREGATES[function]("id" if function == "count" else "amount")
         matching = self._matching(events, Q(occurred_at__range=(start, end)))
         value = matching.aggregate(value=expression)["value"]
@@ -103,6 +104,25 @@ def _event_filter(events: EventFilter) -> Q:
     for match in events.where:
         condition &= where_filter(match)
     return condition
+
+
+def check_answerable(condition: object) -> None:
+    """Raise UnsupportedFilter when a history question in `condition` has no indexed query.
+
+    Walks the condition's dataclass tree: every `where` filter must translate, and window
+    aggregates other than count must be over `amount`.
+    """
+    if isinstance(condition, WindowAggregate) and condition.function != "count":
+        if condition.path != "amount":
+            raise UnsupportedFilter(f"{condition.function} is only supported over amount")
+    if isinstance(condition, EventFilter):
+        for match in condition.where:
+            where_filter(match)
+    for field in dataclasses.fields(condition):
+        value = getattr(condition, field.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if dataclasses.is_dataclass(item):
+                check_answerable(item)
 
 
 def where_filter(match: PropertyMatch) -> Q:

@@ -1,8 +1,6 @@
 """Writes of the events app: transaction ingestion and the alert rules it evaluates."""
 
-import dataclasses
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,11 +11,11 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 
 from events.exceptions import DuplicateTimestamp, TimestampOutOfOrder, UnknownUser
-from events.history import UnsupportedFilter, UserEventHistory, event_record, where_filter
+from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
 from events.models import DEFAULT_TENANT, Alert, Event, User
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
-from rules.history import EventFilter, EventRecord, History
+from rules.history import EventRecord, History
 from rules.parser import alert_rules_parse
 from rules.schema import AlertRule
 
@@ -30,7 +28,10 @@ class AlertRuleEngine:
 
     def __init__(self, rules: tuple[AlertRule, ...]) -> None:
         for index, rule in enumerate(rules):
-            _check_store_can_answer(rule, path=f"rules[{index}] (code {rule.code})")
+            try:
+                check_answerable(rule.condition)
+            except UnsupportedFilter as exc:
+                raise RuleParseError(f"rules[{index}] (code {rule.code}).condition", str(exc))
         self.rules = rules
 
     @classmethod
@@ -49,30 +50,6 @@ class AlertRuleEngine:
     def evaluate(self, *, event: EventRecord, history: History) -> tuple[int, ...]:
         """Return the codes of the rules `event` raises, in ascending order."""
         return alert_codes_evaluate(rules=self.rules, event=event, history=history)
-
-
-def _check_store_can_answer(rule: AlertRule, *, path: str) -> None:
-    """Raise RuleParseError when a history question in `rule` has no indexed query."""
-    for node in _dataclass_tree(rule.condition):
-        function, aggregated = getattr(node, "function", None), getattr(node, "path", None)
-        if function is not None and function != "count" and aggregated != "amount":
-            raise RuleParseError(f"{path}.condition", f"{function} is only supported on amount")
-        if isinstance(node, EventFilter):
-            for match in node.where:
-                try:
-                    where_filter(match)
-                except UnsupportedFilter as exc:
-                    raise RuleParseError(f"{path}.condition.where", str(exc))
-
-
-def _dataclass_tree(node: object) -> Iterator[object]:
-    """Yield `node` and every dataclass reachable through its fields, lists and tuples."""
-    yield node
-    children = [getattr(node, f.name) for f in dataclasses.fields(node)]
-    for child in children:
-        for item in child if isinstance(child, (list, tuple)) else [child]:
-            if dataclasses.is_dataclass(item):
-                yield from _dataclass_tree(item)
 
 
 @functools.lru_cache(maxsize=4)

@@ -58,7 +58,7 @@ rules:
       window: {before_seconds: 60}
 """)
 
-    with pytest.raises(RuleParseError, match="where"):
+    with pytest.raises(RuleParseError, match="gt on .properties.score.: only amount compares"):
         AlertRuleEngine.from_file(rules_file)
 
 
@@ -74,3 +74,24 @@ def test_manage_py_check_reports_a_bad_rules_file(tmp_path, settings):
 
 def test_default_rules_file_passes_the_checks():
     assert checks.run_checks() == []
+
+
+def test_sum_over_a_property_is_rejected_at_load(tmp_path):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text("""
+rules:
+  - code: 9
+    name: many_points
+    event_type: deposit
+    condition:
+      not:
+        type: window_aggregate
+        function: sum
+        path: properties.points
+        window: {before_seconds: 60}
+        op: gt
+        value: 5
+""")
+
+    with pytest.raises(RuleParseError, match="only supported over amount"):
+        AlertRuleEngine.from_file(rules_file)
