@@ -33,3 +33,5 @@ class StrictJSONParser(JSONParser):
             )
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
+        except RecursionError:
+            raise exceptions.ParseError("The request body is not valid JSON: nested too deeply")

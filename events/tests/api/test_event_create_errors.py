@@ -79,7 +79,10 @@ def test_largest_amount_is_accepted(api_client, users):
         "[1, 2]",
         '"deposit"',
         "null",
+        "[" * 50_000,
+        '{"type": "deposit", "amount": "1", "user_id": 1, "t": 1, "x": ' + "[" * 50_000,
     ],
+    ids=lambda raw: raw[:40],
 )
 def test_malformed_json_or_non_object_is_400(api_client, users, raw):
     response = _post_raw(api_client, raw)
@@ -122,3 +125,12 @@ def test_unknown_url_is_404_in_the_error_shape(api_client):
 
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_body_that_is_not_utf8_is_400(api_client, users):
+    response = api_client.generic(
+        "POST", "/event", b'{"type": "\xff"}', content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_payload"
