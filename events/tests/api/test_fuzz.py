@@ -1,0 +1,37 @@
+"""Requests generated from the OpenAPI schema never get a server error.
+
+Schemathesis derives bodies from docs/openapi.yaml, valid and invalid, and sends them to the
+app in-process; each must be answered with something other than a 5xx.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+schema = schemathesis.openapi.from_wsgi("/docs/schema", get_wsgi_application())
+
+
+@pytest.fixture
+def test_transaction_survives_requests():
+    """Keep the WSGI handler from closing the test's connection, as Django's test client does."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@pytest.mark.django_db
+def test_no_generated_request_gets_a_server_error(case, users, test_transaction_survives_requests):
+    case.call_and_validate(checks=[not_a_server_error])
