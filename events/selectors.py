@@ -1,6 +1,6 @@
 """Reads of the events app."""
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 
 def database_is_ready() -> bool:
@@ -9,5 +9,5 @@ def database_is_ready() -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             return cursor.fetchone() == (1,)
-    except Exception:  # noqa: BLE001 - any failure means "not ready"; the probe reports it.
+    except DatabaseError:
         return False
