@@ -30,7 +30,8 @@ run: install
 ## Lint, then every test on PostgreSQL, then the API tests once more on SQLite.
 test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest events/tests/api -m "not postgres"
+	mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest events/tests/api
 
 ## black, flake8, the import contracts (.importlinter) and mypy on the rule core.
 lint: install

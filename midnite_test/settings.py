@@ -73,6 +73,8 @@ def _database(url: str) -> dict:
         database["OPTIONS"] = {"server_side_binding": True}
     elif database["ENGINE"] == "django.db.backends.sqlite3":
         database["CONN_MAX_AGE"] = 0
+        # Tests use a file too, not shared-cache memory, so threads lock as processes do.
+        database["TEST"] = {"NAME": f"{database['NAME']}.test"}
         database["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
