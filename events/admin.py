@@ -12,6 +12,8 @@ class UserAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    """Events are facts the API recorded: the admin shows them and never edits them."""
+
     list_display = ("id", "user", "event_type", "amount", "occurred_at", "alert_codes")
     list_filter = ("event_type", "source", "tenant_id")
     search_fields = ("event_id", "=user__id", "user__external_id")
@@ -21,6 +23,15 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("alerts")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.display(description="alert codes")
     def alert_codes(self, event: Event) -> str:

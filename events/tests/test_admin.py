@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from events.models import Event
 from events.services import transaction_ingest
 
 
@@ -30,3 +31,15 @@ def test_user_list_can_search_and_filter(admin_client, users):
     assert response.status_code == 200
     assert b"user3@example.com" in response.content
     assert b"user1@example.com" not in response.content
+
+
+def test_events_are_read_only_in_the_admin(admin_client, users):
+    transaction_ingest(user_id=1, event_type="deposit", amount=Decimal("5"), t=1)
+    event_id = Event.objects.get().pk
+
+    delete = admin_client.post(f"/admin/events/event/{event_id}/delete/", {"post": "yes"})
+
+    assert admin_client.get("/admin/events/event/add/").status_code == 403
+    assert delete.status_code == 403
+    assert admin_client.get(f"/admin/events/event/{event_id}/change/").status_code == 200
+    assert Event.objects.count() == 1
