@@ -14,16 +14,16 @@ from typing import Any
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from events.models import Event
-from rules.conditions import Operator, PropertyMatch, WindowAggregate
+from rules.conditions import (
+    ORDERING_OPERATORS,
+    Operator,
+    PropertyMatch,
+    WindowAggregate,
+    as_decimal,
+)
 from rules.history import AggregateFunction, EventFilter, EventRecord
 
 _AGGREGATES = {"count": Count, "sum": Sum, "min": Min, "max": Max}
-_COMPARISONS = {
-    Operator.GT: "gt",
-    Operator.GTE: "gte",
-    Operator.LT: "lt",
-    Operator.LTE: "lte",
-}
 
 
 class UnsupportedFilter(ValueError):
@@ -128,22 +128,25 @@ def check_answerable(condition: object) -> None:
 def where_filter(match: PropertyMatch) -> Q:
     """Return `match` as an indexed query filter with the rule core's semantics.
 
-    Supported: any operator on `amount`; eq, neq, in, nin and exists on `event_type`
-    and on `properties.*` with string values. Anything else raises UnsupportedFilter, which
-    rule loading reports, so a rule never fails at evaluation time.
+    Supported: any operator on `amount` with numbers; eq, neq, in, nin and exists on
+    `event_type` and on `properties.*` with string values. Anything else raises
+    UnsupportedFilter, which rule loading reports, so a rule never fails at evaluation time.
     """
     field = _column(match.path)
     # A JSON null counts as missing, as it does in the rule core.
     present = Q(**{f"{field}__isnull": False})
-    if field != "amount":
+    if field.startswith("properties__"):
         present &= ~Q(**{field: None})
     if match.op is Operator.EXISTS:
         return present if match.value else ~present
-    if match.op in _COMPARISONS:
+    if match.op in ORDERING_OPERATORS:
         if field != "amount":
             raise UnsupportedFilter(f"{match.op.value} on {match.path!r}: only amount compares")
-        return Q(**{f"{field}__{_COMPARISONS[match.op]}": match.value})
+        # The operators are named as Django's lookups: gt, gte, lt, lte.
+        return Q(**{f"{field}__{match.op.value}": match.value})
     values = list(match.value) if match.op in (Operator.IN, Operator.NIN) else [match.value]
+    if field == "amount" and not all(as_decimal(value) is not None for value in values):
+        raise UnsupportedFilter("amount can only be matched against numbers")
     if field != "amount" and not all(isinstance(value, str) for value in values):
         raise UnsupportedFilter(f"{match.path!r} can only be matched against strings")
     matched = Q(**{f"{field}__in": values})

@@ -95,3 +95,22 @@ rules:
 
     with pytest.raises(RuleParseError, match="only supported over amount"):
         AlertRuleEngine.from_file(rules_file)
+
+
+@pytest.mark.parametrize("value", ['"abc"', "true"])
+def test_amount_filter_against_a_non_number_is_rejected_at_load(tmp_path, value):
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text(f"""
+rules:
+  - code: 9
+    name: after_odd_deposit
+    event_type: withdraw
+    condition:
+      type: proximity
+      event_type: deposit
+      where: [{{type: property_match, path: amount, op: eq, value: {value}}}]
+      window: {{before_seconds: 60}}
+""")
+
+    with pytest.raises(RuleParseError, match="amount can only be matched against numbers"):
+        AlertRuleEngine.from_file(rules_file)
