@@ -4,11 +4,11 @@
 Runs, in one go and on one machine: a fresh database, users with 10 and with 100,000 events of
 history, gunicorn serving the service, and wrk as the load generator (one connection per thread,
 one user per connection, so a user's transactions arrive in t order). Prints requests/s, p50 and
-p99 for the ceiling view, for POST /event with short histories and with 100,000-event histories,
-and the ratios between them.
+p99 for the ceiling view, for POST /event with short histories and with 100,000-event histories
+(each the median of interleaved rounds), and the ratios between them.
 
     make bench                     # installs wrk if missing, then runs this
-    python bench/event_throughput.py --duration 15 --concurrency 16
+    python bench/event_throughput.py --duration 10 --rounds 3 --concurrency 16 --workers 2
 """
 
 import argparse

@@ -137,11 +137,11 @@ def _transaction_replay(
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 
-TEST_USER_IDS = (1, 2, 3, 4)
+DEMO_USER_IDS = (1, 2, 3, 4)
 
 
 @transaction.atomic
-def test_users_ensure() -> list[User]:
+def demo_users_ensure() -> list[User]:
     """Create the demo users 1 to 4 if they are missing and return them.
 
     Idempotent. Resets the id sequence afterwards, so users created later by the API do not
@@ -152,7 +152,7 @@ def test_users_ensure() -> list[User]:
             id=user_id,
             defaults={"name": f"Test user {user_id}", "email": f"user{user_id}@example.com"},
         )[0]
-        for user_id in TEST_USER_IDS
+        for user_id in DEMO_USER_IDS
     ]
     with connection.cursor() as cursor:
         for statement in connection.ops.sequence_reset_sql(no_style(), [User]):

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from events.services import test_users_ensure
+from events.services import demo_users_ensure
 
 
 @pytest.fixture
@@ -12,7 +12,7 @@ def api_client() -> APIClient:
 @pytest.fixture
 def users(db):
     """The demo users 1 to 4."""
-    return test_users_ensure()
+    return demo_users_ensure()
 
 
 @pytest.fixture
