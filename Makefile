@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/midnite_test
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 WEB_CONCURRENCY ?= 2
 
 .PHONY: run test lint install bench openapi clean
@@ -19,19 +20,21 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-## Set up and serve the API on embedded defaults (SQLite under var/), in the foreground.
+## Set up and serve the API and one worker on embedded defaults (SQLite, chDB and the
+## filesystem broker under var/), in the foreground.
+run: export LOG_FORMAT ?= console
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py create_test_users
-	exec $(BIN)/gunicorn midnite_test.wsgi --bind 127.0.0.1:$(PORT) \
-		--workers $(WEB_CONCURRENCY) --access-logfile - --graceful-timeout 10
+	$(BIN)/python manage.py clickhouse_migrate
+	PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) BIN=$(BIN) exec bin/run-embedded
 
 ## Lint, then every test on PostgreSQL, then the API tests once more on SQLite.
 test: install lint
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest
 	mkdir -p var
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest events/tests/api
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest events/tests/api
 
 ## black, flake8, the import contracts (.importlinter) and mypy on the rule core.
 lint: install

@@ -8,6 +8,9 @@ class EventsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here because the check loads services, which need the app registry ready.
+        from events.analytics import TOPIC_EVENT_STORED, event_records_load
         from events.checks import alert_rules_check
+        from outbox.services import analytics_loader_register
 
         checks.register(alert_rules_check)
+        analytics_loader_register(topic=TOPIC_EVENT_STORED, loader=event_records_load)

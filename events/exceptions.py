@@ -20,3 +20,10 @@ class DuplicateTimestamp(DomainError):
 
     code = "duplicate_timestamp"
     http_status = 409
+
+
+class EmailTaken(DomainError):
+    """Another user already has this email, in some letter case."""
+
+    code = "email_taken"
+    http_status = 409

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 DEFAULT_TENANT = "default"
@@ -11,7 +12,8 @@ class User(models.Model):
     """A user of the fintech app whose events the service receives."""
 
     external_id = models.CharField(max_length=128, unique=True, null=True, blank=True)
-    name = models.CharField(max_length=200, blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
     email = models.EmailField(blank=True)
     traits = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -19,9 +21,19 @@ class User(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # An address belongs to one user, whatever its letter case.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="user_unique_email_ci",
+                violation_error_message="A user with this email already exists.",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return self.name or self.external_id or f"user {self.pk}"
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.external_id or f"user {self.pk}"
 
 
 class Event(models.Model):

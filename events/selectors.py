@@ -1,6 +1,10 @@
 """Reads of the events app."""
 
+from dataclasses import dataclass
+
 from django.db import DatabaseError, connection
+
+from outbox.selectors import Backlog, broker_health, clickhouse_health, outbox_backlog
 
 
 def database_is_ready() -> bool:
@@ -11,3 +15,32 @@ def database_is_ready() -> bool:
             return cursor.fetchone() == (1,)
     except DatabaseError:
         return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Readiness:
+    checks: dict[str, str]
+    failed: list[str]
+    outbox: list[Backlog]
+
+    @property
+    def status(self) -> str:
+        return "unavailable" if self.failed else "ok"
+
+
+def readiness_check() -> Readiness:
+    """Check each dependency by name: database, broker, ClickHouse; report the outbox backlog."""
+    database_ok = database_is_ready()
+    problems = {
+        "database": None if database_ok else "the database does not answer",
+        "broker": broker_health(),
+        # An embedded store is judged by the worker's heartbeat, kept in the database.
+        "clickhouse": clickhouse_health() if database_ok else "unknown without the database",
+    }
+    checks = {
+        name: "ok" if problem is None else f"failed: {problem}"
+        for name, problem in problems.items()
+    }
+    failed = [name for name, problem in problems.items() if problem is not None]
+    backlog = outbox_backlog() if database_ok else []
+    return Readiness(checks=checks, failed=failed, outbox=backlog)

@@ -30,4 +30,33 @@ class TransactionOutputSerializer(serializers.Serializer):
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
-    checks = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class BacklogSerializer(serializers.Serializer):
+    consumer = serializers.CharField()
+    unshipped = serializers.IntegerField()
+    oldest_age_seconds = serializers.FloatField(allow_null=True)
+    dead_lettered = serializers.IntegerField()
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    checks = serializers.DictField(
+        child=serializers.CharField(), help_text='"ok" or "failed: <why>", per dependency.'
+    )
+    failed = serializers.ListField(child=serializers.CharField())
+    outbox = BacklogSerializer(many=True)
+
+
+class UserRegisterInputSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, allow_blank=True)
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    created_at = serializers.DateTimeField()

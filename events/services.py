@@ -8,11 +8,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
-from events.exceptions import DuplicateTimestamp, TimestampOutOfOrder, UnknownUser
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, TOPIC_USER_CREATED
+from events.analytics import alert_record, user_record
+from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrder, UnknownUser
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
 from events.models import DEFAULT_TENANT, Alert, Event, User
+from outbox.contracts import Message
+from outbox.services import outbox_publish
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
 from rules.history import EventRecord, History
@@ -81,8 +85,8 @@ def transaction_ingest(
 
     The user's row is locked for the evaluation, so concurrent transactions of one user are
     evaluated one at a time against a consistent history. Writes one Event and its Alerts in
-    this transaction. The exact same transaction sent again returns the stored codes and
-    writes nothing.
+    this transaction, and publishes them to the outbox. The exact same transaction sent
+    again returns the stored codes and writes nothing.
 
     Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and
     DuplicateTimestamp (t already used with a different type or amount).
@@ -114,6 +118,15 @@ def transaction_ingest(
     record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
     Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
+    outbox_publish(
+        messages=[
+            Message(topic=TOPIC_EVENT_STORED, subject_id=event.pk),
+            *(
+                alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)
+                for code in codes
+            ),
+        ]
+    )
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 
@@ -137,6 +150,38 @@ def _transaction_replay(
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 
+@transaction.atomic(durable=True)
+def user_register(*, email: str, first_name: str, last_name: str) -> User:
+    """Create a user and publish `user_created`, in one transaction.
+
+    Raises EmailTaken when another user has `email` in any letter case.
+    """
+    return user_save_new(user=User(email=email, first_name=first_name, last_name=last_name))
+
+
+@transaction.atomic
+def user_save_new(*, user: User) -> User:
+    """Insert the unsaved `user` and publish `user_created` in the same transaction.
+
+    Every way a user is created (the API, the admin, the demo users) goes through here.
+    Raises EmailTaken when another user has the email in any letter case.
+    """
+    if user.email and User.objects.filter(email__iexact=user.email).exists():
+        raise _email_taken(user.email)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError as exc:
+        # A concurrent registration of the same address won the race.
+        raise _email_taken(user.email) from exc
+    outbox_publish(messages=[user_record(user).as_message(topic=TOPIC_USER_CREATED)])
+    return user
+
+
+def _email_taken(email: str) -> EmailTaken:
+    return EmailTaken("A user with this email already exists.", details={"email": email})
+
+
 DEMO_USER_IDS = (1, 2, 3, 4)
 
 
@@ -147,11 +192,17 @@ def demo_users_ensure() -> list[User]:
     Idempotent. Resets the id sequence afterwards, so users created later by the API do not
     collide with these explicit ids.
     """
+    existing = User.objects.in_bulk(DEMO_USER_IDS)
     users = [
-        User.objects.get_or_create(
-            id=user_id,
-            defaults={"name": f"Test user {user_id}", "email": f"user{user_id}@example.com"},
-        )[0]
+        existing.get(user_id)
+        or user_save_new(
+            user=User(
+                id=user_id,
+                first_name="Test",
+                last_name=f"user {user_id}",
+                email=f"user{user_id}@example.com",
+            )
+        )
         for user_id in DEMO_USER_IDS
     ]
     with connection.cursor() as cursor:

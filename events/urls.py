@@ -5,6 +5,8 @@ from events import views
 urlpatterns = [
     path("event", views.EventCreateView.as_view(), name="event-create"),
     path("event/", views.EventCreateView.as_view()),
+    path("users", views.UserRegisterView.as_view(), name="user-register"),
+    path("users/", views.UserRegisterView.as_view()),
     path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),
     path("healthz/ready", views.HealthReadyView.as_view(), name="health-ready"),
     path("health", views.HealthLiveView.as_view()),

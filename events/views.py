@@ -5,13 +5,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.selectors import database_is_ready
+from events.selectors import readiness_check
 from events.serializers import (
     HealthSerializer,
+    ReadinessSerializer,
     TransactionInputSerializer,
     TransactionOutputSerializer,
+    UserOutputSerializer,
+    UserRegisterInputSerializer,
 )
-from events.services import TransactionOutcome, transaction_ingest
+from events.services import TransactionOutcome, transaction_ingest, user_register
 from midnite_test.serializers import ErrorSerializer
 
 
@@ -64,6 +67,26 @@ def _transaction_answer(outcome: TransactionOutcome) -> dict:
     return {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id}
 
 
+class UserRegisterView(APIView):
+    """POST /users: register a user and announce it to analytics."""
+
+    @extend_schema(
+        operation_id="user_register",
+        summary="Register a user",
+        description=(
+            "Errors: 400 `invalid_payload` (details name each bad field), 409 `email_taken` "
+            "(another user has this email in any letter case)."
+        ),
+        request=UserRegisterInputSerializer,
+        responses={201: UserOutputSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = UserRegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_register(**serializer.validated_data)
+        return Response(UserOutputSerializer(user).data, status=201)
+
+
 class HealthLiveView(APIView):
     """GET /healthz/live: the process is up."""
 
@@ -73,15 +96,19 @@ class HealthLiveView(APIView):
 
 
 class HealthReadyView(APIView):
-    """GET /healthz/ready: the process can serve requests (its database answers)."""
+    """GET /healthz/ready: each dependency by name, and the outbox backlog."""
 
     @extend_schema(
-        operation_id="health_ready", responses={200: HealthSerializer, 503: HealthSerializer}
+        operation_id="health_ready",
+        description=(
+            "503 when the database, the broker (when one is configured) or ClickHouse fails; "
+            "`failed` names them. In embedded mode ClickHouse is judged by the worker's "
+            "heartbeat. The outbox backlog is reported, never a cause of 503."
+        ),
+        responses={200: ReadinessSerializer, 503: ReadinessSerializer},
     )
     def get(self, request: Request) -> Response:
-        ready = database_is_ready()
-        body = {
-            "status": "ok" if ready else "unavailable",
-            "checks": {"database": "ok" if ready else "failed"},
-        }
-        return Response(body, status=200 if ready else 503)
+        readiness = readiness_check()
+        return Response(
+            ReadinessSerializer(readiness).data, status=200 if not readiness.failed else 503
+        )

@@ -9,6 +9,9 @@ from pathlib import Path
 import dj_database_url
 from decouple import Csv, config
 
+from midnite_test.structured_logging import logging_configure
+from midnite_test.observability import sentry_configure
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = config("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
@@ -25,10 +28,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "outbox",
     "events",
 ]
 
 MIDDLEWARE = [
+    "midnite_test.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -133,10 +138,65 @@ ALERT_RULES_PATH = Path(
     config("ALERT_RULES_PATH", default=str(BASE_DIR / "config" / "alert_rules.yml"))
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": config("LOG_LEVEL", default="INFO")},
-}
+VAR_DIR = BASE_DIR / "var"
+ENVIRONMENT = config("ENVIRONMENT", default="development")
+
+# Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.
+CLICKHOUSE_URL = config("CLICKHOUSE_URL", default=f"chdb://{VAR_DIR / 'clickhouse'}")
+# Readiness in embedded mode trusts the worker's ClickHouse heartbeat for this long.
+CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS", 30, cast=int)
+
+# The outbox relay (docs/architecture.md, "Workers and the outbox").
+OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
+OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0, cast=float)
+OUTBOX_WAKEUP_INTERVAL = config("OUTBOX_WAKEUP_INTERVAL", default=0.05, cast=float)
+OUTBOX_RETRY_BASE_SECONDS = config("OUTBOX_RETRY_BASE_SECONDS", default=1.0, cast=float)
+OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast=float)
+OUTBOX_MAX_ATTEMPTS = config("OUTBOX_MAX_ATTEMPTS", default=3, cast=int)
+OUTBOX_RETENTION_SECONDS = config("OUTBOX_RETENTION", default=7 * 24 * 3600, cast=int)
+
+
+def _celery_broker(url: str) -> tuple[str, dict, str]:
+    """Return the broker URL, its transport options and the result backend for `url`.
+
+    `filesystem://` (the embedded default) passes messages through files under var/broker,
+    so `make run` needs no broker server; production sets a redis:// URL.
+    """
+    if url.startswith("filesystem://"):
+        folder = VAR_DIR / "broker"
+        options = {
+            "data_folder_in": str(folder / "messages"),
+            "data_folder_out": str(folder / "messages"),
+            "control_folder": str(folder / "control"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+        return url, options, f"file://{VAR_DIR / 'celery-results'}"
+    options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    return url, options, url
+
+
+(
+    CELERY_BROKER_URL,
+    CELERY_BROKER_TRANSPORT_OPTIONS,
+    CELERY_RESULT_BACKEND,
+) = _celery_broker(config("CELERY_BROKER_URL", default="filesystem://localhost/"))
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+LOG_LEVEL = config("LOG_LEVEL", default="INFO")
+# json (production) or console (readable, for development).
+LOG_FORMAT = config("LOG_FORMAT", default="json")
+LOGGING_CONFIG = None
+logging_configure(level=LOG_LEVEL, json=LOG_FORMAT == "json")
+
+SENTRY_DSN = config("SENTRY_DSN", default="")
+sentry_configure(
+    dsn=SENTRY_DSN,
+    environment=ENVIRONMENT,
+    traces_sample_rate=config("SENTRY_TRACES_SAMPLE_RATE", default=0.1, cast=float),
+)

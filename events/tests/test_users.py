@@ -16,4 +16,4 @@ def test_create_test_users_is_idempotent_and_prints_ids(db, capsys):
 def test_users_created_after_the_demo_users_get_fresh_ids(db):
     call_command("create_test_users")
 
-    assert User.objects.create(name="next").pk == 5
+    assert User.objects.create(first_name="next").pk == 5

@@ -12,6 +12,8 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from outbox.services import clickhouse_heartbeat_record
+
 schema = schemathesis.openapi.from_wsgi("/docs/schema", get_wsgi_application())
 
 
@@ -25,6 +27,12 @@ def test_transaction_survives_requests():
     signals.request_finished.connect(close_old_connections)
 
 
+@pytest.fixture
+def worker_heartbeat(db):
+    """A worker that has just seen ClickHouse, so readiness answers 200 rather than 503."""
+    clickhouse_heartbeat_record()
+
+
 @schema.parametrize()
 @settings(
     max_examples=150,
@@ -33,5 +41,7 @@ def test_transaction_survives_requests():
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @pytest.mark.django_db
-def test_no_generated_request_gets_a_server_error(case, users, test_transaction_survives_requests):
+def test_no_generated_request_gets_a_server_error(
+    case, users, worker_heartbeat, test_transaction_survives_requests
+):
     case.call_and_validate(checks=[not_a_server_error])

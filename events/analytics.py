@@ -1,0 +1,76 @@
+"""What the events app ships to analytics: one record per event, alert and new user.
+
+Each record's key names what it is about for ever, so its ClickHouse row id is stable.
+"""
+
+from collections.abc import Sequence
+
+from events.models import DEFAULT_TENANT, Event, User
+from outbox.contracts import AnalyticsRecord
+
+TOPIC_EVENT_STORED = "event_stored"
+TOPIC_ALERT_RAISED = "alert_raised"
+TOPIC_USER_CREATED = "user_created"
+
+_EVENT_FIELDS = (
+    "pk",
+    "tenant_id",
+    "event_id",
+    "user_id",
+    "event_type",
+    "source",
+    "occurred_at",
+    "amount",
+    "properties",
+)
+
+
+def event_records_load(ids: Sequence[int]) -> dict[int, AnalyticsRecord]:
+    """Return the analytics record of each stored event in `ids`, by event pk.
+
+    The outbox relay calls this for `event_stored` messages, which carry only the event's id.
+    """
+    rows = Event.objects.filter(pk__in=ids).values_list(*_EVENT_FIELDS)
+    return {row[0]: _event_record(*row[1:]) for row in rows}
+
+
+def _event_record(
+    tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties
+) -> AnalyticsRecord:
+    return AnalyticsRecord(
+        key=f"event:{tenant_id}:{event_id}",
+        event_type=event_type,
+        occurred_at=occurred_at,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        context={
+            "event_id": event_id,
+            "source": source,
+            "amount": None if amount is None else str(amount),
+            "properties": properties,
+        },
+    )
+
+
+def alert_record(*, event: Event, code: int) -> AnalyticsRecord:
+    """Return the analytics record of alert `code` raised by `event`."""
+    return AnalyticsRecord(
+        key=f"alert:{event.tenant_id}:{event.event_id}:{code}",
+        event_type=TOPIC_ALERT_RAISED,
+        occurred_at=event.occurred_at,
+        tenant_id=event.tenant_id,
+        user_id=event.user_id,
+        context={"code": code, "event_id": event.event_id},
+    )
+
+
+def user_record(user: User) -> AnalyticsRecord:
+    """Return the analytics record of `user` having been created."""
+    return AnalyticsRecord(
+        key=f"user:{user.pk}",
+        event_type=TOPIC_USER_CREATED,
+        occurred_at=user.created_at,
+        tenant_id=DEFAULT_TENANT,
+        user_id=user.pk,
+        context={"email": user.email, "first_name": user.first_name, "last_name": user.last_name},
+    )

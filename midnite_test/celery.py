@@ -1,0 +1,69 @@
+"""The Celery app and the project's only beat schedule.
+
+Production uses Redis as the broker (CELERY_BROKER_URL); `make run` uses kombu's filesystem
+transport under var/broker, which needs no server. Either way the same tasks run.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from celery import Celery
+from celery.schedules import crontab
+from celery.signals import setup_logging, worker_ready
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
+
+app = Celery("midnite_test")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _keep_django_logging(**kwargs) -> None:
+    """Leave logging as settings configured it (structlog), instead of Celery's own."""
+
+
+@app.on_after_configure.connect
+def _embedded_broker_folders(sender: Celery, **kwargs) -> None:
+    """Create the folders the filesystem transport and the file result backend use."""
+    if sender.conf.broker_url.startswith("filesystem://"):
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            Path(sender.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)
+    if sender.conf.result_backend.startswith("file://"):
+        Path(sender.conf.result_backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+
+
+@worker_ready.connect
+def _first_heartbeat(sender, **kwargs) -> None:
+    """Report on ClickHouse as soon as the worker is up, not one interval later."""
+    from outbox.tasks import clickhouse_heartbeat_record_task
+
+    clickhouse_heartbeat_record_task.delay()
+
+
+@app.on_after_configure.connect
+def _beat_schedule(sender: Celery, **kwargs) -> None:
+    relay_every = settings.OUTBOX_RELAY_INTERVAL_SECONDS
+    sender.conf.beat_schedule = {
+        # The sweep that ships what a lost or throttled wake-up left behind.
+        "outbox-relay-analytics": {
+            "task": "outbox.outbox_relay",
+            "schedule": timedelta(seconds=relay_every),
+            "args": ("analytics",),
+            "options": {"expires": max(relay_every * 5, 5)},
+        },
+        # What readiness reports about an embedded ClickHouse only the worker may open.
+        "clickhouse-heartbeat": {
+            "task": "outbox.clickhouse_heartbeat_record",
+            "schedule": timedelta(seconds=5),
+            "options": {"expires": 5},
+        },
+        # Shipped rows older than OUTBOX_RETENTION leave the outbox table.
+        "outbox-purge-shipped": {
+            "task": "outbox.outbox_shipped_purge",
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 15 * 60},
+        },
+    }

@@ -1,0 +1,32 @@
+"""A request id on every request: taken from X-Request-ID or made, logged and returned."""
+
+import re
+import uuid
+
+import structlog
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Bind the request id to every log line of the request and echo it in the response.
+
+    A client's id is kept when it is short and plain, so ids can be followed across
+    services; anything else is replaced, so a header cannot inject text into the logs.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response[REQUEST_ID_HEADER] = request_id
+        return response

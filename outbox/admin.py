@@ -1,0 +1,51 @@
+from django.contrib import admin, messages
+
+from outbox.models import OutboxMessage
+from outbox.services import outbox_dead_letters_retry
+
+
+class DeadLetteredFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("dead", "dead-lettered"), ("unshipped", "waiting"), ("shipped", "shipped")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "dead":
+            return queryset.filter(dead_lettered_at__isnull=False)
+        if self.value() == "unshipped":
+            return queryset.filter(dead_lettered_at__isnull=True, batch__shipped_at__isnull=True)
+        if self.value() == "shipped":
+            return queryset.filter(batch__shipped_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Outbox messages, dead letters first to hand: read-only but for re-queueing them."""
+
+    list_display = ("id", "consumer", "topic", "subject_id", "created_at", "attempts", "state")
+    list_filter = (DeadLetteredFilter, "consumer", "topic")
+    search_fields = ("=id", "=subject_id", "last_error")
+    list_select_related = ("batch",)
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="state")
+    def state(self, message: OutboxMessage) -> str:
+        if message.dead_lettered_at:
+            return f"dead-lettered: {message.last_error[:80]}"
+        if message.batch and message.batch.shipped_at:
+            return "shipped"
+        return "waiting" if not message.attempts else f"retrying: {message.last_error[:80]}"
+
+    @admin.action(description="Re-queue the selected dead-lettered messages")
+    def retry(self, request, queryset) -> None:
+        count = outbox_dead_letters_retry(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Re-queued {count} messages.", messages.SUCCESS)

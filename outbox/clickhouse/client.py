@@ -1,0 +1,128 @@
+"""The ClickHouse connection: embedded chDB (`chdb:///path`) or a server (`http(s)://...`).
+
+One client per process and URL. With chDB only one process may open a path, so in embedded
+mode the worker is the only process that calls this; web processes never do.
+"""
+
+import fcntl
+import threading
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from django.conf import settings
+
+from outbox.exceptions import ClickHouseRejected, ClickHouseStoreHeld, ClickHouseUnavailable
+
+_lock = threading.Lock()
+_clients: dict[str, Client] = {}
+
+
+def is_embedded(url: str | None = None) -> bool:
+    """Return whether `url` (default: settings.CLICKHOUSE_URL) names an embedded store."""
+    return (url or settings.CLICKHOUSE_URL).startswith("chdb:")
+
+
+def embedded_path(url: str | None = None) -> str:
+    return urlsplit(url or settings.CLICKHOUSE_URL).path
+
+
+def clickhouse_client() -> Client:
+    """Return this process's client for settings.CLICKHOUSE_URL, connecting on first use.
+
+    Raises ClickHouseStoreHeld when another process holds the embedded store, and
+    ClickHouseUnavailable when the server cannot be reached.
+    """
+    url = settings.CLICKHOUSE_URL
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = _connect(url)
+        return client
+
+
+def _connect(url: str) -> Client:
+    if is_embedded(url):
+        _raise_if_held(embedded_path(url))
+    timeouts = {} if is_embedded(url) else {"connect_timeout": 5, "send_receive_timeout": 30}
+    try:
+        return clickhouse_connect.get_client(dsn=url, **timeouts)
+    except ClickHouseError as exc:
+        raise ClickHouseUnavailable(f"Cannot connect to ClickHouse: {exc}") from exc
+
+
+def _raise_if_held(path: str) -> None:
+    """Raise ClickHouseStoreHeld when another process holds the store at `path`.
+
+    chDB, like a ClickHouse server, holds an exclusive lock on `<path>/status` while open
+    and writes its pid there; the same non-blocking lock tells whether it is free.
+    """
+    status = Path(path) / "status"
+    if not status.exists():
+        return
+    with status.open("rb") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = file.read(64).decode(errors="replace").splitlines()[:1]
+            raise ClickHouseStoreHeld(
+                f"The embedded ClickHouse store at {path} is held by another process "
+                f"({holder[0] if holder else 'unknown pid'}, a running worker): only one "
+                "process may open it."
+            ) from None
+        fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def clickhouse_close() -> None:
+    """Close this process's clients, releasing an embedded store for other processes."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def clickhouse_command(statement: str, *, parameters: dict[str, Any] | None = None) -> Any:
+    """Run one DDL or other statement that returns no rows."""
+    return _guarded(lambda: clickhouse_client().command(statement, parameters=parameters))
+
+
+def clickhouse_rows(
+    query: str, *, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+) -> tuple[list[str], list[tuple]]:
+    """Run a query and return its column names and rows."""
+
+    def run() -> tuple[list[str], list[tuple]]:
+        result = clickhouse_client().query(query, parameters=parameters, settings=settings)
+        return list(result.column_names), [tuple(row) for row in result.result_rows]
+
+    return _guarded(run)
+
+
+def clickhouse_insert(
+    table: str, rows: Sequence[Sequence[Any]], *, column_names: Sequence[str], token: str
+) -> None:
+    """Insert `rows` in one insert, deduplicated by `token` when the same insert is retried."""
+
+    def run() -> None:
+        clickhouse_client().insert(
+            table,
+            rows,
+            column_names=list(column_names),
+            settings={"insert_deduplication_token": token},
+        )
+
+    _guarded(run)
+
+
+def _guarded(call):
+    """Run `call`, turning driver errors into ClickHouseUnavailable or ClickHouseRejected."""
+    try:
+        return call()
+    except OperationalError as exc:
+        raise ClickHouseUnavailable(str(exc)) from exc
+    except ClickHouseError as exc:
+        raise ClickHouseRejected(str(exc)) from exc

@@ -1,0 +1,3 @@
+from outbox.clickhouse import sql
+
+operations = [sql.event_log_create()]

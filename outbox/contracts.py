@@ -1,0 +1,54 @@
+"""What other apps hand to the outbox: message specs and analytics records."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+CONSUMER_ANALYTICS = "analytics"
+CONSUMERS = (CONSUMER_ANALYTICS,)
+
+# The namespace of every event_log id: uuid5(namespace, "<kind>:<tenant>:<key>").
+EVENT_LOG_NAMESPACE = UUID("6f1c4a52-3b0e-4c5e-9f7a-1d2e3c4b5a69")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One message to publish: about a stored row (`subject_id`) or carrying `payload`."""
+
+    topic: str
+    subject_id: int | None = None
+    payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalyticsRecord:
+    """One row of ClickHouse `event_log`, before the relay adds the environment.
+
+    `key` names what the row is about, uniquely and for ever (for example
+    `event:default:txn:1:20`); the row's id is derived from it, so a row shipped twice
+    replaces itself.
+    """
+
+    key: str
+    event_type: str
+    occurred_at: datetime
+    tenant_id: str
+    user_id: int | None
+    context: dict[str, Any]
+
+    @property
+    def event_log_id(self) -> UUID:
+        return uuid5(EVENT_LOG_NAMESPACE, self.key)
+
+    def as_message(self, *, topic: str) -> Message:
+        """Return a message that carries this record as its payload."""
+        payload = {
+            "key": self.key,
+            "event_type": self.event_type,
+            "occurred_at": self.occurred_at.isoformat(),
+            "tenant_id": self.tenant_id,
+            "user_id": self.user_id,
+            "context": self.context,
+        }
+        return Message(topic=topic, payload=payload)

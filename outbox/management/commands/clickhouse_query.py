@@ -1,0 +1,40 @@
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from django.core.management.base import BaseCommand, CommandError
+
+from outbox.exceptions import ClickHouseStoreHeld, OutboxError
+from outbox.selectors import clickhouse_query_readonly
+from outbox.tasks import clickhouse_query_readonly_task
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a read-only ClickHouse query and print its rows, tab-separated. When a running "
+        "worker holds the embedded store, the worker runs the query."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("query", help='for example "SELECT count() FROM event_log"')
+        parser.add_argument(
+            "--timeout", type=float, default=10.0, help="seconds to wait for the worker"
+        )
+
+    def handle(self, *args, query: str, timeout: float, **options) -> None:
+        try:
+            columns, rows = clickhouse_query_readonly(query)
+        except ClickHouseStoreHeld as exc:
+            self.stderr.write(f"{exc} Asking the worker to run the query.")
+            columns, rows = self._through_worker(query, timeout)
+        except OutboxError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write("\t".join(columns))
+        for row in rows:
+            self.stdout.write("\t".join(str(value) for value in row))
+
+    def _through_worker(self, query: str, timeout: float) -> tuple[list[str], list]:
+        try:
+            answer = clickhouse_query_readonly_task.apply_async(args=(query,)).get(timeout=timeout)
+        except CeleryTimeoutError as exc:
+            raise CommandError(f"No worker answered within {timeout:g} s; is one running?") from exc
+        except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised by Celery
+            raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        return answer["columns"], answer["rows"]

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand
+
+from outbox.contracts import CONSUMERS
+from outbox.relay import outbox_relay
+from outbox.selectors import outbox_backlog
+from outbox.services import outbox_dead_letters_retry, outbox_shipped_purge
+
+
+class Command(BaseCommand):
+    help = "Operate the outbox: backlog, relay now, retry dead letters, purge shipped rows."
+
+    def add_arguments(self, parser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        actions.add_parser("backlog", help="unshipped and dead-lettered messages per consumer")
+        relay = actions.add_parser("relay", help="ship due batches now, in this process")
+        relay.add_argument("--consumer", choices=CONSUMERS, default=CONSUMERS[0])
+        retry = actions.add_parser("retry-dead", help="re-queue dead-lettered messages")
+        retry.add_argument("--consumer", choices=CONSUMERS)
+        actions.add_parser("purge", help="delete shipped rows older than OUTBOX_RETENTION")
+
+    def handle(self, *args, action: str, **options) -> None:
+        if action == "backlog":
+            for backlog in outbox_backlog():
+                self.stdout.write(
+                    f"{backlog.consumer}: {backlog.unshipped} unshipped, oldest "
+                    f"{backlog.oldest_age_seconds} s, {backlog.dead_lettered} dead-lettered"
+                )
+        elif action == "relay":
+            report = outbox_relay(consumer=options["consumer"])
+            self.stdout.write(
+                f"shipped {report.messages} messages in {report.batches} batches"
+                + (" (stopped at a failed batch)" if report.failed else "")
+            )
+        elif action == "retry-dead":
+            count = outbox_dead_letters_retry(consumer=options["consumer"])
+            self.stdout.write(f"re-queued {count} dead-lettered messages")
+        else:
+            self.stdout.write(f"deleted {outbox_shipped_purge()} shipped messages")

@@ -1,0 +1,184 @@
+"""The relay: ship a consumer's outbox messages to ClickHouse in batches, exactly once.
+
+A batch is claimed and committed first (its id is fixed), then shipped in a second
+transaction that holds the batch's row lock across the ClickHouse insert and marks it shipped
+only after the insert succeeded. A relay that dies anywhere leaves the batch unshipped with
+the same id and the same messages, and the next relay re-sends it under the same insert
+deduplication token, which ClickHouse recognises.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import sentry_sdk
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Subquery
+from django.utils import timezone
+
+from outbox.analytics import event_log_rows
+from outbox.clickhouse.client import clickhouse_insert
+from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_COLUMNS
+from outbox.contracts import CONSUMER_ANALYTICS
+from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
+from outbox.models import OutboxBatch, OutboxMessage
+
+log = structlog.get_logger(__name__)
+
+RELAY_ERRORS = (ClickHouseUnavailable, ClickHouseRejected, PoisonMessage)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelayReport:
+    batches: int = 0
+    messages: int = 0
+    failed: bool = False
+
+
+def outbox_relay(
+    *, consumer: str = CONSUMER_ANALYTICS, max_batches: int | None = None
+) -> RelayReport:
+    """Ship `consumer`'s due batches, claiming new ones, until none is left.
+
+    A failed batch ends the run: it is retried when due (capped exponential backoff), by a
+    later wake-up or the periodic sweep. Safe to run in any number of processes at once.
+    """
+    batches = messages = 0
+    while max_batches is None or batches < max_batches:
+        try:
+            shipped = _batch_ship_next(consumer)
+        except _BatchFailed:
+            return RelayReport(batches=batches, messages=messages, failed=True)
+        if shipped is None:
+            if _batch_claim(consumer) is None:
+                break
+            continue
+        batches += 1
+        messages += shipped
+    return RelayReport(batches=batches, messages=messages)
+
+
+@transaction.atomic(durable=True)
+def _batch_claim(consumer: str) -> UUID | None:
+    """Give the oldest unclaimed messages a new batch, committed before any attempt."""
+    batch_id = uuid4()
+    unclaimed = (
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(consumer=consumer, batch__isnull=True, dead_lettered_at__isnull=True)
+        .order_by("id")
+        .values("pk")[: settings.OUTBOX_BATCH_SIZE]
+    )
+    claimed = OutboxMessage.objects.filter(pk__in=Subquery(unclaimed)).update(batch_id=batch_id)
+    if not claimed:
+        return None
+    OutboxBatch.objects.create(id=batch_id, consumer=consumer)
+    return batch_id
+
+
+class _BatchFailed(Exception):
+    pass
+
+
+def _batch_ship_next(consumer: str) -> int | None:
+    """Ship the next due batch nobody else is shipping; return its size, or None if none.
+
+    Raises _BatchFailed after recording a failed attempt.
+    """
+    batch_id = None
+    started = time.monotonic()
+    try:
+        with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch"):
+            with transaction.atomic(durable=True):
+                with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, load rows"):
+                    batch = _batch_lock_next_due(consumer)
+                    if batch is None:
+                        return None
+                    batch_id = batch.pk
+                    messages = list(
+                        OutboxMessage.objects.filter(batch_id=batch_id)
+                        .order_by("id")
+                        .values_list("id", "topic", "subject_id", "payload", "created_at")
+                    )
+                    rows = event_log_rows(message[:4] for message in messages)
+                with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
+                    clickhouse_insert(
+                        EVENT_LOG, rows, column_names=EVENT_LOG_COLUMNS, token=str(batch_id)
+                    )
+                with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
+                    OutboxBatch.objects.filter(pk=batch_id).update(
+                        shipped_at=timezone.now(), attempts=F("attempts") + 1
+                    )
+    except RELAY_ERRORS as exc:
+        _batch_record_failure(batch_id=batch_id, error=exc)
+        raise _BatchFailed from exc
+    oldest = min((message[4] for message in messages), default=timezone.now())
+    log.info(
+        "outbox.batch_shipped",
+        consumer=consumer,
+        batch_id=str(batch_id),
+        size=len(messages),
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        lag_s=round((timezone.now() - oldest).total_seconds(), 3),
+    )
+    return len(messages)
+
+
+def _batch_lock_next_due(consumer: str) -> OutboxBatch | None:
+    return (
+        OutboxBatch.objects.select_for_update(skip_locked=True)
+        .filter(consumer=consumer, shipped_at__isnull=True, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .first()
+    )
+
+
+@transaction.atomic(durable=True)
+def _batch_record_failure(*, batch_id: UUID, error: Exception) -> None:
+    """Count a failed attempt; back off, or bisect a rejected batch, or dead-letter a message.
+
+    ClickHouse being unreachable says nothing about the messages, so those batches only back
+    off. A batch that ClickHouse (or the row builder) rejected OUTBOX_MAX_ATTEMPTS times is
+    split in two, so a poison message ends alone and is parked as dead-lettered while the
+    others ship.
+    """
+    batch = OutboxBatch.objects.select_for_update().filter(pk=batch_id).first()
+    if batch is None or batch.shipped_at is not None:
+        return
+    batch.attempts += 1
+    batch.last_error = f"{type(error).__name__}: {error}"[:2000]
+    messages = OutboxMessage.objects.filter(batch_id=batch_id)
+    messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
+    log.warning(
+        "outbox.batch_failed",
+        consumer=batch.consumer,
+        batch_id=str(batch_id),
+        attempts=batch.attempts,
+        error=type(error).__name__,
+    )
+    rejected = not isinstance(error, ClickHouseUnavailable)
+    if rejected and batch.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        ids = list(messages.order_by("id").values_list("id", flat=True))
+        if len(ids) > 1:
+            _batch_split(batch, ids)
+        else:
+            messages.update(dead_lettered_at=timezone.now(), batch_id=None)
+            log.error("outbox.message_dead_lettered", consumer=batch.consumer, message_ids=ids)
+        batch.delete()
+        return
+    batch.next_attempt_at = timezone.now() + _backoff(batch.attempts)
+    batch.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+
+
+def _batch_split(batch: OutboxBatch, ids: list[int]) -> None:
+    half = len(ids) // 2
+    for part in (ids[:half], ids[half:]):
+        child = OutboxBatch.objects.create(consumer=batch.consumer)
+        OutboxMessage.objects.filter(pk__in=part).update(batch_id=child.pk)
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX_SECONDS))

@@ -1,0 +1,99 @@
+"""Reads of the outbox: the backlog per consumer and the health of what it ships to."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from outbox.clickhouse.client import clickhouse_command, clickhouse_rows, is_embedded
+from outbox.clickhouse.sql import ping
+from outbox.contracts import CONSUMERS
+from outbox.exceptions import OutboxError
+from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backlog:
+    consumer: str
+    unshipped: int
+    oldest_age_seconds: float | None
+    dead_lettered: int
+
+
+def outbox_backlog() -> list[Backlog]:
+    """Return, per consumer, the unshipped messages, the age of the oldest, and dead letters.
+
+    Two index-backed queries: unclaimed messages, and messages of unshipped batches.
+    """
+    counts: dict[str, int] = dict.fromkeys(CONSUMERS, 0)
+    oldest: dict[str, datetime] = {}
+    unclaimed = OutboxMessage.objects.filter(batch__isnull=True, dead_lettered_at__isnull=True)
+    open_batches = OutboxBatch.objects.filter(shipped_at__isnull=True).values("pk")
+    in_open_batches = OutboxMessage.objects.filter(batch_id__in=open_batches)
+    for queryset in (unclaimed, in_open_batches):
+        for row in queryset.values("consumer").annotate(n=Count("id"), oldest=Min("created_at")):
+            counts[row["consumer"]] = counts.get(row["consumer"], 0) + row["n"]
+            previous = oldest.get(row["consumer"])
+            oldest[row["consumer"]] = min(row["oldest"], previous or row["oldest"])
+    dead = dict(
+        OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+        .values_list("consumer")
+        .annotate(n=Count("id"))
+    )
+    now = timezone.now()
+    return [
+        Backlog(
+            consumer=consumer,
+            unshipped=count,
+            oldest_age_seconds=(
+                round((now - oldest[consumer]).total_seconds(), 3) if consumer in oldest else None
+            ),
+            dead_lettered=dead.get(consumer, 0),
+        )
+        for consumer, count in sorted(counts.items())
+    ]
+
+
+def clickhouse_health() -> str | None:
+    """Return None when ClickHouse is reachable, else why not.
+
+    A server is pinged. An embedded store belongs to the worker, so its last heartbeat is
+    read instead and must be recent and good.
+    """
+    if not is_embedded():
+        try:
+            clickhouse_command(ping())
+        except OutboxError as exc:
+            return str(exc)[:300]
+        return None
+    heartbeat = WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
+    if heartbeat is None:
+        return "no worker has reported on the embedded store yet"
+    age = timezone.now() - heartbeat.checked_at
+    if age > timedelta(seconds=settings.CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS):
+        return f"the worker last reported {int(age.total_seconds())} s ago"
+    return None if heartbeat.ok else heartbeat.error
+
+
+def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
+    """Run an operator's query with ClickHouse's `readonly` setting, so it cannot write.
+
+    Raises ClickHouseRejected for a write or a bad query.
+    """
+    return clickhouse_rows(query, settings={"readonly": 1})
+
+
+def broker_health() -> str | None:
+    """Return None when the Celery broker answers (or is the embedded one), else why not."""
+    from celery import current_app
+
+    if current_app.conf.broker_url.startswith("filesystem://"):
+        return None
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001 - any transport's connection error
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None

@@ -1,0 +1,128 @@
+"""Writes of the outbox: publish inside a transaction, wake the workers, keep the table small."""
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from outbox.analytics import LOADERS, Loader
+from outbox.clickhouse.client import clickhouse_command
+from outbox.clickhouse.sql import ping
+from outbox.contracts import CONSUMERS, Message
+from outbox.exceptions import NotInTransaction, OutboxError
+from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
+from outbox.tasks import outbox_relay_task
+
+log = structlog.get_logger(__name__)
+
+PURGE_CHUNK = 500
+
+_last_wake: dict[str, float] = {}
+
+
+def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str] = CONSUMERS) -> int:
+    """Add one outbox row per message and consumer to the caller's transaction.
+
+    The rows commit or roll back with the caller's writes; after a commit the consumers'
+    workers are woken. Returns the number of rows added.
+
+    Raises NotInTransaction outside an atomic block: a message written on its own could
+    announce a change that then rolls back, or be lost after one that commits.
+    """
+    if not connection.in_atomic_block:
+        raise NotInTransaction("outbox_publish must run inside the transaction it reports on")
+    rows = [
+        OutboxMessage(consumer=consumer, topic=m.topic, subject_id=m.subject_id, payload=m.payload)
+        for m in messages
+        for consumer in consumers
+    ]
+    if rows:
+        OutboxMessage.objects.bulk_create(rows)
+        transaction.on_commit(lambda: outbox_wake(consumers=consumers))
+    return len(rows)
+
+
+def analytics_loader_register(*, topic: str, loader: Loader) -> None:
+    """Make `loader` turn the subject ids of `topic` messages into analytics records.
+
+    Called by the app that owns the rows, at start-up (AppConfig.ready).
+    """
+    LOADERS[topic] = loader
+
+
+def outbox_wake(*, consumers: Sequence[str]) -> None:
+    """Ask a worker to relay `consumers` now, at most once per OUTBOX_WAKEUP_INTERVAL.
+
+    Only a wake-up: a message it does not send (throttled, or the broker is down) is relayed
+    by the periodic sweep instead. Never raises.
+    """
+    now = time.monotonic()
+    for consumer in consumers:
+        if now - _last_wake.get(consumer, float("-inf")) < settings.OUTBOX_WAKEUP_INTERVAL:
+            continue
+        _last_wake[consumer] = now
+        try:
+            outbox_relay_task.apply_async(args=(consumer,), retry=False)
+        except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
+            log.warning("outbox.wakeup_failed", consumer=consumer, error=type(exc).__name__)
+
+
+def outbox_dead_letters_retry(
+    *, consumer: str | None = None, ids: Sequence[int] | None = None
+) -> int:
+    """Put dead-lettered messages (of `consumer`, or just `ids`) back in the queue.
+
+    Their attempts start again from zero; `last_error` is kept until they ship. Returns how
+    many were re-queued.
+    """
+    dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    if consumer is not None:
+        dead = dead.filter(consumer=consumer)
+    if ids is not None:
+        dead = dead.filter(pk__in=ids)
+    return dead.update(dead_lettered_at=None, batch=None, attempts=0)
+
+
+def outbox_shipped_purge() -> int:
+    """Delete batches shipped longer than OUTBOX_RETENTION_SECONDS ago with their messages.
+
+    Works in chunks of batches so no statement grows with the backlog. Returns the number
+    of messages deleted.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_RETENTION_SECONDS)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch_ids = list(
+                OutboxBatch.objects.filter(shipped_at__lt=cutoff).values_list("pk", flat=True)[
+                    :PURGE_CHUNK
+                ]
+            )
+            if not batch_ids:
+                return deleted
+            deleted += _delete(OutboxMessage.objects.filter(batch_id__in=batch_ids))
+            _delete(OutboxBatch.objects.filter(pk__in=batch_ids))
+
+
+def _delete(queryset: QuerySet) -> int:
+    # Neither model has cascades or signals, so this is one DELETE statement.
+    return queryset.delete()[0]
+
+
+def clickhouse_heartbeat_record() -> WorkerHeartbeat:
+    """Ping ClickHouse and record the answer for readiness probes that cannot reach it."""
+    try:
+        clickhouse_command(ping())
+        ok, error = True, ""
+    except OutboxError as exc:
+        ok, error = False, str(exc)[:500]
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
+        name=WorkerHeartbeat.CLICKHOUSE,
+        defaults={"checked_at": timezone.now(), "ok": ok, "error": error},
+    )
+    return heartbeat

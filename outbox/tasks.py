@@ -1,0 +1,35 @@
+"""Celery tasks of the outbox: thin wrappers that call one service each."""
+
+from celery import shared_task
+
+from outbox.contracts import CONSUMER_ANALYTICS
+
+
+@shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
+def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
+    from outbox.relay import outbox_relay
+
+    outbox_relay(consumer=consumer)
+
+
+@shared_task(name="outbox.outbox_shipped_purge", ignore_result=True, acks_late=True)
+def outbox_shipped_purge_task() -> None:
+    from outbox.services import outbox_shipped_purge
+
+    outbox_shipped_purge()
+
+
+@shared_task(name="outbox.clickhouse_heartbeat_record", ignore_result=True)
+def clickhouse_heartbeat_record_task() -> None:
+    from outbox.services import clickhouse_heartbeat_record
+
+    clickhouse_heartbeat_record()
+
+
+@shared_task(name="outbox.clickhouse_query_readonly", ignore_result=False)
+def clickhouse_query_readonly_task(query: str) -> dict:
+    """Run a read-only query in the process that holds the embedded store."""
+    from outbox.selectors import clickhouse_query_readonly
+
+    columns, rows = clickhouse_query_readonly(query)
+    return {"columns": columns, "rows": [[str(value) for value in row] for row in rows]}
