@@ -173,7 +173,16 @@ def _celery_broker(url: str) -> tuple[str, dict, str]:
             "polling_interval": 0.1,
         }
         return url, options, f"file://{VAR_DIR / 'celery-results'}"
-    options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    # A web process publishing a wake-up gives up at once when Redis is down: the beat sweep
+    # relays the message instead, and the request is not held up.
+    options = {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    }
     return url, options, url
 
 

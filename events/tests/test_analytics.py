@@ -1,0 +1,112 @@
+"""Every event, alert and new user reaches ClickHouse's event_log exactly once."""
+
+import json
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from events.models import Alert, Event, User
+from midnite_test.celery import app as celery_app
+from outbox.models import OutboxMessage
+from outbox.relay import outbox_relay
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _alerting_transactions(post_event) -> None:
+    for user_id in (1, 2):
+        for t, (kind, amount) in enumerate(
+            [("deposit", "10"), ("withdraw", "150"), ("withdraw", "5"), ("withdraw", "5")]
+        ):
+            assert post_event(kind, amount, t, user_id=user_id).status_code == 200
+
+
+def test_every_event_user_and_alert_reaches_event_log_once(api_client, post_event, event_log):
+    _alerting_transactions(post_event)
+    post_event("withdraw", "5", 3, user_id=1)  # a replay: stores and publishes nothing
+    api_client.post(
+        "/users", {"email": "ada@example.com", "first_name": "Ada", "last_name": "L"}, format="json"
+    )
+
+    outbox_relay()
+    outbox_relay()
+
+    assert event_log.count("event_type IN ('deposit', 'withdraw')") == Event.objects.count() == 8
+    assert event_log.count("event_type = 'alert_raised'") == Alert.objects.count() == 4
+    assert event_log.count("event_type = 'user_created'") == User.objects.count() == 5
+    assert event_log.keys_seen_more_than_once() == []
+
+
+def test_an_event_row_carries_its_ids_and_exact_amount(post_event, event_log):
+    post_event("withdraw", "150.10", 7, user_id=3)
+    outbox_relay()
+
+    [(user_id, tenant, context)] = event_log.rows(
+        "SELECT user_id, tenant_id, event_context FROM event_log WHERE event_type = 'withdraw'"
+    )
+    assert (user_id, tenant) == (3, "default")
+    assert json.loads(context) == {
+        "amount": "150.10",
+        "event_id": "txn:3:7",
+        "properties": {},
+        "source": "transactions",
+    }
+    [(alert,)] = event_log.rows(
+        "SELECT event_context FROM event_log WHERE event_type = 'alert_raised'"
+    )
+    assert json.loads(alert) == {"code": 1100, "event_id": "txn:3:7"}
+
+
+def test_a_refused_transaction_publishes_nothing(post_event):
+    post_event("deposit", "10", 5)
+    published = OutboxMessage.objects.count()
+
+    assert post_event("deposit", "11", 5).status_code == 409
+    assert post_event("deposit", "11", 4).status_code == 400
+    assert post_event("deposit", "11", 6, user_id=99).status_code == 400
+    assert OutboxMessage.objects.count() == published
+
+
+def test_a_registered_user_is_published_with_email_and_names(api_client, db):
+    response = api_client.post(
+        "/users", {"email": "Ada@Example.com", "first_name": "Ada", "last_name": "L"}, format="json"
+    )
+
+    [message] = OutboxMessage.objects.filter(topic="user_created")
+    assert message.payload["user_id"] == response.json()["id"]
+    assert message.payload["context"] == {
+        "email": "Ada@Example.com",
+        "first_name": "Ada",
+        "last_name": "L",
+    }
+
+
+def test_users_made_by_the_admin_and_the_demo_command_are_published(client, db):
+    call_command("create_test_users")
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    client.force_login(admin)
+
+    client.post("/admin/events/user/add/", {"email": "grace@example.com", "traits": "{}"})
+
+    assert User.objects.filter(email="grace@example.com").exists()
+    assert OutboxMessage.objects.filter(topic="user_created").count() == 5
+
+
+def test_a_running_worker_ships_a_new_event_and_user_within_2_seconds(
+    api_client, post_event, event_log, settings
+):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        post_event("deposit", "42.00", 10)
+        api_client.post(
+            "/users",
+            {"email": "new@example.com", "first_name": "N", "last_name": "U"},
+            format="json",
+        )
+        committed = time.monotonic()
+        while event_log.count("event_type IN ('deposit', 'user_created')") < 6:
+            assert time.monotonic() - committed < 2, "not in ClickHouse within 2 s"
+            time.sleep(0.02)

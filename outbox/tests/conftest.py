@@ -1,0 +1,37 @@
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+
+from outbox.contracts import AnalyticsRecord
+from outbox.services import outbox_publish
+
+T0 = datetime(2025, 10, 31, 19, 30, tzinfo=UTC)
+_keys = itertools.count()
+
+
+def record(n: int | None = None, **changes) -> AnalyticsRecord:
+    n = next(_keys) if n is None else n
+    fields = {
+        "key": f"test:{n}",
+        "event_type": "test_happened",
+        "occurred_at": T0 + timedelta(seconds=n),
+        "tenant_id": "tenant_1",
+        "user_id": n,
+        "context": {"n": n},
+    }
+    return AnalyticsRecord(**{**fields, **changes})
+
+
+@pytest.fixture
+def publish():
+    """Publish payload messages in a committed transaction of their own."""
+
+    def run(count: int = 1, **changes) -> None:
+        with transaction.atomic():
+            outbox_publish(
+                messages=[record(**changes).as_message(topic="test") for _ in range(count)]
+            )
+
+    return run

@@ -1,0 +1,186 @@
+"""The relay ships every message to ClickHouse exactly once, whatever fails on the way."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from outbox.clickhouse.client import clickhouse_command
+from outbox.models import OutboxBatch, OutboxMessage
+from outbox.relay import outbox_relay
+from outbox.selectors import outbox_backlog
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_message_reaches_event_log_once_with_its_fields(event_log, publish, settings):
+    settings.ENVIRONMENT = "test-env"
+    publish(3)
+
+    report = outbox_relay()
+
+    assert (report.batches, report.messages, report.failed) == (1, 3, False)
+    assert event_log.count() == 3
+    assert event_log.count("environment = 'test-env' AND tenant_id = 'tenant_1'") == 3
+    assert outbox_backlog()[0].unshipped == 0
+
+
+def test_relaying_again_ships_nothing_more(event_log, publish):
+    publish(5)
+    outbox_relay()
+
+    again = outbox_relay()
+
+    assert again.messages == 0
+    assert event_log.count() == 5
+
+
+def test_messages_are_shipped_in_batches_of_the_configured_size(event_log, publish, settings):
+    settings.OUTBOX_BATCH_SIZE = 4
+    publish(10)
+
+    report = outbox_relay()
+
+    assert (report.batches, report.messages) == (3, 10)
+    assert sorted(batch.messages.count() for batch in OutboxBatch.objects.all()) == [2, 4, 4]
+    assert event_log.count() == 10
+
+
+def test_a_failing_insert_marks_nothing_shipped_and_is_retried(event_log, publish, settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    publish(6)
+    # A real ClickHouse failure: the table refuses every row until the constraint goes.
+    clickhouse_command("ALTER TABLE event_log ADD CONSTRAINT refuse_all CHECK 0")
+    try:
+        failed = outbox_relay()
+    finally:
+        clickhouse_command("ALTER TABLE event_log DROP CONSTRAINT refuse_all")
+
+    assert failed.failed and failed.messages == 0
+    assert event_log.count() == 0
+    [batch] = OutboxBatch.objects.all()
+    assert batch.shipped_at is None and batch.attempts == 1
+    assert "VIOLATED_CONSTRAINT" in batch.last_error
+    assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
+
+    retried = outbox_relay()
+
+    assert retried.messages == 6
+    assert event_log.count() == 6
+
+
+def test_an_unreachable_clickhouse_backs_off_and_never_dead_letters(publish, settings):
+    settings.CLICKHOUSE_URL = "http://127.0.0.1:1"  # nothing listens on port 1
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    publish(3)
+
+    for _ in range(3):
+        assert outbox_relay().failed
+        OutboxBatch.objects.update(next_attempt_at=timezone.now())  # the backoff has passed
+
+    [batch] = OutboxBatch.objects.all()
+    assert batch.attempts == 3 and batch.shipped_at is None
+    assert OutboxMessage.objects.filter(dead_lettered_at__isnull=False).count() == 0
+    assert OutboxMessage.objects.filter(batch=batch).count() == 3
+
+
+def test_failed_batches_wait_for_their_capped_exponential_backoff(publish, settings):
+    settings.CLICKHOUSE_URL = "http://127.0.0.1:1"
+    settings.OUTBOX_RETRY_BASE_SECONDS = 2
+    settings.OUTBOX_RETRY_MAX_SECONDS = 5
+    publish(1)
+    delays = []
+    for _ in range(3):
+        before = timezone.now()
+        outbox_relay()
+        delays.append((OutboxBatch.objects.get().next_attempt_at - before).total_seconds())
+        assert outbox_relay().messages == 0  # not due yet: nothing is attempted
+        OutboxBatch.objects.update(next_attempt_at=timezone.now())
+
+    assert [round(delay) for delay in delays] == [2, 4, 5]
+
+
+def test_a_poison_message_is_dead_lettered_and_the_rest_of_its_batch_ships(
+    event_log, publish, settings
+):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    publish(5)
+    publish(1, user_id=2**70)  # no Int64 holds it: ClickHouse's driver refuses the row
+    publish(4)
+
+    for _ in range(50):
+        if not outbox_relay().failed and outbox_backlog()[0].unshipped == 0:
+            break
+
+    [poison] = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    assert poison.payload["user_id"] == 2**70
+    assert poison.attempts >= 2 and poison.last_error
+    assert event_log.count() == 9
+    assert event_log.keys_seen_more_than_once() == []
+    assert outbox_backlog()[0].dead_lettered == 1
+
+
+def test_a_message_whose_payload_cannot_become_a_row_is_dead_lettered(event_log, publish, settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    publish(2)
+    OutboxMessage.objects.filter(pk=OutboxMessage.objects.order_by("id").first().pk).update(
+        payload={"key": "broken"}
+    )
+
+    for _ in range(10):
+        if not outbox_relay().failed:
+            break
+
+    [poison] = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    assert "PoisonMessage" in poison.last_error and "KeyError" in poison.last_error
+    assert event_log.count() == 1
+
+
+def test_two_relays_at_once_ship_50000_messages_without_loss_or_duplicates(
+    event_log, publish, settings
+):
+    settings.OUTBOX_BATCH_SIZE = 2_000
+    publish(50_000)
+    reports, errors = [], []
+
+    def relay() -> None:
+        try:
+            reports.append(outbox_relay())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert errors == []
+    assert sum(report.messages for report in reports) == 50_000
+    assert all(report.batches > 0 for report in reports), "both relays took part"
+    assert event_log.count() == 50_000
+    assert event_log.keys_seen_more_than_once() == []
+
+
+def test_shipped_batches_are_purged_after_the_retention_period(publish, event_log, settings):
+    from outbox.services import outbox_shipped_purge
+
+    settings.OUTBOX_RETENTION_SECONDS = 3600
+    settings.OUTBOX_BATCH_SIZE = 2
+    publish(4)
+    outbox_relay()
+    publish(1)  # not shipped yet: never purged
+    old = OutboxBatch.objects.filter(shipped_at__isnull=False).order_by("created_at").first()
+    OutboxBatch.objects.filter(pk=old.pk).update(shipped_at=timezone.now() - timedelta(hours=2))
+
+    deleted = outbox_shipped_purge()
+
+    assert deleted == 2
+    assert not OutboxBatch.objects.filter(pk=old.pk).exists()
+    assert OutboxMessage.objects.count() == 3
