@@ -149,6 +149,8 @@ CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECO
 # The outbox relay (docs/architecture.md, "Workers and the outbox").
 OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
 OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0, cast=float)
+# One relay task ships batches for at most this long, then leaves the worker to other tasks.
+OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=10.0, cast=float)
 OUTBOX_WAKEUP_INTERVAL = config("OUTBOX_WAKEUP_INTERVAL", default=0.05, cast=float)
 OUTBOX_RETRY_BASE_SECONDS = config("OUTBOX_RETRY_BASE_SECONDS", default=1.0, cast=float)
 OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast=float)

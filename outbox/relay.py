@@ -39,15 +39,18 @@ class RelayReport:
 
 
 def outbox_relay(
-    *, consumer: str = CONSUMER_ANALYTICS, max_batches: int | None = None
+    *, consumer: str = CONSUMER_ANALYTICS, max_seconds: float | None = None
 ) -> RelayReport:
     """Ship `consumer`'s due batches, claiming new ones, until none is left.
 
-    A failed batch ends the run: it is retried when due (capped exponential backoff), by a
-    later wake-up or the periodic sweep. Safe to run in any number of processes at once.
+    Stops early after `max_seconds` (between batches), so a worker under steady load still
+    gets to its other tasks. A failed batch ends the run: it is retried when due (capped
+    exponential backoff), by a later wake-up or the periodic sweep. Safe to run in any number
+    of processes at once.
     """
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     batches = messages = 0
-    while max_batches is None or batches < max_batches:
+    while deadline is None or time.monotonic() < deadline:
         try:
             shipped = _batch_ship_next(consumer)
         except _BatchFailed:
@@ -90,11 +93,12 @@ def _batch_ship_next(consumer: str) -> int | None:
     batch_id = None
     started = time.monotonic()
     try:
-        with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch"):
+        with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch") as trace:
             with transaction.atomic(durable=True):
                 with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, load rows"):
                     batch = _batch_lock_next_due(consumer)
                     if batch is None:
+                        trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
                     messages = list(

@@ -7,9 +7,11 @@ from outbox.contracts import CONSUMER_ANALYTICS
 
 @shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
 def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
+    from django.conf import settings
+
     from outbox.relay import outbox_relay
 
-    outbox_relay(consumer=consumer)
+    outbox_relay(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
 
 
 @shared_task(name="outbox.outbox_shipped_purge", ignore_result=True, acks_late=True)

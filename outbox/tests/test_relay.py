@@ -184,3 +184,14 @@ def test_shipped_batches_are_purged_after_the_retention_period(publish, event_lo
     assert deleted == 2
     assert not OutboxBatch.objects.filter(pk=old.pk).exists()
     assert OutboxMessage.objects.count() == 3
+
+
+def test_a_relay_run_stops_after_its_time_budget_between_batches(event_log, publish, settings):
+    settings.OUTBOX_BATCH_SIZE = 1
+    publish(3)
+
+    report = outbox_relay(max_seconds=0.000001)
+
+    assert report.batches <= 1
+    assert outbox_relay().messages == 3 - report.messages
+    assert event_log.count() == 3
