@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 ## filesystem broker under var/), in the foreground.
 run: export LOG_FORMAT ?= console
 run: install
-	mkdir -p var
+	mkdir -p $${VAR_DIR:-var}
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py create_test_users
 	$(BIN)/python manage.py clickhouse_migrate

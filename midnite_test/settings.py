@@ -13,6 +13,8 @@ from midnite_test.structured_logging import logging_configure
 from midnite_test.observability import sentry_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded defaults keep their state: SQLite, chDB, the broker's message files.
+VAR_DIR = Path(config("VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = config("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
 DEBUG = config("DEBUG", default=False, cast=bool)
@@ -89,9 +91,7 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {
-    "default": _database(
-        config("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'midnite.sqlite3'}")
-    )
+    "default": _database(config("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'midnite.sqlite3'}"))
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -138,7 +138,6 @@ ALERT_RULES_PATH = Path(
     config("ALERT_RULES_PATH", default=str(BASE_DIR / "config" / "alert_rules.yml"))
 )
 
-VAR_DIR = BASE_DIR / "var"
 ENVIRONMENT = config("ENVIRONMENT", default="development")
 
 # Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.

@@ -1,0 +1,110 @@
+"""`make run`'s processes, for real: gunicorn and one worker, no server but PostgreSQL's absence.
+
+Runs bin/run-embedded on the embedded defaults (SQLite, chDB, the filesystem broker) in a
+directory of its own, posts a transaction and a user, and waits for the worker to ship them
+to ClickHouse; then stops it with SIGTERM, as Ctrl-C or a supervisor would.
+"""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = """
+    SELECT count(*) FROM outbox_outboxmessage AS m
+    JOIN outbox_outboxbatch AS b ON b.id = m.batch_id
+    WHERE b.shipped_at IS NOT NULL
+"""
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """A set-up embedded service: its environment, port and SQLite file."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLICKHOUSE_URL")},
+        "VAR_DIR": str(tmp_path),
+        "CELERY_BROKER_URL": "filesystem://localhost/",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "BIN": str(Path(sys.executable).parent),
+    }
+    for command in ("migrate", "create_test_users", "clickhouse_migrate"):
+        subprocess.run(
+            [sys.executable, "manage.py", command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return env, port, tmp_path / "midnite.sqlite3"
+
+
+def _post(port: int, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _wait_until(condition, *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _shipped(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(SHIPPED).fetchone()[0]
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/ready", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embedded):
+    env, port, database = embedded
+    service = subprocess.Popen(
+        ["bin/run-embedded"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        # Ready means the web answers and the worker has reported on ClickHouse.
+        assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
+        assert _wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
+
+        _post(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
+        _post(port, "/users", {"email": "ada@example.com", "first_name": "A", "last_name": "L"})
+        answered = time.monotonic()
+
+        # The event, its alert 1100 and the user: shipped only after ClickHouse took them.
+        assert _wait_until(lambda: _shipped(database) == 7, seconds=2)
+        assert time.monotonic() - answered < 2
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, stderr = service.communicate(timeout=30)
+
+    assert service.returncode == 0, stderr.decode()[-2000:]
+    query = [sys.executable, "manage.py", "clickhouse_query", "SELECT count() FROM event_log"]
+    counted = subprocess.run(query, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert counted.stdout.split() == ["count()", "7"]
