@@ -4,6 +4,7 @@ import re
 import uuid
 
 import structlog
+from django.core.signals import request_finished
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -24,9 +25,15 @@ class RequestIdMiddleware:
         request_id = offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _request_id_unbind(**kwargs) -> None:
+    structlog.contextvars.unbind_contextvars("request_id")
+
+
+# Unbound when the response is done rather than when the middleware returns: Django logs
+# 4xx and 5xx responses ("Service Unavailable: /healthz/ready") after the middleware chain.
+request_finished.connect(_request_id_unbind, dispatch_uid="request_id_unbind")

@@ -5,6 +5,7 @@ def sentry_configure(*, dsn: str, environment: str, traces_sample_rate: float) -
     """Start sentry-sdk with the Django and Celery integrations when `dsn` is set.
 
     Without a DSN nothing is started, and the relay's transactions and spans cost nothing.
+    Personal data (user details, request bodies) is not sent: sentry-sdk's default.
     """
     if not dsn:
         return
@@ -16,6 +17,5 @@ def sentry_configure(*, dsn: str, environment: str, traces_sample_rate: float) -
         dsn=dsn,
         environment=environment,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=False,
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )

@@ -37,6 +37,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A message leaves the table when shipped and past retention, never by hand.
+        return False
+
     @admin.display(description="state")
     def state(self, message: OutboxMessage) -> str:
         if message.dead_lettered_at:

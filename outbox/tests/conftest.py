@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import transaction
 
+from midnite_test.celery import app as celery_app
 from outbox.contracts import AnalyticsRecord
 from outbox.services import outbox_publish
 
@@ -35,3 +36,21 @@ def publish():
             )
 
     return run
+
+
+@pytest.fixture
+def broker_down():
+    """Point the app's producers at a port nothing listens on, then back at the broker.
+
+    The app's pools are only dropped, never closed: kombu keeps one pool per broker URL for the
+    whole process, and a closed one would be handed back to every later test.
+    """
+
+    def write_to(url: str | None) -> None:
+        celery_app.conf.broker_write_url = url
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    write_to("redis://127.0.0.1:1/0")
+    yield
+    write_to(None)

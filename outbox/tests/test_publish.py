@@ -7,7 +7,6 @@ import redis
 from django.db import transaction
 from structlog.testing import capture_logs
 
-from midnite_test.celery import app as celery_app
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import NotInTransaction
 from outbox.models import OutboxMessage
@@ -77,22 +76,6 @@ def test_wake_ups_are_throttled_per_consumer(settings):
         outbox_wake(consumers=["throttled"])
 
     assert broker.llen("celery") == 1
-
-
-@pytest.fixture
-def broker_down():
-    """Point the app's producers at a port nothing listens on, then restore them."""
-
-    def fresh_producer_pool():
-        celery_app.pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    celery_app.conf.broker_write_url = "redis://127.0.0.1:1/0"
-    fresh_producer_pool()
-    yield
-    celery_app.conf.broker_write_url = None
-    fresh_producer_pool()
 
 
 def test_a_wake_up_never_fails_when_the_broker_is_down(settings, broker_down):

@@ -1,0 +1,244 @@
+"""The operators' commands: clickhouse_migrate, clickhouse_query and outbox.
+
+They run in this process against the session's embedded store, PostgreSQL and Redis; a store
+held by another process is held by a real child process.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import redis
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from outbox.clickhouse.client import clickhouse_command, clickhouse_insert, clickhouse_rows
+from outbox.clickhouse.sql import EVENT_LOG_COLUMNS
+from outbox.models import OutboxBatch, OutboxMessage
+from outbox.relay import outbox_relay
+from outbox.tests.conftest import record
+
+
+def _run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def unmigrated_store():
+    """The session's store without the service's tables, as on a first deployment."""
+    clickhouse_command("DROP TABLE IF EXISTS event_log SYNC")
+    clickhouse_command("DROP TABLE IF EXISTS schema_migrations SYNC")
+
+
+def _event_log_engine() -> tuple[str, str]:
+    _, [row] = clickhouse_rows(
+        "SELECT engine, engine_full FROM system.tables "
+        "WHERE database = currentDatabase() AND name = 'event_log'"
+    )
+    return row
+
+
+def test_clickhouse_migrate_applies_the_first_migration_once(unmigrated_store):
+    first = _run("clickhouse_migrate")
+    second = _run("clickhouse_migrate")
+
+    assert first.splitlines() == ["Applied 0001_create_event_log"]
+    assert second.splitlines() == ["No ClickHouse migrations to apply."]
+    assert clickhouse_rows("SELECT version FROM schema_migrations")[1] == [
+        ("0001_create_event_log",)
+    ]
+
+
+def test_clickhouse_migrate_creates_event_log_as_a_deduplicating_replacing_merge_tree(
+    unmigrated_store,
+):
+    _run("clickhouse_migrate")
+
+    engine, engine_full = _event_log_engine()
+    assert engine == "ReplacingMergeTree"
+    assert engine_full.startswith("ReplacingMergeTree(metadata_version)")
+    assert "non_replicated_deduplication_window = 10000" in engine_full
+    [[ddl]] = clickhouse_rows("SHOW CREATE TABLE event_log")[1]
+    assert "non_replicated_deduplication_window = 10000" in ddl
+
+
+def test_the_migrated_event_log_keeps_an_insert_retried_with_the_same_token_once(
+    unmigrated_store,
+):
+    _run("clickhouse_migrate")
+    row = (
+        record().event_log_id,
+        "test_happened",
+        timezone.now(),
+        "test",
+        "{}",
+        1,
+        "tenant_1",
+        None,
+    )
+
+    for token in ("batch-1", "batch-1", "batch-2"):
+        clickhouse_insert("event_log", [row], column_names=EVENT_LOG_COLUMNS, token=token)
+
+    assert clickhouse_rows("SELECT count() FROM event_log")[1] == [(2,)]
+
+
+def test_clickhouse_query_prints_a_tab_separated_header_and_rows():
+    out = _run(
+        "clickhouse_query",
+        "SELECT number AS n, concat('row ', toString(number)) AS label FROM numbers(3)",
+    )
+
+    assert out.splitlines() == ["n\tlabel", "0\trow 0", "1\trow 1", "2\trow 2"]
+
+
+def test_clickhouse_query_refuses_a_write_and_the_table_stays(event_log):
+    with pytest.raises(CommandError, match="(?i)readonly"):
+        _run("clickhouse_query", "DROP TABLE event_log")
+
+    assert clickhouse_rows("EXISTS TABLE event_log")[1] == [(1,)]
+
+
+@pytest.fixture
+def held_store(tmp_path):
+    """A store under tmp_path, opened by a child process that holds it until killed."""
+    path = tmp_path / "store"
+    code = (
+        "import sys, time, clickhouse_connect\n"
+        "client = clickhouse_connect.get_client(dsn=sys.argv[1])\n"
+        "client.query('SELECT 1')\n"
+        "print('READY', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, f"chdb://{path}"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "READY"
+        yield path, holder.pid
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+        holder.stdout.close()
+
+
+@pytest.fixture
+def broker(settings):
+    """The test broker's default queue, emptied before and after the test."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("celery")
+    yield client
+    client.delete("celery")
+
+
+def test_clickhouse_query_on_a_held_store_asks_the_worker_and_times_out_without_one(
+    held_store, broker, settings
+):
+    path, holder_pid = held_store
+    settings.CLICKHOUSE_URL = f"chdb://{path}"
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError, match=r"^No worker answered within 1 s"):
+        call_command("clickhouse_query", "SELECT 1", "--timeout", "1", stdout=out, stderr=err)
+
+    assert f"store at {path} is held by another process (PID: {holder_pid}" in err.getvalue()
+    assert "Asking the worker to run the query." in err.getvalue()
+    assert out.getvalue() == ""
+    [queued] = broker.lrange("celery", 0, -1)
+    message = json.loads(queued)
+    assert message["headers"]["task"] == "outbox.clickhouse_query_readonly"
+    assert message["headers"]["argsrepr"] == "('SELECT 1',)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_backlog_prints_unshipped_and_dead_lettered_counts_per_consumer(publish):
+    publish(3)
+    dead = OutboxMessage.objects.order_by("id").first()
+    OutboxMessage.objects.filter(pk=dead.pk).update(dead_lettered_at=timezone.now())
+
+    out = _run("outbox", "backlog")
+
+    [line] = out.splitlines()
+    assert re.fullmatch(r"analytics: 2 unshipped, oldest \d+\.\d+ s, 1 dead-lettered", line), line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_backlog_of_an_empty_outbox_prints_zeroes():
+    assert _run("outbox", "backlog").splitlines() == [
+        "analytics: 0 unshipped, oldest None s, 0 dead-lettered"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_relay_ships_the_backlog_and_says_how_much(event_log, publish, settings):
+    settings.OUTBOX_BATCH_SIZE = 2
+    publish(3)
+
+    out = _run("outbox", "relay")
+
+    assert out.splitlines() == ["shipped 3 messages in 2 batches"]
+    assert event_log.count() == 3
+
+
+@pytest.fixture
+def dead_letter(event_log, publish, settings):
+    """One message ClickHouse rejected until it was dead-lettered; ClickHouse accepts it now."""
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    publish(1)
+    clickhouse_command("ALTER TABLE event_log ADD CONSTRAINT refuse_all CHECK 0")
+    try:
+        assert outbox_relay().failed
+    finally:
+        clickhouse_command("ALTER TABLE event_log DROP CONSTRAINT refuse_all")
+    [message] = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_retry_dead_requeues_dead_letters_and_the_relay_then_ships_them(
+    dead_letter, event_log
+):
+    assert outbox_relay().messages == 0  # a dead letter is never relayed on its own
+
+    out = _run("outbox", "retry-dead")
+    shipped = outbox_relay()
+
+    assert out.splitlines() == ["re-queued 1 dead-lettered messages"]
+    assert shipped.messages == 1
+    assert event_log.count() == 1
+    dead_letter.refresh_from_db()
+    assert dead_letter.dead_lettered_at is None and dead_letter.batch.shipped_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_retry_dead_with_nothing_dead_requeues_nothing(event_log, publish):
+    publish(2)
+    outbox_relay()
+
+    assert _run("outbox", "retry-dead").splitlines() == ["re-queued 0 dead-lettered messages"]
+    assert outbox_relay().messages == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_purge_prints_the_number_of_old_shipped_messages_deleted(
+    event_log, publish, settings
+):
+    settings.OUTBOX_RETENTION_SECONDS = 3600
+    publish(3)
+    outbox_relay()
+    OutboxBatch.objects.update(shipped_at=timezone.now() - timedelta(hours=2))
+    publish(1)  # not shipped: kept
+
+    out = _run("outbox", "purge")
+
+    assert out.splitlines() == ["deleted 3 shipped messages"]
+    assert OutboxMessage.objects.count() == 1
+    assert OutboxBatch.objects.count() == 0

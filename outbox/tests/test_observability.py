@@ -1,0 +1,261 @@
+"""What operators see: the relay's log lines, request ids on log lines, and Sentry traces.
+
+Logs are read as structlog hands them over (capture_logs) or as the project renders them (a
+root handler using the project's formatter chain, rendering JSON). Sentry reports go to a real
+HTTP server on the loopback interface.
+"""
+
+import gzip
+import json
+import logging
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+import structlog
+from django.utils import timezone
+from rest_framework.test import APIClient
+from structlog.testing import capture_logs
+
+from midnite_test.observability import sentry_configure
+from outbox.clickhouse.client import clickhouse_command
+from outbox.models import OutboxBatch, OutboxMessage
+from outbox.relay import outbox_relay
+from outbox.services import outbox_dead_letters_retry
+
+EMAIL = "jane.secret@example.com"
+AMOUNT = "987654.32"
+
+
+# The relay's log lines.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shipped_batch_logs_its_consumer_id_size_duration_and_lag(event_log, publish):
+    publish(3)
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(seconds=60))
+
+    with capture_logs() as logs:
+        outbox_relay()
+
+    [shipped] = [entry for entry in logs if entry["event"] == "outbox.batch_shipped"]
+    batch = OutboxBatch.objects.get()
+    assert shipped["log_level"] == "info"
+    assert shipped["consumer"] == "analytics"
+    assert shipped["batch_id"] == str(batch.pk)
+    assert shipped["size"] == 3
+    assert 0 <= shipped["duration_ms"] < 60_000
+    assert 60 <= shipped["lag_s"] < 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_log_lines_never_contain_an_email_or_amount_from_the_payloads(
+    event_log, publish, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    publish(2, context={"email": EMAIL, "amount": AMOUNT})
+    # ClickHouse rejects the rows with an error that quotes them, email and amount included.
+    clickhouse_command(
+        "ALTER TABLE event_log ADD CONSTRAINT no_email CHECK position(event_context, '@') = 0"
+    )
+
+    with capture_logs() as logs:
+        try:
+            for _ in range(10):
+                if not outbox_relay().failed:
+                    break
+        finally:
+            clickhouse_command("ALTER TABLE event_log DROP CONSTRAINT no_email")
+        outbox_dead_letters_retry()
+        outbox_relay()
+
+    assert {entry["event"] for entry in logs} >= {
+        "outbox.batch_failed",
+        "outbox.message_dead_lettered",
+        "outbox.batch_shipped",
+    }
+    assert EMAIL in OutboxMessage.objects.first().last_error, "the error did carry the data"
+    assert event_log.count() == 2
+    for entry in logs:
+        assert EMAIL not in repr(entry) and AMOUNT not in repr(entry), entry
+
+
+# Request ids on log lines.
+
+
+class RenderedLines(logging.Handler):
+    """A root handler rendering every line as the project does, as JSON, kept for the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        [project] = [
+            handler.formatter
+            for handler in logging.getLogger().handlers
+            if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        ]
+        self.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=project.foreign_pre_chain,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+    def named(self, event: str) -> list[dict]:
+        return [line for line in self.lines if line["event"] == event]
+
+
+@pytest.fixture
+def rendered_lines():
+    handler = RenderedLines()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield handler
+    root.removeHandler(handler)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_logged_while_serving_a_request_carries_the_returned_request_id(
+    rendered_lines, broker_down, settings
+):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+    body = {"email": "request.id@example.com", "first_name": "R", "last_name": "Id"}
+
+    # The user commits, then waking the worker fails: a line logged inside the request.
+    response = APIClient().post("/users", body, format="json")
+
+    assert response.status_code == 201
+    [line] = rendered_lines.named("outbox.wakeup_failed")
+    assert line["request_id"] == response["X-Request-ID"]
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_django_request_lines_carry_the_request_id_the_client_sent(rendered_lines, db):
+    # No worker has reported on the embedded store: readiness answers 503, and Django logs it.
+    response = APIClient().get("/healthz/ready", HTTP_X_REQUEST_ID="probe-7")
+
+    assert response.status_code == 503
+    assert response["X-Request-ID"] == "probe-7"
+    [line] = rendered_lines.named("Service Unavailable: /healthz/ready")
+    assert line["logger"] == "django.request"
+    assert line.get("request_id") == "probe-7", line
+
+
+def test_a_line_logged_after_a_request_carries_no_request_id(rendered_lines, db):
+    APIClient().get("/healthz/live", HTTP_X_REQUEST_ID="finished-1")
+
+    logging.getLogger("outbox.tests").warning("after the request")
+
+    [line] = rendered_lines.named("after the request")
+    assert "request_id" not in line
+
+
+# Sentry traces of the relay.
+
+
+class SentryServer(ThreadingHTTPServer):
+    """Sentry's ingest on 127.0.0.1: keeps every envelope posted to it, decompressed."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SentryHandler)
+        self.envelopes: list[bytes] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://publickey@127.0.0.1:{self.server_address[1]}/1"
+
+    def transactions(self) -> list[dict]:
+        return [
+            json.loads(payload)
+            for envelope in list(self.envelopes)
+            for header, payload in _envelope_items(envelope)
+            if header.get("type") == "transaction"
+        ]
+
+
+class _SentryHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        encoding = self.headers.get("Content-Encoding", "identity")
+        assert encoding in ("gzip", "identity"), encoding
+        self.server.envelopes.append(gzip.decompress(body) if encoding == "gzip" else body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+def _envelope_items(envelope: bytes) -> list[tuple[dict, bytes]]:
+    """Split a Sentry envelope into its items' headers and payloads."""
+    _, _, rest = envelope.partition(b"\n")
+    items = []
+    while rest.strip():
+        header_line, _, rest = rest.partition(b"\n")
+        header = json.loads(header_line)
+        if "length" in header:
+            payload, rest = rest[: header["length"]], rest[header["length"] :]
+            rest = rest.removeprefix(b"\n")
+        else:
+            payload, _, rest = rest.partition(b"\n")
+        items.append((header, payload))
+    return items
+
+
+@pytest.fixture
+def sentry_server():
+    server = SentryServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def sentry_on(sentry_server):
+    """Sentry started as settings start it, sending to the loopback server; off afterwards."""
+    sentry_configure(dsn=sentry_server.dsn, environment="test", traces_sample_rate=1.0)
+    yield sentry_server
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relayed_batch_is_traced_with_claim_insert_and_mark_spans(event_log, publish, sentry_on):
+    publish(3)
+
+    outbox_relay()
+    sentry_sdk.flush(timeout=10)
+
+    deadline = time.monotonic() + 10
+    while True:
+        traced = [
+            transaction
+            for transaction in sentry_on.transactions()
+            if transaction["transaction"] == "outbox.relay_batch"
+            and {"outbox.claim", "outbox.insert", "outbox.mark"}
+            <= {span["op"] for span in transaction["spans"]}
+        ]
+        if traced or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [transaction] = traced
+    assert transaction["contexts"]["trace"]["op"] == "outbox.relay"
+    assert transaction["environment"] == "test"
+    names = {span["op"]: span["description"] for span in transaction["spans"]}
+    assert names["outbox.insert"] == "insert event_log"
+    assert event_log.count() == 3
