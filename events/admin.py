@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from events.models import Event, User
 from events.services import user_save_new
+from midnite_test.admin import ReadOnlyModelAdmin
 
 
 @admin.register(User)
@@ -19,7 +20,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyModelAdmin):
     """Events are facts the API recorded: the admin shows them and never edits them."""
 
     list_display = ("id", "user", "event_type", "amount", "occurred_at", "alert_codes")
@@ -31,15 +32,6 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("alerts")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="alert codes")
     def alert_codes(self, event: Event) -> str:

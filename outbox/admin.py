@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from midnite_test.admin import ReadOnlyModelAdmin
 from outbox.models import OutboxMessage
 from outbox.services import outbox_dead_letters_retry
 
@@ -22,24 +23,17 @@ class DeadLetteredFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    """Outbox messages, dead letters first to hand: read-only but for re-queueing them."""
+class OutboxMessageAdmin(ReadOnlyModelAdmin):
+    """Outbox messages, dead letters first to hand: read-only but for re-queueing them.
+
+    A message leaves the table when shipped and past retention, never by hand.
+    """
 
     list_display = ("id", "consumer", "topic", "subject_id", "created_at", "attempts", "state")
     list_filter = (DeadLetteredFilter, "consumer", "topic")
     search_fields = ("=id", "=subject_id", "last_error")
     list_select_related = ("batch",)
     actions = ["retry"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # A message leaves the table when shipped and past retention, never by hand.
-        return False
 
     @admin.display(description="state")
     def state(self, message: OutboxMessage) -> str:
