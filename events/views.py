@@ -1,6 +1,7 @@
 """HTTP API of the events app. Views validate, call one service or selector, and serialize."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,6 +91,10 @@ class UserRegisterView(APIView):
 class HealthLiveView(APIView):
     """GET /healthz/live: the process is up."""
 
+    # Probes answer without an API key.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="health_live", responses={200: HealthSerializer})
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
@@ -97,6 +102,9 @@ class HealthLiveView(APIView):
 
 class HealthReadyView(APIView):
     """GET /healthz/ready: each dependency by name, and the outbox backlog."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="health_ready",
