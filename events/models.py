@@ -39,13 +39,13 @@ class User(models.Model):
 class Event(models.Model):
     """One thing a user did. `(tenant_id, event_id)` is the client's idempotency key."""
 
-    tenant_id = models.CharField(max_length=64, default=DEFAULT_TENANT)
-    event_id = models.CharField(max_length=200)
+    tenant_id = models.CharField(max_length=128, default=DEFAULT_TENANT)
+    event_id = models.CharField(max_length=128)
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
-    event_type = models.CharField(max_length=100)
-    source = models.CharField(max_length=100, blank=True)
+    event_type = models.CharField(max_length=64)
+    source = models.CharField(max_length=64, blank=True)
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
     properties = models.JSONField(default=dict, blank=True)
@@ -87,3 +87,35 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} on {self.event_id}"
+
+
+class MetricBucket(models.Model):
+    """Events of one tenant, source and type in one time bucket: their count and amount sum.
+
+    Maintained incrementally by the metrics consumer of the outbox, one increment per stored
+    event, in the transaction that marks the event's message done; never by scanning events.
+    """
+
+    class Size(models.TextChoices):
+        MINUTE = "minute"
+        HOUR = "hour"
+        DAY = "day"
+
+    tenant_id = models.CharField(max_length=128)
+    bucket_size = models.CharField(max_length=8, choices=Size.choices)
+    bucket_start = models.DateTimeField()
+    source = models.CharField(max_length=64, blank=True)
+    event_type = models.CharField(max_length=64)
+    count = models.BigIntegerField(default=0)
+    amount_sum = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "bucket_size", "bucket_start", "source", "event_type"],
+                name="metric_bucket_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.bucket_size} {self.bucket_start} {self.event_type}"
