@@ -9,13 +9,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, TOPIC_USER_CREATED
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_USER_CREATED
 from events.analytics import alert_record, user_record
 from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrder, UnknownUser
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
+from events.ingestion import EventInput, events_insert_new
 from events.models import DEFAULT_TENANT, Alert, Event, User
-from outbox.contracts import Message
+from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.services import outbox_publish
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
@@ -103,40 +105,63 @@ def transaction_ingest(
         .first()
     )
     if latest is not None and occurred_at <= latest:
-        return _transaction_replay(user_id=user_id, event_type=event_type, amount=amount, t=t)
+        return _transaction_replay(
+            user_id=user_id, event_type=event_type, amount=amount, t=t, latest=occurred_at == latest
+        )
 
-    event = Event.objects.create(
-        tenant_id=DEFAULT_TENANT,
-        event_id=transaction_event_id(user_id=user_id, t=t),
-        user_id=user_id,
-        event_type=event_type,
-        source=TRANSACTION_SOURCE,
-        occurred_at=occurred_at,
-        amount=amount,
-    )
+    event = _transaction_store(user_id=user_id, event_type=event_type, amount=amount, t=t)
     history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user_traits)
     record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
     Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
     outbox_publish(
         messages=[
-            Message(topic=TOPIC_EVENT_STORED, subject_id=event.pk),
-            *(
-                alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)
-                for code in codes
-            ),
-        ]
+            alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)
+            for code in codes
+        ],
+        consumers=[CONSUMER_ANALYTICS],
     )
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 
+def _transaction_store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> Event:
+    """Store the transaction through the ingestion service and return it (in memory)."""
+    event = EventInput(
+        tenant_id=DEFAULT_TENANT,
+        event_id=transaction_event_id(user_id=user_id, t=t),
+        user_id=user_id,
+        event_type=event_type,
+        source=TRANSACTION_SOURCE,
+        occurred_at=datetime.fromtimestamp(t, tz=UTC),
+        amount=amount,
+    )
+    # New by construction: t is after the user's latest, under the user's lock, and the
+    # ingestion API refuses ids starting with "txn:".
+    [pk] = events_insert_new(events=[event], received_at=timezone.now()).values()
+    return Event(
+        pk=pk,
+        tenant_id=event.tenant_id,
+        event_id=event.event_id,
+        user_id=user_id,
+        event_type=event_type,
+        source=event.source,
+        occurred_at=event.occurred_at,
+        amount=amount,
+        properties={},
+    )
+
+
 def _transaction_replay(
-    *, user_id: int, event_type: str, amount: Decimal, t: int
+    *, user_id: int, event_type: str, amount: Decimal, t: int, latest: bool
 ) -> TransactionOutcome:
-    """Answer a transaction whose `t` is not after the user's latest."""
+    """Answer a transaction whose `t` is not after the user's latest.
+
+    Only the latest `t` can be a replay (the same request: 200) or a conflict (409); an
+    earlier `t` is out of order, even when it was used before.
+    """
     event_id = transaction_event_id(user_id=user_id, t=t)
     stored = Event.objects.filter(tenant_id=DEFAULT_TENANT, event_id=event_id).first()
-    if stored is None:
+    if stored is None or not latest:
         raise TimestampOutOfOrder(
             f"t={t} is before user {user_id}'s latest transaction; t must increase per user.",
             details={"t": t},
@@ -174,7 +199,10 @@ def user_save_new(*, user: User) -> User:
     except IntegrityError as exc:
         # A concurrent registration of the same address won the race.
         raise _email_taken(user.email) from exc
-    outbox_publish(messages=[user_record(user).as_message(topic=TOPIC_USER_CREATED)])
+    outbox_publish(
+        messages=[user_record(user).as_message(topic=TOPIC_USER_CREATED)],
+        consumers=[CONSUMER_ANALYTICS],
+    )
     return user
 
 

@@ -13,6 +13,8 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, worker_ready
 from django.conf import settings
 
+from outbox.contracts import CONSUMERS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
 
 app = Celery("midnite_test")
@@ -47,12 +49,15 @@ def _first_heartbeat(sender, **kwargs) -> None:
 def _beat_schedule(sender: Celery, **kwargs) -> None:
     relay_every = settings.OUTBOX_RELAY_INTERVAL_SECONDS
     sender.conf.beat_schedule = {
-        # The sweep that ships what a lost or throttled wake-up left behind.
-        "outbox-relay-analytics": {
-            "task": "outbox.outbox_relay",
-            "schedule": timedelta(seconds=relay_every),
-            "args": ("analytics",),
-            "options": {"expires": max(relay_every * 5, 5)},
+        # The sweeps that process what a lost or throttled wake-up left behind, per consumer.
+        **{
+            f"outbox-relay-{consumer}": {
+                "task": "outbox.outbox_relay",
+                "schedule": timedelta(seconds=relay_every),
+                "args": (consumer,),
+                "options": {"expires": max(relay_every * 5, 5)},
+            }
+            for consumer in CONSUMERS
         },
         # What readiness reports about an embedded ClickHouse only the worker may open.
         "clickhouse-heartbeat": {

@@ -54,35 +54,40 @@ class MoneyField(serializers.Field):
     Exponent notation, NaN, Infinity and booleans are rejected; the value is a Decimal.
     """
 
-    default_error_messages = {
-        "invalid": 'A decimal string such as "42.00" or a JSON number is required.',
-        "positive": "Must be greater than 0.",
-        "places": "At most 2 decimal places are allowed.",
-        "max_value": "Must be at most {max_value}.",
-    }
-
     def __init__(self, *, max_value: Decimal, **kwargs) -> None:
         super().__init__(**kwargs)
         self.max_value = max_value
 
     def to_internal_value(self, data) -> Decimal:
-        if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
-            self.fail("invalid")
-        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data):
-            self.fail("invalid")
-        amount = Decimal(data)
-        if not amount.is_finite():
-            self.fail("invalid")
-        if amount <= 0:
-            self.fail("positive")
-        if amount.as_tuple().exponent < -2:
-            self.fail("places")
-        if amount > self.max_value:
-            self.fail("max_value", max_value=self.max_value)
-        return amount.quantize(Decimal("0.01"))
+        try:
+            return money_parse(data, max_value=self.max_value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
 
     def to_representation(self, value: Decimal) -> str:
         return str(value)
+
+
+def money_parse(value, *, max_value: Decimal) -> Decimal:
+    """Return `value` (a decimal string or JSON number) as a positive amount in cents.
+
+    Raises ValueError with the message to show: exponent notation, NaN, Infinity, booleans,
+    more than two decimal places and amounts over `max_value` are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError('A decimal string such as "42.00" or a JSON number is required.')
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError('A decimal string such as "42.00" or a JSON number is required.')
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise ValueError('A decimal string such as "42.00" or a JSON number is required.')
+    if amount <= 0:
+        raise ValueError("Must be greater than 0.")
+    if amount.as_tuple().exponent < -2:
+        raise ValueError("At most 2 decimal places are allowed.")
+    if amount > max_value:
+        raise ValueError(f"Must be at most {max_value}.")
+    return amount.quantize(Decimal("0.01"))
 
 
 class ErrorSerializer(serializers.Serializer):

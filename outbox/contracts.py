@@ -6,7 +6,9 @@ from typing import Any
 from uuid import UUID, uuid5
 
 CONSUMER_ANALYTICS = "analytics"
-CONSUMERS = (CONSUMER_ANALYTICS,)
+CONSUMER_METRICS = "metrics"
+# Every consumer of a stored event.
+CONSUMERS = (CONSUMER_ANALYTICS, CONSUMER_METRICS)
 
 # The namespace of every event_log id: uuid5(namespace, "<kind>:<tenant>:<key>").
 EVENT_LOG_NAMESPACE = UUID("6f1c4a52-3b0e-4c5e-9f7a-1d2e3c4b5a69")

@@ -13,9 +13,11 @@ from django.utils import timezone
 from outbox.analytics import LOADERS, Loader
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
-from outbox.contracts import CONSUMERS, Message
+from outbox.consumers import HANDLERS, Handler, outbox_consume
+from outbox.contracts import CONSUMER_ANALYTICS, Message
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
+from outbox.relay import RelayReport, outbox_relay
 from outbox.tasks import outbox_relay_task
 
 log = structlog.get_logger(__name__)
@@ -25,7 +27,7 @@ PURGE_CHUNK = 500
 _last_wake: dict[str, float] = {}
 
 
-def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str] = CONSUMERS) -> int:
+def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str]) -> int:
     """Add one outbox row per message and consumer to the caller's transaction.
 
     The rows commit or roll back with the caller's writes; after a commit the consumers'
@@ -42,9 +44,38 @@ def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str] = CO
         for consumer in consumers
     ]
     if rows:
-        OutboxMessage.objects.bulk_create(rows)
+        OutboxMessage.objects.bulk_create(rows, batch_size=1_000)
         transaction.on_commit(lambda: outbox_wake(consumers=consumers))
     return len(rows)
+
+
+def outbox_publish_subjects(
+    *, topic: str, subject_ids: Sequence[int], consumers: Sequence[str]
+) -> int:
+    """Publish one `topic` message about each row in `subject_ids` to each consumer.
+
+    The set-based form of outbox_publish for ingestion: one multi-row INSERT per 1,000
+    rows, in the caller's transaction. Raises NotInTransaction outside an atomic block.
+    """
+    return outbox_publish(
+        messages=[Message(topic=topic, subject_id=subject_id) for subject_id in subject_ids],
+        consumers=consumers,
+    )
+
+
+def outbox_consumer_register(*, consumer: str, handler: Handler) -> None:
+    """Make `handler` react to `consumer`'s messages (outbox.consumers).
+
+    Called by the app that owns the reaction, at start-up (AppConfig.ready).
+    """
+    HANDLERS[consumer] = handler
+
+
+def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
+    """Work through `consumer`'s messages: the ClickHouse relay, or its registered handler."""
+    if consumer == CONSUMER_ANALYTICS:
+        return outbox_relay(consumer=consumer, max_seconds=max_seconds)
+    return outbox_consume(consumer=consumer, max_seconds=max_seconds)
 
 
 def analytics_loader_register(*, topic: str, loader: Loader) -> None:

@@ -9,9 +9,9 @@ from outbox.contracts import CONSUMER_ANALYTICS
 def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
     from django.conf import settings
 
-    from outbox.relay import outbox_relay
+    from outbox.services import outbox_process
 
-    outbox_relay(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
+    outbox_process(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
 
 
 @shared_task(name="outbox.outbox_shipped_purge", ignore_result=True, acks_late=True)

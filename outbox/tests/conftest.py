@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 
 from midnite_test.celery import app as celery_app
-from outbox.contracts import AnalyticsRecord
+from outbox.contracts import CONSUMER_ANALYTICS, AnalyticsRecord
 from outbox.services import outbox_publish
 
 T0 = datetime(2025, 10, 31, 19, 30, tzinfo=UTC)
@@ -32,7 +32,8 @@ def publish():
     def run(count: int = 1, **changes) -> None:
         with transaction.atomic():
             outbox_publish(
-                messages=[record(**changes).as_message(topic="test") for _ in range(count)]
+                messages=[record(**changes).as_message(topic="test") for _ in range(count)],
+                consumers=[CONSUMER_ANALYTICS],
             )
 
     return run

@@ -17,7 +17,7 @@ from outbox.tests.conftest import record
 @pytest.mark.django_db(transaction=True)
 def test_publishing_outside_a_transaction_raises():
     with pytest.raises(NotInTransaction):
-        outbox_publish(messages=[record().as_message(topic="test")])
+        outbox_publish(messages=[record().as_message(topic="test")], consumers=[CONSUMER_ANALYTICS])
 
     assert OutboxMessage.objects.count() == 0
 
@@ -26,7 +26,9 @@ def test_publishing_outside_a_transaction_raises():
 def test_a_rolled_back_transaction_publishes_nothing():
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            outbox_publish(messages=[record().as_message(topic="test")])
+            outbox_publish(
+                messages=[record().as_message(topic="test")], consumers=[CONSUMER_ANALYTICS]
+            )
             raise RuntimeError("the caller's write failed")
 
     assert OutboxMessage.objects.count() == 0
@@ -51,7 +53,7 @@ def test_a_committed_transaction_publishes_one_row_per_message_and_consumer():
 
 def test_the_workers_are_woken_only_after_the_commit(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        outbox_publish(messages=[record().as_message(topic="test")])
+        outbox_publish(messages=[record().as_message(topic="test")], consumers=[CONSUMER_ANALYTICS])
 
     assert len(callbacks) == 1
 

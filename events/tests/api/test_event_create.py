@@ -131,14 +131,22 @@ def test_same_request_again_returns_the_stored_answer_and_stores_nothing(post_ev
     assert Alert.objects.count() == 1
 
 
-def test_replay_of_an_older_request_returns_its_stored_answer(post_event):
-    post_event("withdraw", "150", 1)
-    post_event("deposit", "5", 2)
+def test_an_older_t_is_400_even_when_the_same_request_used_it_before(post_event):
+    post_event("deposit", "10", 0)
+    post_event("withdraw", "10", 1)
 
-    again = post_event("withdraw", "150", 1)
+    again = post_event("deposit", "10", 0)
 
-    assert again.status_code == 200
-    assert again.json()["alert_codes"] == [1100]
+    assert again.status_code == 400
+    assert again.json()["error"] == "timestamp_out_of_order"
+    assert Event.objects.count() == 2
+
+
+def test_a_used_older_t_with_another_body_is_400_not_409(post_event):
+    post_event("deposit", "10", 0)
+    post_event("withdraw", "10", 1)
+
+    assert post_event("deposit", "99", 0).json()["error"] == "timestamp_out_of_order"
 
 
 def test_different_request_with_a_used_t_is_409(post_event):

@@ -31,11 +31,12 @@ def test_ready_probe_names_each_dependency_and_the_backlog(api_client, db):
             "failed": [],
             "outbox": [
                 {
-                    "consumer": "analytics",
+                    "consumer": consumer,
                     "unshipped": 0,
                     "oldest_age_seconds": None,
                     "dead_lettered": 0,
                 }
+                for consumer in ("analytics", "metrics")
             ],
         }
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from outbox.contracts import CONSUMERS
-from outbox.relay import outbox_relay
+from outbox.services import outbox_process
 from outbox.selectors import outbox_backlog
 from outbox.services import outbox_dead_letters_retry, outbox_shipped_purge
 
@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         actions.add_parser("backlog", help="unshipped and dead-lettered messages per consumer")
-        relay = actions.add_parser("relay", help="ship due batches now, in this process")
+        relay = actions.add_parser(
+            "relay", help="process a consumer's messages now, in this process"
+        )
         relay.add_argument("--consumer", choices=CONSUMERS, default=CONSUMERS[0])
         retry = actions.add_parser("retry-dead", help="re-queue dead-lettered messages")
         retry.add_argument("--consumer", choices=CONSUMERS)
@@ -26,7 +28,7 @@ class Command(BaseCommand):
                     f"{backlog.oldest_age_seconds} s, {backlog.dead_lettered} dead-lettered"
                 )
         elif action == "relay":
-            report = outbox_relay(consumer=options["consumer"])
+            report = outbox_process(consumer=options["consumer"])
             self.stdout.write(
                 f"shipped {report.messages} messages in {report.batches} batches"
                 + (" (stopped at a failed batch)" if report.failed else "")

@@ -1,0 +1,198 @@
+"""The ingestion service: every way in stores events through here.
+
+Set-based: one `INSERT ... ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING` per chunk
+stores the new events, one query reads back the ones that already existed to tell duplicates
+(same content) from conflicts (different content), and the outbox messages of the new events
+are written in the same transaction. Idempotency is the unique constraint, so concurrent
+identical requests store each event once.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.analytics import TOPIC_EVENT_STORED
+from events.models import Event, User
+from outbox.contracts import CONSUMERS
+from outbox.services import outbox_publish_subjects
+
+# Rows per INSERT: 9 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
+INSERT_CHUNK = 1_000
+_COLUMNS = (
+    "tenant_id",
+    "event_id",
+    "user_id",
+    "event_type",
+    "source",
+    "occurred_at",
+    "amount",
+    "properties",
+    "received_at",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventInput:
+    """One validated event to store."""
+
+    tenant_id: str
+    event_id: str
+    source: str
+    event_type: str
+    occurred_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    user_id: int | None = None
+    amount: Decimal | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tenant_id, self.event_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestOutcome:
+    """What happened to each input, by its index in the input."""
+
+    stored: dict[int, "StoredEvent"]
+    duplicates: dict[int, "StoredEvent"]
+    conflicts: dict[int, "StoredEvent"]
+    unknown_users: dict[int, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    pk: int
+    event: EventInput
+    received_at: datetime
+
+
+@transaction.atomic(durable=True)
+def events_ingest(*, events: Sequence[EventInput]) -> IngestOutcome:
+    """Store the new events among `events`, once each, and publish them to the outbox.
+
+    For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
+    is stored with the same content), a conflict (stored with different content) or an unknown
+    user. Within one call the first input with a given tenant and event id decides; a later
+    one is its duplicate or its conflict. Writes events and outbox messages in one transaction.
+    """
+    known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
+    unknown_users = {
+        i: e.user_id
+        for i, e in enumerate(events)
+        if e.user_id is not None and e.user_id not in known_users
+    }
+    first: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        if index not in unknown_users:
+            first.setdefault(event.key, index)
+    received_at = timezone.now()
+    inserted = events_insert_new(
+        events=[events[i] for i in first.values()], received_at=received_at
+    )
+    existing = _existing([key for key in first if key not in inserted])
+    stored, duplicates, conflicts = {}, {}, {}
+    for index, event in enumerate(events):
+        if index in unknown_users:
+            continue
+        if first[event.key] == index and event.key in inserted:
+            stored[index] = StoredEvent(
+                pk=inserted[event.key], event=event, received_at=received_at
+            )
+            continue
+        original = stored.get(first[event.key]) or existing[event.key]
+        (duplicates if original.event == event else conflicts)[index] = original
+    return IngestOutcome(
+        stored=stored, duplicates=duplicates, conflicts=conflicts, unknown_users=unknown_users
+    )
+
+
+def _users_existing(ids: set[int]) -> set[int]:
+    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
+
+def events_insert_new(
+    *, events: Sequence[EventInput], received_at: datetime
+) -> dict[tuple[str, str], int]:
+    """Insert the events not stored yet and publish them; return their pks by key.
+
+    The events' `event_stored` messages go to every consumer in the caller's transaction.
+    Events whose (tenant_id, event_id) is stored already are left out of the answer.
+    """
+    inserted = _insert(events, received_at=received_at)
+    outbox_publish_subjects(
+        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=CONSUMERS
+    )
+    return inserted
+
+
+def _insert(events: Sequence[EventInput], *, received_at: datetime) -> dict[tuple[str, str], int]:
+    fields = [Event._meta.get_field(name) for name in _COLUMNS]
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    inserted = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), INSERT_CHUNK):
+            chunk = events[start : start + INSERT_CHUNK]
+            row = f"({', '.join(['%s'] * len(fields))})"
+            sql = (
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "
+                "ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING id, tenant_id, event_id"
+            )
+            params = [
+                f.get_db_prep_save(value, connection)
+                for event in chunk
+                for f, value in zip(fields, _values(event, received_at))
+            ]
+            cursor.execute(sql, params)
+            inserted.update({(tenant, event_id): pk for pk, tenant, event_id in cursor.fetchall()})
+    return inserted
+
+
+def _values(event: EventInput, received_at: datetime) -> tuple:
+    return (
+        event.tenant_id,
+        event.event_id,
+        event.user_id,
+        event.event_type,
+        event.source,
+        event.occurred_at,
+        event.amount,
+        event.properties,
+        received_at,
+    )
+
+
+def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+    """Return the stored events with these (tenant_id, event_id) keys."""
+    found: dict[tuple[str, str], StoredEvent] = {}
+    for tenant_id in {tenant for tenant, _ in keys}:
+        ids = [event_id for tenant, event_id in keys if tenant == tenant_id]
+        for start in range(0, len(ids), INSERT_CHUNK):
+            rows = Event.objects.filter(
+                tenant_id=tenant_id, event_id__in=ids[start : start + INSERT_CHUNK]
+            )
+            for stored in rows:
+                found[(stored.tenant_id, stored.event_id)] = stored_event(stored)
+    return found
+
+
+def stored_event(event: Event) -> StoredEvent:
+    return StoredEvent(
+        pk=event.pk,
+        event=EventInput(
+            tenant_id=event.tenant_id,
+            event_id=event.event_id,
+            source=event.source,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            properties=event.properties,
+            user_id=event.user_id,
+            amount=event.amount,
+        ),
+        received_at=event.received_at,
+    )

@@ -1,0 +1,142 @@
+"""Validation of ingested events without a serializer per event.
+
+Bulk requests carry up to 5,000 events; a DRF serializer instance per event would cost more
+than storing them. `event_input_parse` checks one item with plain Python and names every bad
+field, in the API's `details` shape (`{"field": ["message", ...]}`).
+"""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from events.ingestion import EventInput
+from midnite_test.serializers import money_parse
+
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 64
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_USER_ID = 2**63 - 1
+RESERVED_EVENT_ID_PREFIX = "txn:"
+REQUIRED = ("event_id", "tenant_id", "source", "event_type", "timestamp")
+OPTIONAL = ("payload", "user_id", "amount")
+
+
+class InvalidEvent(Exception):
+    """An item is not a valid event; `errors` names each bad field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def event_input_parse(item: Any) -> EventInput:
+    """Return the EventInput `item` describes, or raise InvalidEvent naming each bad field."""
+    if not isinstance(item, dict):
+        raise InvalidEvent({"non_field_errors": ["An event must be a JSON object."]})
+    errors: dict[str, list[str]] = {}
+    for name in item.keys() - {*REQUIRED, *OPTIONAL}:
+        errors[name] = ["Unknown field."]
+    for name in REQUIRED:
+        if name not in item:
+            errors[name] = ["This field is required."]
+    values = {}
+    for name, check in _CHECKS.items():
+        if name in item and name not in errors:
+            try:
+                values[name] = check(item[name])
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        raise InvalidEvent(errors)
+    return EventInput(
+        tenant_id=values["tenant_id"],
+        event_id=values["event_id"],
+        source=values["source"],
+        event_type=values["event_type"],
+        occurred_at=values["timestamp"],
+        properties=values.get("payload", {}),
+        user_id=values.get("user_id"),
+        amount=values.get("amount"),
+    )
+
+
+def _text(limit: int):
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("A string is required.")
+        if not value.strip():
+            raise ValueError("This field may not be blank.")
+        if len(value) > limit:
+            raise ValueError(f"At most {limit} characters are allowed.")
+        return value
+
+    return check
+
+
+def _event_id(value: Any) -> str:
+    value = _text(MAX_ID_LENGTH)(value)
+    if value.startswith(RESERVED_EVENT_ID_PREFIX):
+        raise ValueError(
+            f'Ids starting with "{RESERVED_EVENT_ID_PREFIX}" are reserved for POST /event.'
+        )
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError('An ISO 8601 timestamp string such as "2024-01-15T10:30:00Z" is required.')
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp.") from None
+    if parsed.tzinfo is None:
+        raise ValueError("The timestamp must carry a timezone, such as Z or +01:00.")
+    return parsed.astimezone(UTC)
+
+
+def _payload(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("A JSON object is required.")
+    value = _without_decimals(value)
+    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
+    return value
+
+
+def _without_decimals(value: Any) -> Any:
+    """Return `value` with the parser's exact Decimals as JSON-storable ints and floats."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _without_decimals(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_decimals(item) for item in value]
+    return value
+
+
+def _user_id(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("A JSON integer is required.")
+    if not 1 <= value <= MAX_USER_ID:
+        raise ValueError(f"Must be between 1 and {MAX_USER_ID}.")
+    return value
+
+
+def _amount(value: Any) -> Decimal | None:
+    return None if value is None else money_parse(value, max_value=MAX_AMOUNT)
+
+
+_CHECKS = {
+    "event_id": _event_id,
+    "tenant_id": _text(MAX_ID_LENGTH),
+    "source": _text(MAX_NAME_LENGTH),
+    "event_type": _text(MAX_NAME_LENGTH),
+    "timestamp": _timestamp,
+    "payload": _payload,
+    "user_id": _user_id,
+    "amount": _amount,
+}
