@@ -23,6 +23,8 @@ install: $(VENV)/.installed
 ## Set up and serve the API and one worker on embedded defaults (SQLite, chDB and the
 ## filesystem broker under var/), in the foreground.
 run: export LOG_FORMAT ?= console
+# Requests without an API key are served, on every tenant; `ALLOW_ANONYMOUS=false make run` not.
+run: export ALLOW_ANONYMOUS ?= true
 run: install
 	mkdir -p $${VAR_DIR:-var}
 	$(BIN)/python manage.py migrate --no-input

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "api_keys",
     "outbox",
     "events",
 ]
@@ -113,15 +114,46 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 REST_FRAMEWORK = {
-    # The API is open until API keys arrive; switch authentication on here, in one place.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Every API view needs an API key (or ALLOW_ANONYMOUS) unless it says otherwise, as the
+    # health probes and the docs do; every one is throttled per key, or per IP without one.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api_keys.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api_keys.permissions.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["api_keys.throttles.ApiKeyRateThrottle"],
+    # Proxies in front of the service: their X-Forwarded-For names the client IP that requests
+    # without a key are throttled by. 0 trusts no such header.
+    "NUM_PROXIES": config("NUM_PROXIES", default=0, cast=int),
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["midnite_test.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "midnite_test.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# API keys (README, "API keys and tenants"). With ALLOW_ANONYMOUS a request without a key is
+# served and acts on every tenant (`make run` sets it); a key that is sent must be valid.
+ALLOW_ANONYMOUS = config("ALLOW_ANONYMOUS", default=False, cast=bool)
+# Each process keeps a key lookup this long, so a revoked key stops working within it.
+API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=30.0, cast=float)
+# Requests per key (per client IP without a key), e.g. 6000/min; empty switches throttling off.
+API_THROTTLE_RATE = config("API_THROTTLE_RATE", default="6000/min")
+
+
+def _cache(url: str) -> dict:
+    """Return the default cache: Redis at `url` (shared by every process), else local memory.
+
+    It holds the throttles' request history. Redis that does not answer within a second lets
+    requests through (api_keys.throttles) rather than holding them up.
+    """
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+
+
+CACHES = {"default": _cache(config("CACHE_URL", default=""))}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event monitoring API",

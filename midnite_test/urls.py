@@ -1,12 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+# The schema and the docs are public: no API key is asked for, and a key sent is ignored.
+OPEN = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
     path("", include("events.urls")),
     path("admin/", admin.site.urls),
-    path("docs/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
+    path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
+    path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema", **OPEN), name="docs"),
 ]
 
 handler400 = "midnite_test.http_errors.bad_request"

@@ -1,12 +1,22 @@
 import pytest
 from rest_framework.test import APIClient
 
+from api_keys.services import api_key_create
 from events.services import demo_users_ensure
 
 
 @pytest.fixture
-def api_client() -> APIClient:
-    return APIClient()
+def api_key(db) -> str:
+    """A new API key that acts on every tenant, in clear."""
+    return api_key_create(name="events tests").plaintext
+
+
+@pytest.fixture
+def api_client(api_key) -> APIClient:
+    """A client sending `api_key` with every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
 
 
 @pytest.fixture

@@ -130,6 +130,7 @@ def test_a_line_logged_while_serving_a_request_carries_the_returned_request_id(
     rendered_lines, broker_down, settings
 ):
     settings.OUTBOX_WAKEUP_INTERVAL = 0
+    settings.ALLOW_ANONYMOUS = True  # the request id is the subject, not the API key
     body = {"email": "request.id@example.com", "first_name": "R", "last_name": "Id"}
 
     # The user commits, then waking the worker fails: a line logged inside the request.

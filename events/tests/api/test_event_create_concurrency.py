@@ -19,12 +19,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 12
 
 
-def _post_all_at_once(bodies: list[dict]) -> list:
+def _client(api_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+def _post_all_at_once(bodies: list[dict], *, api_key: str) -> list:
     """Post every body from its own thread, all released together; return the responses."""
     barrier = threading.Barrier(len(bodies))
 
     def post(body: dict):
-        client = APIClient()
+        client = _client(api_key)
         barrier.wait()
         try:
             return client.post("/event", body, format="json")
@@ -35,8 +41,8 @@ def _post_all_at_once(bodies: list[dict]) -> list:
         return list(pool.map(post, bodies))
 
 
-def _sequential_codes(transactions: list[dict], *, user_id: int) -> list[list[int]]:
-    client = APIClient()
+def _sequential_codes(transactions: list[dict], *, user_id: int, api_key: str) -> list[list[int]]:
+    client = _client(api_key)
     codes = []
     for body in transactions:
         response = client.post("/event", {**body, "user_id": user_id}, format="json")
@@ -45,17 +51,17 @@ def _sequential_codes(transactions: list[dict], *, user_id: int) -> list[list[in
     return codes
 
 
-def test_the_same_request_sent_at_once_stores_one_event(users):
+def test_the_same_request_sent_at_once_stores_one_event(users, api_key):
     body = {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 7}
 
-    responses = _post_all_at_once([body] * THREADS)
+    responses = _post_all_at_once([body] * THREADS, api_key=api_key)
 
     assert {r.status_code for r in responses} == {200}
     assert {tuple(r.json()["alert_codes"]) for r in responses} == {(1100,)}
     assert Event.objects.count() == 1
 
 
-def test_concurrent_requests_for_one_user_match_a_sequential_run(users):
+def test_concurrent_requests_for_one_user_match_a_sequential_run(users, api_key):
     """Whatever subset is accepted gets the codes of sending it alone, in t order."""
     rng = random.Random(1234)
     bodies = [
@@ -68,7 +74,7 @@ def test_concurrent_requests_for_one_user_match_a_sequential_run(users):
         for t in range(1, THREADS * 2 + 1, 2)
     ]
 
-    responses = _post_all_at_once(bodies)
+    responses = _post_all_at_once(bodies, api_key=api_key)
 
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 400}, statuses
@@ -88,15 +94,16 @@ def test_concurrent_requests_for_one_user_match_a_sequential_run(users):
         Event.objects.filter(user_id=1).order_by("occurred_at").values_list("event_id", flat=True)
     )
     assert stored == [f"txn:1:{body['t']}" for body, _ in accepted]
-    expected = _sequential_codes([body for body, _ in accepted], user_id=2)
+    expected = _sequential_codes([body for body, _ in accepted], user_id=2, api_key=api_key)
     assert [codes for _, codes in accepted] == expected
 
 
-def test_concurrent_requests_for_different_users_all_succeed(users):
+def test_concurrent_requests_for_different_users_all_succeed(users, api_key):
     bodies = [
         {"type": "deposit", "amount": "150.00", "user_id": user.pk, "t": 1} for user in users
     ] + [{"type": "deposit", "amount": "60.00", "user_id": user.pk, "t": 2} for user in users]
-    first, second = _post_all_at_once(bodies[:4]), _post_all_at_once(bodies[4:])
+    first = _post_all_at_once(bodies[:4], api_key=api_key)
+    second = _post_all_at_once(bodies[4:], api_key=api_key)
 
     assert {r.status_code for r in first + second} == {200}
     assert {tuple(r.json()["alert_codes"]) for r in second} == {(123,)}

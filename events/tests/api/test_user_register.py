@@ -165,7 +165,7 @@ def test_every_error_has_the_one_error_shape(api_client, db, send):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_registrations_of_one_email_in_different_cases_admit_exactly_one():
+def test_concurrent_registrations_of_one_email_in_different_cases_admit_exactly_one(api_key):
     emails = [
         "".join(c.upper() if (i >> n) & 1 else c for n, c in enumerate("race@example.com"))
         for i in range(THREADS)
@@ -175,6 +175,7 @@ def test_concurrent_registrations_of_one_email_in_different_cases_admit_exactly_
 
     def register(email: str):
         client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
         barrier.wait()
         try:
             return client.post("/users", _with(email=email), format="json")

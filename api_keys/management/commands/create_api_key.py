@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken
+from api_keys.services import api_key_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API key and print it, once, on stdout; only its hash is stored. "
+        "Without --tenant the key acts on every tenant."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--name", required=True, help="who uses the key; unique among keys")
+        parser.add_argument(
+            "--tenant",
+            action="append",
+            default=[],
+            dest="tenants",
+            metavar="TENANT",
+            help="a tenant the key may act on (repeat for several)",
+        )
+
+    def handle(self, *args, name: str, tenants: list[str], **options) -> None:
+        try:
+            issued = api_key_create(name=name, tenants=tenants)
+        except (ApiKeyInvalid, ApiKeyNameTaken) as exc:
+            raise CommandError(exc.message)
+        key = issued.api_key
+        scope = ", ".join(key.tenants) if key.tenants else "every tenant"
+        self.stdout.write(issued.plaintext)
+        self.stderr.write(
+            f"Created API key {key.name!r} ({key.prefix}) for {scope}. "
+            "Store it now: it is not shown again."
+        )

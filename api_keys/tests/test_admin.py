@@ -1,0 +1,48 @@
+"""The admin lists API keys and revokes them; it never creates or edits one."""
+
+from api_keys.models import ApiKey
+
+LIST_URL = "/admin/api_keys/apikey/"
+
+
+def test_the_key_list_shows_name_prefix_tenants_created_and_revoked(admin_client, issue):
+    scoped = issue(name="scoped", tenants=("acme", "globex")).api_key
+    issue(name="everything")
+
+    response = admin_client.get(LIST_URL)
+
+    assert response.status_code == 200
+    headers = [header["text"] for header in response.context["result_headers"]]
+    assert headers[1:] == ["name", "prefix", "tenants", "created at", "revoked at"]
+    assert scoped.prefix in response.text
+    assert "acme, globex" in response.text
+    assert ">all<" in response.text
+
+
+def test_the_revoke_action_revokes_the_selected_keys(admin_client, issue, client_for):
+    chosen, other = issue(), issue()
+
+    response = admin_client.post(
+        LIST_URL,
+        {"action": "revoke", "index": 0, "_selected_action": [chosen.api_key.pk]},
+        follow=True,
+    )
+
+    assert "Revoked 1 API keys" in response.text
+    assert ApiKey.objects.get(pk=chosen.api_key.pk).revoked_at is not None
+    assert ApiKey.objects.get(pk=other.api_key.pk).revoked_at is None
+    assert client_for(chosen.plaintext).post("/users", {}, format="json").status_code == 401
+
+
+def test_the_state_filter_lists_revoked_keys(admin_client, issue):
+    revoked = issue()
+    issue()  # an active key, which the filter leaves out
+    ApiKey.objects.filter(pk=revoked.api_key.pk).update(revoked_at="2025-01-01T00:00Z")
+
+    response = admin_client.get(LIST_URL, {"state": "revoked"})
+
+    assert [key.pk for key in response.context["cl"].result_list] == [revoked.api_key.pk]
+
+
+def test_keys_cannot_be_added_in_the_admin(admin_client):
+    assert admin_client.get(f"{LIST_URL}add/").status_code == 403
