@@ -1,10 +1,18 @@
-"""A strict JSON parser: exact decimals, no NaN, Infinity or exponent notation."""
+"""A strict JSON parser: exact decimals, no NaN, Infinity or exponent notation, no repeated keys."""
 
 import json
 from decimal import Decimal
 
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
+
+
+class RepeatedKey(ValueError):
+    """An object names one key twice; Python's json would silently keep the last value."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def _decimal_without_exponent(literal: str) -> Decimal:
@@ -17,8 +25,19 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number this API accepts")
 
 
+def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise RepeatedKey(key)
+            seen.add(key)
+    return obj
+
+
 class StrictJSONParser(JSONParser):
-    """Parse JSON with JSON numbers as Decimal, never float.
+    """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
     Body size is bounded before parsing by Django's DATA_UPLOAD_MAX_MEMORY_SIZE; the exception
     handler answers a larger body with 413.
@@ -30,6 +49,11 @@ class StrictJSONParser(JSONParser):
                 stream.read(),
                 parse_float=_decimal_without_exponent,
                 parse_constant=_reject_constant,
+                object_pairs_hook=_object_without_repeated_keys,
+            )
+        except RepeatedKey as exc:
+            raise exceptions.ParseError(
+                f"The request body repeats the key {exc.key!r} in one object; send each key once."
             )
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
