@@ -21,6 +21,9 @@ class User(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Told apart in the admin from Django's "Users", the staff who log in to it.
+        verbose_name = "app user"
+        verbose_name_plural = "app users"
         constraints = [
             # An address belongs to one user, whatever its letter case.
             models.UniqueConstraint(
