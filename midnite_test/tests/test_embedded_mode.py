@@ -39,7 +39,6 @@ def embedded(tmp_path):
         "ALLOW_ANONYMOUS": "true",  # as `make run` sets it
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
-        "ALLOW_ANONYMOUS": "true",  # as `make run` sets it
         "BIN": str(Path(sys.executable).parent),
     }
     for command in ("migrate", "create_test_users", "clickhouse_migrate"):
