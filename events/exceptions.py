@@ -27,3 +27,23 @@ class EmailTaken(DomainError):
 
     code = "email_taken"
     http_status = 409
+
+
+class EventConflict(DomainError):
+    """The tenant already has an event with this id, with different content."""
+
+    code = "event_conflict"
+    http_status = 409
+
+
+class TooManyEvents(DomainError):
+    """A bulk request holds more events than one request may."""
+
+    code = "too_many_events"
+    http_status = 413
+
+
+class InvalidQuery(DomainError):
+    """A query parameter is malformed; `details` names each one."""
+
+    code = "invalid_query"

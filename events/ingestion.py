@@ -7,17 +7,20 @@ are written in the same transaction. Idempotency is the unique constraint, so co
 identical requests store each event once.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
+from events.contracts import EventInput, StoredEvent, stored_event
+from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.models import Event, User
+from events.validation import InvalidEvent, event_input_parse
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
 
@@ -37,38 +40,13 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class EventInput:
-    """One validated event to store."""
-
-    tenant_id: str
-    event_id: str
-    source: str
-    event_type: str
-    occurred_at: datetime
-    properties: dict[str, Any] = field(default_factory=dict)
-    user_id: int | None = None
-    amount: Decimal | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.tenant_id, self.event_id)
-
-
-@dataclass(frozen=True, kw_only=True)
 class IngestOutcome:
     """What happened to each input, by its index in the input."""
 
-    stored: dict[int, "StoredEvent"]
-    duplicates: dict[int, "StoredEvent"]
-    conflicts: dict[int, "StoredEvent"]
+    stored: dict[int, StoredEvent]
+    duplicates: dict[int, StoredEvent]
+    conflicts: dict[int, StoredEvent]
     unknown_users: dict[int, int]
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredEvent:
-    pk: int
-    event: EventInput
-    received_at: datetime
 
 
 @transaction.atomic(durable=True)
@@ -131,6 +109,50 @@ def events_insert_new(
 
 
 def _insert(events: Sequence[EventInput], *, received_at: datetime) -> dict[tuple[str, str], int]:
+    if not events:
+        return {}
+    if connection.vendor == "postgresql":
+        return _insert_unnest(events, received_at=received_at)
+    return _insert_values(events, received_at=received_at)
+
+
+# PostgreSQL: one statement whatever the number of events, its columns sent as 8 arrays.
+_INSERT_UNNEST = """
+    INSERT INTO events_event
+        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+         received_at)
+    SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
+           properties::jsonb, %s
+    FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
+                %s::timestamptz[], %s::numeric[], %s::text[])
+        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties)
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING id, tenant_id, event_id
+"""
+
+
+def _insert_unnest(
+    events: Sequence[EventInput], *, received_at: datetime
+) -> dict[tuple[str, str], int]:
+    columns = [
+        [e.tenant_id for e in events],
+        [e.event_id for e in events],
+        [e.user_id for e in events],
+        [e.event_type for e in events],
+        [e.source for e in events],
+        [e.occurred_at for e in events],
+        [e.amount for e in events],
+        [json.dumps(e.properties, separators=(",", ":")) for e in events],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_UNNEST, [received_at, *columns])
+        return {(tenant, event_id): pk for pk, tenant, event_id in cursor.fetchall()}
+
+
+def _insert_values(
+    events: Sequence[EventInput], *, received_at: datetime
+) -> dict[tuple[str, str], int]:
+    """Any other database (SQLite): multi-row VALUES, INSERT_CHUNK rows a statement."""
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -181,18 +203,82 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]
     return found
 
 
-def stored_event(event: Event) -> StoredEvent:
-    return StoredEvent(
-        pk=event.pk,
-        event=EventInput(
-            tenant_id=event.tenant_id,
-            event_id=event.event_id,
-            source=event.source,
-            event_type=event.event_type,
-            occurred_at=event.occurred_at,
-            properties=event.properties,
-            user_id=event.user_id,
-            amount=event.amount,
-        ),
-        received_at=event.received_at,
+@dataclass(frozen=True, kw_only=True)
+class IngestedEvent:
+    stored: StoredEvent
+    duplicate: bool
+
+
+def event_ingest(*, event: EventInput) -> IngestedEvent:
+    """Store one event (POST /events); the same event sent again is a duplicate.
+
+    Raises UnknownUser for a user that does not exist and EventConflict when the tenant has
+    this event id with different content.
+    """
+    outcome = events_ingest(events=[event])
+    if outcome.unknown_users:
+        raise UnknownUser(
+            f"User {event.user_id} does not exist.", details={"user_id": event.user_id}
+        )
+    if outcome.conflicts:
+        raise EventConflict(
+            f"Tenant {event.tenant_id} already has event {event.event_id} with other content.",
+            details={"tenant_id": event.tenant_id, "event_id": event.event_id},
+        )
+    if outcome.duplicates:
+        return IngestedEvent(stored=outcome.duplicates[0], duplicate=True)
+    return IngestedEvent(stored=outcome.stored[0], duplicate=False)
+
+
+MAX_BULK_EVENTS = 5_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkOutcome:
+    accepted: int
+    duplicates: int
+    conflicts: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
+def events_bulk_ingest(*, items: Sequence[Any], tenant_check: Callable[[str], None]) -> BulkOutcome:
+    """Judge each item on its own and store the valid new ones (POST /events/bulk).
+
+    `tenant_check(tenant_id)` raises for a tenant the caller may not write; it is asked once
+    per tenant before anything is stored, so a refused request stores nothing.
+    Raises TooManyEvents (nothing stored) for more than MAX_BULK_EVENTS items.
+    """
+    if len(items) > MAX_BULK_EVENTS:
+        raise TooManyEvents(
+            f"A bulk request holds at most {MAX_BULK_EVENTS:,} events; this one has "
+            f"{len(items):,}. Split it; nothing was stored.",
+            details={"max_events": MAX_BULK_EVENTS, "events": len(items)},
+        )
+    valid: list[tuple[int, EventInput]] = []
+    rejected = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, event_input_parse(item)))
+        except InvalidEvent as exc:
+            rejected.append({"index": index, "errors": exc.errors})
+    for tenant_id in sorted({event.tenant_id for _, event in valid}):
+        tenant_check(tenant_id)
+    outcome = events_ingest(events=[event for _, event in valid]) if valid else None
+    conflicts = []
+    if outcome is not None:
+        for position, user_id in outcome.unknown_users.items():
+            error = {"user_id": [f"User {user_id} does not exist."]}
+            rejected.append({"index": valid[position][0], "errors": error})
+        conflicts = [
+            {"index": valid[position][0], "errors": {"event_id": [_CONFLICT]}}
+            for position in outcome.conflicts
+        ]
+    return BulkOutcome(
+        accepted=len(outcome.stored) if outcome else 0,
+        duplicates=len(outcome.duplicates) if outcome else 0,
+        conflicts=conflicts,
+        rejected=sorted(rejected, key=lambda problem: problem["index"]),
     )
+
+
+_CONFLICT = "This tenant already has an event with this id and other content."

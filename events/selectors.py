@@ -1,10 +1,23 @@
 """Reads of the events app."""
 
+import base64
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError, connection
+from django.db.models import Q, QuerySet
 
-from outbox.selectors import Backlog, broker_health, clickhouse_health, outbox_backlog
+from events.contracts import StoredEvent, stored_event
+from events.exceptions import InvalidQuery
+from events.models import Event, MetricBucket
+from outbox.contracts import CONSUMER_METRICS
+from outbox.selectors import (
+    Backlog,
+    broker_health,
+    clickhouse_health,
+    outbox_backlog,
+    outbox_processed_until,
+)
 
 
 def database_is_ready() -> bool:
@@ -44,3 +57,133 @@ def readiness_check() -> Readiness:
     failed = [name for name, problem in problems.items() if problem is not None]
     backlog = outbox_backlog() if database_ok else []
     return Readiness(checks=checks, failed=failed, outbox=backlog)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFilters:
+    tenant_ids: frozenset[str] | None = None
+    source: str | None = None
+    event_type: str | None = None
+    user_id: int | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+def events_filtered(*, filters: EventFilters) -> QuerySet[Event]:
+    """Return the events matching `filters`, newest first, in a stable order (time, id).
+
+    `occurred_from` is inclusive, `occurred_to` exclusive.
+    """
+    events = Event.objects.all()
+    if filters.tenant_ids is not None:
+        events = events.filter(tenant_id__in=filters.tenant_ids)
+    for name, value in (
+        ("source", filters.source),
+        ("event_type", filters.event_type),
+        ("user_id", filters.user_id),
+        ("occurred_at__gte", filters.occurred_from),
+        ("occurred_at__lt", filters.occurred_to),
+    ):
+        if value is not None:
+            events = events.filter(**{name: value})
+    return events.order_by("-occurred_at", "-id")
+
+
+def events_after_cursor(
+    *, events: QuerySet[Event], cursor: tuple[datetime, int]
+) -> QuerySet[Event]:
+    """Return the events of `events` (newest first) that come after `cursor` (time, id)."""
+    occurred_at, pk = cursor
+    return events.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    as_of: datetime
+    buckets: list[MetricBucket]
+
+
+def metrics_list(
+    *,
+    tenant_id: str,
+    bucket_size: str,
+    bucket_from: datetime | None = None,
+    bucket_to: datetime | None = None,
+    source: str | None = None,
+    event_type: str | None = None,
+) -> Metrics:
+    """Return the tenant's buckets of one size, oldest first, and how fresh they are.
+
+    `as_of`: every event committed before it is counted (the creation time of the oldest
+    metrics message not yet processed, or now when there is none).
+    """
+    buckets = MetricBucket.objects.filter(tenant_id=tenant_id, bucket_size=bucket_size)
+    for name, value in (
+        ("bucket_start__gte", bucket_from),
+        ("bucket_start__lt", bucket_to),
+        ("source", source),
+        ("event_type", event_type),
+    ):
+        if value is not None:
+            buckets = buckets.filter(**{name: value})
+    as_of = outbox_processed_until(consumer=CONSUMER_METRICS)
+    return Metrics(
+        as_of=as_of, buckets=list(buckets.order_by("bucket_start", "source", "event_type"))
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventPage:
+    events: list[StoredEvent]
+    number: int = 1
+    count: int | None = None
+    has_next: bool = False
+    next_cursor: str | None = None
+
+
+def events_page(
+    *, filters: EventFilters, page: int | None, page_size: int, cursor: str | None
+) -> EventPage:
+    """Return one page of the filtered events: numbered (`page`) or after a keyset `cursor`.
+
+    A keyset page costs the same wherever it is and never skips or repeats an event when
+    others arrive meanwhile. Raises InvalidQuery for a cursor this API did not make.
+    """
+    events = events_filtered(filters=filters)
+    if page is not None:
+        count = events.count()
+        rows = events[(page - 1) * page_size : page * page_size]
+        return EventPage(
+            events=[stored_event(e) for e in rows],
+            number=page,
+            count=count,
+            has_next=page * page_size < count,
+        )
+    if cursor is not None:
+        events = events_after_cursor(events=events, cursor=_cursor_decode(cursor))
+    rows = list(events[: page_size + 1])
+    more, rows = len(rows) > page_size, rows[:page_size]
+    return EventPage(
+        events=[stored_event(e) for e in rows],
+        next_cursor=_cursor_encode(rows[-1]) if more else None,
+    )
+
+
+def _cursor_encode(event: Event) -> str:
+    text = f"{event.occurred_at.isoformat()}|{event.pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        occurred_at, pk = text.split("|")
+        parsed = datetime.fromisoformat(occurred_at)
+        if parsed.tzinfo is None:
+            raise ValueError("no timezone")
+        return parsed, int(pk)
+    except ValueError:
+        raise InvalidQuery(
+            "The cursor is not one this API made; follow the `next` links.",
+            details={"cursor": ["Invalid cursor."]},
+        ) from None

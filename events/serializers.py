@@ -2,9 +2,13 @@
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from events.models import MetricBucket
 from events.services import TRANSACTION_TYPES
+from events.validation import timestamp_parse
 from midnite_test.serializers import MoneyField, StrictIntegerField, StrictSerializer
 
 MAX_TRANSACTION_AMOUNT = Decimal(10) ** 12
@@ -60,3 +64,115 @@ class UserOutputSerializer(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TimestampField(serializers.Field):
+    """An ISO 8601 timestamp with a timezone, returned in UTC."""
+
+    def to_internal_value(self, data):
+        try:
+            return timestamp_parse(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value.isoformat().replace("+00:00", "Z")
+
+
+class EventInputSerializer(serializers.Serializer):
+    """POST /events (documentation: the body is checked by events.validation)."""
+
+    event_id = serializers.CharField(max_length=128, help_text='Not starting with "txn:".')
+    tenant_id = serializers.CharField(max_length=128)
+    source = serializers.CharField(max_length=64)
+    event_type = serializers.CharField(max_length=64)
+    timestamp = serializers.CharField(help_text="ISO 8601 with a timezone, stored as UTC.")
+    payload = serializers.DictField(required=False, help_text="At most 64 KiB serialized.")
+    user_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    amount = MoneyField(max_value=MAX_TRANSACTION_AMOUNT, required=False, allow_null=True)
+
+
+class EventOutputSerializer(serializers.Serializer):
+    event_id = serializers.CharField(source="event.event_id")
+    tenant_id = serializers.CharField(source="event.tenant_id")
+    source = serializers.CharField(source="event.source")
+    event_type = serializers.CharField(source="event.event_type")
+    timestamp = TimestampField(source="event.occurred_at")
+    payload = serializers.DictField(source="event.properties")
+    user_id = serializers.IntegerField(source="event.user_id", allow_null=True)
+    amount = serializers.DecimalField(
+        source="event.amount", max_digits=15, decimal_places=2, allow_null=True
+    )
+    received_at = TimestampField()
+
+
+class EventIngestedSerializer(EventOutputSerializer):
+    duplicate = serializers.BooleanField(help_text="True when the event was stored already.")
+
+
+class EventBulkInputSerializer(serializers.Serializer):
+    """POST /events/bulk (documentation: items are checked by events.validation)."""
+
+    events = EventInputSerializer(many=True, help_text="1 to 5,000 events.")
+
+
+class BulkProblemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in `events`, from 0.")
+    errors = serializers.DictField(help_text="Per-field problems.")
+
+
+class EventBulkOutputSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events stored by this request.")
+    duplicates = serializers.IntegerField(help_text="Events stored before with the same content.")
+    conflicts = BulkProblemSerializer(many=True, help_text="Stored before with other content.")
+    rejected = BulkProblemSerializer(many=True, help_text="Invalid items; nothing stored.")
+
+
+class TimeRangeQueryMixin:
+    """Adds the `from` (inclusive) and `to` (exclusive) parameters, Python keywords both."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = TimestampField(required=False, help_text="Inclusive, with a timezone.")
+        fields["to"] = TimestampField(required=False, help_text="Exclusive, with a timezone.")
+        return fields
+
+
+class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
+    tenant_id = serializers.CharField(required=False, max_length=128)
+    source = serializers.CharField(required=False, max_length=64)
+    event_type = serializers.CharField(required=False, max_length=64)
+    user_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+    cursor = serializers.CharField(required=False)
+
+
+class EventPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(required=False, help_text="Only with `page`.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(required=False, allow_null=True, help_text="Only with `page`.")
+    results = EventOutputSerializer(many=True)
+
+
+class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
+    tenant_id = serializers.CharField(max_length=128)
+    bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
+    source = serializers.CharField(required=False, max_length=64)
+    event_type = serializers.CharField(required=False, max_length=64)
+
+
+class MetricBucketSerializer(serializers.Serializer):
+    bucket_start = TimestampField()
+    source = serializers.CharField()
+    event_type = serializers.CharField()
+    count = serializers.IntegerField()
+    amount_sum = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
+class MetricsSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    bucket_size = serializers.CharField()
+    as_of = TimestampField(help_text="Every event committed before this time is counted.")
+    buckets = MetricBucketSerializer(many=True)

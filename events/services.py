@@ -15,7 +15,8 @@ from events.analytics import TOPIC_ALERT_RAISED, TOPIC_USER_CREATED
 from events.analytics import alert_record, user_record
 from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrder, UnknownUser
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
-from events.ingestion import EventInput, events_insert_new
+from events.contracts import EventInput
+from events.ingestion import events_insert_new
 from events.models import DEFAULT_TENANT, Alert, Event, User
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.services import outbox_publish

@@ -5,6 +5,12 @@ from events import views
 urlpatterns = [
     path("event", views.EventCreateView.as_view(), name="event-create"),
     path("event/", views.EventCreateView.as_view()),
+    path("events", views.EventsView.as_view(), name="events"),
+    path("events/", views.EventsView.as_view()),
+    path("events/bulk", views.EventBulkIngestView.as_view(), name="events-bulk"),
+    path("events/bulk/", views.EventBulkIngestView.as_view()),
+    path("metrics", views.MetricsView.as_view(), name="metrics"),
+    path("metrics/", views.MetricsView.as_view()),
     path("users", views.UserRegisterView.as_view(), name="user-register"),
     path("users/", views.UserRegisterView.as_view()),
     path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from events.ingestion import EventInput
+from events.contracts import EventInput
 from midnite_test.serializers import money_parse
 
 MAX_ID_LENGTH = 128
@@ -84,7 +84,8 @@ def _event_id(value: Any) -> str:
     return value
 
 
-def _timestamp(value: Any) -> datetime:
+def timestamp_parse(value: Any) -> datetime:
+    """Return the ISO 8601 timestamp `value` in UTC; it must carry a timezone."""
     if not isinstance(value, str):
         raise ValueError('An ISO 8601 timestamp string such as "2024-01-15T10:30:00Z" is required.')
     try:
@@ -135,7 +136,7 @@ _CHECKS = {
     "tenant_id": _text(MAX_ID_LENGTH),
     "source": _text(MAX_NAME_LENGTH),
     "event_type": _text(MAX_NAME_LENGTH),
-    "timestamp": _timestamp,
+    "timestamp": timestamp_parse,
     "payload": _payload,
     "user_id": _user_id,
     "amount": _amount,

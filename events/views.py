@@ -1,14 +1,29 @@
 """HTTP API of the events app. Views validate, call one service or selector, and serialize."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.selectors import readiness_check
+from api_keys.selectors import tenants_allowed
+from api_keys.services import tenant_access_check
+from events.exceptions import InvalidQuery
+from events.ingestion import event_ingest, events_bulk_ingest
+from events.models import DEFAULT_TENANT
+from events.selectors import EventFilters, EventPage, events_page, metrics_list, readiness_check
 from events.serializers import (
+    EventBulkInputSerializer,
+    EventBulkOutputSerializer,
+    EventIngestedSerializer,
+    EventInputSerializer,
+    EventOutputSerializer,
+    EventPageSerializer,
+    EventQuerySerializer,
     HealthSerializer,
+    MetricsQuerySerializer,
+    MetricsSerializer,
     ReadinessSerializer,
     TransactionInputSerializer,
     TransactionOutputSerializer,
@@ -16,6 +31,7 @@ from events.serializers import (
     UserRegisterInputSerializer,
 )
 from events.services import TransactionOutcome, transaction_ingest, user_register
+from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
 
 
@@ -57,6 +73,7 @@ class EventCreateView(APIView):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        tenant_access_check(key=request.auth, tenant_id=DEFAULT_TENANT)
         outcome = transaction_ingest(
             user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
         )
@@ -91,9 +108,10 @@ class UserRegisterView(APIView):
 class HealthLiveView(APIView):
     """GET /healthz/live: the process is up."""
 
-    # Probes answer without an API key.
+    # Probes answer without an API key, and are never throttled.
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = []
 
     @extend_schema(operation_id="health_live", responses={200: HealthSerializer})
     def get(self, request: Request) -> Response:
@@ -105,6 +123,7 @@ class HealthReadyView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = []
 
     @extend_schema(
         operation_id="health_ready",
@@ -120,3 +139,181 @@ class HealthReadyView(APIView):
         return Response(
             ReadinessSerializer(readiness).data, status=200 if not readiness.failed else 503
         )
+
+
+EVENT_EXAMPLE = {
+    "event_id": "evt_001",
+    "tenant_id": "tenant_1",
+    "source": "web",
+    "event_type": "click",
+    "timestamp": "2024-01-15T10:30:00Z",
+    "payload": {"page": "/pricing"},
+    "user_id": 1,
+    "amount": "12.50",
+}
+
+
+class EventsView(APIView):
+    """POST /events stores one event; GET /events lists events (one path, two operations)."""
+
+    # A 64 KiB payload, escaped, and the other fields.
+    max_body_bytes = 256 * 1024
+
+    @extend_schema(
+        operation_id="events_ingest",
+        summary="Store one event, idempotently",
+        description=(
+            "201 with the stored event when new; 200 with `duplicate: true` when the tenant "
+            "has this `event_id` with the same content. Errors: 400 `invalid_payload` "
+            "(details name each bad field), 400 `unknown_user`, 403 `tenant_forbidden`, "
+            "409 `event_conflict` (same id, other content)."
+        ),
+        request=EventInputSerializer,
+        responses={
+            200: EventIngestedSerializer,
+            201: EventIngestedSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        examples=[OpenApiExample("click", value=EVENT_EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            event = event_input_parse(request.data)
+        except InvalidEvent as exc:
+            raise ValidationError(exc.errors) from None
+        tenant_access_check(key=request.auth, tenant_id=event.tenant_id)
+        ingested = event_ingest(event=event)
+        body = {**EventOutputSerializer(ingested.stored).data, "duplicate": ingested.duplicate}
+        return Response(body, status=200 if ingested.duplicate else 201)
+
+    @extend_schema(
+        operation_id="events_list",
+        summary="List events, newest first",
+        description=(
+            "Filters combine. Without `page`, `next` is a keyset cursor URL that, followed to "
+            "the end, visits every event once even while new ones arrive; with `page`, "
+            "numbered pages and a `count`. Errors: 400 `invalid_query`, 403 `tenant_forbidden`."
+        ),
+        parameters=[EventQuerySerializer],
+        responses={200: EventPageSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(EventQuerySerializer, request)
+        tenants = _tenants_readable(request, query.get("tenant_id"))
+        filters = EventFilters(
+            tenant_ids=tenants,
+            source=query.get("source"),
+            event_type=query.get("event_type"),
+            user_id=query.get("user_id"),
+            occurred_from=query.get("from"),
+            occurred_to=query.get("to"),
+        )
+        page = events_page(
+            filters=filters,
+            page=query.get("page"),
+            page_size=query["page_size"],
+            cursor=query.get("cursor"),
+        )
+        return Response(_page_body(request, page))
+
+
+class EventBulkIngestView(APIView):
+    """POST /events/bulk: store up to 5,000 events, each judged on its own."""
+
+    max_body_bytes = 32 * 1024 * 1024
+
+    @extend_schema(
+        operation_id="events_bulk_ingest",
+        summary="Store up to 5,000 events, idempotently",
+        description=(
+            "Valid events are stored even when others are rejected; sending the same request "
+            "again stores nothing new. Two items with the same `tenant_id` and `event_id`: "
+            "the first decides, a later one counts as its duplicate (same content) or conflict. "
+            'Errors: 400 `invalid_payload` (not `{"events": [...]}` or empty), 403 '
+            "`tenant_forbidden` (nothing stored), 413 `too_many_events` (nothing stored)."
+        ),
+        request=EventBulkInputSerializer,
+        responses={
+            200: EventBulkOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            413: ErrorSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        items = request.data.get("events") if isinstance(request.data, dict) else None
+        if not isinstance(items, list) or not items or set(request.data) != {"events"}:
+            raise ValidationError({"events": ['Send {"events": [...]} with 1 to 5,000 events.']})
+        outcome = events_bulk_ingest(
+            items=items,
+            tenant_check=lambda tenant_id: tenant_access_check(
+                key=request.auth, tenant_id=tenant_id
+            ),
+        )
+        return Response(EventBulkOutputSerializer(outcome).data)
+
+
+class MetricsView(APIView):
+    """GET /metrics: time-bucketed counts and amount sums of a tenant's events."""
+
+    @extend_schema(
+        operation_id="metrics_list",
+        summary="Event counts and amount sums per time bucket",
+        description=(
+            "From buckets a worker keeps up to date from the outbox; `as_of` says up to when "
+            "every committed event is counted (within about a second under `make run`). "
+            "Errors: 400 `invalid_query` (an unknown `bucket_size` included), 403 "
+            "`tenant_forbidden`."
+        ),
+        parameters=[MetricsQuerySerializer],
+        responses={200: MetricsSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(MetricsQuerySerializer, request)
+        tenant_access_check(key=request.auth, tenant_id=query["tenant_id"])
+        metrics = metrics_list(
+            tenant_id=query["tenant_id"],
+            bucket_size=query["bucket_size"],
+            bucket_from=query.get("from"),
+            bucket_to=query.get("to"),
+            source=query.get("source"),
+            event_type=query.get("event_type"),
+        )
+        body = {"tenant_id": query["tenant_id"], "bucket_size": query["bucket_size"]}
+        return Response(MetricsSerializer(body | vars(metrics)).data)
+
+
+def _query(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.query_params.dict())
+    if not serializer.is_valid():
+        raise InvalidQuery(
+            "The query parameters are invalid; see details.", details=serializer.errors
+        )
+    return serializer.validated_data
+
+
+def _tenants_readable(request: Request, tenant_id: str | None) -> frozenset[str] | None:
+    """Return the tenants a listing may show: the one asked for, or all the key may read."""
+    if tenant_id is not None:
+        tenant_access_check(key=request.auth, tenant_id=tenant_id)
+        return frozenset({tenant_id})
+    return tenants_allowed(key=request.auth)
+
+
+def _page_body(request: Request, page: EventPage) -> dict:
+    def url(**changes) -> str:
+        params = request.query_params.copy()
+        for name, value in changes.items():
+            params[name] = value
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    body = {"results": EventOutputSerializer(page.events, many=True).data}
+    if page.count is None:
+        body["next"] = url(cursor=page.next_cursor) if page.next_cursor else None
+        return body
+    body["count"] = page.count
+    body["next"] = url(page=page.number + 1) if page.has_next else None
+    body["previous"] = url(page=page.number - 1) if page.number > 1 else None
+    return body

@@ -21,11 +21,11 @@ INVALID_PAYLOAD = "invalid_payload"
 
 
 class PayloadTooLarge(exceptions.APIException):
-    """The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    """The request body is larger than the endpoint accepts (see midnite_test.parsers)."""
 
     status_code = 413
     default_code = "payload_too_large"
-    default_detail = "The request body is larger than the 64 KiB this endpoint accepts."
+    default_detail = "The request body is larger than any endpoint accepts (32 MiB)."
 
 
 def error_body(*, code: str, message: str, details: dict[str, Any] | None = None) -> dict:

@@ -1,7 +1,7 @@
 """OpenAPI generation hooks."""
 
 # Routes that only repeat another route (trailing slash, short health paths).
-ALIAS_PATHS = {"/event/", "/users/", "/health", "/ready"}
+ALIAS_PATHS = {"/event/", "/events/", "/events/bulk/", "/metrics/", "/users/", "/health", "/ready"}
 
 
 def exclude_alias_paths(endpoints: list, **kwargs) -> list:

@@ -6,6 +6,8 @@ from decimal import Decimal
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
+from midnite_test.exception_handler import PayloadTooLarge
+
 
 class RepeatedKey(ValueError):
     """An object names one key twice; Python's json would silently keep the last value."""
@@ -13,6 +15,13 @@ class RepeatedKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+def _size(size: int) -> str:
+    return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"
 
 
 def _decimal_without_exponent(literal: str) -> Decimal:
@@ -39,14 +48,22 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
 class StrictJSONParser(JSONParser):
     """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
-    Body size is bounded before parsing by Django's DATA_UPLOAD_MAX_MEMORY_SIZE; the exception
-    handler answers a larger body with 413.
+    A body larger than the view's `max_body_bytes` (64 KiB unless the view says otherwise)
+    is answered with 413 before it is parsed. Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the
+    largest any view accepts.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
+        view = (parser_context or {}).get("view")
+        limit = getattr(view, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"The request body is larger than the {_size(limit)} this endpoint accepts."
+            )
         try:
             return json.loads(
-                stream.read(),
+                body,
                 parse_float=_decimal_without_exponent,
                 parse_constant=_reject_constant,
                 object_pairs_hook=_object_without_repeated_keys,

@@ -97,3 +97,19 @@ def broker_health() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any transport's connection error
         return f"{type(exc).__name__}: {exc}"[:300]
     return None
+
+
+def outbox_processed_until(*, consumer: str) -> datetime:
+    """Return the time before which every committed message of `consumer` was processed.
+
+    The creation time of its oldest unprocessed message, or now when there is none. A
+    transaction that commits late carries an older creation time and moves it back.
+    """
+    unclaimed = OutboxMessage.objects.filter(
+        consumer=consumer, batch__isnull=True, dead_lettered_at__isnull=True
+    ).aggregate(oldest=Min("created_at"))["oldest"]
+    in_open_batches = OutboxMessage.objects.filter(
+        consumer=consumer,
+        batch_id__in=OutboxBatch.objects.filter(shipped_at__isnull=True).values("pk"),
+    ).aggregate(oldest=Min("created_at"))["oldest"]
+    return min((t for t in (unclaimed, in_open_batches) if t is not None), default=timezone.now())

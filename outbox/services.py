@@ -54,13 +54,33 @@ def outbox_publish_subjects(
 ) -> int:
     """Publish one `topic` message about each row in `subject_ids` to each consumer.
 
-    The set-based form of outbox_publish for ingestion: one multi-row INSERT per 1,000
-    rows, in the caller's transaction. Raises NotInTransaction outside an atomic block.
+    The set-based form of outbox_publish for ingestion: on PostgreSQL one INSERT ... SELECT
+    over two arrays, whatever the number of rows. Raises NotInTransaction outside an atomic
+    block.
     """
-    return outbox_publish(
-        messages=[Message(topic=topic, subject_id=subject_id) for subject_id in subject_ids],
-        consumers=consumers,
-    )
+    if connection.vendor != "postgresql":
+        return outbox_publish(
+            messages=[Message(topic=topic, subject_id=subject_id) for subject_id in subject_ids],
+            consumers=consumers,
+        )
+    if not connection.in_atomic_block:
+        raise NotInTransaction("outbox_publish must run inside the transaction it reports on")
+    if not subject_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PUBLISH_SUBJECTS, [topic, timezone.now(), list(subject_ids), list(consumers)]
+        )
+    transaction.on_commit(lambda: outbox_wake(consumers=consumers))
+    return len(subject_ids) * len(consumers)
+
+
+_PUBLISH_SUBJECTS = """
+    INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at, attempts, last_error)
+    SELECT consumer, %s, subject_id, %s, 0, ''
+    FROM unnest(%s::bigint[]) AS subject (subject_id)
+    CROSS JOIN unnest(%s::text[]) AS consumer (consumer)
+"""
 
 
 def outbox_consumer_register(*, consumer: str, handler: Handler) -> None:

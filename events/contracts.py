@@ -1,0 +1,51 @@
+"""Data that crosses module and app boundaries of the events app."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from events.models import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventInput:
+    """One validated event to store."""
+
+    tenant_id: str
+    event_id: str
+    source: str
+    event_type: str
+    occurred_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    user_id: int | None = None
+    amount: Decimal | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tenant_id, self.event_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    pk: int
+    event: EventInput
+    received_at: datetime
+
+
+def stored_event(event: Event) -> StoredEvent:
+    """Return a stored Event as the service layer hands it around."""
+    return StoredEvent(
+        pk=event.pk,
+        event=EventInput(
+            tenant_id=event.tenant_id,
+            event_id=event.event_id,
+            source=event.source,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            properties=event.properties,
+            user_id=event.user_id,
+            amount=event.amount,
+        ),
+        received_at=event.received_at,
+    )

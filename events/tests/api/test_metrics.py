@@ -1,0 +1,122 @@
+"""GET /metrics: buckets kept by the metrics consumer, each event counted once."""
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from events.contracts import EventInput
+from events.ingestion import events_ingest
+from outbox.contracts import CONSUMER_METRICS
+from outbox.services import outbox_process
+
+# Across a minute, an hour and a day boundary.
+STAMPS = [
+    ("2024-01-15T23:58:59Z", "10.00", "web", "purchase"),
+    ("2024-01-15T23:59:00Z", "5.50", "web", "purchase"),
+    ("2024-01-15T23:59:59Z", None, "web", "click"),
+    ("2024-01-16T00:00:00Z", "1.25", "web", "purchase"),
+    ("2024-01-16T00:59:30Z", "2.00", "app", "purchase"),
+    ("2024-01-16T01:00:00Z", "3.00", "web", "purchase"),
+]
+
+
+def _events(tenant_id: str = "tenant_1") -> list[EventInput]:
+    return [
+        EventInput(
+            tenant_id=tenant_id,
+            event_id=f"evt_{n}",
+            source=source,
+            event_type=event_type,
+            occurred_at=datetime.fromisoformat(stamp),
+            amount=None if amount is None else Decimal(amount),
+        )
+        for n, (stamp, amount, source, event_type) in enumerate(STAMPS)
+    ]
+
+
+def _buckets(api_client, size: str, **params) -> list[tuple]:
+    response = api_client.get("/metrics", {"tenant_id": "tenant_1", "bucket_size": size, **params})
+    assert response.status_code == 200, response.json()
+    return [
+        (b["bucket_start"], b["source"], b["event_type"], b["count"], b["amount_sum"])
+        for b in response.json()["buckets"]
+    ]
+
+
+@pytest.fixture
+def counted(db):
+    events_ingest(events=_events())
+    events_ingest(events=_events("tenant_2"))
+    outbox_process(consumer=CONSUMER_METRICS)
+
+
+def test_minute_buckets_count_and_sum_every_event(api_client, counted):
+    assert _buckets(api_client, "minute", source="web") == [
+        ("2024-01-15T23:58:00Z", "web", "purchase", 1, "10.00"),
+        ("2024-01-15T23:59:00Z", "web", "click", 1, "0.00"),
+        ("2024-01-15T23:59:00Z", "web", "purchase", 1, "5.50"),
+        ("2024-01-16T00:00:00Z", "web", "purchase", 1, "1.25"),
+        ("2024-01-16T01:00:00Z", "web", "purchase", 1, "3.00"),
+    ]
+
+
+def test_hour_buckets_count_and_sum_every_event(api_client, counted):
+    assert _buckets(api_client, "hour") == [
+        ("2024-01-15T23:00:00Z", "web", "click", 1, "0.00"),
+        ("2024-01-15T23:00:00Z", "web", "purchase", 2, "15.50"),
+        ("2024-01-16T00:00:00Z", "app", "purchase", 1, "2.00"),
+        ("2024-01-16T00:00:00Z", "web", "purchase", 1, "1.25"),
+        ("2024-01-16T01:00:00Z", "web", "purchase", 1, "3.00"),
+    ]
+
+
+def test_day_buckets_count_and_sum_every_event(api_client, counted):
+    assert _buckets(api_client, "day", event_type="purchase") == [
+        ("2024-01-15T00:00:00Z", "web", "purchase", 2, "15.50"),
+        ("2024-01-16T00:00:00Z", "app", "purchase", 1, "2.00"),
+        ("2024-01-16T00:00:00Z", "web", "purchase", 2, "4.25"),
+    ]
+
+
+def test_from_and_to_select_buckets_by_their_start(api_client, counted):
+    rows = _buckets(
+        api_client, "hour", **{"from": "2024-01-16T00:00:00Z", "to": "2024-01-16T01:00:00Z"}
+    )
+
+    assert [row[0] for row in rows] == ["2024-01-16T00:00:00Z"] * 2
+
+
+def test_duplicates_and_replays_are_counted_zero_times_more(api_client, counted):
+    events_ingest(events=_events())
+    outbox_process(consumer=CONSUMER_METRICS)
+    outbox_process(consumer=CONSUMER_METRICS)
+
+    assert sum(row[3] for row in _buckets(api_client, "day")) == len(STAMPS)
+
+
+def test_as_of_is_held_back_by_unprocessed_events(api_client, counted):
+    events_ingest(events=[replace(_events()[0], event_id="late")])
+    waiting = api_client.get("/metrics", {"tenant_id": "tenant_1", "bucket_size": "day"}).json()
+    outbox_process(consumer=CONSUMER_METRICS)
+    caught_up = api_client.get("/metrics", {"tenant_id": "tenant_1", "bucket_size": "day"}).json()
+
+    assert waiting["as_of"] < caught_up["as_of"]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"tenant_id": "tenant_1", "bucket_size": "week"}, "bucket_size"),
+        ({"tenant_id": "tenant_1"}, "bucket_size"),
+        ({"bucket_size": "day"}, "tenant_id"),
+        ({"tenant_id": "tenant_1", "bucket_size": "day", "from": "monday"}, "from"),
+    ],
+)
+def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
+    response = api_client.get("/metrics", params)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_query"
+    assert field in response.json()["details"]
