@@ -159,13 +159,21 @@ CACHES = {"default": _cache(config("CACHE_URL", default=""))}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event monitoring API",
-    "DESCRIPTION": "Transaction alerts for a fintech app. See README.md and docs/.",
+    "DESCRIPTION": (
+        "Transaction alerts, idempotent event ingestion, event queries and time-bucketed "
+        "metrics for a fintech app. Errors share one shape: "
+        '{"error": "<code>", "message": "...", "details": {...}}. See README.md and docs/.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["midnite_test.openapi.exclude_alias_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "midnite_test.openapi.add_api_key_errors",
+    ],
 }
 
 ALERT_RULES_PATH = Path(
