@@ -5,44 +5,19 @@ transaction takes the write lock when it begins. Both passes of `make test` run 
 """
 
 import random
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
-from rest_framework.test import APIClient
 
 from events.models import Event
+from events.tests.api.concurrently import client_with_key, post_all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 12
 
 
-def _client(api_key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
-    return client
-
-
-def _post_all_at_once(bodies: list[dict], *, api_key: str) -> list:
-    """Post every body from its own thread, all released together; return the responses."""
-    barrier = threading.Barrier(len(bodies))
-
-    def post(body: dict):
-        client = _client(api_key)
-        barrier.wait()
-        try:
-            return client.post("/event", body, format="json")
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(post, bodies))
-
-
 def _sequential_codes(transactions: list[dict], *, user_id: int, api_key: str) -> list[list[int]]:
-    client = _client(api_key)
+    client = client_with_key(api_key)
     codes = []
     for body in transactions:
         response = client.post("/event", {**body, "user_id": user_id}, format="json")
@@ -54,7 +29,7 @@ def _sequential_codes(transactions: list[dict], *, user_id: int, api_key: str) -
 def test_the_same_request_sent_at_once_stores_one_event(users, api_key):
     body = {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 7}
 
-    responses = _post_all_at_once([body] * THREADS, api_key=api_key)
+    responses = post_all_at_once("/event", [body] * THREADS, api_key=api_key)
 
     assert {r.status_code for r in responses} == {200}
     assert {tuple(r.json()["alert_codes"]) for r in responses} == {(1100,)}
@@ -74,7 +49,7 @@ def test_concurrent_requests_for_one_user_match_a_sequential_run(users, api_key)
         for t in range(1, THREADS * 2 + 1, 2)
     ]
 
-    responses = _post_all_at_once(bodies, api_key=api_key)
+    responses = post_all_at_once("/event", bodies, api_key=api_key)
 
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 400}, statuses
@@ -102,8 +77,8 @@ def test_concurrent_requests_for_different_users_all_succeed(users, api_key):
     bodies = [
         {"type": "deposit", "amount": "150.00", "user_id": user.pk, "t": 1} for user in users
     ] + [{"type": "deposit", "amount": "60.00", "user_id": user.pk, "t": 2} for user in users]
-    first = _post_all_at_once(bodies[:4], api_key=api_key)
-    second = _post_all_at_once(bodies[4:], api_key=api_key)
+    first = post_all_at_once("/event", bodies[:4], api_key=api_key)
+    second = post_all_at_once("/event", bodies[4:], api_key=api_key)
 
     assert {r.status_code for r in first + second} == {200}
     assert {tuple(r.json()["alert_codes"]) for r in second} == {(123,)}

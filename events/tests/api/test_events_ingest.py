@@ -1,12 +1,9 @@
 """POST /events: one event, stored once, whatever is sent again."""
 
-import threading
-
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
 
 from events.models import Event
+from events.tests.api.concurrently import post_all_at_once
 from outbox.models import OutboxMessage
 
 EVENT = {
@@ -148,25 +145,8 @@ def test_an_unknown_user_is_400(ingest):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_identical_requests_store_the_event_once(api_key):
-    statuses, errors = [], []
+    responses = post_all_at_once("/events", [EVENT] * 8, api_key=api_key)
 
-    def send() -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
-        try:
-            statuses.append(client.post("/events", EVENT, format="json").status_code)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
-    assert sorted(statuses) == [200] * 7 + [201]
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert Event.objects.count() == 1
     assert OutboxMessage.objects.filter(topic="event_stored").count() == 2

@@ -4,16 +4,13 @@ A registration stores the user and publishes one `user_created` outbox message i
 transaction; a rejected one stores and publishes nothing.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
-from django.db import connections
-from rest_framework.test import APIClient
 
 from events.analytics import TOPIC_USER_CREATED
 from events.models import User
+from events.tests.api.concurrently import post_all_at_once
 from outbox.models import OutboxMessage
 
 VALID = {"email": "Ada.Lovelace@Example.com", "first_name": "Ada", "last_name": "Lovelace"}
@@ -171,19 +168,8 @@ def test_concurrent_registrations_of_one_email_in_different_cases_admit_exactly_
         for i in range(THREADS)
     ]
     assert len(set(emails)) == THREADS
-    barrier = threading.Barrier(THREADS)
 
-    def register(email: str):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
-        barrier.wait()
-        try:
-            return client.post("/users", _with(email=email), format="json")
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        responses = list(pool.map(register, emails))
+    responses = post_all_at_once("/users", [_with(email=e) for e in emails], api_key=api_key)
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * (THREADS - 1), statuses
