@@ -117,14 +117,16 @@ def _insert(events: Sequence[EventInput], *, received_at: datetime) -> dict[tupl
 
 
 # PostgreSQL: one statement whatever the number of events, its columns sent as 8 arrays.
+# The arrays go in binary (%b): psycopg then copies each string as it is, where the text
+# format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
          received_at)
     SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
            properties::jsonb, %s
-    FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
-                %s::timestamptz[], %s::numeric[], %s::text[])
+    FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
+                %b::timestamptz[], %b::numeric[], %b::text[])
         AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties)
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING id, tenant_id, event_id

@@ -55,8 +55,8 @@ def outbox_publish_subjects(
     """Publish one `topic` message about each row in `subject_ids` to each consumer.
 
     The set-based form of outbox_publish for ingestion: on PostgreSQL one INSERT ... SELECT
-    over two arrays, whatever the number of rows. Raises NotInTransaction outside an atomic
-    block.
+    over two arrays (sent in binary), whatever the number of rows. Raises NotInTransaction
+    outside an atomic block.
     """
     if connection.vendor != "postgresql":
         return outbox_publish(
@@ -78,8 +78,8 @@ def outbox_publish_subjects(
 _PUBLISH_SUBJECTS = """
     INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at, attempts, last_error)
     SELECT consumer, %s, subject_id, %s, 0, ''
-    FROM unnest(%s::bigint[]) AS subject (subject_id)
-    CROSS JOIN unnest(%s::text[]) AS consumer (consumer)
+    FROM unnest(%b::bigint[]) AS subject (subject_id)
+    CROSS JOIN unnest(%b::text[]) AS consumer (consumer)
 """
 
 
