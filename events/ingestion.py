@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.contracts import EventInput, StoredEvent, stored_event
+from events.contracts import EventInput, StoredEvent
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.models import Event, User
 from events.validation import InvalidEvent, event_input_parse
@@ -192,17 +192,71 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
-    """Return the stored events with these (tenant_id, event_id) keys."""
+    """Return the stored events with these (tenant_id, event_id) keys.
+
+    Reads value tuples, not model instances: a re-sent batch reads back every one of its rows.
+    """
+    if not keys:
+        return {}
+    rows = _existing_unnest(keys) if connection.vendor == "postgresql" else _existing_in(keys)
     found: dict[tuple[str, str], StoredEvent] = {}
+    for pk, tenant_id, event_id, source, event_type, occurred_at, *rest in rows:
+        properties, user_id, amount, received_at = rest
+        event = EventInput(
+            tenant_id=tenant_id,
+            event_id=event_id,
+            source=source,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            properties=properties,
+            user_id=user_id,
+            amount=amount,
+        )
+        found[(tenant_id, event_id)] = StoredEvent(pk=pk, event=event, received_at=received_at)
+    return found
+
+
+_STORED_FIELDS = (
+    "pk",
+    "tenant_id",
+    "event_id",
+    "source",
+    "event_type",
+    "occurred_at",
+    "properties",
+    "user_id",
+    "amount",
+    "received_at",
+)
+
+# PostgreSQL: one statement whatever the number of keys, probing the unique index per key.
+_EXISTING_UNNEST = """
+    SELECT id, tenant_id, event_id, source, event_type, occurred_at, properties, user_id,
+           amount, received_at
+    FROM events_event
+    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+"""
+
+
+def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(_EXISTING_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
+        rows = cursor.fetchall()
+    # The JSON column arrives as text, as the ORM's JSONField gets it before decoding it.
+    decode = Event._meta.get_field("properties").from_db_value
+    return [(*row[:6], decode(row[6], None, connection), *row[7:]) for row in rows]
+
+
+def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
+    """Any other database (SQLite): one IN query per tenant and INSERT_CHUNK ids."""
+    rows: list[tuple] = []
     for tenant_id in {tenant for tenant, _ in keys}:
         ids = [event_id for tenant, event_id in keys if tenant == tenant_id]
         for start in range(0, len(ids), INSERT_CHUNK):
-            rows = Event.objects.filter(
+            rows += Event.objects.filter(
                 tenant_id=tenant_id, event_id__in=ids[start : start + INSERT_CHUNK]
-            )
-            for stored in rows:
-                found[(stored.tenant_id, stored.event_id)] = stored_event(stored)
-    return found
+            ).values_list(*_STORED_FIELDS)
+    return rows
 
 
 @dataclass(frozen=True, kw_only=True)
