@@ -97,6 +97,23 @@ class UserRegisterView(APIView):
         ),
         request=UserRegisterInputSerializer,
         responses={201: UserOutputSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "ada",
+                value={"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "email taken",
+                value={
+                    "error": "email_taken",
+                    "message": "A user with this email already exists.",
+                    "details": {"email": "ADA@example.com"},
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = UserRegisterInputSerializer(data=request.data)
@@ -176,7 +193,25 @@ class EventsView(APIView):
             403: ErrorSerializer,
             409: ErrorSerializer,
         },
-        examples=[OpenApiExample("click", value=EVENT_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("click", value=EVENT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "stored",
+                value={**EVENT_EXAMPLE, "received_at": "2024-01-15T10:30:01Z", "duplicate": False},
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "conflict",
+                value={
+                    "error": "event_conflict",
+                    "message": "Tenant tenant_1 already has event evt_001 with other content.",
+                    "details": {"tenant_id": "tenant_1", "event_id": "evt_001"},
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         try:
@@ -198,6 +233,16 @@ class EventsView(APIView):
         ),
         parameters=[EventQuerySerializer],
         responses={200: EventPageSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "a page",
+                value={
+                    "results": [{**EVENT_EXAMPLE, "received_at": "2024-01-15T10:30:01Z"}],
+                    "next": "http://localhost:8000/events?tenant_id=tenant_1&cursor=MjAy...",
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         query = _query(EventQuerySerializer, request)
@@ -269,6 +314,26 @@ class MetricsView(APIView):
         ),
         parameters=[MetricsQuerySerializer],
         responses={200: MetricsSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "hourly",
+                value={
+                    "tenant_id": "tenant_1",
+                    "bucket_size": "hour",
+                    "as_of": "2024-01-15T11:00:00.5Z",
+                    "buckets": [
+                        {
+                            "bucket_start": "2024-01-15T10:00:00Z",
+                            "source": "web",
+                            "event_type": "purchase",
+                            "count": 2,
+                            "amount_sum": "25.00",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         query = _query(MetricsQuerySerializer, request)
