@@ -1,6 +1,9 @@
 """A strict JSON parser: exact decimals, no NaN, Infinity or exponent notation, no repeated keys."""
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from rest_framework import exceptions
@@ -45,6 +48,24 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while a body is parsed (performance only).
+
+    A large body becomes tens of thousands of containers alive together, so each collection of
+    the older generations would walk them all again; none of them forms a cycle. Leaves the
+    collector as it found it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class StrictJSONParser(JSONParser):
     """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
@@ -62,12 +83,13 @@ class StrictJSONParser(JSONParser):
                 f"The request body is larger than the {_size(limit)} this endpoint accepts."
             )
         try:
-            return json.loads(
-                body,
-                parse_float=_decimal_without_exponent,
-                parse_constant=_reject_constant,
-                object_pairs_hook=_object_without_repeated_keys,
-            )
+            with _collector_paused():
+                return json.loads(
+                    body,
+                    parse_float=_decimal_without_exponent,
+                    parse_constant=_reject_constant,
+                    object_pairs_hook=_object_without_repeated_keys,
+                )
         except RepeatedKey as exc:
             raise exceptions.ParseError(
                 f"The request body repeats the key {exc.key!r} in one object; send each key once."
