@@ -8,7 +8,6 @@ identical requests store each event once.
 """
 
 import gc
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from events.analytics import TOPIC_EVENT_STORED
 from events.contracts import EventInput, StoredEvent
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.models import Event, User
-from events.validation import InvalidEvent, event_input_parse
+from events.validation import InvalidEvent, event_input_parse_serialized, payload_serialize
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
 
@@ -52,14 +51,19 @@ class IngestOutcome:
 
 
 @transaction.atomic(durable=True)
-def events_ingest(*, events: Sequence[EventInput]) -> IngestOutcome:
+def events_ingest(
+    *, events: Sequence[EventInput], properties_json: Sequence[str] | None = None
+) -> IngestOutcome:
     """Store the new events among `events`, once each, and publish them to the outbox.
 
     For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
     is stored with the same content), a conflict (stored with different content) or an unknown
     user. Within one call the first input with a given tenant and event id decides; a later
     one is its duplicate or its conflict. Writes events and outbox messages in one transaction.
+    `properties_json`, when given, holds each event's properties serialized by
+    `payload_serialize`, so they are not serialized again.
     """
+    keys = [event.key for event in events]
     known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
     unknown_users = {
         i: e.user_id
@@ -67,24 +71,26 @@ def events_ingest(*, events: Sequence[EventInput]) -> IngestOutcome:
         if e.user_id is not None and e.user_id not in known_users
     }
     first: dict[tuple[str, str], int] = {}
-    for index, event in enumerate(events):
+    for index, key in enumerate(keys):
         if index not in unknown_users:
-            first.setdefault(event.key, index)
+            first.setdefault(key, index)
     received_at = timezone.now()
     inserted = events_insert_new(
-        events=[events[i] for i in first.values()], received_at=received_at
+        events=[events[i] for i in first.values()],
+        received_at=received_at,
+        properties_json=(
+            None if properties_json is None else [properties_json[i] for i in first.values()]
+        ),
     )
     existing = _existing([key for key in first if key not in inserted])
     stored, duplicates, conflicts = {}, {}, {}
-    for index, event in enumerate(events):
+    for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:
             continue
-        if first[event.key] == index and event.key in inserted:
-            stored[index] = StoredEvent(
-                pk=inserted[event.key], event=event, received_at=received_at
-            )
+        if first[key] == index and key in inserted:
+            stored[index] = StoredEvent(pk=inserted[key], event=event, received_at=received_at)
             continue
-        original = stored.get(first[event.key]) or existing[event.key]
+        original = stored.get(first[key]) or existing[key]
         (duplicates if original.event == event else conflicts)[index] = original
     return IngestOutcome(
         stored=stored, duplicates=duplicates, conflicts=conflicts, unknown_users=unknown_users
@@ -96,25 +102,36 @@ def _users_existing(ids: set[int]) -> set[int]:
 
 
 def events_insert_new(
-    *, events: Sequence[EventInput], received_at: datetime
+    *,
+    events: Sequence[EventInput],
+    received_at: datetime,
+    properties_json: Sequence[str] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet and publish them; return their pks by key.
 
     The events' `event_stored` messages go to every consumer in the caller's transaction.
     Events whose (tenant_id, event_id) is stored already are left out of the answer.
+    `properties_json` as for events_ingest.
     """
-    inserted = _insert(events, received_at=received_at)
+    inserted = _insert(events, received_at=received_at, properties_json=properties_json)
     outbox_publish_subjects(
         topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=CONSUMERS
     )
     return inserted
 
 
-def _insert(events: Sequence[EventInput], *, received_at: datetime) -> dict[tuple[str, str], int]:
+def _insert(
+    events: Sequence[EventInput],
+    *,
+    received_at: datetime,
+    properties_json: Sequence[str] | None,
+) -> dict[tuple[str, str], int]:
     if not events:
         return {}
     if connection.vendor == "postgresql":
-        return _insert_unnest(events, received_at=received_at)
+        if properties_json is None:
+            properties_json = [payload_serialize(e.properties) for e in events]
+        return _insert_unnest(events, received_at=received_at, properties_json=properties_json)
     return _insert_values(events, received_at=received_at)
 
 
@@ -136,7 +153,7 @@ _INSERT_UNNEST = """
 
 
 def _insert_unnest(
-    events: Sequence[EventInput], *, received_at: datetime
+    events: Sequence[EventInput], *, received_at: datetime, properties_json: Sequence[str]
 ) -> dict[tuple[str, str], int]:
     columns = [
         [e.tenant_id for e in events],
@@ -146,7 +163,7 @@ def _insert_unnest(
         [e.source for e in events],
         [e.occurred_at for e in events],
         [e.amount for e in events],
-        [json.dumps(e.properties, separators=(",", ":")) for e in events],
+        list(properties_json),
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_UNNEST, [received_at, *columns])
@@ -336,16 +353,21 @@ def _bulk_ingest(items: Sequence[Any], tenant_check: Callable[[str], None]) -> B
             f"{len(items):,}. Split it; nothing was stored.",
             details={"max_events": MAX_BULK_EVENTS, "events": len(items)},
         )
-    valid: list[tuple[int, EventInput]] = []
+    valid: list[tuple[int, EventInput, str]] = []
     rejected = []
     for index, item in enumerate(items):
         try:
-            valid.append((index, event_input_parse(item)))
+            valid.append((index, *event_input_parse_serialized(item)))
         except InvalidEvent as exc:
             rejected.append({"index": index, "errors": exc.errors})
-    for tenant_id in sorted({event.tenant_id for _, event in valid}):
+    for tenant_id in sorted({event.tenant_id for _, event, _ in valid}):
         tenant_check(tenant_id)
-    outcome = events_ingest(events=[event for _, event in valid]) if valid else None
+    outcome = None
+    if valid:
+        outcome = events_ingest(
+            events=[event for _, event, _ in valid],
+            properties_json=[properties for _, _, properties in valid],
+        )
     conflicts = []
     if outcome is not None:
         for position, user_id in outcome.unknown_users.items():

@@ -33,6 +33,14 @@ class InvalidEvent(Exception):
 
 def event_input_parse(item: Any) -> EventInput:
     """Return the EventInput `item` describes, or raise InvalidEvent naming each bad field."""
+    return event_input_parse_serialized(item)[0]
+
+
+def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
+    """Like event_input_parse; also return the payload as stored, in compact JSON.
+
+    Checking the payload's size serializes it anyway, so storing it need not do so again.
+    """
     if not isinstance(item, dict):
         raise InvalidEvent({"non_field_errors": ["An event must be a JSON object."]})
     errors: dict[str, list[str]] = {}
@@ -50,16 +58,18 @@ def event_input_parse(item: Any) -> EventInput:
                 errors[name] = [str(exc)]
     if errors:
         raise InvalidEvent(errors)
-    return EventInput(
+    properties, properties_json = values["payload"] if "payload" in values else ({}, "{}")
+    event = EventInput(
         tenant_id=values["tenant_id"],
         event_id=values["event_id"],
         source=values["source"],
         event_type=values["event_type"],
         occurred_at=values["timestamp"],
-        properties=values.get("payload", {}),
+        properties=properties,
         user_id=values.get("user_id"),
         amount=values.get("amount"),
     )
+    return event, properties_json
 
 
 def _text(limit: int):
@@ -97,13 +107,19 @@ def timestamp_parse(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _payload(value: Any) -> dict:
+def payload_serialize(value: dict) -> str:
+    """Return a payload as it is stored and measured: compact JSON."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _payload(value: Any) -> tuple[dict, str]:
     if not isinstance(value, dict):
         raise ValueError("A JSON object is required.")
     value = _without_decimals(value)
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_PAYLOAD_BYTES:
+    serialized = payload_serialize(value)
+    if len(serialized.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
-    return value
+    return value, serialized
 
 
 def _without_decimals(value: Any) -> Any:
