@@ -249,21 +249,35 @@ _STORED_FIELDS = (
 )
 
 # PostgreSQL: one statement whatever the number of keys, probing the unique index per key.
+# The times come as the session time zone's wall clock, which psycopg reads in C, and get
+# the connection's tzinfo here: the value Django's own (Python) timestamptz loader returns.
 _EXISTING_UNNEST = """
-    SELECT id, tenant_id, event_id, source, event_type, occurred_at, properties, user_id,
-           amount, received_at
+    SELECT id, tenant_id, event_id, source, event_type, occurred_at AT TIME ZONE %s,
+           properties, user_id, amount, received_at AT TIME ZONE %s
     FROM events_event
     WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
 
 
 def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
+    zone = connection.timezone_name
     with connection.cursor() as cursor:
-        cursor.execute(_EXISTING_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
+        cursor.execute(_EXISTING_UNNEST, [zone, zone, [t for t, _ in keys], [e for _, e in keys]])
         rows = cursor.fetchall()
+    tzinfo = connection.timezone
     # The JSON column arrives as text, as the ORM's JSONField gets it before decoding it.
     decode = Event._meta.get_field("properties").from_db_value
-    return [(*row[:6], decode(row[6], None, connection), *row[7:]) for row in rows]
+    return [
+        (
+            *row[:5],
+            row[5].replace(tzinfo=tzinfo),
+            decode(row[6], None, connection),
+            row[7],
+            row[8],
+            row[9].replace(tzinfo=tzinfo),
+        )
+        for row in rows
+    ]
 
 
 def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
