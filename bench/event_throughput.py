@@ -9,6 +9,7 @@ p99 for the ceiling view, for POST /event with short histories and with 100,000-
 
     make bench                     # installs wrk if missing, then runs this
     python bench/event_throughput.py --duration 10 --rounds 3 --concurrency 16 --workers 2
+    python bench/event_throughput.py --reuse-database --without outbox   # A/B: the outbox's cost
 """
 
 import argparse
@@ -38,7 +39,16 @@ def main() -> int:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
     database_url = f"{SERVER_URL}/{args.database}"
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        # Measure the request path, not API-key look-ups or the throttle's counters.
+        "ALLOW_ANONYMOUS": "true",
+        "API_THROTTLE_RATE": "",
+    }
+    if args.without:
+        env["BENCH_WITHOUT"] = args.without
     short_users = range(1, args.concurrency + 1)
     long_users = range(1001, 1001 + args.concurrency)
     if not args.reuse_database:
@@ -48,7 +58,8 @@ def main() -> int:
         seconds = _seed(database_url, short_users=short_users, long_users=long_users)
         print(f"seeded {args.concurrency} users x {HISTORY_LONG} events in {seconds:.0f} s")
 
-    server = _start_gunicorn(env, port=args.port, workers=args.workers)
+    app = "bench.wsgi_without" if args.without else "midnite_test.wsgi"
+    server = _start_gunicorn(env, app=app, port=args.port, workers=args.workers)
     try:
         runs = [
             ("ceiling: bare Django JSON view", "/bench/ceiling", short_users.start),
@@ -88,6 +99,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--reuse-database", action="store_true", help="skip creating and seeding the database"
     )
+    parser.add_argument(
+        "--without",
+        choices=("outbox", "wakeup"),
+        help="serve with the outbox write, or only its Celery wake-up, switched off (A/B)",
+    )
     return parser.parse_args()
 
 
@@ -113,8 +129,8 @@ def _seed(database_url: str, *, short_users: range, long_users: range) -> float:
     with psycopg.connect(database_url, autocommit=True) as connection:
         for users in (short_users, long_users):
             connection.execute(
-                "INSERT INTO events_user (id, name, email, traits, created_at, updated_at) "
-                "SELECT g, 'bench ' || g, '', '{}', now(), now() "
+                "INSERT INTO events_user (id, first_name, last_name, email, traits, created_at,"
+                " updated_at) SELECT g, 'bench', g::text, '', '{}', now(), now() "
                 "FROM generate_series(%(first)s::int, %(last)s::int) g",
                 {"first": users.start, "last": users.stop - 1},
             )
@@ -132,10 +148,10 @@ def _latest_t(database_url: str) -> int:
         return int(row.fetchone()[0])
 
 
-def _start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
+def _start_gunicorn(env: dict, *, app: str, port: int, workers: int) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "midnite_test.wsgi",
+        app,
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
         "--log-level=warning",
@@ -144,7 +160,7 @@ def _start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/ready", timeout=1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
                 return server
         except OSError:
             time.sleep(0.2)
