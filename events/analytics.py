@@ -5,6 +5,9 @@ Each record's key names what it is about for ever, so its ClickHouse row id is s
 
 from collections.abc import Sequence
 
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
 from events.models import DEFAULT_TENANT, Event, User
 from outbox.contracts import AnalyticsRecord
 
@@ -30,7 +33,12 @@ def event_records_load(ids: Sequence[int]) -> dict[int, AnalyticsRecord]:
 
     The outbox relay calls this for `event_stored` messages, which carry only the event's id.
     """
-    rows = Event.objects.filter(pk__in=ids).values_list(*_EVENT_FIELDS)
+    if connection.vendor == "postgresql":
+        # One array parameter: a 10,000-id IN list costs more to compile than to run.
+        as_array = RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+        rows = Event.objects.filter(pk__in=as_array).values_list(*_EVENT_FIELDS)
+    else:
+        rows = Event.objects.filter(pk__in=ids).values_list(*_EVENT_FIELDS)
     return {row[0]: _event_record(*row[1:]) for row in rows}
 
 

@@ -74,7 +74,6 @@ class OutboxMessage(models.Model):
                 condition=Q(batch__isnull=True, dead_lettered_at__isnull=True),
                 name="outbox_message_unclaimed",
             ),
-            models.Index(fields=["batch"], name="outbox_message_batch"),
             models.Index(
                 fields=["consumer", "id"],
                 condition=Q(dead_lettered_at__isnull=False),
