@@ -122,14 +122,21 @@ def _payload(value: Any) -> tuple[dict, str]:
     return value, serialized
 
 
+# Values _without_decimals returns as they are; checked by exact type, without a call each.
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _without_decimals(value: Any) -> Any:
     """Return `value` with the parser's exact Decimals as JSON-storable ints and floats."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {key: _without_decimals(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _SCALARS else _without_decimals(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_without_decimals(item) for item in value]
+        return [item if type(item) in _SCALARS else _without_decimals(item) for item in value]
     return value
 
 
