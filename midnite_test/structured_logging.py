@@ -60,6 +60,6 @@ def logging_dict(*, level: str, json: bool) -> dict:
             **{name: {"level": "WARNING"} for name in _QUIET},
             # gunicorn's own loggers do not propagate; give them the same handler.
             "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
-            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": level, "propagate": False},
         },
     }
