@@ -6,12 +6,12 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('outbox', '0001_initial'),
+        ("outbox", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='outboxmessage',
-            name='outbox_message_batch',
+            model_name="outboxmessage",
+            name="outbox_message_batch",
         ),
     ]
