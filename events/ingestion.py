@@ -7,9 +7,7 @@ are written in the same transaction. Idempotency is the unique constraint, so co
 identical requests store each event once.
 """
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +20,7 @@ from events.contracts import EventInput, StoredEvent
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.models import Event, User
 from events.validation import InvalidEvent, event_input_parse_serialized, payload_serialize
+from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
 
@@ -339,25 +338,6 @@ def events_bulk_ingest(*, items: Sequence[Any], tenant_check: Callable[[str], No
     """
     with collector_paused():
         return _bulk_ingest(items, tenant_check)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector for the duration.
-
-    A bulk request builds tens of thousands of containers that stay alive together, so each
-    collection of the older generations would walk them all again; reference counting frees
-    them once the request is done. Leaves the collector as the block found it: nested or
-    concurrent pauses only re-enable a collector that was enabled.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _bulk_ingest(items: Sequence[Any], tenant_check: Callable[[str], None]) -> BulkOutcome:

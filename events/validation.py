@@ -6,6 +6,7 @@ field, in the API's `details` shape (`{"field": ["message", ...]}`).
 """
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -72,6 +73,12 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
     return event, properties_json
 
 
+# PostgreSQL's text and jsonb cannot hold the NUL character.
+_NUL = "The NUL character (\\u0000) is not allowed."
+# \u0000 in serialized JSON, not preceded by an escaped backslash (a literal "\\u0000").
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def _text(limit: int):
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -80,6 +87,8 @@ def _text(limit: int):
             raise ValueError("This field may not be blank.")
         if len(value) > limit:
             raise ValueError(f"At most {limit} characters are allowed.")
+        if "\x00" in value:
+            raise ValueError(_NUL)
         return value
 
     return check
@@ -119,6 +128,8 @@ def _payload(value: Any) -> tuple[dict, str]:
     serialized = payload_serialize(value)
     if len(serialized.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
+    if "\\u0000" in serialized and _ESCAPED_NUL.search(serialized):
+        raise ValueError(_NUL)
     return value, serialized
 
 

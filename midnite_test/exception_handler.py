@@ -16,16 +16,9 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 from midnite_test.errors import DomainError
+from midnite_test.parsers import PayloadTooLarge
 
 INVALID_PAYLOAD = "invalid_payload"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    """The request body is larger than the endpoint accepts (see midnite_test.parsers)."""
-
-    status_code = 413
-    default_code = "payload_too_large"
-    default_detail = "The request body is larger than any endpoint accepts (32 MiB)."
 
 
 def error_body(*, code: str, message: str, details: dict[str, Any] | None = None) -> dict:

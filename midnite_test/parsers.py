@@ -1,15 +1,12 @@
 """A strict JSON parser: exact decimals, no NaN, Infinity or exponent notation, no repeated keys."""
 
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
-from midnite_test.exception_handler import PayloadTooLarge
+from midnite_test.memory import collector_paused
 
 
 class RepeatedKey(ValueError):
@@ -18,6 +15,14 @@ class RepeatedKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is larger than the endpoint accepts (see midnite_test.parsers)."""
+
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The request body is larger than any endpoint accepts (32 MiB)."
 
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -48,24 +53,6 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while a body is parsed (performance only).
-
-    A large body becomes tens of thousands of containers alive together, so each collection of
-    the older generations would walk them all again; none of them forms a cycle. Leaves the
-    collector as it found it.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class StrictJSONParser(JSONParser):
     """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
@@ -83,7 +70,7 @@ class StrictJSONParser(JSONParser):
                 f"The request body is larger than the {_size(limit)} this endpoint accepts."
             )
         try:
-            with _collector_paused():
+            with collector_paused():
                 return json.loads(
                     body,
                     parse_float=_decimal_without_exponent,

@@ -102,6 +102,10 @@ def test_timestamps_are_stored_in_utc(ingest):
         ({"amount": "-1"}, "amount"),
         ({"amount": "1.001"}, "amount"),
         ({"colour": "red"}, "colour"),
+        ({"event_id": "evt\x00"}, "event_id"),
+        ({"source": "we\x00b"}, "source"),
+        ({"payload": {"note": "a\x00b"}}, "payload"),
+        ({"payload": {"a\x00": 1}}, "payload"),
     ],
 )
 def test_an_invalid_field_is_400_naming_it(ingest, changes, field):
@@ -150,3 +154,10 @@ def test_concurrent_identical_requests_store_the_event_once(api_key):
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert Event.objects.count() == 1
     assert OutboxMessage.objects.filter(topic="event_stored").count() == 2
+
+
+def test_a_payload_with_a_literal_backslash_u0000_is_stored(ingest):
+    response = ingest(payload={"note": "\\u0000 is how JSON writes NUL"})
+
+    assert response.status_code == 201
+    assert response.json()["payload"] == {"note": "\\u0000 is how JSON writes NUL"}
