@@ -13,22 +13,17 @@ p99 for the ceiling view, for POST /event with short histories and with 100,000-
 """
 
 import argparse
-import json
 import os
-import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import psycopg
+from servers import ROOT, gunicorn_start, wrk_run
 
-ROOT = Path(__file__).resolve().parent.parent
-LUA = Path(__file__).resolve().parent / "transactions.lua"
 SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 HISTORY_LONG = 100_000
 HISTORY_SHORT = 10
@@ -59,7 +54,7 @@ def main() -> int:
         print(f"seeded {args.concurrency} users x {HISTORY_LONG} events in {seconds:.0f} s")
 
     app = "bench.wsgi_without" if args.without else "midnite_test.wsgi"
-    server = _start_gunicorn(env, app=app, port=args.port, workers=args.workers)
+    server = gunicorn_start(env, app=app, port=args.port, workers=args.workers)
     try:
         runs = [
             ("ceiling: bare Django JSON view", "/bench/ceiling", short_users.start),
@@ -148,26 +143,6 @@ def _latest_t(database_url: str) -> int:
         return int(row.fetchone()[0])
 
 
-def _start_gunicorn(env: dict, *, app: str, port: int, workers: int) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        app,
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not become ready within 30 s")
-
-
 def _wrk(args, *, path: str, first_user: int, first_t: int, duration: int) -> dict:
     env = {
         **os.environ,
@@ -175,21 +150,8 @@ def _wrk(args, *, path: str, first_user: int, first_t: int, duration: int) -> di
         "BENCH_FIRST_USER": str(first_user),
         "BENCH_FIRST_T": str(first_t),
     }
-    command = [
-        "wrk",
-        f"--threads={args.concurrency}",
-        f"--connections={args.concurrency}",
-        f"--duration={duration}s",
-        f"--script={LUA}",
-        f"http://127.0.0.1:{args.port}{path}",
-    ]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"wrk printed no result:\n{output}")
-    result = json.loads(match.group(1))
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return result
+    url = f"http://127.0.0.1:{args.port}{path}"
+    return wrk_run(url=url, connections=args.concurrency, duration=duration, env=env)
 
 
 def _report(args, results: dict[str, list[dict]]) -> None:

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from servers import ROOT, gunicorn_start
 
-ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 BATCH = 5_000
 USERS = 1_000
@@ -73,7 +72,7 @@ def main() -> int:
         text=True,
     ).stdout.strip()
 
-    server = _start_gunicorn(env, port=args.port, workers=args.workers)
+    server = gunicorn_start(env, port=args.port, workers=args.workers, options=("--timeout=300",))
     try:
         client = Client(args, key=key)
         warm = [_body(_events(rng=random.Random(-1), round_="warm", count=BATCH))]
@@ -333,27 +332,6 @@ def _ticks(pid: int) -> int:
     except OSError:
         return 0
     return int(fields[11]) + int(fields[12])
-
-
-def _start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "midnite_test.wsgi",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--timeout=300",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not become ready within 30 s")
 
 
 def _report(args, results: dict[str, list[dict]]) -> None:

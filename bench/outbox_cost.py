@@ -25,21 +25,17 @@ throughput does.
 """
 
 import argparse
-import json
 import os
-import re
 import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
+from servers import ROOT, gunicorn_start, wrk_run
 
-ROOT = Path(__file__).resolve().parent.parent
-LUA = Path(__file__).resolve().parent / "transactions.lua"
 SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 USERS = range(1, 17)
 HISTORY = 10
@@ -176,24 +172,9 @@ def _start_gunicorn(target: dict, *, workers: int) -> subprocess.Popen:
     if target.get("without"):
         env["BENCH_WITHOUT"] = target["without"]
         app = "bench.wsgi_without"
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        app,
-        f"--bind=127.0.0.1:{target['port']}",
-        f"--workers={workers}",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=target["root"], env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            url = f"http://127.0.0.1:{target['port']}/healthz/live"
-            with urllib.request.urlopen(url, timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(f"gunicorn for {target['label']} did not become ready within 30 s")
+    return gunicorn_start(
+        env, app=app, port=target["port"], workers=workers, cwd=Path(target["root"])
+    )
 
 
 def _wrk(target: dict, *, duration: int) -> dict:
@@ -206,21 +187,8 @@ def _wrk(target: dict, *, duration: int) -> dict:
         "BENCH_FIRST_USER": str(USERS.start),
         "BENCH_FIRST_T": str(first_t),
     }
-    command = [
-        "wrk",
-        f"--threads={len(USERS)}",
-        f"--connections={len(USERS)}",
-        f"--duration={duration}s",
-        f"--script={LUA}",
-        f"http://127.0.0.1:{target['port']}/event",
-    ]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"wrk printed no result:\n{output}")
-    result = json.loads(match.group(1))
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return result
+    url = f"http://127.0.0.1:{target['port']}/event"
+    return wrk_run(url=url, connections=len(USERS), duration=duration, env=env)
 
 
 def _children(pid: int) -> list[int]:

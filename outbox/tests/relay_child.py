@@ -7,8 +7,8 @@ DATABASE_URL and CLICKHOUSE_URL come from the environment, as in production.
 """
 
 import os
+import signal
 import sys
-import time
 
 import django
 
@@ -27,7 +27,7 @@ def die_after_insert() -> None:
     def insert_then_hang(*args, **kwargs) -> None:
         insert(*args, **kwargs)
         print("INSERTED", flush=True)
-        time.sleep(120)  # the test kills this process here, with SIGKILL
+        signal.pause()  # the test kills this process here, with SIGKILL
 
     relay.clickhouse_insert = insert_then_hang
     relay.outbox_relay()

@@ -1,0 +1,67 @@
+"""What the HTTP benchmarks share: a gunicorn to measure, and wrk to load it.
+
+Imported by the scripts in bench/, which run with bench/ first on sys.path.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "transactions.lua"
+
+
+def gunicorn_start(
+    env: dict,
+    *,
+    port: int,
+    workers: int,
+    app: str = "midnite_test.wsgi",
+    cwd: Path = ROOT,
+    options: tuple[str, ...] = (),
+) -> subprocess.Popen:
+    """Start gunicorn serving `app` and return it once /healthz/live answers (30 s at most)."""
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        app,
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--log-level=warning",
+        *options,
+    ]
+    server = subprocess.Popen(command, cwd=cwd, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"gunicorn on port {port} did not become ready within 30 s")
+
+
+def wrk_run(*, url: str, connections: int, duration: int, env: dict) -> dict:
+    """Load `url` with transactions.lua (one connection a user) and return its RESULT line.
+
+    `env` carries the script's BENCH_PATH, BENCH_FIRST_USER and BENCH_FIRST_T.
+    """
+    command = [
+        "wrk",
+        f"--threads={connections}",
+        f"--connections={connections}",
+        f"--duration={duration}s",
+        f"--script={LUA}",
+        url,
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
