@@ -52,6 +52,9 @@ class Event(models.Model):
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
     properties = models.JSONField(default=dict, blank=True)
+    # The user's traits as merged when a product event was stored, so rules evaluated later
+    # see the user as this event saw them; empty for events that carry no traits.
+    user_traits = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "api_keys",
     "outbox",
     "events",
+    "notifications",
 ]
 
 MIDDLEWARE = [

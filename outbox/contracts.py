@@ -7,6 +7,7 @@ from uuid import UUID, uuid5
 
 CONSUMER_ANALYTICS = "analytics"
 CONSUMER_METRICS = "metrics"
+CONSUMER_NOTIFICATIONS = "notifications"
 # Every consumer of a stored event.
 CONSUMERS = (CONSUMER_ANALYTICS, CONSUMER_METRICS)
 

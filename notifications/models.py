@@ -1,0 +1,85 @@
+"""Notifications: one row per (rule, trigger event), and the decisions that explain it."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from events.models import Event, User
+
+
+class Notification(models.Model):
+    """What one notification rule decided about one event, and where delivery stands.
+
+    The unique (rule, trigger event) pair makes evaluation idempotent: a retried or
+    concurrent evaluation of the same event cannot decide twice.
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        SENT = "sent"
+        SUPPRESSED = "suppressed"
+        NOT_MATCHED = "not_matched"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    rule = models.CharField(max_length=128)
+    notification_type = models.CharField(max_length=128)
+    channel = models.CharField(max_length=16)
+    private = models.BooleanField(default=False)
+    trigger_event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
+    # The trigger event's time: debounce periods and calendar days are counted in event time.
+    trigger_occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.TextField(blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    subject = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "trigger_event"], name="notification_unique_rule_event"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "notification_type", "trigger_occurred_at"],
+                name="notification_user_type_time",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status="scheduled"),
+                name="notification_due",
+            ),
+            models.Index(fields=["user", "created_at"], name="notification_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} for {self.user_id}: {self.status}"
+
+
+class Decision(models.Model):
+    """One step in a notification's life, with the reason an operator can read.
+
+    Append-only: a notification scheduled, retried and then sent has three decisions.
+    """
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="decisions"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Notification.Status.choices)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="decision_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.reason}"
