@@ -22,6 +22,7 @@ from rules.conditions import (
     as_decimal,
 )
 from rules.history import AggregateFunction, EventFilter, EventRecord
+from rules.legacy import TEXT_OPERATORS, LegacyOperator, LegacyPropertyMatch
 
 _AGGREGATES = {"count": Count, "sum": Sum, "min": Min, "max": Max}
 
@@ -131,7 +132,10 @@ def where_filter(match: PropertyMatch) -> Q:
     Supported: any operator on `amount` with numbers; eq, neq, in, nin and exists on
     `event_type` and on `properties.*` with string values. Anything else raises
     UnsupportedFilter, which rule loading reports, so a rule never fails at evaluation time.
+    Notification rules in the existing format bring their own matches: see `_legacy_filter`.
     """
+    if isinstance(match, LegacyPropertyMatch):
+        return _legacy_filter(match)
     field = _column(match.path)
     # A JSON null counts as missing, as it does in the rule core.
     present = Q(**{f"{field}__isnull": False})
@@ -153,6 +157,37 @@ def where_filter(match: PropertyMatch) -> Q:
     if match.op in (Operator.EQ, Operator.IN):
         return matched
     # neq / nin: an event without the value does not equal it (as in the rule core).
+    return ~matched | ~present
+
+
+def _legacy_filter(match: LegacyPropertyMatch) -> Q:
+    """Return an existing-format match (EQ, IN, NIN: text, any case) as a query filter.
+
+    Supported on `event_type` and `properties.*`. A JSON boolean is tested as a boolean, since
+    SQLite reads `true` as the text "1"; its text is "true" or "false" as in the rule core.
+    """
+    if match.operator not in TEXT_OPERATORS:
+        raise UnsupportedFilter(
+            f"{match.operator} on {match.path!r}: only EQ, IN and NIN match other events"
+        )
+    field = _column(match.path)
+    if field == "amount":
+        raise UnsupportedFilter("amount is not matched as text (EQ, IN, NIN) in other events")
+    texts = sorted(match.texts())
+    boolean = Q(**{field: True}) | Q(**{field: False})
+    matched = Q()
+    for text in texts:
+        same_text = Q(**{f"{field}__iexact": text})
+        matched |= same_text if field == "event_type" else same_text & ~boolean
+    for flag, text in ((True, "true"), (False, "false")):
+        if field != "event_type" and text in texts:
+            matched |= Q(**{field: flag})
+    if match.operator is not LegacyOperator.NIN:
+        return matched
+    if field == "event_type":
+        return ~matched
+    # A missing or null value is in none of the texts, as in the rule core.
+    present = Q(**{f"{field}__isnull": False}) & ~Q(**{field: None})
     return ~matched | ~present
 
 

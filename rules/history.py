@@ -10,10 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from rules.conditions import PropertyMatch
+from typing import Any, Literal, Protocol
 
 AggregateFunction = Literal["count", "sum", "min", "max"]
 
@@ -34,17 +31,26 @@ class EventRecord:
     sequence: int = 0
 
 
+class RecordMatch(Protocol):
+    """A test of one stored event on its own, such as `rules.conditions.PropertyMatch`."""
+
+    def matches(self, record: EventRecord) -> bool:
+        """Return whether `record` passes the test."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventFilter:
     """Which events a history question is about.
 
     `event_types` of None means every type. `where` holds property matches (see
-    `rules.conditions.PropertyMatch`) that every returned event satisfies; they are plain
-    comparisons so that a store can turn them into indexed query filters.
+    `rules.conditions.PropertyMatch` and `rules.legacy.LegacyPropertyMatch`) that every returned
+    event satisfies; they are plain comparisons so that a store can turn them into indexed query
+    filters.
     """
 
     event_types: frozenset[str] | None = None
-    where: Sequence[PropertyMatch] = ()
+    where: Sequence[RecordMatch] = ()
 
 
 class History(Protocol):
