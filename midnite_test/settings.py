@@ -181,6 +181,14 @@ ALERT_RULES_PATH = Path(
     config("ALERT_RULES_PATH", default=str(BASE_DIR / "config" / "alert_rules.yml"))
 )
 
+# Notification rules and templates (docs/rules.md, "Notification rules").
+NOTIFICATION_RULES_PATH = Path(
+    config("NOTIFICATION_RULES_PATH", default=str(BASE_DIR / "config" / "notification_rules.yml"))
+)
+NOTIFICATION_TEMPLATES_PATH = Path(
+    config("NOTIFICATION_TEMPLATES_PATH", default=str(BASE_DIR / "config" / "notifications.yaml"))
+)
+
 ENVIRONMENT = config("ENVIRONMENT", default="development")
 
 # Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.

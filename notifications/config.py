@@ -1,0 +1,121 @@
+"""The notification rules and templates in force: loaded once, checked against each other.
+
+`notification_config()` reads `settings.NOTIFICATION_RULES_PATH` and
+`settings.NOTIFICATION_TEMPLATES_PATH`. A bad file raises `NotificationConfigError` naming the
+file, the rule (or template) and the field; the system check reports it at start-up.
+"""
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+
+from events.history import UnsupportedFilter, check_answerable
+from notifications.templates import NotificationTemplate, notification_templates_parse
+from rules.conditions import AllOf, AnyOf, Not
+from rules.exceptions import RuleParseError
+from rules.legacy import LegacyPropertyMatch, LegacyProximity
+from rules.notification_parser import notification_rules_parse
+from rules.schema import NotificationRule
+
+Parsed = TypeVar("Parsed")
+
+
+class NotificationConfigError(Exception):
+    """A rules or templates file that cannot be used; the message starts with the file's path."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationConfig:
+    """Notification rules in file order and the templates they send, by type."""
+
+    rules: tuple[NotificationRule, ...]
+    templates: Mapping[str, NotificationTemplate]
+    _by_event_type: Mapping[str, tuple[NotificationRule, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        by_event_type: dict[str, list[NotificationRule]] = {}
+        for rule in self.rules:
+            by_event_type.setdefault(rule.event_type, []).append(rule)
+        index = {event_type: tuple(rules) for event_type, rules in by_event_type.items()}
+        object.__setattr__(self, "_by_event_type", index)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Return the event types that trigger at least one rule."""
+        return frozenset(self._by_event_type)
+
+    def rules_for(self, event_type: str) -> tuple[NotificationRule, ...]:
+        """Return the rules an event of `event_type` triggers, in file order."""
+        return self._by_event_type.get(event_type, ())
+
+
+def notification_config_load(*, rules_path: Path, templates_path: Path) -> NotificationConfig:
+    """Load, validate and cross-check the rules file and the templates file.
+
+    Raise NotificationConfigError, its message starting with the path of the file at fault,
+    when a file cannot be read or parsed, when a rule sends a notification type with no
+    template, and when a rule asks the event store a question it cannot answer.
+    """
+    templates = _parsed(templates_path, notification_templates_parse)
+    rules = _parsed(rules_path, notification_rules_parse)
+    for index, rule in enumerate(rules):
+        where = f"{rules_path}: rules[{index}] ({rule.name})"
+        if rule.notification_type not in templates:
+            raise NotificationConfigError(
+                f"{where}.notification_type: no template of type {rule.notification_type!r} "
+                f"in {templates_path}"
+            )
+        try:
+            check_answerable(rule.condition)
+        except UnsupportedFilter as exc:
+            raise NotificationConfigError(f"{where}.{_key_of(rule.condition)}: {exc}") from exc
+    return NotificationConfig(rules=rules, templates=templates)
+
+
+def _key_of(condition: object) -> str:
+    """Return the rule key a condition came from: `event_conditions` or `condition`."""
+    if isinstance(condition, (LegacyPropertyMatch, LegacyProximity)):
+        return "event_conditions"
+    if isinstance(condition, (AllOf, AnyOf)):
+        legacy = not condition.conditions or any(
+            _key_of(item) == "event_conditions" for item in condition.conditions
+        )
+        return "event_conditions" if legacy else "condition"
+    if isinstance(condition, Not):
+        return _key_of(condition.condition)
+    return "condition"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise NotificationConfigError(f"{path}: cannot read the file: {exc.strerror}") from exc
+
+
+def _parsed(path: Path, parse: Callable[[str], Parsed]) -> Parsed:
+    """Return `parse` of the file at `path`, its errors prefixed with the path."""
+    try:
+        return parse(_read(path))
+    except RuleParseError as exc:
+        raise NotificationConfigError(f"{path}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _notification_config_for(rules_path: str, templates_path: str) -> NotificationConfig:
+    return notification_config_load(
+        rules_path=Path(rules_path), templates_path=Path(templates_path)
+    )
+
+
+def notification_config() -> NotificationConfig:
+    """Return the configuration of the paths in settings, loaded once per pair of paths."""
+    return _notification_config_for(
+        str(settings.NOTIFICATION_RULES_PATH), str(settings.NOTIFICATION_TEMPLATES_PATH)
+    )
