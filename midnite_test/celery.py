@@ -5,12 +5,13 @@ transport under var/broker, which needs no server. Either way the same tasks run
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import setup_logging, worker_ready
+from celery.signals import setup_logging, worker_init, worker_ready
 from django.conf import settings
 
 from outbox.contracts import CONSUMERS
@@ -35,6 +36,22 @@ def _embedded_broker_folders(sender: Celery, **kwargs) -> None:
             Path(sender.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)
     if sender.conf.result_backend.startswith("file://"):
         Path(sender.conf.result_backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+
+
+@worker_init.connect
+def _system_checks(**kwargs) -> None:
+    """Refuse to start on a bad rules or templates file, as gunicorn does (`wsgi.py`).
+
+    Celery's Django fixup runs the checks too but ignores what they report, and it logs and
+    ignores an exception a signal handler raises; only SystemExit stops the worker.
+    """
+    from django.core.management.base import BaseCommand, SystemCheckError
+
+    try:
+        BaseCommand().check(display_num_errors=False)
+    except SystemCheckError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(1) from exc
 
 
 @worker_ready.connect
