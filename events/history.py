@@ -173,7 +173,7 @@ def _legacy_filter(match: LegacyPropertyMatch) -> Q:
     field = _column(match.path)
     if field == "amount":
         raise UnsupportedFilter("amount is not matched as text (EQ, IN, NIN) in other events")
-    texts = sorted(match.texts())
+    texts = sorted(match.texts)
     boolean = Q(**{field: True}) | Q(**{field: False})
     matched = Q()
     for text in texts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -92,12 +92,19 @@ class LegacyPropertyMatch:
 
     `value` is the file's value for EQ (a string, number or boolean), a tuple of them for
     IN/NIN and a Decimal for the ordering operators. A missing path (absent or null) passes only
-    NIN.
+    NIN. `texts` holds the lower-cased texts EQ, IN and NIN compare against; being a field, it
+    also keeps `value: 1` and `value: true` (equal in Python) from comparing equal.
     """
 
     path: str
     operator: LegacyOperator
     value: Any
+    texts: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        values = self.value if isinstance(self.value, tuple) else (self.value,)
+        texts = frozenset(text for text in map(legacy_text, values) if text is not None)
+        object.__setattr__(self, "texts", texts if self.operator in TEXT_OPERATORS else frozenset())
 
     @classmethod
     def from_node(cls, node: Node) -> LegacyPropertyMatch:
@@ -122,18 +129,13 @@ class LegacyPropertyMatch:
         """Return whether `record` satisfies this match."""
         found, actual = resolve_path(record, self.path)
         if self.operator is LegacyOperator.NIN:
-            return not found or legacy_text(actual) not in self.texts()
+            return not found or legacy_text(actual) not in self.texts
         if not found:
             return False
         if self.operator in TEXT_OPERATORS:
-            return legacy_text(actual) in self.texts()
+            return legacy_text(actual) in self.texts
         number = legacy_number(actual)
         return number is not None and _ORDERINGS[self.operator](number, self.value)
-
-    def texts(self) -> frozenset[str]:
-        """Return the lower-cased texts an EQ, IN or NIN match compares against."""
-        values = self.value if isinstance(self.value, tuple) else (self.value,)
-        return frozenset(text for text in map(legacy_text, values) if text is not None)
 
     def passes(self, *, event: EventRecord, history: History) -> bool:
         """Return whether `event` satisfies this match; `history` is not consulted."""
