@@ -62,6 +62,10 @@ class DeliveryFailed(Exception):
         self.error = error
         self.retryable = retryable
 
+    def __reduce__(self) -> tuple:
+        # Keep `retryable` when pickled (Celery pickles exceptions it retries on).
+        return (type(self), (self.error, self.retryable))
+
 
 def message_deliver(message: OutgoingMessage) -> tuple[str, ...]:
     """Deliver `message` and return where it went, e.g. ("email:j***@example.com",).

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import pickle
 import socket
 import socketserver
 import threading
@@ -407,3 +408,10 @@ def test_unknown_channel_fails_for_good():
 
     assert failure.value.retryable is False
     assert failure.value.error == "unknown channel 'pigeon'"
+
+
+def test_delivery_failure_survives_pickling_with_its_retryability():
+    failure = pickle.loads(pickle.dumps(DeliveryFailed("SMS webhook answered 503: down", False)))
+
+    assert (failure.error, failure.retryable) == ("SMS webhook answered 503: down", False)
+    assert str(failure) == "SMS webhook answered 503: down"
