@@ -5,9 +5,11 @@ other service. See env.example for the full list.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from decouple import Csv, config
+from django.core.exceptions import ImproperlyConfigured
 
 from midnite_test.structured_logging import logging_configure
 from midnite_test.observability import sentry_configure
@@ -206,6 +208,51 @@ OUTBOX_RETRY_BASE_SECONDS = config("OUTBOX_RETRY_BASE_SECONDS", default=1.0, cas
 OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast=float)
 OUTBOX_MAX_ATTEMPTS = config("OUTBOX_MAX_ATTEMPTS", default=3, cast=int)
 OUTBOX_RETENTION_SECONDS = config("OUTBOX_RETENTION", default=7 * 24 * 3600, cast=int)
+
+
+# Notification channels (notifications/channels.py; README, "Settings").
+# Email: SMTP when EMAIL_HOST is set, else the console (`make run` prints each email); tests
+# use locmem. EMAIL_BACKEND may name any other Django email backend.
+EMAIL_HOST = config("EMAIL_HOST", default="")
+EMAIL_BACKEND = config(
+    "EMAIL_BACKEND",
+    default=f"django.core.mail.backends.{'smtp' if EMAIL_HOST else 'console'}.EmailBackend",
+)
+EMAIL_PORT = config("EMAIL_PORT", default=587, cast=int)
+EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = config("EMAIL_HOST_PASSWORD", default="")
+# STARTTLS (port 587) by default; EMAIL_USE_SSL for implicit TLS (port 465) instead.
+EMAIL_USE_SSL = config("EMAIL_USE_SSL", default=False, cast=bool)
+EMAIL_USE_TLS = config("EMAIL_USE_TLS", default=not EMAIL_USE_SSL, cast=bool)
+# Seconds an SMTP connection or reply may take; a timeout is retried like any SMTP error.
+EMAIL_TIMEOUT = config("EMAIL_TIMEOUT", default=10.0, cast=float)
+DEFAULT_FROM_EMAIL = config("DEFAULT_FROM_EMAIL", default="notifications@localhost")
+
+
+def _webhook_url(name: str) -> str:
+    """Return the webhook URL in environment variable `name`: empty, or http(s) with a host."""
+    url = config(name, default="")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, not {url!r}")
+    return url
+
+
+# Unset: SMS and internal alerts go to the log.
+SMS_WEBHOOK_URL = _webhook_url("SMS_WEBHOOK_URL")
+INTERNAL_ALERT_EMAIL = config("INTERNAL_ALERT_EMAIL", default="", cast=Csv())
+INTERNAL_WEBHOOK_URL = _webhook_url("INTERNAL_WEBHOOK_URL")
+NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS = config(
+    "NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS", default=5.0, cast=float
+)
+# Retryable failures wait base × 2^(attempt−1), capped, with jitter (notifications/delivery.py).
+NOTIFICATION_RETRY_BASE_SECONDS = config(
+    "NOTIFICATION_RETRY_BASE_SECONDS", default=30.0, cast=float
+)
+NOTIFICATION_RETRY_MAX_SECONDS = config(
+    "NOTIFICATION_RETRY_MAX_SECONDS", default=3600.0, cast=float
+)
+NOTIFICATION_MAX_ATTEMPTS = config("NOTIFICATION_MAX_ATTEMPTS", default=5, cast=int)
 
 
 def _celery_broker(url: str) -> tuple[str, dict, str]:

@@ -1,0 +1,57 @@
+"""The channel settings as a fresh process reads them from its environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHANNEL_VARIABLES = ("EMAIL_HOST", "EMAIL_BACKEND", "SMS_WEBHOOK_URL", "INTERNAL_WEBHOOK_URL")
+PRINT_SETTINGS = (
+    "from django.conf import settings; "
+    "print(settings.EMAIL_BACKEND); print(settings.INTERNAL_ALERT_EMAIL)"
+)
+
+
+def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in CHANNEL_VARIABLES}
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_email_goes_to_the_console_when_no_smtp_host_is_set():
+    result = _manage("shell", "-v", "0", "-c", PRINT_SETTINGS, EMAIL_HOST="")
+
+    assert result.returncode == 0, result.stderr
+    backend, internal = result.stdout.splitlines()
+    assert backend == "django.core.mail.backends.console.EmailBackend"
+    assert internal == "[]"
+
+
+def test_email_goes_over_smtp_when_a_host_is_set():
+    result = _manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        PRINT_SETTINGS,
+        EMAIL_HOST="smtp.example.com",
+        INTERNAL_ALERT_EMAIL="ops@example.com, risk@example.com",
+    )
+
+    assert result.returncode == 0, result.stderr
+    backend, internal = result.stdout.splitlines()
+    assert backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert internal == "['ops@example.com', 'risk@example.com']"
+
+
+@pytest.mark.parametrize("url", ["ftp://sms.example.com/send", "sms.example.com/send", "http://"])
+def test_start_up_fails_on_a_webhook_url_that_is_not_http(url):
+    result = _manage("check", SMS_WEBHOOK_URL=url)
+
+    assert result.returncode != 0
+    assert "SMS_WEBHOOK_URL must be an http:// or https:// URL" in result.stderr
