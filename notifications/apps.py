@@ -7,7 +7,14 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        # Imported here because the check loads the configuration, which needs settings.
+        # Imported here: the check loads the configuration and the handler's modules need the
+        # app registry ready.
         from notifications.checks import notification_config_check
+        from notifications.evaluation import notification_messages_handle
+        from outbox.contracts import CONSUMER_NOTIFICATIONS
+        from outbox.services import outbox_consumer_register
 
         checks.register(notification_config_check)
+        outbox_consumer_register(
+            consumer=CONSUMER_NOTIFICATIONS, handler=notification_messages_handle
+        )

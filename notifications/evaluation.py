@@ -1,0 +1,190 @@
+"""Decide, once per (rule, event), whether a notification is scheduled, suppressed or not matched.
+
+Runs as the handler of the outbox's `notifications` consumer, inside the transaction that marks
+the messages done: a crash rolls the decisions back with the claim, and the events are handed
+out again. Users are locked in id order, so one user's events are evaluated one worker at a time
+and a limit is checked against everything already decided for that user.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from events.analytics import TOPIC_EVENT_STORED
+from events.history import UserEventHistory, event_record
+from events.models import Event, User
+from notifications.config import notification_config
+from notifications.models import Decision, Notification
+from notifications.policy import limit_window, quiet_hours_defer, user_timezone
+from notifications.templates import NotificationTemplate, template_render, template_variables
+from rules.explain import condition_failure
+from rules.schema import NotificationRule
+
+# Notifications that count against a limit: sent, or on their way.
+COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
+
+
+def notification_messages_handle(messages: Sequence[tuple]) -> None:
+    """The outbox handler of the `notifications` consumer: evaluate the stored events once."""
+    event_ids = [subject_id for _, topic, subject_id, _ in messages if topic == TOPIC_EVENT_STORED]
+    notification_events_evaluate(event_ids=event_ids)
+
+
+def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
+    """Record a decision for every rule triggered by the events; return how many were recorded.
+
+    Must run in a transaction. Decisions already recorded (a message delivered twice) are kept.
+    """
+    config = notification_config()
+    events = list(
+        Event.objects.filter(
+            pk__in=event_ids, user__isnull=False, event_type__in=config.event_types
+        ).order_by("user_id", "occurred_at", "id")
+    )
+    if not events:
+        return 0
+    users = {
+        user.pk: user
+        for user in User.objects.select_for_update()
+        .filter(pk__in={event.user_id for event in events})
+        .order_by("pk")
+    }
+    decided = set(
+        Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
+    )
+    batch = _Batch(now=timezone.now())
+    for event in events:
+        for rule in config.rules_for(event.event_type):
+            if (rule.name, event.pk) not in decided:
+                batch.add(
+                    rule=rule,
+                    template=config.templates[rule.notification_type],
+                    event=event,
+                    user=users[event.user_id],
+                )
+    batch.save()
+    if batch.due_now:
+        from notifications.tasks import notifications_send_wake
+
+        transaction.on_commit(notifications_send_wake)
+    return len(batch.notifications)
+
+
+@dataclass
+class _Batch:
+    """The decisions of one batch of events, written with two inserts at the end."""
+
+    now: datetime
+    notifications: list[Notification] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    # Scheduled in this batch, by (user, type): their trigger times, not yet in the database.
+    pending: dict[tuple[int, str], list[datetime]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    due_now: bool = False
+
+    def add(
+        self, *, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
+    ) -> None:
+        notification = Notification(
+            user=user,
+            rule=rule.name,
+            notification_type=rule.notification_type,
+            channel=template.channel,
+            private=template.private,
+            trigger_event=event,
+            trigger_occurred_at=event.occurred_at,
+        )
+        status, reason = self._decide(rule, template, event, user, notification)
+        notification.status = status
+        notification.reason = reason
+        self.notifications.append(notification)
+        self.reasons.append(reason)
+
+    def _decide(
+        self,
+        rule: NotificationRule,
+        template: NotificationTemplate,
+        event: Event,
+        user: User,
+        notification: Notification,
+    ) -> tuple[str, str]:
+        traits = event.user_traits or user.traits
+        history = UserEventHistory(user_id=user.pk, anchor=event, user_traits=traits)
+        failure = condition_failure(
+            rule.condition, event=event_record(event, user_traits=traits), history=history
+        )
+        if failure is not None:
+            return Notification.Status.NOT_MATCHED, failure
+        if not template.private and user.traits.get("unsubscribed") is True:
+            return Notification.Status.SUPPRESSED, f"skipped {rule.notification_type}: unsubscribed"
+        tz = user_timezone(traits)
+        window = limit_window(rule.debounce, at=event.occurred_at, tz=tz)
+        if window is not None:
+            sent = self._counted(user.pk, rule.notification_type, window.start, window.end)
+            if sent >= window.limit:
+                return Notification.Status.SUPPRESSED, (
+                    f"skipped {rule.notification_type}: already sent {sent} of {window.limit} "
+                    f"{window.description}"
+                )
+        due = self.now + timedelta(seconds=rule.delay_seconds)
+        reasons = []
+        if rule.quiet_hours is not None and not template.private:
+            deferred = quiet_hours_defer(due, rule.quiet_hours, tz=tz)
+            if deferred != due:
+                reasons.append(f"deferred by quiet hours to {deferred.isoformat()}")
+                due = deferred
+        notification.due_at = due
+        variables = _variables(event, user, traits)
+        notification.subject, missing_subject = template_render(template.subject, variables)
+        notification.body, missing_body = template_render(template.text, variables)
+        missing = sorted(set(missing_subject) | set(missing_body))
+        if missing:
+            reasons.append(f"missing variables: {', '.join(missing)}")
+        self.pending[(user.pk, rule.notification_type)].append(event.occurred_at)
+        self.due_now = self.due_now or due <= self.now
+        return Notification.Status.SCHEDULED, "; ".join([f"due {due.isoformat()}", *reasons])
+
+    def _counted(
+        self, user_id: int, notification_type: str, start: datetime | None, end: datetime | None
+    ) -> int:
+        stored = Notification.objects.filter(
+            user_id=user_id, notification_type=notification_type, status__in=COUNTED
+        )
+        if start is not None:
+            stored = stored.filter(trigger_occurred_at__gte=start)
+        if end is not None:
+            stored = stored.filter(trigger_occurred_at__lt=end)
+        in_batch = [
+            at
+            for at in self.pending[(user_id, notification_type)]
+            if (start is None or at >= start) and (end is None or at < end)
+        ]
+        return stored.count() + len(in_batch)
+
+    def save(self) -> None:
+        Notification.objects.bulk_create(self.notifications)
+        Decision.objects.bulk_create(
+            Decision(
+                notification=notification,
+                user_id=notification.user_id,
+                status=notification.status,
+                reason=reason,
+                created_at=self.now,
+            )
+            for notification, reason in zip(self.notifications, self.reasons)
+        )
+
+
+def _variables(event: Event, user: User, traits: dict) -> dict:
+    return template_variables(
+        user_id=user.external_id or str(user.pk),
+        event_type=event.event_type,
+        event_timestamp=event.occurred_at.isoformat().replace("+00:00", "Z"),
+        properties=event.properties,
+        user_traits=traits,
+    )

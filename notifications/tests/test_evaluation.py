@@ -1,0 +1,196 @@
+"""The default rules, decided by the evaluator against the real event store."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection, transaction
+
+from notifications.evaluation import notification_events_evaluate
+from notifications.models import Decision, Notification
+from notifications.tests.conftest import decision, evaluate, product_event
+
+SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
+SCHEDULED = Notification.Status.SCHEDULED
+SUPPRESSED = Notification.Status.SUPPRESSED
+NOT_MATCHED = Notification.Status.NOT_MATCHED
+
+
+def test_welcome_email_for_a_user_who_opted_in(app_user):
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert (welcome.status, welcome.channel, welcome.private) == (SCHEDULED, "email", False)
+    assert "Welcome to our payment platform!" in welcome.body
+    assert list(welcome.decisions.values_list("status", flat=True)) == [SCHEDULED]
+
+
+def test_no_welcome_email_without_opt_in_and_the_decision_says_why(app_user):
+    signup = product_event(app_user, "signup_completed", SIGNUP, traits={"marketing_opt_in": "no"})
+    evaluate(signup)
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert welcome.status == NOT_MATCHED
+    assert "user_traits.marketing_opt_in" in welcome.reason
+
+
+def test_welcome_email_is_sent_once_ever(app_user):
+    first = product_event(app_user, "signup_completed", SIGNUP)
+    again = product_event(app_user, "signup_completed", SIGNUP + timedelta(days=30))
+    evaluate(first, again)
+    assert decision(first, "WELCOME_EMAIL").status == SCHEDULED
+    repeat = decision(again, "WELCOME_EMAIL")
+    assert repeat.status == SUPPRESSED
+    assert repeat.reason == "skipped WELCOME_EMAIL: already sent 1 of 1 ever"
+
+
+@pytest.mark.parametrize(
+    "after, status",
+    [
+        (timedelta(hours=23, minutes=59, seconds=59), SCHEDULED),
+        (timedelta(hours=24), SCHEDULED),
+        (timedelta(hours=24, seconds=1), NOT_MATCHED),
+    ],
+)
+def test_bank_link_nudge_within_24h_of_signup(app_user, after, status):
+    product_event(app_user, "signup_completed", SIGNUP)
+    link = product_event(app_user, "link_bank_success", SIGNUP + after)
+    evaluate(link)
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    assert nudge.status == status
+    if status == NOT_MATCHED:
+        assert nudge.reason == "no signup_completed in the 1d before this event"
+
+
+def test_a_signup_after_the_link_does_not_count(app_user):
+    link = product_event(app_user, "link_bank_success", SIGNUP)
+    product_event(app_user, "signup_completed", SIGNUP + timedelta(minutes=5))
+    evaluate(link)
+    assert decision(link, "BANK_LINK_NUDGE_SMS").status == NOT_MATCHED
+
+
+def _payment_failed(user, at, **properties):
+    properties = {"failure_reason": "INSUFFICIENT_FUNDS", "amount": "42.00", **properties}
+    return product_event(user, "payment_failed", at, properties)
+
+
+def test_insufficient_funds_email_once_per_calendar_day(app_user):
+    morning = _payment_failed(app_user, datetime(2025, 10, 31, 8, tzinfo=timezone.utc))
+    evening = _payment_failed(app_user, datetime(2025, 10, 31, 19, 30, tzinfo=timezone.utc))
+    next_day = _payment_failed(app_user, datetime(2025, 11, 1, 0, 0, 1, tzinfo=timezone.utc))
+    evaluate(morning)
+    evaluate(evening, next_day)
+    assert decision(morning, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
+    repeat = decision(evening, "INSUFFICIENT_FUNDS_EMAIL")
+    assert repeat.status == SUPPRESSED
+    assert repeat.reason == (
+        "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+    )
+    assert decision(next_day, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
+
+
+def test_the_calendar_day_follows_the_users_timezone(app_user):
+    app_user.traits = {**app_user.traits, "timezone": "Asia/Tokyo"}
+    app_user.save()
+    # 23:30 and 00:30 in Tokyo: two days there, one day in UTC.
+    late = _payment_failed(app_user, datetime(2025, 10, 31, 14, 30, tzinfo=timezone.utc))
+    early = _payment_failed(app_user, datetime(2025, 10, 31, 15, 30, tzinfo=timezone.utc))
+    evaluate(late, early)
+    assert decision(late, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
+    assert decision(early, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
+
+
+def test_an_invalid_timezone_counts_days_in_utc(app_user):
+    app_user.traits = {**app_user.traits, "timezone": "Nowhere/Land"}
+    app_user.save()
+    late = _payment_failed(app_user, datetime(2025, 10, 31, 14, 30, tzinfo=timezone.utc))
+    early = _payment_failed(app_user, datetime(2025, 10, 31, 15, 30, tzinfo=timezone.utc))
+    evaluate(late, early)
+    assert decision(early, "INSUFFICIENT_FUNDS_EMAIL").reason.endswith("(2025-10-31, UTC)")
+
+
+def test_limits_count_only_notifications_sent_or_on_their_way(app_user):
+    morning = _payment_failed(app_user, datetime(2025, 10, 31, 8, tzinfo=timezone.utc))
+    evaluate(morning)
+    Notification.objects.filter(trigger_event=morning).update(status=Notification.Status.FAILED)
+    evening = _payment_failed(app_user, datetime(2025, 10, 31, 19, tzinfo=timezone.utc))
+    evaluate(evening)
+    assert decision(evening, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
+
+
+def test_a_missing_template_variable_renders_empty_and_is_recorded(app_user):
+    failed = _payment_failed(app_user, datetime(2025, 10, 31, 8, tzinfo=timezone.utc))
+    evaluate(failed)
+    email = decision(failed, "INSUFFICIENT_FUNDS_EMAIL")
+    assert "payment of 42.00 , but" in email.body
+    assert "missing variables: currency" in email.reason
+
+
+@pytest.mark.parametrize(
+    "attempt, status", [(2, NOT_MATCHED), ("3", SCHEDULED), (3, SCHEDULED), (4.5, SCHEDULED)]
+)
+def test_high_risk_alert_from_the_third_attempt(app_user, attempt, status):
+    failed = _payment_failed(
+        app_user, SIGNUP, failure_reason="CARD_DECLINED", attempt_number=attempt
+    )
+    evaluate(failed)
+    alert = decision(failed, "HIGH_RISK_ALERT")
+    assert (alert.status, alert.private) == (status, True)
+    assert decision(failed, "INSUFFICIENT_FUNDS_EMAIL").status == NOT_MATCHED
+
+
+def test_unsubscribed_users_get_no_user_facing_notification_but_operations_still_hear(app_user):
+    failed = _payment_failed(app_user, SIGNUP, attempt_number=5, **{})
+    app_user.traits = {**app_user.traits, "unsubscribed": True}
+    app_user.save()
+    evaluate(failed)
+    email = decision(failed, "INSUFFICIENT_FUNDS_EMAIL")
+    assert (email.status, email.reason) == (
+        SUPPRESSED,
+        "skipped INSUFFICIENT_FUNDS_EMAIL: unsubscribed",
+    )
+    assert decision(failed, "HIGH_RISK_ALERT").status == SCHEDULED
+
+
+def test_events_of_types_no_rule_triggers_on_get_no_decision(app_user):
+    other = product_event(app_user, "page_viewed", SIGNUP)
+    assert evaluate(other) == {}
+
+
+def test_evaluating_an_event_twice_decides_once(app_user):
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    evaluate(signup)
+    assert Notification.objects.filter(trigger_event=signup).count() == 1
+    assert Decision.objects.filter(notification__trigger_event=signup).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_on_one_user_never_send_past_a_limit(app_user):
+    """Two workers evaluate two same-day failed payments of one user at the same moment."""
+    day = datetime(2025, 10, 31, tzinfo=timezone.utc)
+    events = [_payment_failed(app_user, day + timedelta(hours=hour)) for hour in (8, 9)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(event):
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                notification_events_evaluate(event_ids=[event.pk])
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    statuses = sorted(
+        Notification.objects.filter(rule="INSUFFICIENT_FUNDS_EMAIL").values_list(
+            "status", flat=True
+        )
+    )
+    assert statuses == [SCHEDULED, SUPPRESSED]
