@@ -14,7 +14,7 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, worker_init, worker_ready
 from django.conf import settings
 
-from outbox.contracts import CONSUMERS
+from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
 
@@ -74,7 +74,13 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
                 "args": (consumer,),
                 "options": {"expires": max(relay_every * 5, 5)},
             }
-            for consumer in CONSUMERS
+            for consumer in (*CONSUMERS, CONSUMER_NOTIFICATIONS)
+        },
+        # Notifications that became due (a delay ended, a retry's backoff passed).
+        "notifications-send-due": {
+            "task": "notifications.send_due",
+            "schedule": timedelta(seconds=settings.NOTIFICATION_SEND_INTERVAL_SECONDS),
+            "options": {"expires": max(settings.NOTIFICATION_SEND_INTERVAL_SECONDS * 5, 5)},
         },
         # What readiness reports about an embedded ClickHouse only the worker may open.
         "clickhouse-heartbeat": {

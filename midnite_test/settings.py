@@ -209,6 +209,12 @@ OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast
 OUTBOX_MAX_ATTEMPTS = config("OUTBOX_MAX_ATTEMPTS", default=3, cast=int)
 OUTBOX_RETENTION_SECONDS = config("OUTBOX_RETENTION", default=7 * 24 * 3600, cast=int)
 
+# Sending due notifications (notifications/sending.py): a sweep every interval, each send
+# leased for this long (longer than any channel's timeout), a task sending for at most max.
+NOTIFICATION_SEND_INTERVAL_SECONDS = config("NOTIFICATION_SEND_INTERVAL_SECONDS", 1.0, cast=float)
+NOTIFICATION_SEND_LEASE_SECONDS = config("NOTIFICATION_SEND_LEASE_SECONDS", 300, cast=int)
+NOTIFICATION_SEND_MAX_SECONDS = config("NOTIFICATION_SEND_MAX_SECONDS", 10.0, cast=float)
+
 
 # Notification channels (notifications/channels.py; README, "Settings").
 # Email: SMTP when EMAIL_HOST is set, else the console (`make run` prints each email); tests
