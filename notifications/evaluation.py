@@ -7,7 +7,7 @@ and a limit is checked against everything already decided for that user.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,11 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.history import UserEventHistory, event_record
 from events.models import Event, User
 from notifications.config import notification_config
 from notifications.models import Decision, Notification
-from notifications.policy import limit_window, quiet_hours_defer, user_timezone
+from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
+from notifications.policy import LimitWindow, limit_window, quiet_hours_defer, user_timezone
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
@@ -56,9 +56,20 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     decided = set(
         Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
     )
-    batch = _Batch(now=timezone.now())
+    rules = {event_type: config.rules_for(event_type) for event_type in config.event_types}
+    lookbacks = {rule.name: condition_lookback(rule.condition) for rule in config.rules}
+    batch = _Batch(
+        now=timezone.now(),
+        lookbacks=lookbacks,
+        histories=BatchHistories(
+            events,
+            lookback_union(lookback for lookback in lookbacks.values() if lookback),
+            traits={pk: user.traits for pk, user in users.items()},
+        ),
+        limits=_LimitCounts.load(events, rules),
+    )
     for event in events:
-        for rule in config.rules_for(event.event_type):
+        for rule in rules[event.event_type]:
             if (rule.name, event.pk) not in decided:
                 batch.add(
                     rule=rule,
@@ -75,16 +86,59 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
 
 
 @dataclass
+class _LimitCounts:
+    """Trigger times of the notifications that count against limits, by (user, type).
+
+    Read once per batch for the users and types with a limit; each notification scheduled in
+    the batch is added, so the next event of the same user sees it.
+    """
+
+    times: dict[tuple[int, str], list[datetime]]
+
+    @classmethod
+    def load(
+        cls, events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
+    ) -> "_LimitCounts":
+        limited = {
+            rule.notification_type
+            for event in events
+            for rule in rules.get(event.event_type, ())
+            if rule.debounce.limit is not None
+        }
+        times: dict[tuple[int, str], list[datetime]] = defaultdict(list)
+        if limited:
+            counted = Notification.objects.filter(
+                user_id__in={event.user_id for event in events},
+                notification_type__in=sorted(limited),
+                status__in=COUNTED,
+            ).values_list("user_id", "notification_type", "trigger_occurred_at")
+            for user_id, notification_type, at in counted:
+                times[(user_id, notification_type)].append(at)
+        return cls(times)
+
+    def count(self, key: tuple[int, str], window: LimitWindow) -> int:
+        return sum(
+            1
+            for at in self.times[key]
+            if (window.start is None or at >= window.start)
+            and (window.end is None or at < window.end)
+        )
+
+    def add(self, key: tuple[int, str], at: datetime) -> None:
+        self.times[key].append(at)
+
+
+@dataclass
 class _Batch:
     """The decisions of one batch of events, written with two inserts at the end."""
 
     now: datetime
+    # What each rule looks back at, by rule name; None: its questions go to the store.
+    lookbacks: Mapping[str, Lookback | None]
+    histories: BatchHistories
+    limits: _LimitCounts
     notifications: list[Notification] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
-    # Scheduled in this batch, by (user, type): their trigger times, not yet in the database.
-    pending: dict[tuple[int, str], list[datetime]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
     due_now: bool = False
 
     def add(
@@ -114,9 +168,12 @@ class _Batch:
         notification: Notification,
     ) -> tuple[str, str]:
         traits = event.user_traits or user.traits
-        history = UserEventHistory(user_id=user.pk, anchor=event, user_traits=traits)
+        if self.lookbacks[rule.name] is None:
+            history = self.histories.store(event, user_traits=traits)
+        else:
+            history = self.histories.preloaded(event)
         failure = condition_failure(
-            rule.condition, event=event_record(event, user_traits=traits), history=history
+            rule.condition, event=self.histories.record(event), history=history
         )
         if failure is not None:
             return Notification.Status.NOT_MATCHED, failure
@@ -124,8 +181,9 @@ class _Batch:
             return Notification.Status.SUPPRESSED, f"skipped {rule.notification_type}: unsubscribed"
         tz = user_timezone(traits)
         window = limit_window(rule.debounce, at=event.occurred_at, tz=tz)
+        key = (user.pk, rule.notification_type)
         if window is not None:
-            sent = self._counted(user.pk, rule.notification_type, window.start, window.end)
+            sent = self.limits.count(key, window)
             if sent >= window.limit:
                 return Notification.Status.SUPPRESSED, (
                     f"skipped {rule.notification_type}: already sent {sent} of {window.limit} "
@@ -145,26 +203,9 @@ class _Batch:
         missing = sorted(set(missing_subject) | set(missing_body))
         if missing:
             reasons.append(f"missing variables: {', '.join(missing)}")
-        self.pending[(user.pk, rule.notification_type)].append(event.occurred_at)
+        self.limits.add(key, event.occurred_at)
         self.due_now = self.due_now or due <= self.now
         return Notification.Status.SCHEDULED, "; ".join([f"due {due.isoformat()}", *reasons])
-
-    def _counted(
-        self, user_id: int, notification_type: str, start: datetime | None, end: datetime | None
-    ) -> int:
-        stored = Notification.objects.filter(
-            user_id=user_id, notification_type=notification_type, status__in=COUNTED
-        )
-        if start is not None:
-            stored = stored.filter(trigger_occurred_at__gte=start)
-        if end is not None:
-            stored = stored.filter(trigger_occurred_at__lt=end)
-        in_batch = [
-            at
-            for at in self.pending[(user_id, notification_type)]
-            if (start is None or at >= start) and (end is None or at < end)
-        ]
-        return stored.count() + len(in_batch)
 
     def save(self) -> None:
         Notification.objects.bulk_create(self.notifications)

@@ -8,6 +8,7 @@ once, and the webhooks carry an idempotency key for the receiver to drop a repea
 """
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -22,10 +23,22 @@ from notifications.config import notification_config
 from notifications.delivery import delivery_retry_delay
 from notifications.models import Decision, Notification
 from rules.explain import condition_failure
+from rules.schema import NotificationRule
 
 log = structlog.get_logger(__name__)
 SCHEDULED = Notification.Status.SCHEDULED
 CLAIM_SIZE = 100
+
+
+@dataclass(kw_only=True)
+class _Outcome:
+    """What one send attempt decided, written with the others of its batch."""
+
+    notification: Notification
+    status: str
+    reason: str
+    due_at: datetime | None = None
+    last_error: str = ""
 
 
 def notifications_send_due(*, max_seconds: float | None = None) -> int:
@@ -37,8 +50,8 @@ def notifications_send_due(*, max_seconds: float | None = None) -> int:
     handled = 0
     while deadline is None or time.monotonic() < deadline:
         claimed = _due_claim(CLAIM_SIZE)
-        for notification_id, attempt in claimed:
-            _send(notification_id, attempt)
+        rules = {rule.name: rule for rule in notification_config().rules}
+        _outcomes_record([_send(notification, rules) for notification in claimed])
         handled += len(claimed)
         if len(claimed) < CLAIM_SIZE:
             break
@@ -46,7 +59,8 @@ def notifications_send_due(*, max_seconds: float | None = None) -> int:
 
 
 @transaction.atomic
-def _due_claim(limit: int) -> list[tuple[int, int]]:
+def _due_claim(limit: int) -> list[Notification]:
+    """Lease up to `limit` due notifications to this worker and count the attempt."""
     now = timezone.now()
     ids = list(
         Notification.objects.select_for_update(skip_locked=True)
@@ -54,43 +68,40 @@ def _due_claim(limit: int) -> list[tuple[int, int]]:
         .order_by("due_at")
         .values_list("id", flat=True)[:limit]
     )
+    if not ids:
+        return []
     lease_end = now + timedelta(seconds=settings.NOTIFICATION_SEND_LEASE_SECONDS)
     Notification.objects.filter(pk__in=ids).update(due_at=lease_end, attempts=F("attempts") + 1)
-    return list(Notification.objects.filter(pk__in=ids).values_list("id", "attempts"))
-
-
-def _send(notification_id: int, attempt: int) -> None:
-    notification = Notification.objects.select_related("user", "trigger_event").get(
-        pk=notification_id
+    return list(
+        Notification.objects.select_related("user", "trigger_event")
+        .filter(pk__in=ids)
+        .order_by("due_at", "id")
     )
-    blocked = _blocked(notification, attempt)
+
+
+def _send(notification: Notification, rules: dict[str, NotificationRule]) -> _Outcome:
+    blocked = _blocked(notification, rules.get(notification.rule))
     if blocked is not None:
-        _record(notification, attempt, status=blocked[0], reason=blocked[1])
-        return
+        return _Outcome(notification=notification, status=blocked[0], reason=blocked[1])
     try:
         destinations = message_deliver(_outgoing(notification))
     except DeliveryFailed as exc:
-        _record_failure(notification, attempt, exc)
-        return
-    _record(
-        notification,
-        attempt,
+        return _failure(notification, exc)
+    return _Outcome(
+        notification=notification,
         status=Notification.Status.SENT,
         reason=f"sent to {', '.join(destinations)}",
-        sent_at=timezone.now(),
     )
 
 
-def _blocked(notification: Notification, attempt: int) -> tuple[str, str] | None:
+def _blocked(notification: Notification, rule: NotificationRule | None) -> tuple[str, str] | None:
     """Return the (status, reason) that stops this send, or None to deliver it."""
-    rules = {rule.name: rule for rule in notification_config().rules}
-    rule = rules.get(notification.rule)
     if rule is None:
         return Notification.Status.CANCELLED, f"rule {notification.rule} is no longer configured"
     user = notification.user
     if not notification.private and user.traits.get("unsubscribed") is True:
         return Notification.Status.SUPPRESSED, f"skipped {rule.notification_type}: unsubscribed"
-    if rule.recheck and attempt == 1:
+    if rule.recheck and notification.attempts == 1:
         event = notification.trigger_event
         history = UserEventHistory(user_id=user.pk, anchor=event, user_traits=user.traits)
         failure = condition_failure(
@@ -117,60 +128,70 @@ def _outgoing(notification: Notification) -> OutgoingMessage:
     )
 
 
-def _record_failure(notification: Notification, attempt: int, exc: DeliveryFailed) -> None:
-    if exc.retryable and attempt < settings.NOTIFICATION_MAX_ATTEMPTS:
-        retry_at = timezone.now() + timedelta(seconds=delivery_retry_delay(attempt))
-        reason = f"attempt {attempt} failed: {exc.error}; retrying at {retry_at.isoformat()}"
-        _record(
-            notification,
-            attempt,
-            status=SCHEDULED,
-            reason=reason,
-            due_at=retry_at,
-            last_error=exc.error,
-        )
-    else:
-        reason = f"failed after {attempt} attempt(s): {exc.error}"
-        _record(
-            notification,
-            attempt,
-            status=Notification.Status.FAILED,
-            reason=reason,
-            last_error=exc.error,
-        )
+def _failure(notification: Notification, exc: DeliveryFailed) -> _Outcome:
+    attempt = notification.attempts
     log.warning(
         "notification.delivery_failed",
         notification_id=notification.pk,
         attempt=attempt,
         retryable=exc.retryable,
     )
+    if exc.retryable and attempt < settings.NOTIFICATION_MAX_ATTEMPTS:
+        retry_at = timezone.now() + timedelta(seconds=delivery_retry_delay(attempt))
+        return _Outcome(
+            notification=notification,
+            status=SCHEDULED,
+            reason=f"attempt {attempt} failed: {exc.error}; retrying at {retry_at.isoformat()}",
+            due_at=retry_at,
+            last_error=exc.error,
+        )
+    return _Outcome(
+        notification=notification,
+        status=Notification.Status.FAILED,
+        reason=f"failed after {attempt} attempt(s): {exc.error}",
+        last_error=exc.error,
+    )
 
 
 @transaction.atomic
-def _record(
-    notification: Notification,
-    attempt: int,
-    *,
-    status: str,
-    reason: str,
-    due_at: datetime | None = None,
-    sent_at: datetime | None = None,
-    last_error: str = "",
-) -> None:
-    """Write the outcome and its decision, unless another worker has since taken the lease."""
-    changes = {"status": status, "updated_at": timezone.now()}
-    if last_error:
-        changes["last_error"] = last_error
-    # A retry keeps the scheduling reason; its own reason is in the decision.
-    if status != SCHEDULED:
-        changes["reason"] = reason
-    if due_at is not None:
-        changes["due_at"] = due_at
-    if sent_at is not None:
-        changes["sent_at"] = sent_at
-    current = Notification.objects.filter(pk=notification.pk, status=SCHEDULED, attempts=attempt)
-    if current.update(**changes):
-        Decision.objects.create(
-            notification=notification, user_id=notification.user_id, status=status, reason=reason
+def _outcomes_record(outcomes: list[_Outcome]) -> None:
+    """Write the outcomes and their decisions, but not over a lease another worker has taken.
+
+    The rows are locked first, so a lease that is still this worker's stays so until commit.
+    """
+    now = timezone.now()
+    leases = dict(
+        Notification.objects.select_for_update()
+        .filter(pk__in=[outcome.notification.pk for outcome in outcomes], status=SCHEDULED)
+        .values_list("pk", "attempts")
+    )
+    held = [o for o in outcomes if leases.get(o.notification.pk) == o.notification.attempts]
+    sent = [o.notification.pk for o in held if o.status == Notification.Status.SENT]
+    # The common case, every send of the batch delivered, is one statement.
+    Notification.objects.filter(pk__in=sent).update(
+        status=Notification.Status.SENT, sent_at=now, updated_at=now
+    )
+    for outcome in held:
+        if outcome.status == Notification.Status.SENT:
+            continue
+        changes = {"status": outcome.status, "updated_at": now}
+        # A retry keeps the scheduling reason; its own reason is in the decision.
+        if outcome.status != SCHEDULED:
+            changes["reason"] = outcome.reason
+        if outcome.last_error:
+            changes["last_error"] = outcome.last_error
+        if outcome.due_at is not None:
+            changes["due_at"] = outcome.due_at
+        Notification.objects.filter(pk=outcome.notification.pk).update(**changes)
+    Decision.objects.bulk_create(
+        Decision(
+            notification=outcome.notification,
+            user_id=outcome.notification.user_id,
+            status=outcome.status,
+            reason=outcome.reason,
+            created_at=now,
         )
-        log.info("notification.decided", notification_id=notification.pk, status=status)
+        for outcome in held
+    )
+    if held:
+        log.info("notifications.sent", handled=len(outcomes), recorded=len(held))

@@ -1,0 +1,109 @@
+"""The history a batch of events is evaluated against, read in one query where the rules allow.
+
+Deciding events one query at a time caps a worker at a few hundred events a second on round
+trips alone. Most notification rules only look back a bounded time for events of known types
+(proximity), so a batch's users' events of those types in [earliest event - lookback, latest
+event] are read at once and each event is evaluated against them in memory, with the rule
+core's reference semantics (`rules.memory.InMemoryHistory`). A rule that asks anything else
+(the last N events, an aggregate) is answered by the store, one query per question.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from events.history import UserEventHistory, event_record
+from events.models import Event
+from rules.conditions import AllOf, AnyOf, Not, PropertyMatch, Proximity
+from rules.history import EventRecord, History
+from rules.legacy import LegacyPropertyMatch, LegacyProximity
+from rules.memory import InMemoryHistory
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """The events a condition's history questions can reach: these types, this far back."""
+
+    event_types: frozenset[str]
+    seconds: int
+
+
+NO_HISTORY = Lookback(frozenset(), 0)
+
+
+def condition_lookback(condition: object) -> Lookback | None:
+    """Return what `condition` looks back at, or None when it is not a bounded look back."""
+    if isinstance(condition, (PropertyMatch, LegacyPropertyMatch)):
+        return NO_HISTORY
+    if isinstance(condition, LegacyProximity):
+        return _lookback_of(condition.events.event_types, condition.seconds)
+    if isinstance(condition, Proximity) and condition.window.after_seconds == 0:
+        return _lookback_of(condition.events.event_types, condition.window.before_seconds)
+    if isinstance(condition, (AllOf, AnyOf)):
+        return _combined([condition_lookback(child) for child in condition.conditions])
+    if isinstance(condition, Not):
+        return condition_lookback(condition.condition)
+    return None
+
+
+def _lookback_of(event_types: frozenset[str] | None, seconds: int) -> Lookback | None:
+    return None if event_types is None else Lookback(event_types, seconds)
+
+
+def _combined(lookbacks: Sequence[Lookback | None]) -> Lookback | None:
+    bounded = [lookback for lookback in lookbacks if lookback is not None]
+    return lookback_union(bounded) if len(bounded) == len(lookbacks) else None
+
+
+def lookback_union(lookbacks: Iterable[Lookback]) -> Lookback:
+    """Return the look back that covers all of `lookbacks`."""
+    lookbacks = list(lookbacks)
+    return Lookback(
+        frozenset().union(*(lookback.event_types for lookback in lookbacks)),
+        max((lookback.seconds for lookback in lookbacks), default=0),
+    )
+
+
+class BatchHistories:
+    """Histories for each event of a batch: preloaded for `lookback`, else the store's."""
+
+    def __init__(
+        self, events: Sequence[Event], lookback: Lookback, *, traits: Mapping[int, dict]
+    ) -> None:
+        """Preload for `events`; `traits` are the users' current traits, by user id, for events
+        stored without a snapshot of their own."""
+        self._records: dict[int, list[EventRecord]] = defaultdict(list)
+        self._anchors: dict[int, EventRecord] = {}
+        for event in _preloaded(events, lookback):
+            user_traits = event.user_traits or traits.get(event.user_id, {})
+            record = event_record(event, user_traits=user_traits)
+            self._records[event.user_id].append(record)
+            self._anchors[event.pk] = record
+
+    def record(self, event: Event) -> EventRecord:
+        """Return the rule core's view of `event`, as its conditions see it."""
+        return self._anchors[event.pk]
+
+    def preloaded(self, event: Event) -> History:
+        """Return `event`'s history from the preloaded events (bounded look backs only)."""
+        return InMemoryHistory(events=self._records[event.user_id], anchor=self._anchors[event.pk])
+
+    def store(self, event: Event, *, user_traits: dict) -> History:
+        """Return `event`'s history answered by the event store."""
+        return UserEventHistory(user_id=event.user_id, anchor=event, user_traits=user_traits)
+
+
+def _preloaded(events: Sequence[Event], lookback: Lookback) -> Iterable[Event]:
+    """Return `events` and their users' events that `lookback` reaches, each once."""
+    by_pk = {event.pk: event for event in events}
+    if lookback.event_types and events:
+        start = min(event.occurred_at for event in events) - timedelta(seconds=lookback.seconds)
+        end = max(event.occurred_at for event in events)
+        for event in Event.objects.filter(
+            user_id__in={event.user_id for event in events},
+            event_type__in=sorted(lookback.event_types),
+            occurred_at__range=(start, end),
+        ):
+            by_pk.setdefault(event.pk, event)
+    return by_pk.values()
