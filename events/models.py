@@ -54,7 +54,8 @@ class Event(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     # The user's traits as merged when a product event was stored, so rules evaluated later
     # see the user as this event saw them; empty for events that carry no traits.
-    user_traits = models.JSONField(default=dict, blank=True)
+    # The database default lets raw inserts that predate this column leave it out.
+    user_traits = models.JSONField(default=dict, blank=True, db_default={})
     received_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
