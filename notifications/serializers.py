@@ -15,6 +15,8 @@ class AuditQuerySerializer(StrictSerializer):
         default=AUDIT_LIMIT_DEFAULT,
         help_text=f"Entries per list, 1 to {AUDIT_LIMIT_MAX}.",
     )
+    # DRF's override of the Accept header, e.g. ?format=json to read the JSON in a browser.
+    format = serializers.ChoiceField(choices=["json", "html"], required=False)
 
 
 class AuditEventSerializer(serializers.Serializer):

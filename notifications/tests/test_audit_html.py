@@ -91,3 +91,16 @@ def test_a_browser_without_a_session_is_told_where_to_log_in(db):
 def test_the_pages_script_and_style_are_static_files():
     assert finders.find("notifications/audit.js")
     assert finders.find("notifications/audit.css")
+
+
+def test_format_json_overrides_a_browsers_accept(staff_browser, ada):
+    response = staff_browser.get("/audit/u_ada", {"format": "json", "limit": 1})
+
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["user_id"] == "u_ada"
+
+
+def test_format_html_overrides_accept_any(api_client, ada):
+    response = api_client.get("/audit/u_ada", {"format": "html"}, HTTP_ACCEPT="*/*")
+
+    assert response["Content-Type"] == "text/html; charset=utf-8"

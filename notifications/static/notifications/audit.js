@@ -107,8 +107,12 @@
   render(JSON.parse(lastBody));
   showStatus("live, updated " + new Date().toLocaleTimeString(), false);
 
+  // The page's own URL, its limit included, always answered as JSON.
+  var jsonUrl = new URL(window.location.href);
+  jsonUrl.searchParams.set("format", "json");
+
   function poll() {
-    fetch(window.location.href, {
+    fetch(jsonUrl, {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
       cache: "no-store",
