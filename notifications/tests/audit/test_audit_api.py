@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from api_keys.services import api_key_create
 from events.models import User
 from notifications.selectors import user_audit
-from notifications.tests.story import decision_store, event_store
+from notifications.tests.audit.story import decision_store, event_store
 
 T0 = datetime(2025, 10, 31, 19, 30, tzinfo=timezone.utc)
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from events.models import User
 
-from notifications.tests.story import decision_store, event_store
+from notifications.tests.audit.story import decision_store, event_store
 
 # What Chromium sends for a page it navigates to.
 BROWSER_ACCEPT = (

@@ -15,7 +15,7 @@ from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
 from events.models import User
-from notifications.tests.story import decision_store, event_store
+from notifications.tests.audit.story import decision_store, event_store
 
 CHROMIUM = "/usr/bin/chromium"
 # Generous for a shared CI machine: the page polls every second.

@@ -1,3 +1,5 @@
+"""Fixtures of the audit trail's tests: an API client and a product user."""
+
 import pytest
 from rest_framework.test import APIClient
 
