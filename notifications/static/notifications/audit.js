@@ -22,6 +22,12 @@
     return td;
   }
 
+  // "2025-10-31T19:30:00.123456Z" as "2025-10-31 19:30:00 UTC".
+  function timeCell(iso) {
+    var text = iso ? iso.replace("T", " ").replace(/\.[0-9]+/, "").replace(/Z$/, " UTC") : "";
+    return cell(text, "time");
+  }
+
   function codeCell(value) {
     var td = document.createElement("td");
     var pre = document.createElement("pre");
@@ -74,7 +80,7 @@
     });
     fill("decisions", audit.decisions, 5, function (d) {
       return row([
-        cell(d.created_at),
+        timeCell(d.created_at),
         statusCell(d.status, d.reason),
         cell(d.notification_type),
         cell(d.rule),
@@ -83,16 +89,16 @@
     });
     fill("notification-history", audit.notification_history, 6, function (n) {
       return row([
-        cell(n.created_at),
+        timeCell(n.created_at),
         statusCell(n.status, n.suppression_reason),
         cell(n.notification_type),
         cell(n.channel),
         cell(n.trigger_event),
-        cell(n.sent_at),
+        timeCell(n.sent_at),
       ]);
     });
     fill("recent-events", audit.recent_events, 4, function (e) {
-      return row([cell(e.event_timestamp), cell(e.event_type), cell(e.event_id), codeCell(e.properties)]);
+      return row([timeCell(e.event_timestamp), cell(e.event_type), cell(e.event_id), codeCell(e.properties)]);
     });
   }
 
@@ -111,7 +117,10 @@
   var jsonUrl = new URL(window.location.href);
   jsonUrl.searchParams.set("format", "json");
 
+  // A poll starts `interval` after the previous one started (or as soon as it ends, when it
+  // took longer), so a change shows within about one interval plus one request.
   function poll() {
+    var started = Date.now();
     fetch(jsonUrl, {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
@@ -133,7 +142,7 @@
         showStatus("not updating (" + error.message + "); retrying", true);
       })
       .then(function () {
-        window.setTimeout(poll, interval);
+        window.setTimeout(poll, Math.max(0, interval - (Date.now() - started)));
       });
   }
 
