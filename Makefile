@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/midnite_test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test lint install bench openapi clean
+.PHONY: run test lint install chromium bench openapi clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ run: install
 	$(BIN)/python manage.py clickhouse_migrate
 	PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) BIN=$(BIN) exec bin/run-embedded
 
+## Debian's chromium for the browser test of the audit page (Playwright never downloads one).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 ## Lint, then every test on PostgreSQL, then the API tests once more on SQLite.
-test: install lint
+test: install lint chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest
 	mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest events/tests/api

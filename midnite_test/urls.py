@@ -8,6 +8,7 @@ OPEN = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
     path("", include("events.urls")),
+    path("", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
     path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from operator import ge, gt, le, lt
 from typing import Any
@@ -77,12 +77,7 @@ def legacy_number(value: Any) -> Decimal | None:
     """
     if isinstance(value, str):
         text = value.strip()
-        if not _NUMBER_TEXT.fullmatch(text):
-            return None
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-            return None
+        return Decimal(text) if _NUMBER_TEXT.fullmatch(text) else None
     return as_decimal(value)
 
 
@@ -198,7 +193,7 @@ def _number_value(node: Node) -> Decimal:
     """Return the value of an ordering operator: a number or a string holding one ("3")."""
     value = node.required("value")
     number = legacy_number(value)
-    if number is None or not number.is_finite():
+    if number is None:
         raise node.error("value", f"must be a number or a numeric string, not {_kind(value)}")
     return number
 

@@ -1,0 +1,150 @@
+// The audit page: draw the audit JSON, then poll it and redraw when it changes.
+// Every value is written with textContent, never as markup: event properties and traits
+// come from clients.
+(function () {
+  "use strict";
+
+  var STATUS_LABELS = {
+    sent: "sent",
+    scheduled: "scheduled",
+    suppressed: "suppressed",
+    not_matched: "not matched",
+    cancelled: "cancelled",
+    failed: "failed",
+  };
+
+  function cell(text, className) {
+    var td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    if (className) {
+      td.className = className;
+    }
+    return td;
+  }
+
+  // "2025-10-31T19:30:00.123456Z" as "2025-10-31 19:30:00 UTC".
+  function timeCell(iso) {
+    var text = iso ? iso.replace("T", " ").replace(/\.[0-9]+/, "").replace(/Z$/, " UTC") : "";
+    return cell(text, "time");
+  }
+
+  function codeCell(value) {
+    var td = document.createElement("td");
+    var pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(value, null, 1);
+    td.appendChild(pre);
+    return td;
+  }
+
+  function statusCell(status, reason) {
+    var td = document.createElement("td");
+    var badge = document.createElement("span");
+    var known = Object.prototype.hasOwnProperty.call(STATUS_LABELS, status);
+    badge.className = "status status-" + (known ? status : "unknown");
+    badge.textContent = known ? STATUS_LABELS[status] : String(status);
+    td.appendChild(badge);
+    if (reason) {
+      var text = document.createElement("span");
+      text.className = "reason";
+      text.textContent = reason;
+      td.appendChild(text);
+    }
+    return td;
+  }
+
+  function row(cells) {
+    var tr = document.createElement("tr");
+    cells.forEach(function (td) {
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+
+  function fill(id, items, columns, toRow) {
+    var tbody = document.getElementById(id);
+    var rows = items.map(toRow);
+    if (rows.length === 0) {
+      var empty = cell("none", "empty");
+      empty.colSpan = columns;
+      rows = [row([empty])];
+    }
+    tbody.replaceChildren.apply(tbody, rows);
+  }
+
+  function render(audit) {
+    document.getElementById("user-id").textContent = audit.user_id;
+    document.getElementById("user-pk").textContent = audit.id;
+    fill("traits", Object.keys(audit.traits).sort(), 2, function (name) {
+      var value = audit.traits[name];
+      return row([cell(name), typeof value === "string" ? cell(value) : codeCell(value)]);
+    });
+    fill("decisions", audit.decisions, 5, function (d) {
+      return row([
+        timeCell(d.created_at),
+        statusCell(d.status, d.reason),
+        cell(d.notification_type),
+        cell(d.rule),
+        cell(d.trigger_event),
+      ]);
+    });
+    fill("notification-history", audit.notification_history, 6, function (n) {
+      return row([
+        timeCell(n.created_at),
+        statusCell(n.status, n.suppression_reason),
+        cell(n.notification_type),
+        cell(n.channel),
+        cell(n.trigger_event),
+        timeCell(n.sent_at),
+      ]);
+    });
+    fill("recent-events", audit.recent_events, 4, function (e) {
+      return row([timeCell(e.event_timestamp), cell(e.event_type), cell(e.event_id), codeCell(e.properties)]);
+    });
+  }
+
+  function showStatus(text, stale) {
+    var node = document.getElementById("live-status");
+    node.textContent = text;
+    node.className = stale ? "stale" : "";
+  }
+
+  var interval = Number(document.body.dataset.pollIntervalMs) || 1000;
+  var lastBody = document.getElementById("audit-data").textContent;
+  render(JSON.parse(lastBody));
+  showStatus("live, updated " + new Date().toLocaleTimeString(), false);
+
+  // The page's own URL, its limit included, always answered as JSON.
+  var jsonUrl = new URL(window.location.href);
+  jsonUrl.searchParams.set("format", "json");
+
+  // A poll starts `interval` after the previous one started (or as soon as it ends, when it
+  // took longer), so a change shows within about one interval plus one request.
+  function poll() {
+    var started = Date.now();
+    fetch(jsonUrl, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+    })
+      .then(function (response) {
+        return response.text().then(function (body) {
+          if (!response.ok) {
+            throw new Error("HTTP " + response.status);
+          }
+          if (body !== lastBody) {
+            render(JSON.parse(body));
+            lastBody = body;
+          }
+          showStatus("live, updated " + new Date().toLocaleTimeString(), false);
+        });
+      })
+      .catch(function (error) {
+        showStatus("not updating (" + error.message + "); retrying", true);
+      })
+      .then(function () {
+        window.setTimeout(poll, Math.max(0, interval - (Date.now() - started)));
+      });
+  }
+
+  window.setTimeout(poll, interval);
+})();

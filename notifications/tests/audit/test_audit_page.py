@@ -1,0 +1,111 @@
+"""The audit page in headless Chromium: what is stored appears on an open page, as text.
+
+Debian's chromium (`make test` installs it) driven by Playwright against the live server. The
+page polls its JSON every second; each test waits with Playwright's `expect`, never a sleep.
+"""
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from playwright.sync_api import Page, expect, sync_playwright
+
+from events.models import User
+from notifications.tests.audit.story import decision_store, event_store
+
+CHROMIUM = "/usr/bin/chromium"
+# Generous for a shared CI machine: the page polls every second.
+APPEARS_WITHIN_MS = 5_000
+
+
+def _off_the_event_loop(store: Callable[[], object]) -> object:
+    """Run `store` in a thread of its own and return its result.
+
+    Playwright's sync API keeps an asyncio loop running in the test's thread, and Django
+    refuses database calls there (SynchronousOnlyOperation).
+    """
+
+    def run() -> object:
+        try:
+            return store()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+@pytest.fixture
+def ada(transactional_db) -> User:
+    """A user with one past event, committed so the live server sees it."""
+    user = User.objects.create(external_id="u_ada", traits={"plan": "pro"})
+    event_store(user=user, event_type="signup_completed")
+    return user
+
+
+@pytest.fixture
+def staff_session(transactional_db) -> str:
+    """The session cookie of a staff member logged in to the admin."""
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("oncall", is_staff=True))
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+def audit_page(live_server, staff_session, ada) -> Iterator[Page]:
+    """Chromium, logged in as staff, showing /audit/u_ada; fails the test on a script error."""
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": staff_session, "url": live_server.url}]
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{live_server.url}/audit/u_ada")
+        expect(page.locator("#recent-events")).to_contain_text("signup_completed")
+        # Gone if the page reloads: what appears later came through polling.
+        page.evaluate("window.sameDocument = true")
+        yield page
+        assert page.evaluate("window.sameDocument") is True
+        browser.close()
+    assert errors == []
+
+
+def test_a_new_event_and_its_decision_appear_on_the_open_page(audit_page, ada):
+    reason = "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+
+    def store() -> None:
+        event = event_store(user=ada, event_type="payment_failed")
+        decision_store(
+            event=event, rule="insufficient_funds_email", status="suppressed", reason=reason
+        )
+
+    _off_the_event_loop(store)
+
+    expect(audit_page.locator("#recent-events")).to_contain_text(
+        "payment_failed", timeout=APPEARS_WITHIN_MS
+    )
+    decision = audit_page.locator("#decisions tr", has_text=reason)
+    expect(decision).to_be_visible(timeout=APPEARS_WITHIN_MS)
+    expect(decision.locator(".status")).to_have_text("suppressed")
+    expect(audit_page.locator("#notification-history")).to_contain_text(reason)
+
+
+def test_markup_in_a_new_event_shows_as_text_and_never_runs(audit_page, ada):
+    script = "<script>window.injected = 1</script>"
+    image = '<img src="x" onerror="window.injected = 2">'
+
+    _off_the_event_loop(
+        lambda: event_store(user=ada, event_type=image, properties={"note": script})
+    )
+
+    expect(audit_page.locator("#recent-events")).to_contain_text(script, timeout=APPEARS_WITHIN_MS)
+    expect(audit_page.locator("#recent-events")).to_contain_text(image)
+    assert audit_page.locator("#recent-events img").count() == 0
+    assert audit_page.evaluate("window.injected") is None
