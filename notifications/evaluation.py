@@ -205,7 +205,8 @@ class _Batch:
             reasons.append(f"missing variables: {', '.join(missing)}")
         self.limits.add(key, event.occurred_at)
         self.due_now = self.due_now or due <= self.now
-        return Notification.Status.SCHEDULED, "; ".join([f"due {due.isoformat()}", *reasons])
+        when = "due now" if due <= self.now else f"due {due.isoformat()}"
+        return Notification.Status.SCHEDULED, "; ".join([when, *reasons])
 
     def save(self) -> None:
         Notification.objects.bulk_create(self.notifications)

@@ -1,7 +1,8 @@
 """The default rules, decided by the evaluator against the real event store."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
@@ -194,3 +195,39 @@ def test_concurrent_workers_on_one_user_never_send_past_a_limit(app_user):
         )
     )
     assert statuses == [SCHEDULED, SUPPRESSED]
+
+
+def test_an_immediate_notification_is_due_now(app_user):
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    assert decision(signup, "WELCOME_EMAIL").reason == "due now"
+
+
+QUIET_RULES = """
+rules:
+  - notification_type: WELCOME_EMAIL
+    event_type: signup_completed
+    quiet_hours: {start: "00:00", end: "23:59"}
+    event_conditions: []
+  - notification_type: HIGH_RISK_ALERT
+    event_type: signup_completed
+    quiet_hours: {start: "00:00", end: "23:59"}
+    event_conditions: []
+"""
+
+
+def test_quiet_hours_defer_user_facing_sends_to_their_end_in_the_users_zone(
+    app_user, settings, tmp_path
+):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(QUIET_RULES)
+    settings.NOTIFICATION_RULES_PATH = rules
+    app_user.traits = {**app_user.traits, "timezone": "America/New_York"}
+    app_user.save()
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert welcome.due_at.astimezone(ZoneInfo("America/New_York")).time() == time(23, 59)
+    assert "deferred by quiet hours to " in welcome.reason
+    # An internal alert is not user-facing: quiet hours do not hold it back.
+    assert decision(signup, "HIGH_RISK_ALERT").reason.startswith("due now; missing variables: ")
