@@ -20,6 +20,9 @@ class EventInput:
     properties: dict[str, Any] = field(default_factory=dict)
     user_id: int | None = None
     amount: Decimal | None = None
+    # The user's traits as merged when a product event was stored (events.product_events).
+    # Not part of the event's content: a re-sent event is compared without them.
+    user_traits: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -46,6 +49,7 @@ def stored_event(event: Event) -> StoredEvent:
             properties=event.properties,
             user_id=event.user_id,
             amount=event.amount,
+            user_traits=event.user_traits,
         ),
         received_at=event.received_at,
     )

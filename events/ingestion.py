@@ -24,7 +24,7 @@ from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
 
-# Rows per INSERT: 9 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
+# Rows per INSERT: 10 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
 INSERT_CHUNK = 1_000
 _COLUMNS = (
     "tenant_id",
@@ -35,6 +35,7 @@ _COLUMNS = (
     "occurred_at",
     "amount",
     "properties",
+    "user_traits",
     "received_at",
 )
 
@@ -134,18 +135,19 @@ def _insert(
     return _insert_values(events, received_at=received_at)
 
 
-# PostgreSQL: one statement whatever the number of events, its columns sent as 8 arrays.
+# PostgreSQL: one statement whatever the number of events, its columns sent as 9 arrays.
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-         received_at)
+         user_traits, received_at)
     SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
-           properties::jsonb, %s
+           properties::jsonb, user_traits::jsonb, %s
     FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
-                %b::timestamptz[], %b::numeric[], %b::text[])
-        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties)
+                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[])
+        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+                user_traits)
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING id, tenant_id, event_id
 """
@@ -163,6 +165,7 @@ def _insert_unnest(
         [e.occurred_at for e in events],
         [e.amount for e in events],
         list(properties_json),
+        [payload_serialize(e.user_traits) if e.user_traits else "{}" for e in events],
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_UNNEST, [received_at, *columns])
@@ -205,6 +208,7 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
         event.occurred_at,
         event.amount,
         event.properties,
+        event.user_traits,
         received_at,
     )
 
@@ -219,7 +223,7 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]
     rows = _existing_unnest(keys) if connection.vendor == "postgresql" else _existing_in(keys)
     found: dict[tuple[str, str], StoredEvent] = {}
     for pk, tenant_id, event_id, source, event_type, occurred_at, *rest in rows:
-        properties, user_id, amount, received_at = rest
+        properties, user_id, amount, user_traits, received_at = rest
         event = EventInput(
             tenant_id=tenant_id,
             event_id=event_id,
@@ -229,6 +233,7 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]
             properties=properties,
             user_id=user_id,
             amount=amount,
+            user_traits=user_traits,
         )
         found[(tenant_id, event_id)] = StoredEvent(pk=pk, event=event, received_at=received_at)
     return found
@@ -244,6 +249,7 @@ _STORED_FIELDS = (
     "properties",
     "user_id",
     "amount",
+    "user_traits",
     "received_at",
 )
 
@@ -252,7 +258,7 @@ _STORED_FIELDS = (
 # the connection's tzinfo here: the value Django's own (Python) timestamptz loader returns.
 _EXISTING_UNNEST = """
     SELECT id, tenant_id, event_id, source, event_type, occurred_at AT TIME ZONE %s,
-           properties, user_id, amount, received_at AT TIME ZONE %s
+           properties, user_id, amount, user_traits, received_at AT TIME ZONE %s
     FROM events_event
     WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
@@ -264,7 +270,7 @@ def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
         cursor.execute(_EXISTING_UNNEST, [zone, zone, [t for t, _ in keys], [e for _, e in keys]])
         rows = cursor.fetchall()
     tzinfo = connection.timezone
-    # The JSON column arrives as text, as the ORM's JSONField gets it before decoding it.
+    # The JSON columns arrive as text, as the ORM's JSONField gets them before decoding them.
     decode = Event._meta.get_field("properties").from_db_value
     return [
         (
@@ -273,7 +279,8 @@ def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
             decode(row[6], None, connection),
             row[7],
             row[8],
-            row[9].replace(tzinfo=tzinfo),
+            decode(row[9], None, connection),
+            row[10].replace(tzinfo=tzinfo),
         )
         for row in rows
     ]
