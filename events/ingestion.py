@@ -50,18 +50,22 @@ class IngestOutcome:
     unknown_users: dict[int, int]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def events_ingest(
-    *, events: Sequence[EventInput], properties_json: Sequence[str] | None = None
+    *,
+    events: Sequence[EventInput],
+    properties_json: Sequence[str] | None = None,
+    consumers: Sequence[str] = CONSUMERS,
 ) -> IngestOutcome:
     """Store the new events among `events`, once each, and publish them to the outbox.
 
     For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
     is stored with the same content), a conflict (stored with different content) or an unknown
     user. Within one call the first input with a given tenant and event id decides; a later
-    one is its duplicate or its conflict. Writes events and outbox messages in one transaction.
-    `properties_json`, when given, holds each event's properties serialized by
-    `payload_serialize`, so they are not serialized again.
+    one is its duplicate or its conflict. Writes events and their `event_stored` messages to
+    `consumers` in one transaction, the caller's when there is one (product events store
+    users and traits with them). `properties_json`, when given, holds each event's properties
+    serialized by `payload_serialize`, so they are not serialized again.
     """
     keys = [event.key for event in events]
     known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
@@ -81,6 +85,7 @@ def events_ingest(
         properties_json=(
             None if properties_json is None else [properties_json[i] for i in first.values()]
         ),
+        consumers=consumers,
     )
     existing = _existing([key for key in first if key not in inserted])
     stored, duplicates, conflicts = {}, {}, {}
@@ -106,16 +111,17 @@ def events_insert_new(
     events: Sequence[EventInput],
     received_at: datetime,
     properties_json: Sequence[str] | None = None,
+    consumers: Sequence[str] = CONSUMERS,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet and publish them; return their pks by key.
 
-    The events' `event_stored` messages go to every consumer in the caller's transaction.
+    The events' `event_stored` messages go to `consumers` in the caller's transaction.
     Events whose (tenant_id, event_id) is stored already are left out of the answer.
     `properties_json` as for events_ingest.
     """
     inserted = _insert(events, received_at=received_at, properties_json=properties_json)
     outbox_publish_subjects(
-        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=CONSUMERS
+        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=consumers
     )
     return inserted
 
@@ -211,6 +217,11 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
         event.user_traits,
         received_at,
     )
+
+
+def events_stored_find(*, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+    """Return the stored events with these (tenant_id, event_id) keys, by key."""
+    return _existing(list(keys))
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
