@@ -30,6 +30,23 @@ class EventInput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProductEvent:
+    """One validated item of a product event batch (POST /api/v1/events).
+
+    `user_id` is the user's external id (`User.external_id`); `event_id` is the client's, or
+    one derived from the item's content.
+    """
+
+    event_id: str
+    user_id: str
+    event_type: str
+    occurred_at: datetime
+    properties: dict[str, Any]
+    properties_json: str
+    user_traits: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoredEvent:
     pk: int
     event: EventInput
