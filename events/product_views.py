@@ -61,16 +61,16 @@ class ProductEventIngestView(APIView):
             413: ErrorSerializer,
         },
         examples=[
+            # drf-spectacular shows a list request's example as a list of this one item.
+            OpenApiExample("one event", value=PRODUCT_EVENT_EXAMPLE, request_only=True),
             OpenApiExample(
-                "a batch",
-                value=[
-                    PRODUCT_EVENT_EXAMPLE,
-                    {**PRODUCT_EVENT_EXAMPLE, "event_timestamp": "2025-10-31T19:30:00"},
-                ],
-                request_only=True,
+                "stored",
+                value={"accepted": 1, "duplicates": 0, "rejected": []},
+                response_only=True,
+                status_codes=["202"],
             ),
             OpenApiExample(
-                "one stored, one rejected",
+                "the second item without a timezone",
                 value={
                     "accepted": 1,
                     "duplicates": 0,
