@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
@@ -103,7 +104,12 @@ def events_ingest(
 
 
 def _users_existing(ids: set[int]) -> set[int]:
-    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    if not ids:
+        return set()
+    if connection.vendor == "postgresql":
+        # One array parameter: a product batch can name 5,000 users, too many placeholders.
+        ids = RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def events_insert_new(

@@ -3,7 +3,8 @@
 Every item of a batch is judged on its own. The valid ones are stored through the ingestion
 service (`events_ingest`) with source "product", in one transaction with:
 - the users they name by external id, created on first sight (`INSERT ... ON CONFLICT
-  (external_id) DO NOTHING RETURNING`), each new one with its `user_created` message;
+  (external_id) DO NOTHING RETURNING`), each new one with its `user_created` message
+  (`events.product_users`);
 - each user's traits, merged (a shallow dict update) with the `user_traits` of the user's new
   events in item order, and each new event's snapshot of them as that event left them
   (`Event.user_traits`); a duplicate merges nothing;
@@ -18,18 +19,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from events.analytics import TOPIC_USER_CREATED, user_record
 from events.contracts import EventInput, ProductEvent
 from events.exceptions import TooManyProductEvents
 from events.ingestion import IngestOutcome, events_ingest, events_stored_find
-from events.models import User
+from events.product_users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
 from midnite_test.memory import collector_paused
-from outbox.contracts import CONSUMER_ANALYTICS, CONSUMER_NOTIFICATIONS, CONSUMERS
-from outbox.services import outbox_publish
+from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS
 
 log = structlog.get_logger(__name__)
 
@@ -38,8 +36,6 @@ PRODUCT_SOURCE = "product"
 # Product events are also evaluated against the notification rules.
 PRODUCT_EVENT_CONSUMERS = (*CONSUMERS, CONSUMER_NOTIFICATIONS)
 CONFLICT = "This tenant already has an event with this id and other content; not stored."
-# Users per INSERT: 3 parameters a row stays under SQLite's and PostgreSQL's limits.
-USER_INSERT_CHUNK = 1_000
 # Attempts at a batch whose new events another transaction stored first (see _store).
 STORE_ATTEMPTS = 3
 
@@ -132,7 +128,7 @@ def _store(*, tenant_id: str, events: list[ProductEvent]) -> IngestOutcome:
     client reusing an event id across users): the insert then stores fewer events than
     found new, and the attempt is rolled back and made again, seeing that event stored.
     """
-    users = _users_locked(external_ids={event.user_id for event in events})
+    users = users_create_and_lock(external_ids={event.user_id for event in events})
     for _ in range(STORE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -183,58 +179,5 @@ def _store_once(
     )
     if outcome.stored.keys() != set(new.values()):
         raise _StoredMeanwhile()
-    _traits_save({pk: traits[pk] for pk in changed})
+    users_traits_update(traits={pk: traits[pk] for pk in changed})
     return outcome
-
-
-def _users_locked(*, external_ids: set[str]) -> dict[str, tuple[int, dict]]:
-    """Create the users not seen before, lock all of them by id, and return (pk, traits)."""
-    _users_create_missing(sorted(external_ids))
-    rows = (
-        User.objects.select_for_update()
-        .filter(external_id__in=external_ids)
-        .order_by("id")
-        .values_list("external_id", "id", "traits")
-    )
-    return {external_id: (pk, traits) for external_id, pk, traits in rows}
-
-
-def _users_create_missing(external_ids: list[str]) -> None:
-    """Insert a user for each external id not taken and publish `user_created` for each.
-
-    In the order given (sorted), so two batches inserting the same new users wait for each
-    other instead of deadlocking; a user another transaction inserts first is left out.
-    """
-    now = timezone.now()
-    created_at = connection.ops.adapt_datetimefield_value(now)
-    table = connection.ops.quote_name(User._meta.db_table)
-    created = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(external_ids), USER_INSERT_CHUNK):
-            chunk = external_ids[start : start + USER_INSERT_CHUNK]
-            rows = ", ".join(["(%s, '', '', '', '{}', %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} "
-                "(external_id, first_name, last_name, email, traits, created_at, updated_at) "
-                f"VALUES {rows} ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
-                [value for external_id in chunk for value in (external_id, created_at, created_at)],
-            )
-            created += cursor.fetchall()
-    outbox_publish(
-        messages=[
-            user_record(User(pk=pk, external_id=external_id, created_at=now)).as_message(
-                topic=TOPIC_USER_CREATED
-            )
-            for pk, external_id in created
-        ],
-        consumers=[CONSUMER_ANALYTICS],
-    )
-
-
-def _traits_save(traits: dict[int, dict]) -> None:
-    now = timezone.now()
-    User.objects.bulk_update(
-        [User(pk=pk, traits=merged, updated_at=now) for pk, merged in traits.items()],
-        ["traits", "updated_at"],
-        batch_size=500,
-    )
