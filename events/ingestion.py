@@ -7,7 +7,7 @@ are written in the same transaction. Idempotency is the unique constraint, so co
 identical requests store each event once.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -225,9 +225,22 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
     )
 
 
-def events_stored_find(*, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
-    """Return the stored events with these (tenant_id, event_id) keys, by key."""
-    return _existing(list(keys))
+def events_stored_keys(*, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Return which of these (tenant_id, event_id) keys are stored; reads only the keys."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(_existing_in(keys, fields=("tenant_id", "event_id")))
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_KEYS_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
+        return set(cursor.fetchall())
+
+
+_STORED_KEYS_UNNEST = """
+    SELECT tenant_id, event_id FROM events_event
+    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+"""
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
@@ -303,7 +316,9 @@ def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
     ]
 
 
-def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
+def _existing_in(
+    keys: list[tuple[str, str]], fields: Sequence[str] = _STORED_FIELDS
+) -> list[tuple]:
     """Any other database (SQLite): one IN query per tenant and INSERT_CHUNK ids."""
     rows: list[tuple] = []
     for tenant_id in {tenant for tenant, _ in keys}:
@@ -311,7 +326,7 @@ def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
         for start in range(0, len(ids), INSERT_CHUNK):
             rows += Event.objects.filter(
                 tenant_id=tenant_id, event_id__in=ids[start : start + INSERT_CHUNK]
-            ).values_list(*_STORED_FIELDS)
+            ).values_list(*fields)
     return rows
 
 

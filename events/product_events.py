@@ -23,7 +23,7 @@ from django.db import transaction
 
 from events.contracts import EventInput, ProductEvent
 from events.exceptions import TooManyProductEvents
-from events.ingestion import IngestOutcome, events_ingest, events_stored_find
+from events.ingestion import IngestOutcome, events_ingest, events_stored_keys
 from events.product_users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
 from midnite_test.memory import collector_paused
@@ -158,7 +158,7 @@ def _store_once(
         )
         for event in events
     ]
-    stored = events_stored_find(keys={event.key for event in inputs})
+    stored = events_stored_keys(keys={event.key for event in inputs})
     new: dict[tuple[str, str], int] = {}
     for index, event in enumerate(inputs):
         if event.key not in stored:
