@@ -20,10 +20,30 @@ class EventInput:
     properties: dict[str, Any] = field(default_factory=dict)
     user_id: int | None = None
     amount: Decimal | None = None
+    # The user's traits as merged when a product event was stored (events.product_events).
+    # Not part of the event's content: a re-sent event is compared without them.
+    user_traits: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.tenant_id, self.event_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductEvent:
+    """One validated item of a product event batch (POST /api/v1/events).
+
+    `user_id` is the user's external id (`User.external_id`); `event_id` is the client's, or
+    one derived from the item's content.
+    """
+
+    event_id: str
+    user_id: str
+    event_type: str
+    occurred_at: datetime
+    properties: dict[str, Any]
+    properties_json: str
+    user_traits: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +66,7 @@ def stored_event(event: Event) -> StoredEvent:
             properties=event.properties,
             user_id=event.user_id,
             amount=event.amount,
+            user_traits=event.user_traits,
         ),
         received_at=event.received_at,
     )

@@ -47,3 +47,9 @@ class InvalidQuery(DomainError):
     """A query parameter is malformed; `details` names each one."""
 
     code = "invalid_query"
+
+
+class TooManyProductEvents(TooManyEvents):
+    """A product event batch holds more than 5,000 items: 400, like any malformed batch."""
+
+    http_status = 400

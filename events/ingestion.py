@@ -7,12 +7,13 @@ are written in the same transaction. Idempotency is the unique constraint, so co
 identical requests store each event once.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
@@ -24,7 +25,7 @@ from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
 
-# Rows per INSERT: 9 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
+# Rows per INSERT: 10 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
 INSERT_CHUNK = 1_000
 _COLUMNS = (
     "tenant_id",
@@ -35,6 +36,7 @@ _COLUMNS = (
     "occurred_at",
     "amount",
     "properties",
+    "user_traits",
     "received_at",
 )
 
@@ -49,18 +51,22 @@ class IngestOutcome:
     unknown_users: dict[int, int]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def events_ingest(
-    *, events: Sequence[EventInput], properties_json: Sequence[str] | None = None
+    *,
+    events: Sequence[EventInput],
+    properties_json: Sequence[str] | None = None,
+    consumers: Sequence[str] = CONSUMERS,
 ) -> IngestOutcome:
     """Store the new events among `events`, once each, and publish them to the outbox.
 
     For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
     is stored with the same content), a conflict (stored with different content) or an unknown
     user. Within one call the first input with a given tenant and event id decides; a later
-    one is its duplicate or its conflict. Writes events and outbox messages in one transaction.
-    `properties_json`, when given, holds each event's properties serialized by
-    `payload_serialize`, so they are not serialized again.
+    one is its duplicate or its conflict. Writes events and their `event_stored` messages to
+    `consumers` in one transaction, the caller's when there is one (product events store
+    users and traits with them). `properties_json`, when given, holds each event's properties
+    serialized by `payload_serialize`, so they are not serialized again.
     """
     keys = [event.key for event in events]
     known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
@@ -80,6 +86,7 @@ def events_ingest(
         properties_json=(
             None if properties_json is None else [properties_json[i] for i in first.values()]
         ),
+        consumers=consumers,
     )
     existing = _existing([key for key in first if key not in inserted])
     stored, duplicates, conflicts = {}, {}, {}
@@ -97,7 +104,12 @@ def events_ingest(
 
 
 def _users_existing(ids: set[int]) -> set[int]:
-    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    if not ids:
+        return set()
+    if connection.vendor == "postgresql":
+        # One array parameter: a product batch can name 5,000 users, too many placeholders.
+        ids = RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def events_insert_new(
@@ -105,16 +117,17 @@ def events_insert_new(
     events: Sequence[EventInput],
     received_at: datetime,
     properties_json: Sequence[str] | None = None,
+    consumers: Sequence[str] = CONSUMERS,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet and publish them; return their pks by key.
 
-    The events' `event_stored` messages go to every consumer in the caller's transaction.
+    The events' `event_stored` messages go to `consumers` in the caller's transaction.
     Events whose (tenant_id, event_id) is stored already are left out of the answer.
     `properties_json` as for events_ingest.
     """
     inserted = _insert(events, received_at=received_at, properties_json=properties_json)
     outbox_publish_subjects(
-        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=CONSUMERS
+        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=consumers
     )
     return inserted
 
@@ -134,18 +147,19 @@ def _insert(
     return _insert_values(events, received_at=received_at)
 
 
-# PostgreSQL: one statement whatever the number of events, its columns sent as 8 arrays.
+# PostgreSQL: one statement whatever the number of events, its columns sent as 9 arrays.
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-         received_at)
+         user_traits, received_at)
     SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
-           properties::jsonb, %s
+           properties::jsonb, user_traits::jsonb, %s
     FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
-                %b::timestamptz[], %b::numeric[], %b::text[])
-        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties)
+                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[])
+        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+                user_traits)
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING id, tenant_id, event_id
 """
@@ -163,6 +177,7 @@ def _insert_unnest(
         [e.occurred_at for e in events],
         [e.amount for e in events],
         list(properties_json),
+        [payload_serialize(e.user_traits) if e.user_traits else "{}" for e in events],
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_UNNEST, [received_at, *columns])
@@ -205,8 +220,27 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
         event.occurred_at,
         event.amount,
         event.properties,
+        event.user_traits,
         received_at,
     )
+
+
+def events_stored_keys(*, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Return which of these (tenant_id, event_id) keys are stored; reads only the keys."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(_existing_in(keys, fields=("tenant_id", "event_id")))
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_KEYS_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
+        return set(cursor.fetchall())
+
+
+_STORED_KEYS_UNNEST = """
+    SELECT tenant_id, event_id FROM events_event
+    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+"""
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
@@ -219,7 +253,7 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]
     rows = _existing_unnest(keys) if connection.vendor == "postgresql" else _existing_in(keys)
     found: dict[tuple[str, str], StoredEvent] = {}
     for pk, tenant_id, event_id, source, event_type, occurred_at, *rest in rows:
-        properties, user_id, amount, received_at = rest
+        properties, user_id, amount, user_traits, received_at = rest
         event = EventInput(
             tenant_id=tenant_id,
             event_id=event_id,
@@ -229,6 +263,7 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]
             properties=properties,
             user_id=user_id,
             amount=amount,
+            user_traits=user_traits,
         )
         found[(tenant_id, event_id)] = StoredEvent(pk=pk, event=event, received_at=received_at)
     return found
@@ -244,6 +279,7 @@ _STORED_FIELDS = (
     "properties",
     "user_id",
     "amount",
+    "user_traits",
     "received_at",
 )
 
@@ -252,7 +288,7 @@ _STORED_FIELDS = (
 # the connection's tzinfo here: the value Django's own (Python) timestamptz loader returns.
 _EXISTING_UNNEST = """
     SELECT id, tenant_id, event_id, source, event_type, occurred_at AT TIME ZONE %s,
-           properties, user_id, amount, received_at AT TIME ZONE %s
+           properties, user_id, amount, user_traits, received_at AT TIME ZONE %s
     FROM events_event
     WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
@@ -264,7 +300,7 @@ def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
         cursor.execute(_EXISTING_UNNEST, [zone, zone, [t for t, _ in keys], [e for _, e in keys]])
         rows = cursor.fetchall()
     tzinfo = connection.timezone
-    # The JSON column arrives as text, as the ORM's JSONField gets it before decoding it.
+    # The JSON columns arrive as text, as the ORM's JSONField gets them before decoding them.
     decode = Event._meta.get_field("properties").from_db_value
     return [
         (
@@ -273,13 +309,16 @@ def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
             decode(row[6], None, connection),
             row[7],
             row[8],
-            row[9].replace(tzinfo=tzinfo),
+            decode(row[9], None, connection),
+            row[10].replace(tzinfo=tzinfo),
         )
         for row in rows
     ]
 
 
-def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
+def _existing_in(
+    keys: list[tuple[str, str]], fields: Sequence[str] = _STORED_FIELDS
+) -> list[tuple]:
     """Any other database (SQLite): one IN query per tenant and INSERT_CHUNK ids."""
     rows: list[tuple] = []
     for tenant_id in {tenant for tenant, _ in keys}:
@@ -287,7 +326,7 @@ def _existing_in(keys: list[tuple[str, str]]) -> list[tuple]:
         for start in range(0, len(ids), INSERT_CHUNK):
             rows += Event.objects.filter(
                 tenant_id=tenant_id, event_id__in=ids[start : start + INSERT_CHUNK]
-            ).values_list(*_STORED_FIELDS)
+            ).values_list(*fields)
     return rows
 
 

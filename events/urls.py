@@ -1,6 +1,6 @@
 from django.urls import path
 
-from events import views
+from events import product_views, views
 
 urlpatterns = [
     path("event", views.EventCreateView.as_view(), name="event-create"),
@@ -13,6 +13,12 @@ urlpatterns = [
     path("metrics/", views.MetricsView.as_view()),
     path("users", views.UserRegisterView.as_view(), name="user-register"),
     path("users/", views.UserRegisterView.as_view()),
+    path(
+        "api/v1/events",
+        product_views.ProductEventIngestView.as_view(),
+        name="product-events-ingest",
+    ),
+    path("api/v1/events/", product_views.ProductEventIngestView.as_view()),
     path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),
     path("healthz/ready", views.HealthReadyView.as_view(), name="health-ready"),
     path("health", views.HealthLiveView.as_view()),

@@ -5,13 +5,15 @@ than storing them. `event_input_parse` checks one item with plain Python and nam
 field, in the API's `details` shape (`{"field": ["message", ...]}`).
 """
 
+import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from events.contracts import EventInput
+from events.contracts import EventInput, ProductEvent
 from midnite_test.serializers import money_parse
 
 MAX_ID_LENGTH = 128
@@ -21,7 +23,9 @@ MAX_AMOUNT = Decimal(10) ** 12
 MAX_USER_ID = 2**63 - 1
 RESERVED_EVENT_ID_PREFIX = "txn:"
 REQUIRED = ("event_id", "tenant_id", "source", "event_type", "timestamp")
-OPTIONAL = ("payload", "user_id", "amount")
+PRODUCT_REQUIRED = ("user_id", "event_type", "event_timestamp")
+# The prefix of the ids product_event_id derives from an item's content.
+CONTENT_EVENT_ID_PREFIX = "h:"
 
 
 class InvalidEvent(Exception):
@@ -42,23 +46,7 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
 
     Checking the payload's size serializes it anyway, so storing it need not do so again.
     """
-    if not isinstance(item, dict):
-        raise InvalidEvent({"non_field_errors": ["An event must be a JSON object."]})
-    errors: dict[str, list[str]] = {}
-    for name in item.keys() - {*REQUIRED, *OPTIONAL}:
-        errors[name] = ["Unknown field."]
-    for name in REQUIRED:
-        if name not in item:
-            errors[name] = ["This field is required."]
-    values = {}
-    for name, check in _CHECKS.items():
-        if name in item and name not in errors:
-            try:
-                values[name] = check(item[name])
-            except ValueError as exc:
-                errors[name] = [str(exc)]
-    if errors:
-        raise InvalidEvent(errors)
+    values = _fields_check(item, required=REQUIRED, checks=_CHECKS)
     properties, properties_json = values["payload"] if "payload" in values else ({}, "{}")
     event = EventInput(
         tenant_id=values["tenant_id"],
@@ -71,6 +59,83 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
         amount=values.get("amount"),
     )
     return event, properties_json
+
+
+def product_event_parse(item: Any) -> ProductEvent:
+    """Return the product event `item` describes, or raise InvalidEvent naming each bad field.
+
+    `properties` and `user_traits` default to {}. Without an `event_id` (absent or null)
+    the event gets one derived from its content (product_event_id), so a re-sent item is
+    recognised either way.
+    """
+    values = _fields_check(item, required=PRODUCT_REQUIRED, checks=_PRODUCT_CHECKS)
+    properties, properties_json = values.get("properties", ({}, "{}"))
+    user_traits, _ = values.get("user_traits", ({}, "{}"))
+    event_id = values.get("event_id") or product_event_id(
+        user_id=values["user_id"],
+        event_type=values["event_type"],
+        occurred_at=values["event_timestamp"],
+        properties=properties,
+        user_traits=user_traits,
+    )
+    return ProductEvent(
+        event_id=event_id,
+        user_id=values["user_id"],
+        event_type=values["event_type"],
+        occurred_at=values["event_timestamp"],
+        properties=properties,
+        properties_json=properties_json,
+        user_traits=user_traits,
+    )
+
+
+def product_event_id(
+    *,
+    user_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    properties: dict[str, Any],
+    user_traits: dict[str, Any],
+) -> str:
+    """Return the id of a product event sent without one: a hash of its content.
+
+    `"h:"` and the sha256 of the canonical JSON (sorted keys, compact) of the validated
+    fields, the time in UTC: the same item sent again, in any key order or time zone,
+    gets the same id.
+    """
+    content = {
+        "user_id": user_id,
+        "event_type": event_type,
+        "event_timestamp": occurred_at.isoformat(),
+        "properties": properties,
+        "user_traits": user_traits,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return CONTENT_EVENT_ID_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _fields_check(
+    item: Any, *, required: tuple[str, ...], checks: dict[str, Callable[[Any], Any]]
+) -> dict[str, Any]:
+    """Return the checked value of each field `item` has, or raise InvalidEvent."""
+    if not isinstance(item, dict):
+        raise InvalidEvent({"non_field_errors": ["An event must be a JSON object."]})
+    errors: dict[str, list[str]] = {}
+    for name in item.keys() - checks.keys():
+        errors[name] = ["Unknown field."]
+    for name in required:
+        if name not in item:
+            errors[name] = ["This field is required."]
+    values = {}
+    for name, check in checks.items():
+        if name in item and name not in errors:
+            try:
+                values[name] = check(item[name])
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        raise InvalidEvent(errors)
+    return values
 
 
 # PostgreSQL's text and jsonb cannot hold the NUL character.
@@ -151,6 +216,10 @@ def _without_decimals(value: Any) -> Any:
     return value
 
 
+def _event_id_or_none(value: Any) -> str | None:
+    return None if value is None else _event_id(value)
+
+
 def _user_id(value: Any) -> int | None:
     if value is None:
         return None
@@ -174,4 +243,13 @@ _CHECKS = {
     "payload": _payload,
     "user_id": _user_id,
     "amount": _amount,
+}
+
+_PRODUCT_CHECKS = {
+    "user_id": _text(MAX_ID_LENGTH),
+    "event_type": _text(MAX_NAME_LENGTH),
+    "event_timestamp": timestamp_parse,
+    "properties": _payload,
+    "user_traits": _payload,
+    "event_id": _event_id_or_none,
 }

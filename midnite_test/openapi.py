@@ -2,6 +2,7 @@
 
 # Routes that only repeat another route (trailing slash, short health paths).
 ALIAS_PATHS = {"/event/", "/events/", "/events/bulk/", "/metrics/", "/users/", "/health", "/ready"}
+ALIAS_PATHS |= {"/api/v1/events/"}
 
 
 def exclude_alias_paths(endpoints: list, **kwargs) -> list:

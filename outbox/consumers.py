@@ -31,9 +31,14 @@ def outbox_consume(*, consumer: str, max_seconds: float | None = None) -> RelayR
     """Hand `consumer`'s messages to its handler in batches until none is left.
 
     Safe to run in any number of processes at once (SKIP LOCKED). A handler that raises
-    rolls its batch back; the messages are handed out again by the next run.
+    rolls its batch back; the messages are handed out again by the next run. A consumer with
+    no handler registered yet (messages are published to it before its app reacts to them)
+    leaves its messages queued.
     """
-    handler = HANDLERS[consumer]
+    handler = HANDLERS.get(consumer)
+    if handler is None:
+        log.warning("outbox.consumer_without_handler", consumer=consumer)
+        return RelayReport(batches=0, messages=0)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     batches = messages = 0
     while deadline is None or time.monotonic() < deadline:

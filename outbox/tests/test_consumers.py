@@ -1,0 +1,21 @@
+"""Consumers that react inside the database (outbox.consumers)."""
+
+import pytest
+from structlog.testing import capture_logs
+
+from outbox.contracts import Message
+from outbox.models import OutboxMessage
+from outbox.services import outbox_process, outbox_publish
+
+
+@pytest.mark.django_db
+def test_a_consumer_without_a_handler_leaves_its_messages_queued():
+    """Messages may be published to a consumer before its app registers a handler."""
+    outbox_publish(messages=[Message(topic="event_stored", subject_id=1)], consumers=["later"])
+
+    with capture_logs() as logs:
+        report = outbox_process(consumer="later")
+
+    assert (report.batches, report.messages) == (0, 0)
+    assert OutboxMessage.objects.filter(consumer="later", batch__isnull=True).count() == 1
+    assert [entry["event"] for entry in logs] == ["outbox.consumer_without_handler"]
