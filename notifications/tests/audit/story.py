@@ -1,8 +1,7 @@
-"""Store what the audit trail reads: an event, and what a notification rule decided about it.
+"""Store what the audit trail reads, exactly: an event, and a decision about it.
 
-Both stand in for the real path (POST /api/v1/events, then the evaluator in
-notifications/evaluation.py), which is not on this branch yet: swap these two for it. The
-event is written with the ORM because `events_ingest` does not yet fill `user_traits`.
+The audit tests need precise rows (ties, other tenants, every status); the browser test sends
+its event through `POST /api/v1/events` and the real evaluator instead.
 """
 
 import itertools
