@@ -27,7 +27,7 @@ from rules.schema import NotificationRule
 
 log = structlog.get_logger(__name__)
 SCHEDULED = Notification.Status.SCHEDULED
-CLAIM_SIZE = 100
+CLAIM_SIZE = 500
 
 
 @dataclass(kw_only=True)
