@@ -145,17 +145,32 @@ def _prepare(database: str, root: Path) -> None:
             " FROM generate_series(%(first)s::int, %(last)s::int) g",
             {"first": USERS.start, "last": USERS.stop - 1},
         )
+        # Events keep the user's traits since the notifications commit.
+        traits = (
+            (", user_traits", ", '{}'")
+            if _has_column(connection, "events_event", "user_traits")
+            else ("", "")
+        )
         connection.execute(
             "INSERT INTO events_event (tenant_id, event_id, user_id, event_type, source,"
-            " occurred_at, amount, properties, received_at)"
+            f" occurred_at, amount, properties, received_at{traits[0]})"
             " SELECT 'default', 'txn:' || u || ':' || s, u,"
             " CASE WHEN s %% 3 = 0 THEN 'withdraw' ELSE 'deposit' END, 'transactions',"
-            " to_timestamp(s), (s %% 50 + 1)::numeric, '{}', now()"
+            f" to_timestamp(s), (s %% 50 + 1)::numeric, '{{}}', now(){traits[1]}"
             " FROM generate_series(%(first)s::int, %(last)s::int) u,"
             " generate_series(1, %(events)s::int) s",
             {"first": USERS.start, "last": USERS.stop - 1, "events": HISTORY},
         )
         connection.execute("VACUUM ANALYZE")
+
+
+def _has_column(connection: psycopg.Connection, table: str, column: str) -> bool:
+    return bool(
+        connection.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
+            [table, column],
+        ).fetchone()
+    )
 
 
 def _start_gunicorn(target: dict, *, workers: int) -> subprocess.Popen:

@@ -8,12 +8,14 @@ class EventsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here because the check loads services, which need the app registry ready.
-        from events.analytics import TOPIC_EVENT_STORED, event_records_load
+        from events.analytics import EVENT_ROW_SOURCE, TOPIC_EVENT_STORED, event_records_load
         from events.checks import alert_rules_check
         from events.metrics import metric_buckets_add
         from outbox.contracts import CONSUMER_METRICS
         from outbox.services import analytics_loader_register, outbox_consumer_register
 
         checks.register(alert_rules_check)
-        analytics_loader_register(topic=TOPIC_EVENT_STORED, loader=event_records_load)
+        analytics_loader_register(
+            topic=TOPIC_EVENT_STORED, loader=event_records_load, source=EVENT_ROW_SOURCE
+        )
         outbox_consumer_register(consumer=CONSUMER_METRICS, handler=metric_buckets_add)

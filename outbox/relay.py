@@ -8,6 +8,7 @@ deduplication token, which ClickHouse recognises.
 """
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid4
@@ -15,13 +16,13 @@ from uuid import UUID, uuid4
 import sentry_sdk
 import structlog
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Subquery
 from django.utils import timezone
 
-from outbox.analytics import event_log_rows
+from outbox.analytics import batch_event_log_columns
 from outbox.clickhouse.client import clickhouse_insert
-from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_COLUMNS
+from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_COLUMN_TYPES, EVENT_LOG_COLUMNS
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
 from outbox.models import OutboxBatch, OutboxMessage
@@ -50,23 +51,77 @@ def outbox_relay(
     """
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     batches = messages = 0
-    while deadline is None or time.monotonic() < deadline:
-        try:
-            shipped = _batch_ship_next(consumer)
-        except _BatchFailed:
-            return RelayReport(batches=batches, messages=messages, failed=True)
-        if shipped is None:
-            if _batch_claim(consumer) is None:
-                break
-            continue
-        batches += 1
-        messages += shipped
+    claims = _Claims(consumer)
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            claims.ahead()
+            try:
+                shipped = _batch_ship_next(consumer)
+            except _BatchFailed:
+                return RelayReport(batches=batches, messages=messages, failed=True)
+            if shipped is None:
+                if not claims.next():
+                    break
+                continue
+            batches += 1
+            messages += shipped
+    finally:
+        claims.close()
     return RelayReport(batches=batches, messages=messages)
 
 
+class _Claims:
+    """Claims batches; behind a full one, claims the next in a thread while this one ships.
+
+    A claim is PostgreSQL's work (an UPDATE of every message) and shipping is mostly this
+    process's (rows, the ClickHouse insert), so with a backlog the two overlap. The claim in
+    the thread is the same committed claim as any other, so nothing about exactly-once
+    changes: it is one more relay that only claims. A batch it claims after this run stops
+    ships on the next run. Only on PostgreSQL, and only once a claim came back full, so a
+    relay kept busy by a trickle of messages never starts the thread.
+    """
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self.backlog = False
+        self.pending: Future | None = None
+        self.thread: ThreadPoolExecutor | None = None
+
+    def next(self) -> bool:
+        """Claim a batch (or take the one claimed ahead); return whether there was one."""
+        if self.pending is not None:
+            claimed, self.pending = self.pending.result(), None
+        else:
+            claimed = _batch_claim(self.consumer)
+        self.backlog = claimed >= settings.OUTBOX_BATCH_SIZE
+        return claimed > 0
+
+    def ahead(self) -> None:
+        """Start claiming the next batch in the thread, when there is a backlog."""
+        if self.pending is not None and self.pending.done():
+            self.next()
+        if not self.backlog or self.pending is not None or connection.vendor != "postgresql":
+            return
+        if self.thread is None:
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
+        self.pending = self.thread.submit(_batch_claim, self.consumer)
+
+    def close(self) -> None:
+        """Wait for a claim in progress, then close the thread and its database connection."""
+        if self.thread is None:
+            return
+        if self.pending is not None:
+            wait([self.pending])
+        self.thread.submit(connections.close_all).result()
+        self.thread.shutdown()
+
+
 @transaction.atomic(durable=True)
-def _batch_claim(consumer: str) -> UUID | None:
-    """Give the oldest unclaimed messages a new batch, committed before any attempt."""
+def _batch_claim(consumer: str) -> int:
+    """Give the oldest unclaimed messages a new batch, committed before any attempt.
+
+    Returns the number of messages claimed.
+    """
     batch_id = uuid4()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -81,10 +136,9 @@ def _batch_claim(consumer: str) -> UUID | None:
             .values("pk")[: settings.OUTBOX_BATCH_SIZE]
         )
         claimed = OutboxMessage.objects.filter(pk__in=Subquery(unclaimed)).update(batch_id=batch_id)
-    if not claimed:
-        return None
-    OutboxBatch.objects.create(id=batch_id, consumer=consumer)
-    return batch_id
+    if claimed:
+        OutboxBatch.objects.create(id=batch_id, consumer=consumer)
+    return claimed
 
 
 # `= ANY(ARRAY(...))`, not `IN (...)`: PostgreSQL plans IN over a locking subquery as a scan
@@ -121,15 +175,15 @@ def _batch_ship_next(consumer: str) -> int | None:
                         trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
-                    messages = list(
-                        OutboxMessage.objects.filter(batch_id=batch_id)
-                        .order_by("id")
-                        .values_list("id", "topic", "subject_id", "payload", "created_at")
-                    )
-                    rows = event_log_rows(message[:4] for message in messages)
+                    block = batch_event_log_columns(batch_id)
                 with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                     clickhouse_insert(
-                        EVENT_LOG, rows, column_names=EVENT_LOG_COLUMNS, token=str(batch_id)
+                        EVENT_LOG,
+                        block.columns,
+                        column_names=EVENT_LOG_COLUMNS,
+                        column_types=EVENT_LOG_COLUMN_TYPES,
+                        column_oriented=True,
+                        token=str(batch_id),
                     )
                 with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
                     OutboxBatch.objects.filter(pk=batch_id).update(
@@ -138,16 +192,16 @@ def _batch_ship_next(consumer: str) -> int | None:
     except RELAY_ERRORS as exc:
         _batch_record_failure(batch_id=batch_id, error=exc)
         raise _BatchFailed from exc
-    oldest = min((message[4] for message in messages), default=timezone.now())
+    now = timezone.now()
     log.info(
         "outbox.batch_shipped",
         consumer=consumer,
         batch_id=str(batch_id),
-        size=len(messages),
+        size=block.size,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
-        lag_s=round((timezone.now() - oldest).total_seconds(), 3),
+        lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
     )
-    return len(messages)
+    return block.size
 
 
 def _batch_lock_next_due(consumer: str) -> OutboxBatch | None:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from outbox.analytics import LOADERS, Loader
+from outbox.analytics import LOADERS, SOURCES, Loader, RowSource
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
@@ -98,12 +98,20 @@ def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayR
     return outbox_consume(consumer=consumer, max_seconds=max_seconds)
 
 
-def analytics_loader_register(*, topic: str, loader: Loader) -> None:
+def analytics_loader_register(
+    *, topic: str, loader: Loader, source: RowSource | None = None
+) -> None:
     """Make `loader` turn the subject ids of `topic` messages into analytics records.
 
-    Called by the app that owns the rows, at start-up (AppConfig.ready).
+    `source`, the same records as SQL (outbox.analytics.RowSource), lets the relay load a
+    whole batch in one query on PostgreSQL; `loader` serves the other databases. Called by
+    the app that owns the rows, at start-up (AppConfig.ready).
     """
     LOADERS[topic] = loader
+    if source is None:
+        SOURCES.pop(topic, None)
+    else:
+        SOURCES[topic] = source
 
 
 def outbox_wake(*, consumers: Sequence[str]) -> None:

@@ -103,15 +103,27 @@ def clickhouse_rows(
 
 
 def clickhouse_insert(
-    table: str, rows: Sequence[Sequence[Any]], *, column_names: Sequence[str], token: str
+    table: str,
+    data: Sequence[Sequence[Any]],
+    *,
+    column_names: Sequence[str],
+    token: str,
+    column_types: Sequence[str] | None = None,
+    column_oriented: bool = False,
 ) -> None:
-    """Insert `rows` in one insert, deduplicated by `token` when the same insert is retried."""
+    """Insert `data` in one insert, deduplicated by `token` when the same insert is retried.
+
+    `data` is rows, or columns with `column_oriented`. Given `column_types`, the client
+    skips the DESCRIBE it otherwise runs before each insert.
+    """
 
     def run() -> None:
         clickhouse_client().insert(
             table,
-            rows,
+            data,
             column_names=list(column_names),
+            column_type_names=None if column_types is None else list(column_types),
+            column_oriented=column_oriented,
             settings={"insert_deduplication_token": token},
         )
 

@@ -16,6 +16,17 @@ EVENT_LOG_COLUMNS = (
     "tenant_id",
     "user_id",
 )
+# The types of EVENT_LOG_COLUMNS as the migrations create them, so an insert needs no DESCRIBE.
+EVENT_LOG_COLUMN_TYPES = (
+    "UUID",
+    "LowCardinality(String)",
+    "DateTime64(6, 'UTC')",
+    "LowCardinality(String)",
+    "String",
+    "UInt64",
+    "LowCardinality(String)",
+    "Nullable(Int64)",
+)
 
 # Insert blocks remembered per table for deduplication by insert_deduplication_token. A batch
 # retried after more than this many later inserts is no longer recognised (the deterministic
