@@ -2,7 +2,8 @@
 
 Runs bin/run-embedded on the embedded defaults (SQLite, chDB, the filesystem broker) in a
 directory of its own, posts a transaction and a user, and waits for the worker to ship them
-to ClickHouse; then stops it with SIGTERM, as Ctrl-C or a supervisor would.
+to ClickHouse; posts a product event and waits for its notification to be sent; then stops it
+with SIGTERM, as Ctrl-C or a supervisor would.
 """
 
 import json
@@ -52,7 +53,7 @@ def embedded(tmp_path):
     return env, port, tmp_path / "midnite.sqlite3"
 
 
-def _post(port: int, path: str, body: dict) -> dict:
+def _post(port: int, path: str, body: dict | list) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=json.dumps(body).encode(),
@@ -74,6 +75,12 @@ def _wait_until(condition, *, seconds: float) -> bool:
 def _shipped(database: Path) -> int:
     with sqlite3.connect(database) as connection:
         return connection.execute(SHIPPED).fetchone()[0]
+
+
+def _welcome_status(port: int) -> str | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/audit/u_ada?format=json") as response:
+        history = json.loads(response.read())["notification_history"]
+    return next((n["status"] for n in history if n["notification_type"] == "WELCOME_EMAIL"), None)
 
 
 def _ready(port: int) -> bool:
@@ -101,6 +108,16 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
         # The event, its alert 1100 and the user: shipped only after ClickHouse took them.
         assert _wait_until(lambda: _shipped(database) == 7, seconds=2)
         assert time.monotonic() - answered < 2
+
+        # A product event runs the whole notification flow: decided, then sent by email.
+        signup = {
+            "user_id": "u_ada",
+            "event_type": "signup_completed",
+            "event_timestamp": "2025-10-30T09:00:00Z",
+            "user_traits": {"email": "ada@example.com", "marketing_opt_in": True},
+        }
+        assert _post(port, "/api/v1/events", [signup])["accepted"] == 1
+        assert _wait_until(lambda: _welcome_status(port) == "sent", seconds=10)
     finally:
         service.send_signal(signal.SIGTERM)
         _, stderr = service.communicate(timeout=30)
@@ -108,4 +125,5 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
     assert service.returncode == 0, stderr.decode()[-2000:]
     query = [sys.executable, "manage.py", "clickhouse_query", "SELECT count() FROM event_log"]
     counted = subprocess.run(query, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert counted.stdout.split() == ["count()", "7"]
+    # The 7 above, the product event and its new user.
+    assert counted.stdout.split() == ["count()", "9"]
