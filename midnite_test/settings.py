@@ -72,9 +72,9 @@ def _database(url: str) -> dict:
 
     PostgreSQL keeps connections open between requests, binds parameters on the server and
     prepares a statement once it has run DATABASE_PREPARE_THRESHOLD times on a connection
-    (README, "Prepared statements and PgBouncer"). SQLite takes its write lock when a transaction begins (IMMEDIATE), so concurrent
-    writers queue instead of failing with "database is locked" half-way through, and runs in
-    WAL mode so readers do not block.
+    (README, "Prepared statements and PgBouncer"). SQLite takes its write lock when a
+    transaction begins (IMMEDIATE), so concurrent writers queue instead of failing with
+    "database is locked" half-way through, and runs in WAL mode so readers do not block.
     """
     database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if database["ENGINE"] == "django.db.backends.postgresql":
