@@ -53,7 +53,8 @@ lint: install
 openapi: install
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml
 
-## Throughput benchmark against PostgreSQL under gunicorn; see docs/BENCHMARKS.md.
+## POST /event's throughput on PostgreSQL against a bare WSGI floor, under granian; see
+## docs/BENCHMARKS.md.
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/event_throughput.py

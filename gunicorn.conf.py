@@ -1,4 +1,6 @@
-"""gunicorn settings shared by `make run`, the Dockerfile and compose.
+"""gunicorn settings, for the benchmarks that still serve with gunicorn (bench/servers.py).
+
+`make run`, the Dockerfile and compose serve with granian (docs/BENCHMARKS.md says why).
 
 Its log lines are rendered like the application's (structlog), and each access line names the
 request id the response carried. (gunicorn reads every top-level name here as a setting.)

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Benchmark POST /event under gunicorn on PostgreSQL against a bare Django JSON view.
+"""Benchmark POST /event on PostgreSQL against the liveness view and a bare WSGI floor.
 
 Runs, in one go and on one machine: a fresh database, users with 10 and with 100,000 events of
-history, gunicorn serving the service, and wrk as the load generator (one connection per thread,
-one user per connection, so a user's transactions arrive in t order). Prints requests/s, p50 and
-p99 for the ceiling view, for POST /event with short histories and with 100,000-event histories
-(each the median of interleaved rounds), and the ratios between them.
+history, the service and the floor (bench/wsgi_floor.py: the same statements from psycopg, no
+Django) under the production WSGI server, and wrk as the load generator (one connection per
+thread, one user per connection, so a user's transactions arrive in t order). For each of the
+liveness view, the floor and POST /event for 10-event and 100,000-event users it prints req/s,
+p50, p99 and the CPU per request of the server's processes and of PostgreSQL's backends (read
+from /proc; the median of interleaved rounds), then the ratios and the goals.
 
     make bench                     # installs wrk if missing, then runs this
     python bench/event_throughput.py --duration 10 --rounds 3 --concurrency 16 --workers 2
+    python bench/event_throughput.py --server gunicorn          # the other server
     python bench/event_throughput.py --reuse-database --without outbox   # A/B: the outbox's cost
 """
 
@@ -20,13 +23,25 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
-from servers import ROOT, gunicorn_start, wrk_run
+from servers import ROOT, wrk_run, wsgi_server_start
 
 SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 HISTORY_LONG = 100_000
 HISTORY_SHORT = 10
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    port: int
+    path: str
+    first_user: int
+    method: str = "POST"
 
 
 def main() -> int:
@@ -54,42 +69,46 @@ def main() -> int:
         print(f"seeded {args.concurrency} users x {HISTORY_LONG} events in {seconds:.0f} s")
 
     app = "bench.wsgi_without" if args.without else "midnite_test.wsgi"
-    server = gunicorn_start(env, app=app, port=args.port, workers=args.workers)
+    floor_port = args.port + 1
+    servers = [
+        wsgi_server_start(env, server=args.server, app=app, port=args.port, workers=args.workers),
+        wsgi_server_start(
+            env, server=args.server, app="bench.wsgi_floor", port=floor_port, workers=args.workers
+        ),
+    ]
+    runs = [
+        Run("liveness: GET /healthz/live", args.port, "/healthz/live", 1, method="GET"),
+        Run("floor: bare WSGI + psycopg, same statements", floor_port, "/event", short_users.start),
+        Run(f"POST /event, {HISTORY_SHORT}-event users", args.port, "/event", short_users.start),
+        Run(f"POST /event, {HISTORY_LONG}-event users", args.port, "/event", long_users.start),
+    ]
     try:
-        runs = [
-            ("ceiling: bare Django JSON view", "/bench/ceiling", short_users.start),
-            (f"POST /event, {HISTORY_SHORT}-event users", "/event", short_users.start),
-            (f"POST /event, {HISTORY_LONG}-event users", "/event", long_users.start),
-        ]
-        _wrk(args, path="/bench/ceiling", first_user=short_users.start, first_t=0, duration=3)
-        results = {label: [] for label, _, _ in runs}
+        for run in runs:
+            _measure(args, run, servers, database_url, duration=3)
+        results: dict[str, list[dict]] = {run.label: [] for run in runs}
         # Rounds interleave the runs, so a slow spell of the machine hits all of them alike.
         for _ in range(args.rounds):
-            for label, path, first_user in runs:
-                first_t = _latest_t(database_url) + 1
-                results[label].append(
-                    _wrk(
-                        args,
-                        path=path,
-                        first_user=first_user,
-                        first_t=first_t,
-                        duration=args.duration,
-                    )
+            for run in runs:
+                results[run.label].append(
+                    _measure(args, run, servers, database_url, duration=args.duration)
                 )
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            server.wait(timeout=30)
     _report(args, results)
     return 0
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--rounds", type=int, default=3, help="measured runs of each kind")
     parser.add_argument("--concurrency", type=int, default=16, help="connections (and users)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--port", type=int, default=8765, help="the service; the floor: +1")
     parser.add_argument("--database", default="midnite_bench")
     parser.add_argument(
         "--reuse-database", action="store_true", help="skip creating and seeding the database"
@@ -114,10 +133,10 @@ def _seed(database_url: str, *, short_users: range, long_users: range) -> float:
     history = """
         INSERT INTO events_event
             (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-             received_at)
+             user_traits, received_at)
         SELECT 'default', 'txn:' || u || ':' || s, u,
                CASE WHEN s %% 3 = 0 THEN 'withdraw' ELSE 'deposit' END, 'transactions',
-               to_timestamp(s), (s %% 50 + 1)::numeric, '{}', now()
+               to_timestamp(s), (s %% 50 + 1)::numeric, '{}', '{}', now()
         FROM generate_series(%(first)s::int, %(last)s::int) u,
              generate_series(1, %(events)s::int) s
     """
@@ -136,44 +155,110 @@ def _seed(database_url: str, *, short_users: range, long_users: range) -> float:
     return time.monotonic() - started
 
 
-def _latest_t(database_url: str) -> int:
+def _measure(args, run: Run, servers, database_url: str, *, duration: int) -> dict:
+    """Load `run` for `duration` s; return wrk's figures and the CPU spent per request."""
+    with psycopg.connect(database_url, autocommit=True) as monitor:
+        first_t = _latest_t(monitor) + 1
+        server_pids = [pid for server in servers for pid in _process_tree(server.pid)]
+        workers_before = _cpu_seconds(server_pids)
+        postgres_before = _cpu_seconds(_backends(monitor))
+        env = {
+            **os.environ,
+            "BENCH_PATH": run.path,
+            "BENCH_METHOD": run.method,
+            "BENCH_FIRST_USER": str(run.first_user),
+            "BENCH_FIRST_T": str(first_t),
+        }
+        url = f"http://127.0.0.1:{run.port}{run.path}"
+        result = wrk_run(url=url, connections=args.concurrency, duration=duration, env=env)
+        workers = _cpu_seconds(server_pids)
+        postgres = _cpu_seconds(_backends(monitor))
+    requests = max(result["requests"], 1)
+    result["worker_cpu_ms"] = 1000 * _spent(workers_before, workers) / requests
+    result["postgres_cpu_ms"] = 1000 * _spent(postgres_before, postgres) / requests
+    return result
+
+
+def _latest_t(connection: psycopg.Connection) -> int:
     """Return the latest transaction time in the database, so each run's t values are new."""
-    with psycopg.connect(database_url) as connection:
-        row = connection.execute("SELECT extract(epoch FROM max(occurred_at)) FROM events_event")
-        return int(row.fetchone()[0])
+    row = connection.execute("SELECT extract(epoch FROM max(occurred_at)) FROM events_event")
+    return int(row.fetchone()[0])
 
 
-def _wrk(args, *, path: str, first_user: int, first_t: int, duration: int) -> dict:
-    env = {
-        **os.environ,
-        "BENCH_PATH": path,
-        "BENCH_FIRST_USER": str(first_user),
-        "BENCH_FIRST_T": str(first_t),
-    }
-    url = f"http://127.0.0.1:{args.port}{path}"
-    return wrk_run(url=url, connections=args.concurrency, duration=duration, env=env)
+def _backends(connection: psycopg.Connection) -> list[int]:
+    """Return the pids of the other PostgreSQL backends connected to this database."""
+    rows = connection.execute(
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return [pid for (pid,) in rows]
+
+
+def _process_tree(root: int) -> list[int]:
+    """Return `root` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """Return the user + system CPU seconds each live process in `pids` has used."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """Return the CPU seconds spent between two readings (a new process from zero)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def _report(args, results: dict[str, list[dict]]) -> None:
-    """Print the median of each figure over the rounds, and the ratios of the medians."""
+    """Print the median of each figure over the rounds, the ratios and the goals."""
     print(
-        f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; "
+        f"\nmachine: {os.cpu_count()} cores; {args.server}, {args.workers} workers; "
         f"wrk {args.concurrency} connections; median of {args.rounds} runs x {args.duration} s\n"
     )
-    print(f"{'run':44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}")
+    print(
+        f"{'run':46} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'worker CPU':>11} "
+        f"{'PG CPU':>7} {'non-2xx':>8} {'errors':>7}"
+    )
     medians = {}
     for label, runs in results.items():
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         medians[label] = median
         print(
-            f"{label:44} {median['rps']:8.0f} {median['p50_us'] / 1000:8.2f} "
-            f"{median['p99_us'] / 1000:8.2f} {sum(r['non_2xx'] for r in runs):8d} "
+            f"{label:46} {median['rps']:7.0f} {median['p50_us'] / 1000:7.2f} "
+            f"{median['p99_us'] / 1000:7.2f} {median['worker_cpu_ms']:8.2f} ms "
+            f"{median['postgres_cpu_ms']:4.2f} ms {sum(r['non_2xx'] for r in runs):8d} "
             f"{sum(r['socket_errors'] for r in runs):7d}"
         )
-    ceiling, short, long_ = medians.values()
-    print(f"\nPOST /event / ceiling, req/s: {short['rps'] / ceiling['rps']:.2f}")
-    ratio = long_["rps"] / short["rps"]
-    print(f"{HISTORY_LONG}-event / {HISTORY_SHORT}-event users, req/s: {ratio:.2f}")
+    _liveness, floor, short, long_ = medians.values()
+    to_floor = short["rps"] / floor["rps"]
+    long_to_short = long_["rps"] / short["rps"]
+    worst_p99 = max(short["p99_us"], long_["p99_us"]) / 1000
+    print(f"\nPOST /event / floor, req/s: {to_floor:.2f} (goal >= 0.60)")
+    print(f"POST /event, req/s: {short['rps']:.0f} (goal >= 600)")
+    print(f"POST /event, worst p99: {worst_p99:.1f} ms (goal < 50)")
+    print(
+        f"{HISTORY_LONG}-event / {HISTORY_SHORT}-event users, req/s: {long_to_short:.2f} "
+        "(goal >= 0.90)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,35 @@ def gunicorn_start(
         "--log-level=warning",
         *options,
     ]
-    server = subprocess.Popen(command, cwd=cwd, env=env)
+    return _ready(subprocess.Popen(command, cwd=cwd, env=env), port=port)
+
+
+def wsgi_server_start(
+    env: dict, *, server: str, app: str, port: int, workers: int, cwd: Path = ROOT
+) -> subprocess.Popen:
+    """Start `server` (gunicorn or granian) serving the WSGI module `app`, as production would.
+
+    gunicorn: sync workers with gunicorn.conf.py (its access log included); granian: one
+    blocking thread per worker process, with its plain access log (as `bin/run-embedded`).
+    """
+    if server == "gunicorn":
+        return gunicorn_start(env, app=app, port=port, workers=workers, cwd=cwd)
+    command = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface=wsgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--workers={workers}",
+        "--blocking-threads=1",
+        "--access-log",
+        "--log-level=warning",
+        f"{app}:application",
+    ]
+    return _ready(subprocess.Popen(command, cwd=cwd, env=env), port=port)
+
+
+def _ready(server: subprocess.Popen, *, port: int) -> subprocess.Popen:
+    """Return `server` once /healthz/live answers on `port` (30 s at most)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -42,7 +70,7 @@ def gunicorn_start(
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"gunicorn on port {port} did not become ready within 30 s")
+    raise RuntimeError(f"the server on port {port} did not become ready within 30 s")
 
 
 def wrk_run(*, url: str, connections: int, duration: int, env: dict) -> dict:

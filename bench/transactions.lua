@@ -1,8 +1,11 @@
 -- wrk script: one connection per thread, each thread one user sending transactions in t order,
--- so a user's requests never overtake each other. Env: BENCH_PATH, BENCH_FIRST_USER, BENCH_FIRST_T.
+-- so a user's requests never overtake each other. Env: BENCH_PATH, BENCH_FIRST_USER, BENCH_FIRST_T,
+-- BENCH_METHOD (POST unless GET).
 local next_user = tonumber(os.getenv("BENCH_FIRST_USER"))
 local first_t = tonumber(os.getenv("BENCH_FIRST_T"))
 local bench_path = os.getenv("BENCH_PATH")
+-- GET sends no body (the liveness probe); anything else posts a transaction.
+local bench_method = os.getenv("BENCH_METHOD") or "POST"
 
 function setup(thread)
   thread:set("user_id", next_user)
@@ -15,6 +18,9 @@ local n = 0
 local headers = { ["Content-Type"] = "application/json" }
 
 function request()
+  if bench_method == "GET" then
+    return wrk.format("GET", target)
+  end
   n = n + 1
   t = t + 1
   -- A mix that raises every code now and then: rising deposits, runs of withdraws, big ones.

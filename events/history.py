@@ -93,11 +93,11 @@ class UserEventHistory:
 
     def _matching(self, events: EventFilter, condition: Q) -> QuerySet[Event]:
         # One filter() call: each extra call clones the query, which is costly on the hot path.
-        return Event.objects.filter(Q(user_id=self._user_id) & _event_filter(events) & condition)
+        return Event.objects.filter(Q(user_id=self._user_id) & event_filter_q(events) & condition)
 
 
 @functools.lru_cache(maxsize=256)
-def _event_filter(events: EventFilter) -> Q:
+def event_filter_q(events: EventFilter) -> Q:
     """Return the query filter for `events`; rule filters are few and immutable, so cache them."""
     condition = Q()
     if events.event_types is not None:

@@ -11,19 +11,24 @@ from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_USER_CREATED
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, TOPIC_USER_CREATED
 from events.analytics import alert_record, user_record
 from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrder, UnknownUser
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
-from events.contracts import EventInput
-from events.ingestion import events_insert_new
 from events.models import DEFAULT_TENANT, Alert, Event, User
-from outbox.contracts import CONSUMER_ANALYTICS
-from outbox.services import outbox_publish
+from events.transaction_pipeline import (
+    TransactionEvent,
+    pipelined_transaction,
+    transaction_alerts_queue,
+    transaction_event_insert,
+)
+from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
+from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
 from rules.history import EventRecord, History
 from rules.parser import alert_rules_parse
+from rules.plan import HistoryPlan, PlannedHistory, history_plan
 from rules.schema import AlertRule
 
 TRANSACTION_TYPES = ("deposit", "withdraw")
@@ -40,6 +45,7 @@ class AlertRuleEngine:
             except UnsupportedFilter as exc:
                 raise RuleParseError(f"rules[{index}] (code {rule.code}).condition", str(exc))
         self.rules = rules
+        self._plans: dict[str, HistoryPlan] = {}
 
     @classmethod
     def from_file(cls, path: Path) -> "AlertRuleEngine":
@@ -53,6 +59,13 @@ class AlertRuleEngine:
             raise RuleParseError(str(path), f"cannot read the rules file: {exc.strerror}")
         except RuleParseError as exc:
             raise RuleParseError(f"{path}: {exc.path}", exc.message)
+
+    def plan(self, event_type: str) -> HistoryPlan:
+        """Return the history questions the rules ask about an event of `event_type`."""
+        plan = self._plans.get(event_type)
+        if plan is None:
+            plan = self._plans[event_type] = history_plan(rules=self.rules, event_type=event_type)
+        return plan
 
     def evaluate(self, *, event: EventRecord, history: History) -> tuple[int, ...]:
         """Return the codes of the rules `event` raises, in ascending order."""
@@ -80,7 +93,6 @@ def transaction_event_id(*, user_id: int, t: int) -> str:
     return f"txn:{user_id}:{t}"
 
 
-@transaction.atomic(durable=True)
 def transaction_ingest(
     *, user_id: int, event_type: str, amount: Decimal, t: int
 ) -> TransactionOutcome:
@@ -88,29 +100,86 @@ def transaction_ingest(
 
     The user's row is locked for the evaluation, so concurrent transactions of one user are
     evaluated one at a time against a consistent history. Writes one Event and its Alerts in
-    this transaction, and publishes them to the outbox. The exact same transaction sent
+    one transaction, and publishes them to the outbox. The exact same transaction sent
     again returns the stored codes and writes nothing.
+
+    On PostgreSQL the transaction takes two round trips (events.transaction_pipeline); other
+    databases run the same steps one statement at a time.
 
     Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and
     DuplicateTimestamp (t already used with a different type or amount).
     """
+    if connection.vendor == "postgresql":
+        return _transaction_ingest_pipelined(
+            user_id=user_id, event_type=event_type, amount=amount, t=t
+        )
+    return _transaction_ingest_plain(user_id=user_id, event_type=event_type, amount=amount, t=t)
+
+
+def _transaction_ingest_pipelined(
+    *, user_id: int, event_type: str, amount: Decimal, t: int
+) -> TransactionOutcome:
+    engine = alert_rule_engine()
+    now = timezone.now()
+    event = TransactionEvent(
+        tenant_id=DEFAULT_TENANT,
+        event_id=transaction_event_id(user_id=user_id, t=t),
+        user_id=user_id,
+        event_type=event_type,
+        source=TRANSACTION_SOURCE,
+        occurred_at=datetime.fromtimestamp(t, tz=UTC),
+        amount=amount,
+        received_at=now,
+    )
+    record = EventRecord(event_type=event_type, occurred_at=event.occurred_at, amount=amount)
+    with pipelined_transaction() as pipelined:
+        inserted = transaction_event_insert(
+            pipeline=pipelined.pipeline,
+            event=event,
+            transaction_types=TRANSACTION_TYPES,
+            questions=engine.plan(event_type).questions(record),
+        )
+        if inserted.user_traits is None:
+            raise _unknown_user(user_id)
+        if inserted.event_pk is None:
+            return _transaction_not_new(user_id=user_id, event_type=event_type, amount=amount, t=t)
+        stored = _event_in_memory(
+            pk=inserted.event_pk, user_id=user_id, event_type=event_type, amount=amount, t=t
+        )
+        fallback = UserEventHistory(
+            user_id=user_id, anchor=stored, user_traits=inserted.user_traits
+        )
+        codes = engine.evaluate(
+            event=event_record(stored, user_traits=inserted.user_traits),
+            history=PlannedHistory(answers=inserted.answers, fallback=fallback),
+        )
+        transaction_alerts_queue(
+            event_pk=stored.pk,
+            codes=codes,
+            messages=[
+                alert_record(event=stored, code=code).as_message(topic=TOPIC_ALERT_RAISED)
+                for code in codes
+            ],
+            created_at=now,
+        )
+        pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
+    return TransactionOutcome(user_id=user_id, alert_codes=codes)
+
+
+@transaction.atomic(durable=True)
+def _transaction_ingest_plain(
+    *, user_id: int, event_type: str, amount: Decimal, t: int
+) -> TransactionOutcome:
     locked = User.objects.select_for_update().filter(pk=user_id).values_list("traits", flat=True)
     user_traits = locked.first()
     if user_traits is None:
-        raise UnknownUser(f"User {user_id} does not exist.", details={"user_id": user_id})
+        raise _unknown_user(user_id)
     occurred_at = datetime.fromtimestamp(t, tz=UTC)
-    latest = (
-        Event.objects.filter(user_id=user_id, event_type__in=TRANSACTION_TYPES)
-        .order_by("-occurred_at")
-        .values_list("occurred_at", flat=True)
-        .first()
-    )
-    if latest is not None and occurred_at <= latest:
-        return _transaction_replay(
-            user_id=user_id, event_type=event_type, amount=amount, t=t, latest=occurred_at == latest
-        )
-
-    event = _transaction_store(user_id=user_id, event_type=event_type, amount=amount, t=t)
+    if _latest_transaction_at(user_id) >= occurred_at:
+        return _transaction_not_new(user_id=user_id, event_type=event_type, amount=amount, t=t)
+    event = _event_in_memory(pk=None, user_id=user_id, event_type=event_type, amount=amount, t=t)
+    event.save(force_insert=True)
+    outbox_publish_subjects(topic=TOPIC_EVENT_STORED, subject_ids=[event.pk], consumers=CONSUMERS)
     history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user_traits)
     record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
@@ -125,9 +194,29 @@ def transaction_ingest(
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 
-def _transaction_store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> Event:
-    """Store the transaction through the ingestion service and return it (in memory)."""
-    event = EventInput(
+def _unknown_user(user_id: int) -> UnknownUser:
+    return UnknownUser(f"User {user_id} does not exist.", details={"user_id": user_id})
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _latest_transaction_at(user_id: int) -> datetime:
+    latest = (
+        Event.objects.filter(user_id=user_id, event_type__in=TRANSACTION_TYPES)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return _NEVER if latest is None else latest
+
+
+def _event_in_memory(
+    *, pk: int | None, user_id: int, event_type: str, amount: Decimal, t: int
+) -> Event:
+    """Return the transaction's Event as stored (`pk` None: not stored yet)."""
+    return Event(
+        pk=pk,
         tenant_id=DEFAULT_TENANT,
         event_id=transaction_event_id(user_id=user_id, t=t),
         user_id=user_id,
@@ -135,20 +224,21 @@ def _transaction_store(*, user_id: int, event_type: str, amount: Decimal, t: int
         source=TRANSACTION_SOURCE,
         occurred_at=datetime.fromtimestamp(t, tz=UTC),
         amount=amount,
+        properties={},
     )
-    # New by construction: t is after the user's latest, under the user's lock, and the
-    # ingestion API refuses ids starting with "txn:".
-    [pk] = events_insert_new(events=[event], received_at=timezone.now()).values()
-    return Event(
-        pk=pk,
-        tenant_id=event.tenant_id,
-        event_id=event.event_id,
+
+
+def _transaction_not_new(
+    *, user_id: int, event_type: str, amount: Decimal, t: int
+) -> TransactionOutcome:
+    """Answer a transaction whose `t` is not after the user's latest, with the user locked."""
+    latest = _latest_transaction_at(user_id)
+    return _transaction_replay(
         user_id=user_id,
         event_type=event_type,
-        source=event.source,
-        occurred_at=event.occurred_at,
         amount=amount,
-        properties={},
+        t=t,
+        latest=datetime.fromtimestamp(t, tz=UTC) == latest,
     )
 
 

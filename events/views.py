@@ -29,6 +29,7 @@ from events.serializers import (
     TransactionOutputSerializer,
     UserOutputSerializer,
     UserRegisterInputSerializer,
+    transaction_input_validate,
 )
 from events.services import TransactionOutcome, transaction_ingest, user_register
 from events.validation import InvalidEvent, event_input_parse
@@ -70,17 +71,16 @@ class EventCreateView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = TransactionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = transaction_input_validate(request.data)
         tenant_access_check(key=request.auth, tenant_id=DEFAULT_TENANT)
         outcome = transaction_ingest(
             user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
         )
-        return Response(TransactionOutputSerializer(_transaction_answer(outcome)).data)
+        return Response(_transaction_answer(outcome))
 
 
 def _transaction_answer(outcome: TransactionOutcome) -> dict:
+    """Return TransactionOutputSerializer's shape, built directly: every value is plain already."""
     codes = list(outcome.alert_codes)
     return {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id}
 

@@ -72,16 +72,20 @@ TEMPLATES = [
 def _database(url: str) -> dict:
     """Return a DATABASES entry for `url`, tuned per engine.
 
-    PostgreSQL keeps connections open between requests and prepares repeated statements
-    (so put a transaction-pooling proxy such as PgBouncer < 1.21 in front of it only with
-    care). SQLite takes its write lock when a transaction begins (IMMEDIATE), so concurrent
-    writers queue instead of failing with "database is locked" half-way through, and runs in
-    WAL mode so readers do not block.
+    PostgreSQL keeps connections open between requests, binds parameters on the server and
+    prepares a statement once it has run DATABASE_PREPARE_THRESHOLD times on a connection
+    (README, "Prepared statements and PgBouncer"). SQLite takes its write lock when a
+    transaction begins (IMMEDIATE), so concurrent writers queue instead of failing with
+    "database is locked" half-way through, and runs in WAL mode so readers do not block.
     """
     database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if database["ENGINE"] == "django.db.backends.postgresql":
-        # Bind parameters on the server so psycopg prepares the hot, repeated statements.
-        database["OPTIONS"] = {"server_side_binding": True}
+        # Server-side binding alone prepares nothing: psycopg prepares a statement only when
+        # `prepare_threshold` is set, and Django passes None (never) unless OPTIONS sets it.
+        database["OPTIONS"] = {
+            "server_side_binding": True,
+            "prepare_threshold": _prepare_threshold(config("DATABASE_PREPARE_THRESHOLD", "5")),
+        }
     elif database["ENGINE"] == "django.db.backends.sqlite3":
         database["CONN_MAX_AGE"] = 0
         # Tests use a file too, not shared-cache memory, so threads lock as processes do.
@@ -92,6 +96,11 @@ def _database(url: str) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     return database
+
+
+def _prepare_threshold(value: str) -> int | None:
+    """Return psycopg's prepare_threshold: empty means never prepare (PgBouncer < 1.21)."""
+    return int(value) if value.strip() else None
 
 
 DATABASES = {

@@ -1,4 +1,4 @@
-"""WSGI entry point, served by gunicorn.
+"""WSGI entry point, served by granian.
 
 Runs the system checks once per process before serving, so a bad alert rules file stops the
 server at start-up with a message naming the rule and the field, not on the first request.

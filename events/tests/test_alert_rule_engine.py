@@ -114,3 +114,36 @@ rules:
 
     with pytest.raises(RuleParseError, match="amount can only be matched against numbers"):
         AlertRuleEngine.from_file(rules_file)
+
+
+NESTED_HISTORY_RULES = """
+rules:
+  - code: 8
+    name: two_deposits_each_with_a_withdraw_in_the_5_seconds_before
+    event_type: deposit
+    condition:
+      type: sequence
+      count: 2
+      event_types: [deposit]
+      match:
+        type: proximity
+        event_types: [withdraw]
+        window: {before_seconds: 5}
+"""
+
+
+def test_history_a_plan_cannot_foresee_is_asked_on_demand(tmp_path, settings, users):
+    """The proximity inside the sequence's `match` is around each deposit, not the new one."""
+    rules_file = tmp_path / "alert_rules.yml"
+    rules_file.write_text(NESTED_HISTORY_RULES)
+    settings.ALERT_RULES_PATH = rules_file
+    steps = [("withdraw", 9), ("deposit", 10), ("deposit", 20), ("withdraw", 29), ("deposit", 30)]
+    steps += [("withdraw", 38), ("deposit", 40)]
+
+    codes = [
+        transaction_ingest(user_id=1, event_type=event_type, amount=Decimal("5"), t=t).alert_codes
+        for event_type, t in steps
+    ]
+
+    # The deposit at 20 has no withdraw in the 5 seconds before it; those at 30 and 40 have.
+    assert codes == [(), (), (), (), (), (), (8,)]

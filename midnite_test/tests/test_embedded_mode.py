@@ -1,4 +1,4 @@
-"""`make run`'s processes, for real: gunicorn and one worker, no server but PostgreSQL's absence.
+"""`make run`'s processes, for real: granian and one worker, no server but PostgreSQL's absence.
 
 Runs bin/run-embedded on the embedded defaults (SQLite, chDB, the filesystem broker) in a
 directory of its own, posts a transaction and a user, and waits for the worker to ship them

@@ -1,0 +1,67 @@
+"""The batch's SQL answers each history question like the in-memory reference (PostgreSQL)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from events.history_batch import Anchor, question_answer, question_statement
+from events.models import Event
+from events.tests.test_history import FILTERS, stored  # noqa: F401 - the fixture
+from rules.memory import InMemoryHistory
+from rules.plan import AggregateQuestion, ExistsQuestion, LastQuestion
+
+
+def _answer(question, anchor: Anchor):
+    sql, params = question_statement(question, anchor=anchor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return question_answer(question, cursor.fetchall(), user_traits={})
+
+
+def _both(stored, anchor_index: int):  # noqa: F811 - the fixture's value
+    records = sorted(stored, key=lambda r: (r.occurred_at, r.sequence))
+    record = records[anchor_index]
+    event = Event.objects.get(pk=record.sequence)
+    anchor = Anchor(
+        user_id=1, tenant_id=event.tenant_id, event_id=event.event_id, occurred_at=event.occurred_at
+    )
+    return anchor, InMemoryHistory(events=records, anchor=record), record
+
+
+@pytest.mark.parametrize("events", FILTERS)
+@pytest.mark.parametrize("anchor_index", [0, 1, 30, 59])
+def test_last_matches_the_reference(stored, events, anchor_index):  # noqa: F811
+    anchor, memory, _ = _both(stored, anchor_index)
+
+    answer = _answer(LastQuestion(count=5, events=events), anchor)
+
+    assert list(answer) == list(memory.last(count=5, events=events))
+
+
+@pytest.mark.parametrize("events", FILTERS)
+@pytest.mark.parametrize("function", ["count", "sum", "min", "max"])
+def test_aggregate_matches_the_reference(stored, events, function):  # noqa: F811
+    anchor, memory, record = _both(stored, 40)
+    window = dict(start=record.occurred_at - timedelta(seconds=10), end=record.occurred_at)
+    question = AggregateQuestion(function=function, path="amount", events=events, **window)
+
+    expected = memory.aggregate(function=function, path="amount", events=events, **window)
+
+    assert _answer(question, anchor) == expected
+
+
+@pytest.mark.parametrize("events", FILTERS)
+@pytest.mark.parametrize("seconds", [(0, 0), (3, 0), (0, 3)])
+def test_exists_matches_the_reference_and_excludes_the_anchor(
+    stored, events, seconds  # noqa: F811
+):
+    anchor, memory, record = _both(stored, 20)
+    window = dict(
+        start=record.occurred_at - timedelta(seconds=seconds[0]),
+        end=record.occurred_at + timedelta(seconds=seconds[1]),
+    )
+
+    answer = _answer(ExistsQuestion(events=events, **window), anchor)
+
+    assert answer == memory.exists(events=events, **window)

@@ -1,0 +1,221 @@
+"""POST /event's transaction on PostgreSQL in two round trips, in psycopg's pipeline mode.
+
+Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event and its outbox
+rows only when its `t` is after the user's latest transaction, and every history question the
+rule plan foresees. Round trip 2 (`transaction_alerts_queue`, then the end of
+`pipelined_transaction`): the alerts and their outbox rows, and COMMIT. Statements go through
+Django's cursors, so its error translation and query logging still apply.
+"""
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from psycopg import Pipeline
+
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED
+from events.history_batch import Anchor, question_answer, question_statement
+from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
+from rules.plan import Answer, Question
+
+_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR UPDATE"
+
+# Inserts nothing when the user has a transaction at or after `t`: a replay, a conflict or
+# out of order, which the caller tells apart. The outbox rows need the new id, hence the CTE.
+_EVENT_INSERT = """
+    WITH new AS (
+        INSERT INTO events_event
+            (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+             user_traits, received_at)
+        SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
+        WHERE NOT EXISTS (
+            SELECT 1 FROM events_event
+            WHERE user_id = %s AND event_type = ANY(%s::text[]) AND occurred_at >= %s
+        )
+        ON CONFLICT (tenant_id, event_id) DO NOTHING
+        RETURNING id
+    ), published AS (
+        INSERT INTO outbox_outboxmessage
+            (consumer, topic, subject_id, created_at, attempts, last_error)
+        SELECT consumer, %s, new.id, %s, 0, '' FROM new CROSS JOIN unnest(%s::text[]) AS consumer
+    )
+    SELECT id FROM new
+"""
+
+_ALERTS_INSERT = """
+    WITH alert AS (
+        INSERT INTO events_alert (event_id, code, created_at)
+        SELECT %s, code, %s FROM unnest(%s::int[]) AS code
+    )
+    INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts, last_error)
+    SELECT consumer, %s, message.payload::jsonb, %s, 0, ''
+    FROM unnest(%s::text[]) WITH ORDINALITY AS message (payload, position)
+    CROSS JOIN unnest(%s::text[]) AS consumer
+    ORDER BY message.position
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionEvent:
+    """A deposit or withdraw to store: the columns the insert writes."""
+
+    tenant_id: str
+    event_id: str
+    user_id: int
+    event_type: str
+    source: str
+    occurred_at: datetime
+    amount: Decimal
+    received_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventInserted:
+    """What round trip 1 found: the user's traits (None: no such user), the event's id (None:
+    nothing inserted) and the answers to the planned questions (meaningful only when inserted)."""
+
+    user_traits: dict[str, Any] | None
+    event_pk: int | None
+    answers: dict[Question, Answer]
+
+
+@dataclass(frozen=True)
+class PipelinedTransaction:
+    """The pipeline a transaction's statements are queued on, and what to run after COMMIT."""
+
+    pipeline: Pipeline
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+@contextmanager
+def pipelined_transaction() -> Iterator[PipelinedTransaction]:
+    """Run the body in one transaction whose statements are sent in pipeline mode.
+
+    Statements the body executes are queued until it calls `pipeline.sync()` or reads a result;
+    what is still queued when it ends is sent with the COMMIT (or ROLLBACK, when it raises).
+    The callables the body adds to `on_commit` run after the COMMIT. Like
+    `transaction.atomic(durable=True)`, refuses to run inside another transaction, except
+    inside a test's (Django's TestCase), where it is Django's savepoint.
+    """
+    if connection.in_atomic_block:
+        with transaction.atomic(durable=True):
+            with _pipeline() as pipeline:
+                pipelined = PipelinedTransaction(pipeline)
+                yield pipelined
+            for callback in pipelined.on_commit:
+                transaction.on_commit(callback)
+        return
+    # Django checks a reused connection before a request's first query: do it before the
+    # pipeline, where the check would only be queued.
+    connection.close_if_health_check_failed()
+    with _pipeline() as pipeline:
+        pipelined = PipelinedTransaction(pipeline)
+        _execute("BEGIN")
+        try:
+            yield pipelined
+        except BaseException:
+            _execute("ROLLBACK")
+            raise
+        _execute("COMMIT")
+    for callback in pipelined.on_commit:
+        callback()
+
+
+@contextmanager
+def _pipeline() -> Iterator[Pipeline]:
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+        yield pipeline
+
+
+def transaction_event_insert(
+    *,
+    pipeline: Pipeline,
+    event: TransactionEvent,
+    transaction_types: Sequence[str],
+    questions: Sequence[Question],
+) -> EventInserted:
+    """Lock the user, insert `event` unless it is not new, and answer `questions`: one round trip.
+
+    The questions are about the user's history with `event` in it; their answers are
+    meaningless when nothing was inserted.
+    """
+    anchor = Anchor(
+        user_id=event.user_id,
+        tenant_id=event.tenant_id,
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+    )
+    user = _execute(_USER_LOCK, [event.user_id])
+    inserted = _execute(
+        _EVENT_INSERT,
+        [
+            event.tenant_id,
+            event.event_id,
+            event.user_id,
+            event.event_type,
+            event.source,
+            event.occurred_at,
+            event.amount,
+            event.received_at,
+            event.user_id,
+            list(transaction_types),
+            event.occurred_at,
+            TOPIC_EVENT_STORED,
+            event.received_at,
+            list(CONSUMERS),
+        ],
+    )
+    asked = [
+        (question, _execute(*question_statement(question, anchor=anchor))) for question in questions
+    ]
+    pipeline.sync()
+    user_row = user.fetchone()
+    if user_row is None:
+        return EventInserted(user_traits=None, event_pk=None, answers={})
+    user_traits = json.loads(user_row[0]) if isinstance(user_row[0], str) else user_row[0]
+    inserted_row = inserted.fetchone()
+    if inserted_row is None:
+        return EventInserted(user_traits=user_traits, event_pk=None, answers={})
+    answers = {
+        question: question_answer(question, cursor.fetchall(), user_traits=user_traits)
+        for question, cursor in asked
+    }
+    return EventInserted(user_traits=user_traits, event_pk=inserted_row[0], answers=answers)
+
+
+def transaction_alerts_queue(
+    *, event_pk: int, codes: Sequence[int], messages: Sequence[Message], created_at: datetime
+) -> None:
+    """Queue the alerts `codes` of event `event_pk` and their outbox `messages` (one per code).
+
+    Sent with the COMMIT that ends `pipelined_transaction`.
+    """
+    if not codes:
+        return
+    payloads = [json.dumps(message.payload) for message in messages]
+    _execute(
+        _ALERTS_INSERT,
+        [
+            event_pk,
+            created_at,
+            list(codes),
+            TOPIC_ALERT_RAISED,
+            created_at,
+            payloads,
+            [CONSUMER_ANALYTICS],
+        ],
+    )
+
+
+def _execute(sql: str, params: Sequence[Any] | None = None) -> CursorWrapper:
+    """Queue `sql` on a cursor of its own (a cursor keeps only its last result)."""
+    cursor = connection.cursor()
+    cursor.execute(sql, params)
+    return cursor
