@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from servers import ROOT, wrk_run, wsgi_server_start
+from servers import POSTGRES_URL, ROOT, database_recreate, wrk_run, wsgi_server_start
 
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 HISTORY_LONG = 100_000
 HISTORY_SHORT = 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,7 +47,7 @@ def main() -> int:
     args = _arguments()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
-    database_url = f"{SERVER_URL}/{args.database}"
+    database_url = f"{POSTGRES_URL}/{args.database}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -62,7 +61,7 @@ def main() -> int:
     short_users = range(1, args.concurrency + 1)
     long_users = range(1001, 1001 + args.concurrency)
     if not args.reuse_database:
-        _recreate_database(args.database)
+        database_recreate(args.database)
         migrate = [sys.executable, "manage.py", "migrate", "-v", "0"]
         subprocess.run(migrate, cwd=ROOT, env=env, check=True)
         seconds = _seed(database_url, short_users=short_users, long_users=long_users)
@@ -119,12 +118,6 @@ def _arguments() -> argparse.Namespace:
         help="serve with the outbox write, or only its Celery wake-up, switched off (A/B)",
     )
     return parser.parse_args()
-
-
-def _recreate_database(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _seed(database_url: str, *, short_users: range, long_users: range) -> float:

@@ -30,9 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from servers import ROOT, gunicorn_start
+from servers import POSTGRES_URL, ROOT, database_recreate, gunicorn_start
 
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 BATCH = 5_000
 USERS = 1_000
 TENANTS = ("acme", "globex", "initech", "umbrella")
@@ -49,7 +48,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def main() -> int:
     args = _arguments()
-    database_url = f"{SERVER_URL}/{args.database}"
+    database_url = f"{POSTGRES_URL}/{args.database}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -58,7 +57,7 @@ def main() -> int:
         "ALLOW_ANONYMOUS": "false",
         "DEBUG": "false",
     }
-    _recreate_database(args.database)
+    database_recreate(args.database)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
     )
@@ -111,12 +110,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--database", default="midnite_bench_ingest")
     return parser.parse_args()
-
-
-def _recreate_database(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _prepare(database_url: str) -> None:

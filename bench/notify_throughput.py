@@ -33,10 +33,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
+from servers import POSTGRES_URL, database_recreate, database_drop
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 sys.path.insert(0, str(ROOT))
 
 
@@ -44,12 +43,12 @@ def main() -> int:
     args = _arguments()
     os.environ.update(
         DJANGO_SETTINGS_MODULE="midnite_test.settings",
-        DATABASE_URL=f"{SERVER_URL}/{args.database}",
+        DATABASE_URL=f"{POSTGRES_URL}/{args.database}",
         CELERY_BROKER_URL=args.broker,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         LOG_LEVEL="WARNING",
     )
-    _database_recreate(args.database)
+    database_recreate(args.database)
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v", "0"],
@@ -62,7 +61,7 @@ def main() -> int:
         _close()
         subprocess.run(["redis-cli", "-u", args.broker, "FLUSHDB"], capture_output=True)
         if not args.keep_database:
-            _database_drop(args.database)
+            database_drop(args.database)
 
 
 def _arguments() -> argparse.Namespace:
@@ -78,17 +77,6 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--keep-database", action="store_true")
     return parser.parse_args()
-
-
-def _database_recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def _database_drop(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _close() -> None:

@@ -48,9 +48,9 @@ from pathlib import Path
 from uuid import uuid4, uuid5
 
 import psycopg
+from servers import POSTGRES_URL, database_recreate, database_drop
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 DIRECT_TABLE = "event_log_direct"
 PROTOTYPE_TABLES = {"range": "event_log_proto_range"}
 PHASES = (
@@ -70,7 +70,7 @@ def main() -> int:
     args = _arguments()
     if args.produce:
         return _produce(args)
-    database_url = f"{SERVER_URL}/{args.database}"
+    database_url = f"{POSTGRES_URL}/{args.database}"
     store = Path(tempfile.mkdtemp(prefix="relay-bench-chdb-"))
     os.environ.update(
         DJANGO_SETTINGS_MODULE="midnite_test.settings",
@@ -80,7 +80,7 @@ def main() -> int:
         LOG_LEVEL="WARNING",
     )
     try:
-        _recreate_database(args.database)
+        database_recreate(args.database)
         migrate = [sys.executable, "manage.py", "migrate", "-v", "0"]
         subprocess.run(migrate, cwd=ROOT, env=os.environ, check=True)
         return _bench(args, database_url)
@@ -88,7 +88,7 @@ def main() -> int:
         _close()
         shutil.rmtree(store, ignore_errors=True)
         if not args.keep_database:
-            _drop_database(args.database)
+            database_drop(args.database)
 
 
 def _arguments() -> argparse.Namespace:
@@ -131,17 +131,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--produce", metavar="OUTPUT", help=argparse.SUPPRESS)
     parser.add_argument("--produce-tag", help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-def _recreate_database(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _close() -> None:

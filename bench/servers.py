@@ -1,4 +1,4 @@
-"""What the HTTP benchmarks share: a gunicorn to measure, and wrk to load it.
+"""What the benchmarks share: a PostgreSQL database of their own, a server to measure, wrk.
 
 Imported by the scripts in bench/, which run with bench/ first on sys.path.
 """
@@ -11,8 +11,23 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "transactions.lua"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432"
+
+
+def database_recreate(name: str) -> None:
+    """Drop the benchmark database `name` if it exists and create it empty."""
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def gunicorn_start(
