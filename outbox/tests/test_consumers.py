@@ -3,9 +3,11 @@
 import pytest
 from structlog.testing import capture_logs
 
+from outbox.consumers import HANDLERS
 from outbox.contracts import Message
 from outbox.models import OutboxMessage
 from outbox.services import outbox_process, outbox_publish
+from outbox.tasks import outbox_process_many_task
 
 
 @pytest.mark.django_db
@@ -19,3 +21,20 @@ def test_a_consumer_without_a_handler_leaves_its_messages_queued():
     assert (report.batches, report.messages) == (0, 0)
     assert OutboxMessage.objects.filter(consumer="later", batch__isnull=True).count() == 1
     assert [entry["event"] for entry in logs] == ["outbox.consumer_without_handler"]
+
+
+@pytest.mark.django_db
+def test_one_wake_up_message_processes_each_of_its_consumers(monkeypatch):
+    handled = []
+    for consumer in ("first", "second"):
+        monkeypatch.setitem(
+            HANDLERS, consumer, lambda claimed, consumer=consumer: handled.append(consumer)
+        )
+    outbox_publish(
+        messages=[Message(topic="event_stored", subject_id=1)], consumers=["first", "second"]
+    )
+
+    outbox_process_many_task(["first", "second"])
+
+    assert sorted(handled) == ["first", "second"]
+    assert OutboxMessage.objects.filter(batch__isnull=True).count() == 0
