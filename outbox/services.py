@@ -18,13 +18,16 @@ from outbox.contracts import CONSUMER_ANALYTICS, Message
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import RelayReport, outbox_relay
-from outbox.tasks import outbox_relay_task
+from outbox.tasks import outbox_process_many_task
 
 log = structlog.get_logger(__name__)
 
 PURGE_CHUNK = 500
 
-_last_wake: dict[str, float] = {}
+# The wake-up throttle of this process: the consumers owed a wake-up, and when one was last sent.
+# Not locked: under threads a race can only send one more message or leave a consumer to the sweep.
+_wake_owed: set[str] = set()
+_wake_sent_at = float("-inf")
 
 
 def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str]) -> int:
@@ -115,20 +118,26 @@ def analytics_loader_register(
 
 
 def outbox_wake(*, consumers: Sequence[str]) -> None:
-    """Ask a worker to relay `consumers` now, at most once per OUTBOX_WAKEUP_INTERVAL.
+    """Ask a worker to process `consumers` now: one Celery message for every consumer owed.
 
-    Only a wake-up: a message it does not send (throttled, or the broker is down) is relayed
-    by the periodic sweep instead. Never raises.
+    Sends at most one message per OUTBOX_WAKEUP_INTERVAL per process, whatever the number of
+    consumers (`outbox.outbox_process_many`); consumers asked for in between are owed and go
+    with the next message sent. Only a wake-up: what it does not send (still owed when no
+    later commit comes, or the broker is down) is processed by the periodic sweep instead.
+    A failed send is one connection attempt (CELERY_BROKER_TRANSPORT_OPTIONS). Never raises.
     """
+    global _wake_sent_at
+    _wake_owed.update(consumers)
     now = time.monotonic()
-    for consumer in consumers:
-        if now - _last_wake.get(consumer, float("-inf")) < settings.OUTBOX_WAKEUP_INTERVAL:
-            continue
-        _last_wake[consumer] = now
-        try:
-            outbox_relay_task.apply_async(args=(consumer,), retry=False)
-        except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
-            log.warning("outbox.wakeup_failed", consumer=consumer, error=type(exc).__name__)
+    if not _wake_owed or now - _wake_sent_at < settings.OUTBOX_WAKEUP_INTERVAL:
+        return
+    _wake_sent_at = now
+    owed = sorted(_wake_owed)
+    _wake_owed.clear()
+    try:
+        outbox_process_many_task.apply_async(args=(owed,), retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
+        log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
 
 
 def outbox_dead_letters_retry(

@@ -7,11 +7,23 @@ from outbox.contracts import CONSUMER_ANALYTICS
 
 @shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
 def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
+    """Process one consumer: the beat sweep's task, and the wake-up before outbox_process_many."""
     from django.conf import settings
 
     from outbox.services import outbox_process
 
     outbox_process(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
+
+
+@shared_task(name="outbox.outbox_process_many", ignore_result=True, acks_late=True)
+def outbox_process_many_task(consumers: list[str]) -> None:
+    """Fan the on-commit wake-up, one message for them all, out to one task per consumer.
+
+    The web process pays for one message; the consumers then run side by side on any free
+    worker processes, so a long ClickHouse relay never holds the notifications back.
+    """
+    for consumer in consumers:
+        outbox_relay_task.apply_async(args=(consumer,))
 
 
 @shared_task(name="outbox.outbox_shipped_purge", ignore_result=True, acks_late=True)

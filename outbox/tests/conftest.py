@@ -1,4 +1,5 @@
 import itertools
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,6 +42,13 @@ def publish():
 
 @pytest.fixture
 def broker_down():
+    """The broker unreachable for the whole test (broker_unreachable)."""
+    with broker_unreachable():
+        yield
+
+
+@contextmanager
+def broker_unreachable():
     """Point the app's producers at a port nothing listens on, then back at the broker.
 
     The app's pools are only dropped, never closed: kombu keeps one pool per broker URL for the
@@ -53,5 +61,7 @@ def broker_down():
         celery_app.amqp._producer_pool = None
 
     write_to("redis://127.0.0.1:1/0")
-    yield
-    write_to(None)
+    try:
+        yield
+    finally:
+        write_to(None)

@@ -6,6 +6,7 @@ from structlog.testing import capture_logs
 from outbox.contracts import Message
 from outbox.models import OutboxMessage
 from outbox.services import outbox_process, outbox_publish
+from outbox.tasks import outbox_process_many_task, outbox_relay_task
 
 
 @pytest.mark.django_db
@@ -19,3 +20,16 @@ def test_a_consumer_without_a_handler_leaves_its_messages_queued():
     assert (report.batches, report.messages) == (0, 0)
     assert OutboxMessage.objects.filter(consumer="later", batch__isnull=True).count() == 1
     assert [entry["event"] for entry in logs] == ["outbox.consumer_without_handler"]
+
+
+@pytest.mark.django_db
+def test_one_wake_up_message_becomes_one_task_per_consumer(monkeypatch):
+    """The worker fans the web process's one message out, so consumers run side by side."""
+    queued = []
+    monkeypatch.setattr(
+        outbox_relay_task, "apply_async", lambda args, **options: queued.append(args)
+    )
+
+    outbox_process_many_task(["analytics", "notifications"])
+
+    assert queued == [("analytics",), ("notifications",)]

@@ -1,5 +1,6 @@
 """outbox_publish writes in the caller's transaction, or not at all."""
 
+import base64
 import json
 
 import pytest
@@ -7,11 +8,12 @@ import redis
 from django.db import transaction
 from structlog.testing import capture_logs
 
-from outbox.contracts import CONSUMER_ANALYTICS
+from midnite_test.celery import app as celery_app
+from outbox.contracts import CONSUMER_ANALYTICS, CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.exceptions import NotInTransaction
 from outbox.models import OutboxMessage
 from outbox.services import outbox_publish, outbox_wake
-from outbox.tests.conftest import record
+from outbox.tests.conftest import broker_unreachable, record
 
 
 @pytest.mark.django_db(transaction=True)
@@ -58,32 +60,86 @@ def test_the_workers_are_woken_only_after_the_commit(db, django_capture_on_commi
     assert len(callbacks) == 1
 
 
-def test_a_wake_up_puts_a_relay_task_on_the_broker(settings):
+@pytest.fixture
+def broker(settings):
+    """The Redis broker's default queue, emptied, with no wake-up owed in this process."""
     settings.OUTBOX_WAKEUP_INTERVAL = 0
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery")
+    outbox_wake(consumers=[])  # sends what earlier tests left owed
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue.delete("celery")
+    return queue
 
+
+def sent(broker) -> list[tuple[str, list]]:
+    """Each queued Celery message's task name and positional arguments, oldest first."""
+    messages = [json.loads(raw) for raw in reversed(broker.lrange("celery", 0, -1))]
+    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_commit_to_three_consumers_sends_one_message_for_them_all(broker, settings):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+
+    with transaction.atomic():
+        outbox_publish(
+            messages=[record().as_message(topic="test")],
+            consumers=[CONSUMER_NOTIFICATIONS, CONSUMER_ANALYTICS, CONSUMER_METRICS],
+        )
+
+    assert sent(broker) == [
+        ("outbox.outbox_process_many", [["analytics", "metrics", "notifications"]])
+    ]
+
+
+def test_consumers_asked_for_within_the_interval_go_with_the_next_message(broker, settings):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+    outbox_wake(consumers=[CONSUMER_ANALYTICS])
+    settings.OUTBOX_WAKEUP_INTERVAL = 60
+
+    for consumer in (CONSUMER_METRICS, CONSUMER_NOTIFICATIONS, CONSUMER_METRICS):
+        outbox_wake(consumers=[consumer])
+    throttled = sent(broker)
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
     outbox_wake(consumers=[CONSUMER_ANALYTICS])
 
-    [message] = broker.lrange("celery", 0, -1)
-    assert json.loads(message)["headers"]["task"] == "outbox.outbox_relay"
+    assert throttled == [("outbox.outbox_process_many", [["analytics"]])]
+    assert sent(broker)[1:] == [
+        ("outbox.outbox_process_many", [["analytics", "metrics", "notifications"]])
+    ]
 
 
-def test_wake_ups_are_throttled_per_consumer(settings):
-    settings.OUTBOX_WAKEUP_INTERVAL = 60
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery")
+def test_a_wake_up_with_nothing_owed_sends_nothing(broker, settings):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
 
-    for _ in range(5):
-        outbox_wake(consumers=["throttled"])
+    outbox_wake(consumers=[])
 
-    assert broker.llen("celery") == 1
+    assert sent(broker) == []
 
 
-def test_a_wake_up_never_fails_when_the_broker_is_down(settings, broker_down):
+def test_a_broker_that_is_down_costs_one_failed_send_for_all_consumers(
+    broker, settings, broker_down
+):
     settings.OUTBOX_WAKEUP_INTERVAL = 0
 
     with capture_logs() as logs:
+        outbox_wake(consumers=[CONSUMER_ANALYTICS, CONSUMER_METRICS, CONSUMER_NOTIFICATIONS])
+
+    assert [(entry["event"], entry["consumers"]) for entry in logs] == [
+        ("outbox.wakeup_failed", ["analytics", "metrics", "notifications"])
+    ]
+
+
+def test_consumers_a_failed_wake_up_asked_for_are_left_to_the_sweep(broker, settings):
+    """The next wake-up after a failed one carries only what was asked for since."""
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+    with broker_unreachable():
         outbox_wake(consumers=[CONSUMER_ANALYTICS])
 
-    assert [entry["event"] for entry in logs] == ["outbox.wakeup_failed"]
+    outbox_wake(consumers=[CONSUMER_METRICS])
+
+    assert sent(broker) == [("outbox.outbox_process_many", [["metrics"]])]
+
+
+def test_the_relay_task_queued_before_the_wake_up_changed_still_runs():
+    """Beat sends `outbox.outbox_relay` per consumer; messages with that name may be queued."""
+    assert {"outbox.outbox_relay", "outbox.outbox_process_many"} <= set(celery_app.tasks)
