@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from events.history import UserEventHistory, event_record
+from events.models import Event, User
 from notifications.config import NotificationConfig, notification_config_load
 from notifications.templates import template_render, template_variables
 from notifications.tests.seed import seed_dir
@@ -206,3 +208,27 @@ def test_templates_render_from_the_event_and_report_what_is_missing(config):
     assert "User ID: u_12345" in alert and "Country: GB" in alert
     assert "Timestamp: 2025-10-31T19:30:00Z" in alert
     assert alert_missing == ("recent_events", "risk_segment")
+
+
+@pytest.mark.parametrize(
+    "after, matches", [(timedelta(hours=23), True), (timedelta(hours=25), False)]
+)
+def test_the_event_store_answers_the_seed_proximity_like_memory(db, after, matches):
+    user = User.objects.create(external_id="u_1")
+    Event.objects.bulk_create(
+        [
+            Event(event_id="s", user=user, event_type="signup_completed", occurred_at=SIGNUP),
+            Event(
+                event_id="l", user=user, event_type="link_bank_success", occurred_at=SIGNUP + after
+            ),
+        ]
+    )
+    link = Event.objects.get(event_id="l")
+    (rule,) = seed_config().rules_for("link_bank_success")
+    store = UserEventHistory(user_id=user.pk, anchor=link, user_traits={})
+    anchor = event_record(link, user_traits={})
+
+    failure = condition_failure(rule.condition, event=anchor, history=store)
+
+    assert rule.condition.passes(event=anchor, history=store) is matches
+    assert failure == (None if matches else "no signup_completed in the 1d before this event")
