@@ -112,11 +112,11 @@ def held_store(tmp_path):
     """A store under tmp_path, opened by a child process that holds it until killed."""
     path = tmp_path / "store"
     code = (
-        "import sys, time, clickhouse_connect\n"
+        "import signal, sys, clickhouse_connect\n"
         "client = clickhouse_connect.get_client(dsn=sys.argv[1])\n"
         "client.query('SELECT 1')\n"
         "print('READY', flush=True)\n"
-        "time.sleep(600)\n"
+        "signal.pause()\n"
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", code, f"chdb://{path}"], stdout=subprocess.PIPE, text=True
