@@ -6,8 +6,7 @@ import pickle
 import socket
 import socketserver
 import threading
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 
 import pytest
 
@@ -32,56 +31,6 @@ def _message(**changes) -> OutgoingMessage:
         body=BODY,
     )
     return replace(message, **changes)
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict
-
-
-@dataclass
-class WebhookServer:
-    """A loopback HTTP server that answers each POST with the next of `answers`.
-
-    An answer is (status, body); the last one repeats. Status None holds the request until the
-    test ends, so the client times out.
-    """
-
-    url: str
-    answers: list[tuple[int | None, str]] = field(default_factory=lambda: [(200, "ok")])
-    received: list[Received] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = WebhookServer(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(Received(self.path, dict(self.headers), json.loads(raw)))
-            status, text = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
-            if status is None:
-                state.release.wait(timeout=30)
-                return
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(text.encode())
-
-        def log_message(self, format, *args) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

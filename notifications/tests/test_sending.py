@@ -9,7 +9,6 @@ from django.utils import timezone as django_timezone
 from notifications.models import Notification
 from notifications.sending import notifications_send_due
 from notifications.tests.conftest import decision, evaluate, product_event
-from notifications.tests.webhook_server import WebhookServer
 
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
 S = Notification.Status
@@ -39,52 +38,52 @@ def test_a_due_email_is_sent_to_the_user(app_user):
     assert notifications_send_due() == 0
 
 
-def test_a_webhook_that_fails_then_succeeds(app_user, settings):
+def test_a_webhook_that_fails_then_succeeds(app_user, settings, webhook):
     app_user.traits = {**app_user.traits, "phone": "+447700900123"}
     app_user.save()
     product_event(app_user, "signup_completed", SIGNUP)
     link = product_event(app_user, "link_bank_success", SIGNUP + timedelta(hours=1))
     evaluate(link)
-    with WebhookServer([503, 200]) as server:
-        settings.SMS_WEBHOOK_URL = server.url
-        notifications_send_due()
-        nudge = decision(link, "BANK_LINK_NUDGE_SMS")
-        assert (nudge.status, nudge.attempts) == (S.SCHEDULED, 1)
-        assert "503" in nudge.last_error
-        assert nudge.due_at > django_timezone.now()
-        retry = nudge.decisions.order_by("id").last()
-        assert retry.reason.startswith("attempt 1 failed: ")
-        assert "retrying at" in retry.reason
+    webhook.answers = [(503, "down"), (200, "ok")]
+    settings.SMS_WEBHOOK_URL = webhook.url
+    notifications_send_due()
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    assert (nudge.status, nudge.attempts) == (S.SCHEDULED, 1)
+    assert "503" in nudge.last_error
+    assert nudge.due_at > django_timezone.now()
+    retry = nudge.decisions.order_by("id").last()
+    assert retry.reason.startswith("attempt 1 failed: ")
+    assert "retrying at" in retry.reason
 
-        assert notifications_send_due() == 0  # not due before its backoff ends
-        _make_due(nudge)
-        notifications_send_due()
+    assert notifications_send_due() == 0  # not due before its backoff ends
+    _make_due(nudge)
+    notifications_send_due()
     nudge.refresh_from_db()
     assert (nudge.status, nudge.attempts) == (S.SENT, 2)
     assert _statuses(nudge) == [S.SCHEDULED, S.SCHEDULED, S.SENT]
-    [(first_headers, first), (second_headers, second)] = server.requests
+    first, second = (request.body for request in webhook.received)
     assert first == second
     assert first["idempotency_key"] == f"notification-{nudge.pk}"
     assert first["to"] == "+447700900123"
 
 
-def test_a_webhook_that_keeps_failing_ends_failed_with_its_last_error(app_user, settings):
+def test_a_webhook_that_keeps_failing_ends_failed_with_its_last_error(app_user, settings, webhook):
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     app_user.traits = {**app_user.traits, "phone": "+447700900123"}
     app_user.save()
     product_event(app_user, "signup_completed", SIGNUP)
     link = product_event(app_user, "link_bank_success", SIGNUP + timedelta(hours=1))
     evaluate(link)
-    with WebhookServer([503]) as server:
-        settings.SMS_WEBHOOK_URL = server.url
-        notifications_send_due()
-        _make_due(decision(link, "BANK_LINK_NUDGE_SMS"))
-        notifications_send_due()
+    webhook.answers = [(503, "down")]
+    settings.SMS_WEBHOOK_URL = webhook.url
+    notifications_send_due()
+    _make_due(decision(link, "BANK_LINK_NUDGE_SMS"))
+    notifications_send_due()
     nudge = decision(link, "BANK_LINK_NUDGE_SMS")
     assert (nudge.status, nudge.attempts) == (S.FAILED, 2)
     assert "503" in nudge.last_error
     assert nudge.reason.startswith("failed after 2 attempt(s): ")
-    assert len(server.requests) == 2
+    assert len(webhook.received) == 2
 
 
 def test_a_private_alert_goes_to_operations_never_to_the_user(app_user, settings):
