@@ -10,24 +10,20 @@ Prints:
   batch's time goes (claim, lock, load rows, build columns, insert, mark);
 - the baseline: the relay's own columns, in the same batches, inserted straight into an
   identical ClickHouse table with the relay's insert call, and the ratio relay / direct;
-- with `--prototypes`: the same messages shipped again (after un-claiming them) by the relay's
-  own load, build and insert with a claim that writes only the batch's id bounds ("range",
-  a design sketch: safe only with a commit-order horizon; here nothing writes messages
-  meanwhile), into its own table whose rows must equal the relay's;
 - end-to-end lag: `--producers` processes commit events with their outbox rows (one event
   per transaction) at a steady `--lag-rate` for `--lag-seconds`, while this process calls
   outbox_relay every `--relay-interval` seconds (0.05 s: the wake-up throttle,
   OUTBOX_WAKEUP_INTERVAL; 1.0 s: the beat sweep alone). A message's lag is the time its
   ClickHouse insert returned minus the time its commit returned: p50, p99 and max.
 
-Rounds interleave relay and direct insert (and the prototypes), each round on a new backlog.
+Rounds interleave relay and direct insert, each round on a new backlog.
 `--retained N` first stores N shipped messages, as OUTBOX_RETENTION (7 days) keeps them in the
 table in production.
 The counts are checked: `SELECT count() FROM event_log` (not FINAL) must equal the number of
 outbox messages, every message shipped.
 
     .venv/bin/python bench/relay_throughput.py
-    .venv/bin/python bench/relay_throughput.py --events 100000 --rounds 3 --prototypes \\
+    .venv/bin/python bench/relay_throughput.py --events 100000 --rounds 3 \\
         --lag-rate 1000 --lag-seconds 20 --relay-interval 0.05 --producers 2 --producer sql
 """
 
@@ -43,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from uuid import uuid4, uuid5
 
@@ -52,7 +47,6 @@ from servers import POSTGRES_URL, database_recreate, database_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECT_TABLE = "event_log_direct"
-PROTOTYPE_TABLES = {"range": "event_log_proto_range"}
 PHASES = (
     "claim",
     "lock batch",
@@ -61,7 +55,6 @@ PHASES = (
     "insert",
     "mark + commit",
 )
-PROTOTYPE_PHASES = ("claim", "lock batch", "load", "build columns", "insert", "mark + commit")
 
 sys.path.insert(0, str(ROOT))
 
@@ -101,11 +94,6 @@ def _arguments() -> argparse.Namespace:
         type=int,
         default=0,
         help="shipped messages already in the table, as OUTBOX_RETENTION keeps them",
-    )
-    parser.add_argument(
-        "--prototypes",
-        action="store_true",
-        help="also ship each backlog with the relay claiming id ranges (a design sketch)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the last relay round (slows it)"
@@ -156,22 +144,17 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
     from outbox.clickhouse.sql import EVENT_LOG, event_log_create
 
     clickhouse_migrate()
-    for table in (DIRECT_TABLE, *PROTOTYPE_TABLES.values()):
-        clickhouse_command(event_log_create().replace(f"EXISTS {EVENT_LOG} (", f"EXISTS {table} ("))
+    clickhouse_command(
+        event_log_create().replace(f"EXISTS {EVENT_LOG} (", f"EXISTS {DIRECT_TABLE} (")
+    )
     _seed_users(database_url, args.users)
     retained = _seed_retained(database_url, args.retained)
-    if args.prototypes:
-        with psycopg.connect(database_url, autocommit=True) as connection:
-            connection.execute(RANGE_TABLE_SQL)
 
     probe = _Probe()
     probe.install()
     relay, direct, phases = [], [], []
-    prototypes: dict[str, list[dict]] = defaultdict(list)
     for round_ in range(args.rounds):
-        first_id = _seed_backlog(
-            database_url, events=args.events, tag=f"r{round_}", users=args.users
-        )
+        _seed_backlog(database_url, events=args.events, tag=f"r{round_}", users=args.users)
         profiler = cProfile.Profile() if args.profile and round_ == args.rounds - 1 else None
         probe.reset()
         seconds, report = _relay_drain(profiler)
@@ -185,15 +168,6 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
             f"round {round_ + 1}: relay {args.events / seconds:,.0f} msg/s, "
             f"direct {args.events / direct[-1]:,.0f} rows/s"
         )
-        if args.prototypes:
-            for mode, table in PROTOTYPE_TABLES.items():
-                _unclaim(database_url, first_id)
-                result = _range_relay(table, first_id)
-                assert result["messages"] == args.events, result
-                _check_counts(database_url, EVENT_LOG, retained)
-                _check_same_rows(table, DIRECT_TABLE)
-                prototypes[mode].append(result)
-                line += f", {mode} {args.events / result['s']:,.0f} msg/s"
         if profiler is not None:
             _print_profile(profiler)
         print(line, flush=True)
@@ -205,7 +179,7 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         lag = _lag_run(args, probe)
         _check_counts(database_url, EVENT_LOG, retained)
     _flush_broker(args.broker)
-    _report(args, settings, relay, direct, phases, prototypes, lag)
+    _report(args, settings, relay, direct, phases, lag)
     return 0
 
 
@@ -226,37 +200,37 @@ def _seed_users(database_url: str, users: int) -> None:
 def _seed_retained(database_url: str, messages: int) -> int:
     """Store `messages` shipped messages, as OUTBOX_RETENTION keeps them; return the last id.
 
-    They stand for earlier traffic: one shipped batch, no events behind them, never loaded.
+    They stand for earlier traffic: one shipped batch (the analytics cursor after it), no
+    events behind them, never loaded.
     """
     if not messages:
         return 0
-    batch_id = uuid4()
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(
-            "INSERT INTO outbox_outboxbatch (id, consumer, created_at, attempts, last_error,"
-            " next_attempt_at, shipped_at) VALUES (%s, 'analytics', now(), 1, '', now(), now())",
-            [batch_id],
+            "INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at, attempts,"
+            " last_error) SELECT 'analytics', 'event_stored', -s, now(), 0, ''"
+            " FROM generate_series(1, %s::int) s",
+            [messages],
         )
         connection.execute(
-            "INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at, attempts,"
-            " last_error, batch_id) SELECT 'analytics', 'event_stored', -s, now(), 0, '', %s"
-            " FROM generate_series(1, %s::int) s",
-            [batch_id, messages],
+            "INSERT INTO outbox_outboxbatch (id, consumer, first_xid, first_id, last_xid,"
+            " last_id, size, oldest_at, created_at, attempts, last_error, next_attempt_at,"
+            " shipped_at) SELECT %s, 'analytics', min(xid), min(id), max(xid), max(id),"
+            " count(*), min(created_at), now(), 1, '', now(), now() FROM outbox_outboxmessage",
+            [uuid4()],
+        )
+        connection.execute(
+            "INSERT INTO outbox_outboxcursor (consumer, xid, id)"
+            " SELECT 'analytics', max(xid), max(id) FROM outbox_outboxmessage"
         )
         _vacuum(connection)
         (last,) = connection.execute("SELECT max(id) FROM outbox_outboxmessage").fetchone()
     return last
 
 
-def _seed_backlog(database_url: str, *, events: int, tag: str, users: int) -> int:
-    """Store `events` events and their outbox messages in one statement, then VACUUM ANALYZE.
-
-    Returns the id below every new message.
-    """
+def _seed_backlog(database_url: str, *, events: int, tag: str, users: int) -> None:
+    """Store `events` events and their outbox messages in one statement, then VACUUM ANALYZE."""
     with psycopg.connect(database_url, autocommit=True) as connection:
-        (first_id,) = connection.execute(
-            "SELECT coalesce(max(id), 0) FROM outbox_outboxmessage"
-        ).fetchone()
         connection.execute(
             """
             WITH event AS (
@@ -277,30 +251,35 @@ def _seed_backlog(database_url: str, *, events: int, tag: str, users: int) -> in
             {"tag": tag, "users": users, "events": events},
         )
         _vacuum(connection)
-    return first_id
 
 
 def _vacuum(connection: psycopg.Connection) -> None:
-    for table in ("events_event", "outbox_outboxmessage", "outbox_outboxbatch"):
+    for table in (
+        "events_event",
+        "outbox_outboxmessage",
+        "outbox_outboxbatch",
+        "outbox_outboxcursor",
+    ):
         connection.execute(f"VACUUM ANALYZE {table}")
 
 
 class _Probe:
     """Times each phase of every relayed batch and keeps the rows it inserted.
 
-    Wraps names the relay looks up at call time; the relay's behaviour is unchanged.
+    Wraps names the relay looks up at call time; the relay's behaviour is unchanged. The
+    claim and the load run in the relay's claim-ahead thread for every batch but the first
+    of a backlog, so those phases overlap the others: they add up to more than the wall time.
     """
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self.batches: list[dict[str, float]] = []
+        self.batches = 0
+        self.timings: list[tuple[str, float]] = []  # (phase, seconds), from either thread
         self.shipped_rows: list[list[tuple]] = []
-        self.shipped_batches: list[str] = []
         self.visible: list[tuple[float, list[int]]] = []  # (when, event_log ids)
-        self.claims: list[float] = []
-        self._current: dict[str, float] = {}
+        self._ship: dict[str, float] = {}  # the main thread's current batch
 
     def install(self) -> None:
         from outbox import analytics, relay
@@ -311,40 +290,18 @@ class _Probe:
                 try:
                     return function(*args, **kwargs)
                 finally:
-                    self._current[name] = self._current.get(name, 0.0) + (
-                        time.perf_counter() - started
-                    )
-                    self._current[f"{name}_end"] = time.perf_counter()
+                    self.timings.append((name, time.perf_counter() - started))
 
             return wrapper
 
-        original_claim = relay._batch_claim
-
-        def claim(consumer):
-            started = time.perf_counter()
-            try:
-                return original_claim(consumer)
-            finally:
-                self.claims.append(time.perf_counter() - started)
-
         original_ship = relay._batch_ship_next
 
-        def ship(consumer):
-            self._current = {"start": time.perf_counter()}
-            size = original_ship(consumer)
+        def ship(consumer, loaded):
+            size = original_ship(consumer, loaded)
             if size is not None:
-                current, end = self._current, time.perf_counter()
-                build = current.get("build", 0.0)
-                self.batches.append(
-                    {
-                        "lock batch": current["lock"],
-                        "load rows (SQL)": current["columns"] - build,
-                        "build columns": build,
-                        "insert": current["insert"],
-                        "mark + commit": end - current["insert_end"],
-                        "ship": end - current["start"],
-                    }
-                )
+                self.batches += 1
+                mark = time.perf_counter() - self._ship["insert_end"]
+                self.timings.append(("mark + commit", mark))
             return size
 
         original_insert = relay.clickhouse_insert
@@ -352,23 +309,23 @@ class _Probe:
         def insert(table, data, **kwargs):
             started = time.perf_counter()
             original_insert(table, data, **kwargs)
-            self._current["insert_end"] = time.perf_counter()
-            self._current["insert"] = self._current["insert_end"] - started
+            self._ship["insert_end"] = time.perf_counter()
+            self.timings.append(("insert", self._ship["insert_end"] - started))
             self.visible.append((time.time(), data[0]))
             self.shipped_rows.append(data)
-            self.shipped_batches.append(kwargs["token"])
 
-        relay._batch_claim = claim
+        relay.batch_claim = timed(relay.batch_claim, "claim")
         relay._batch_ship_next = ship
-        relay._batch_lock_next_due = timed(relay._batch_lock_next_due, "lock")
-        relay.batch_event_log_columns = timed(analytics.batch_event_log_columns, "columns")
-        analytics._extend_from_source = timed(analytics._extend_from_source, "build")
+        relay.batch_lock_next_due = timed(relay.batch_lock_next_due, "lock batch")
+        relay.batch_event_log_columns = timed(analytics.batch_event_log_columns, "load")
+        analytics._extend_from_source = timed(analytics._extend_from_source, "build columns")
         relay.clickhouse_insert = insert
 
     def phase_totals(self) -> dict[str, float]:
-        totals = {phase: sum(batch[phase] for batch in self.batches) for phase in PHASES[1:]}
-        totals["claim"] = sum(self.claims)
-        totals["ship"] = sum(batch["ship"] for batch in self.batches)
+        totals = dict.fromkeys(PHASES, 0.0) | {"load": 0.0}
+        for name, seconds in self.timings:
+            totals[name] += seconds
+        totals["load rows (SQL)"] = totals.pop("load") - totals["build columns"]
         return totals
 
 
@@ -411,9 +368,11 @@ def _check_counts(database_url: str, table: str, retained: int) -> None:
 
     with psycopg.connect(database_url) as connection:
         messages, unshipped = connection.execute(
-            "SELECT count(*), count(*) FILTER (WHERE b.shipped_at IS NULL)"
-            " FROM outbox_outboxmessage m LEFT JOIN outbox_outboxbatch b ON b.id = m.batch_id"
-            " WHERE m.id > %s",
+            "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT FROM outbox_outboxbatch b"
+            " WHERE b.shipped_at IS NOT NULL AND b.consumer = m.consumer"
+            " AND (m.xid, m.id) >= (b.first_xid, b.first_id)"
+            " AND (m.xid, m.id) <= (b.last_xid, b.last_id)))"
+            " FROM outbox_outboxmessage m WHERE m.id > %s",
             [retained],
         ).fetchone()
     assert unshipped == 0, f"{unshipped} messages not shipped"
@@ -435,128 +394,6 @@ def _check_same_rows(table: str, reference: str) -> None:
         )
         digests.append(digest)
     assert digests[0] == digests[1], f"{table} {digests[0]} differs from {reference} {digests[1]}"
-
-
-def _unclaim(database_url: str, first_id: int) -> None:
-    """Put the messages after `first_id` back in the queue, as if never claimed."""
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        with connection.transaction():
-            connection.execute(
-                "UPDATE outbox_outboxmessage SET batch_id = NULL WHERE id > %s", [first_id]
-            )
-            connection.execute(
-                "DELETE FROM outbox_outboxbatch b WHERE NOT EXISTS"
-                " (SELECT FROM outbox_outboxmessage m WHERE m.batch_id = b.id)"
-            )
-        _vacuum(connection)
-
-
-# The "range" prototype: the relay with a claim that writes only the batch's id bounds (a side
-# table standing in for two columns of outbox_outboxbatch), not every message. Safe only with a
-# commit-order horizon (see docs/BENCHMARKS.md); here no transaction writes messages meanwhile.
-RANGE_TABLE_SQL = (
-    "CREATE TABLE IF NOT EXISTS bench_batch_range"
-    " (batch_id uuid PRIMARY KEY, first_id bigint NOT NULL, last_id bigint NOT NULL)"
-)
-RANGE_CLAIM_SQL = (
-    "INSERT INTO bench_batch_range (batch_id, first_id, last_id)"
-    " SELECT %s, min(id), max(id) FROM (SELECT id FROM outbox_outboxmessage"
-    " WHERE consumer = 'analytics' AND dead_lettered_at IS NULL AND id > greatest(%s,"
-    " (SELECT coalesce(max(last_id), 0) FROM bench_batch_range)) ORDER BY id LIMIT %s) s"
-    " HAVING count(*) > 0"
-)
-RANGE_RECORD_SQL = (
-    "UPDATE outbox_outboxmessage m SET batch_id = r.batch_id FROM bench_batch_range r"
-    " WHERE m.id > %s AND m.id BETWEEN r.first_id AND r.last_id"
-)
-BATCH_INSERT_SQL = (
-    "INSERT INTO outbox_outboxbatch (id, consumer, created_at, attempts, last_error,"
-    " next_attempt_at, shipped_at) VALUES (%s, 'analytics', now(), 0, '', now(), NULL)"
-)
-LOCK_SQL = (
-    "SELECT id FROM outbox_outboxbatch WHERE consumer = 'analytics' AND shipped_at IS NULL"
-    " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-)
-MARK_SQL = "UPDATE outbox_outboxbatch SET shipped_at = now(), attempts = attempts + 1 WHERE id = %s"
-# The relay's own load (outbox.analytics._SOURCE_LOAD), over the id range instead of batch_id.
-RANGE_LOAD_SQL = """
-    SELECT m.id, s.key, s.event_type, s.occurred_at_us, s.tenant_id, s.user_id, s.context
-    FROM bench_batch_range r
-    JOIN outbox_outboxmessage m ON m.id BETWEEN r.first_id AND r.last_id
-    LEFT JOIN ({source}) s ON s.subject_id = m.subject_id
-    WHERE r.batch_id = %s AND m.consumer = 'analytics' AND m.dead_lettered_at IS NULL
-    ORDER BY m.id
-"""
-
-
-def _range_relay(table: str, first_id: int) -> dict:
-    """Drain the queue like outbox_relay, claiming id ranges; return the time and phase totals.
-
-    Same protocol: the claim commits first; the ship transaction locks the batch row, loads
-    the rows with the relay's row source, builds and inserts the relay's columns with the
-    batch id as deduplication token, and marks the batch.
-    """
-    from django.conf import settings
-    from django.db import connection, transaction
-
-    from events.analytics import EVENT_ROW_SOURCE, TOPIC_EVENT_STORED
-    from outbox import analytics
-    from outbox.clickhouse.client import clickhouse_insert
-    from outbox.clickhouse.sql import EVENT_LOG_COLUMN_TYPES, EVENT_LOG_COLUMNS
-
-    load_sql = RANGE_LOAD_SQL.format(source=EVENT_ROW_SOURCE.sql)
-    size_limit = settings.OUTBOX_BATCH_SIZE
-    phases = dict.fromkeys(PROTOTYPE_PHASES, 0.0)
-    messages = batches = 0
-    started = time.perf_counter()
-    while True:
-        mark = time.perf_counter()
-        batch_id = uuid4()
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
-            cursor.execute(RANGE_CLAIM_SQL, [batch_id, first_id, size_limit])
-            claimed = cursor.rowcount
-            if claimed:
-                cursor.execute(BATCH_INSERT_SQL, [batch_id])
-        phases["claim"] += time.perf_counter() - mark
-        if not claimed:
-            break
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
-            mark = time.perf_counter()
-            cursor.execute(LOCK_SQL)
-            (locked,) = cursor.fetchone()
-            now = time.perf_counter()
-            phases["lock batch"] += now - mark
-            mark = now
-            cursor.execute(load_sql, [locked])
-            rows = cursor.fetchall()
-            now = time.perf_counter()
-            phases["load"] += now - mark
-            mark = now
-            columns: list[list] = [[] for _ in EVENT_LOG_COLUMNS]
-            analytics._extend_from_source(columns, TOPIC_EVENT_STORED, rows)
-            now = time.perf_counter()
-            phases["build columns"] += now - mark
-            mark = now
-            clickhouse_insert(
-                table,
-                columns,
-                column_names=EVENT_LOG_COLUMNS,
-                column_types=EVENT_LOG_COLUMN_TYPES,
-                column_oriented=True,
-                token=str(locked),
-            )
-            now = time.perf_counter()
-            phases["insert"] += now - mark
-            mark = now
-            cursor.execute(MARK_SQL, [locked])
-        phases["mark + commit"] += time.perf_counter() - mark
-        messages += len(rows)
-        batches += 1
-    elapsed = time.perf_counter() - started
-    # Bookkeeping outside the timing, so the outbox checks hold: every message is shipped.
-    with connection.cursor() as cursor:
-        cursor.execute(RANGE_RECORD_SQL, [first_id])
-    return {"s": elapsed, "messages": messages, "batches": batches, "phases": phases}
 
 
 def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
@@ -612,17 +449,14 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
         for event_id, committed in commits
     )
     assert len(lags) == relayed, (len(lags), relayed)
-    batches = probe.batches
+    totals = probe.phase_totals()
     return {
         "events": len(lags),
         "rate": sum(part["rate"] for part in produced),
         "calls": calls,
-        "batches": len(batches),
-        "batch_size": len(lags) / len(batches),
-        "phases_ms": {
-            name: 1000 * sum(batch[name] for batch in batches) / len(batches) for name in PHASES[1:]
-        }
-        | {"claim": 1000 * sum(probe.claims) / len(probe.claims)},
+        "batches": probe.batches,
+        "batch_size": len(lags) / probe.batches,
+        "phases_ms": {name: 1000 * totals[name] / probe.batches for name in PHASES},
         "p50": _percentile(lags, 0.50),
         "p99": _percentile(lags, 0.99),
         "max": lags[-1],
@@ -720,7 +554,7 @@ def _print_profile(profiler: cProfile.Profile) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
-def _report(args, settings, relay, direct, phases, prototypes, lag) -> None:
+def _report(args, settings, relay, direct, phases, lag) -> None:
     events = args.events
     batches = relay[0]["batches"]
     print(f"\ncommand: {shlex.join(['.venv/bin/python', *sys.argv])}")
@@ -730,27 +564,20 @@ def _report(args, settings, relay, direct, phases, prototypes, lag) -> None:
         f"{args.retained:,} shipped messages retained in the table\n"
     )
     header = f"{'round':>5} {'relay msg/s':>12} {'direct rows/s':>14} {'relay/direct':>13}"
-    print(header + "".join(f" {mode + ' msg/s':>17}" for mode in prototypes))
+    print(header)
     ratios = []
     for number, (run, seconds) in enumerate(zip(relay, direct)):
         ratios.append(seconds / run["s"])
         line = f"{number + 1:>5} {events / run['s']:>12,.0f} {events / seconds:>14,.0f}"
         line += f" {ratios[-1]:>13.2f}"
-        line += "".join(f" {events / runs[number]['s']:>17,.0f}" for runs in prototypes.values())
         print(line)
     line = f"{'med.':>5} {statistics.median(events / run['s'] for run in relay):>12,.0f}"
     line += f" {statistics.median(events / seconds for seconds in direct):>14,.0f}"
     line += f" {statistics.median(ratios):>13.2f}"
-    for runs in prototypes.values():
-        line += f" {statistics.median(events / run['s'] for run in runs):>17,.0f}"
     print(line)
 
     print(f"\nwhere a relay batch's time goes (ms per batch of {events // batches:,}, median):")
     _print_phases(PHASES, phases, batches, statistics.median(run["s"] for run in relay))
-    for mode, runs in prototypes.items():
-        print(f"\nprototype relay '{mode}' (ms per batch, median):")
-        wall = statistics.median(run["s"] for run in runs)
-        _print_phases(PROTOTYPE_PHASES, [run["phases"] for run in runs], batches, wall)
 
     if lag is not None:
         print(

@@ -1,8 +1,19 @@
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, Q
 
 from midnite_test.admin import ReadOnlyModelAdmin
-from outbox.models import OutboxMessage
+from outbox.models import OutboxBatch, OutboxMessage
 from outbox.services import outbox_dead_letters_retry
+
+
+def _shipped() -> Exists:
+    """Whether a shipped batch's range holds the message (see OutboxBatch)."""
+    xid, id = OuterRef("xid"), OuterRef("id")
+    return Exists(
+        OutboxBatch.objects.filter(consumer=OuterRef("consumer"), shipped_at__isnull=False)
+        .filter(Q(first_xid__lt=xid) | Q(first_xid=xid, first_id__lte=id))
+        .filter(Q(last_xid__gt=xid) | Q(last_xid=xid, last_id__gte=id))
+    )
 
 
 class DeadLetteredFilter(admin.SimpleListFilter):
@@ -16,9 +27,9 @@ class DeadLetteredFilter(admin.SimpleListFilter):
         if self.value() == "dead":
             return queryset.filter(dead_lettered_at__isnull=False)
         if self.value() == "unshipped":
-            return queryset.filter(dead_lettered_at__isnull=True, batch__shipped_at__isnull=True)
+            return queryset.filter(dead_lettered_at__isnull=True, shipped=False)
         if self.value() == "shipped":
-            return queryset.filter(batch__shipped_at__isnull=False)
+            return queryset.filter(dead_lettered_at__isnull=True, shipped=True)
         return queryset
 
 
@@ -32,14 +43,16 @@ class OutboxMessageAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "consumer", "topic", "subject_id", "created_at", "attempts", "state")
     list_filter = (DeadLetteredFilter, "consumer", "topic")
     search_fields = ("=id", "=subject_id", "last_error")
-    list_select_related = ("batch",)
     actions = ["retry"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(shipped=_shipped())
 
     @admin.display(description="state")
     def state(self, message: OutboxMessage) -> str:
         if message.dead_lettered_at:
             return f"dead-lettered: {message.last_error[:80]}"
-        if message.batch and message.batch.shipped_at:
+        if message.shipped:
             return "shipped"
         return "waiting" if not message.attempts else f"retrying: {message.last_error[:80]}"
 

@@ -17,15 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Min
 
+from outbox.batches import batch_messages
 from outbox.contracts import EVENT_LOG_NAMESPACE, AnalyticsRecord
 from outbox.exceptions import PoisonMessage
-from outbox.models import OutboxMessage
+from outbox.models import OutboxBatch
 
 # Bumped when the meaning of a row changes; ReplacingMergeTree keeps the highest version.
 METADATA_VERSION = 1
@@ -74,8 +73,8 @@ def event_log_id(key: str) -> int:
     return (int.from_bytes(digest[:16], "big") & _UUID_CLEAR) | _UUID_SET
 
 
-def batch_event_log_columns(batch_id: UUID) -> EventLogColumns:
-    """Return the event_log columns of the messages of batch `batch_id`.
+def batch_event_log_columns(batch: OutboxBatch) -> EventLogColumns:
+    """Return the event_log columns of the messages of `batch`.
 
     On PostgreSQL, topics with a SQL row source load in one JOIN each; the other messages
     (payloads, topics with only a loader) go through event_log_rows. Raises PoisonMessage
@@ -83,40 +82,47 @@ def batch_event_log_columns(batch_id: UUID) -> EventLogColumns:
     """
     columns: list[list] = [[] for _ in range(8)]
     if connection.vendor == "postgresql":
+        where = {
+            "consumer": batch.consumer,
+            "first_xid": batch.first_xid,
+            "first_id": batch.first_id,
+            "last_xid": batch.last_xid,
+            "last_id": batch.last_id,
+        }
         with connection.cursor() as cursor:
             for topic, source in sorted(SOURCES.items()):
-                cursor.execute(_SOURCE_LOAD.format(source=source.sql), [batch_id, topic])
+                cursor.execute(_SOURCE_LOAD.format(source=source.sql), {**where, "topic": topic})
                 _extend_from_source(columns, topic, cursor.fetchall())
-            cursor.execute(_OTHERS_LOAD, [batch_id, list(SOURCES)])
+            cursor.execute(_OTHERS_LOAD, {**where, "topics": list(SOURCES)})
             others = [(*row[:3], _json(row[3])) for row in cursor.fetchall()]
-            cursor.execute(_BATCH_SUMMARY, [batch_id])
-            size, oldest = cursor.fetchone()
     else:
-        messages = OutboxMessage.objects.filter(batch_id=batch_id)
-        others = list(messages.order_by("id").values_list("id", "topic", "subject_id", "payload"))
-        size, oldest = len(others), messages.aggregate(oldest=Min("created_at"))["oldest"]
+        others = list(batch_messages(batch).values_list("id", "topic", "subject_id", "payload"))
     for row in event_log_rows(others):
         for column, value in zip(columns, row):
             column.append(value)
-    if len(columns[0]) != size:
-        raise PoisonMessage(f"batch {batch_id}: {size} messages gave {len(columns[0])} rows")
-    return EventLogColumns(columns=columns, size=size, oldest=oldest)
+    if len(columns[0]) != batch.size:
+        raise PoisonMessage(f"batch {batch.pk}: {batch.size} messages gave {len(columns[0])} rows")
+    return EventLogColumns(columns=columns, size=batch.size, oldest=batch.oldest_at)
 
 
-# `ORDER BY m.id` everywhere: a retried batch re-sends the same block, which ClickHouse's
-# insert deduplication requires.
-_SOURCE_LOAD = """
+# A batch's messages, as outbox.batches.batch_messages selects them, in (xid, id) order: a
+# retried batch re-sends the same block, which ClickHouse's insert deduplication requires.
+_BATCH = """
+    m.consumer = %(consumer)s AND m.dead_lettered_at IS NULL
+    AND (m.xid, m.id) >= (%(first_xid)s, %(first_id)s)
+    AND (m.xid, m.id) <= (%(last_xid)s, %(last_id)s)
+"""
+_SOURCE_LOAD = f"""
     SELECT m.id, s.key, s.event_type, s.occurred_at_us, s.tenant_id, s.user_id, s.context
-    FROM outbox_outboxmessage m LEFT JOIN ({source}) s ON s.subject_id = m.subject_id
-    WHERE m.batch_id = %s AND m.topic = %s AND m.payload IS NULL
-    ORDER BY m.id
+    FROM outbox_outboxmessage m LEFT JOIN ({{source}}) s ON s.subject_id = m.subject_id
+    WHERE {_BATCH} AND m.topic = %(topic)s AND m.payload IS NULL
+    ORDER BY m.xid, m.id
 """
-_OTHERS_LOAD = """
-    SELECT id, topic, subject_id, payload FROM outbox_outboxmessage
-    WHERE batch_id = %s AND (payload IS NOT NULL OR topic <> ALL(%s::text[]))
-    ORDER BY id
+_OTHERS_LOAD = f"""
+    SELECT m.id, m.topic, m.subject_id, m.payload FROM outbox_outboxmessage m
+    WHERE {_BATCH} AND (m.payload IS NOT NULL OR m.topic <> ALL(%(topics)s::text[]))
+    ORDER BY m.xid, m.id
 """
-_BATCH_SUMMARY = "SELECT count(*), min(created_at) FROM outbox_outboxmessage WHERE batch_id = %s"
 
 
 def _extend_from_source(columns: list[list], topic: str, rows: list[tuple]) -> None:

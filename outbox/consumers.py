@@ -1,10 +1,11 @@
 """Consumers that react inside the database: each batch is handled and marked done atomically.
 
-The analytics consumer ships to ClickHouse and needs the relay's two-phase batches
-(`outbox.relay`). A consumer whose work is database writes (the metrics buckets) needs less:
-its handler runs in the same transaction that marks the messages done, so a crash anywhere
-rolls both back and the messages are handed out again. Apps register their handlers at
-start-up; the outbox imports no domain app.
+The analytics consumer ships to ClickHouse (`outbox.relay`). A consumer whose work is database
+writes (the metrics buckets, the notification decisions) claims its batches the same way
+(`outbox.batches`), and its handler runs in the transaction that marks the batch done, so a
+crash anywhere rolls both back and the batch is handed out again. A handler that raises
+counts a failed attempt, with the relay's backoff, bisecting and dead letters. Apps register
+their handlers at start-up; the outbox imports no domain app.
 """
 
 import time
@@ -13,11 +14,18 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError, transaction
 
-from outbox.models import OutboxBatch, OutboxMessage
-from outbox.relay import RelayReport
+from outbox.batches import (
+    BatchFailed,
+    RelayReport,
+    batch_claim,
+    batch_failure_record,
+    batch_lock_next_due,
+    batch_mark_shipped,
+    batch_messages,
+    batches_work,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -30,41 +38,50 @@ HANDLERS: dict[str, Handler] = {}
 def outbox_consume(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
     """Hand `consumer`'s messages to its handler in batches until none is left.
 
-    Safe to run in any number of processes at once (SKIP LOCKED). A handler that raises
-    rolls its batch back; the messages are handed out again by the next run. A consumer with
-    no handler registered yet (messages are published to it before its app reacts to them)
-    leaves its messages queued.
+    Safe to run in any number of processes at once (SKIP LOCKED on the batches). A consumer
+    with no handler registered yet (messages are published to it before its app reacts to
+    them) leaves its messages queued.
     """
     handler = HANDLERS.get(consumer)
     if handler is None:
         log.warning("outbox.consumer_without_handler", consumer=consumer)
         return RelayReport(batches=0, messages=0)
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    batches = messages = 0
-    while deadline is None or time.monotonic() < deadline:
-        handled = _batch_handle(consumer, handler)
-        if not handled:
-            break
-        batches += 1
-        messages += handled
-    return RelayReport(batches=batches, messages=messages)
+    return batches_work(
+        ship_next=lambda: _batch_handle_next(consumer, handler),
+        claim_next=lambda: _claim(consumer),
+        deadline=None if max_seconds is None else time.monotonic() + max_seconds,
+        clock=time.monotonic,
+    )
 
 
-@transaction.atomic(durable=True)
-def _batch_handle(consumer: str, handler: Handler) -> int:
-    claimed = list(
-        OutboxMessage.objects.select_for_update(skip_locked=True)
-        .filter(consumer=consumer, batch__isnull=True, dead_lettered_at__isnull=True)
-        .order_by("id")
-        .values_list("id", "topic", "subject_id", "payload")[: settings.OUTBOX_BATCH_SIZE]
-    )
-    if not claimed:
-        return 0
-    handler(claimed)
-    now = timezone.now()
-    batch = OutboxBatch.objects.create(
-        consumer=consumer, attempts=1, next_attempt_at=now, shipped_at=now
-    )
-    OutboxMessage.objects.filter(pk__in=[message[0] for message in claimed]).update(batch=batch)
-    log.info("outbox.batch_handled", consumer=consumer, batch_id=str(batch.pk), size=len(claimed))
-    return len(claimed)
+def _claim(consumer: str) -> bool:
+    return batch_claim(consumer, size=settings.OUTBOX_HANDLER_BATCH_SIZE) is not None
+
+
+def _batch_handle_next(consumer: str, handler: Handler) -> int | None:
+    """Handle the next due batch nobody else holds; return its size, or None if none.
+
+    Raises BatchFailed after recording a failed attempt.
+    """
+    batch_id = None
+    try:
+        with transaction.atomic(durable=True):
+            batch = batch_lock_next_due(consumer)
+            if batch is None:
+                return None
+            batch_id = batch.pk
+            messages = list(
+                batch_messages(batch).values_list("id", "topic", "subject_id", "payload")
+            )
+            handler(messages)
+            batch_mark_shipped(batch_id)
+    except Exception as exc:  # noqa: BLE001 - whatever the handler raised is one failed attempt
+        if batch_id is None:
+            raise
+        log.exception("outbox.handler_failed", consumer=consumer, batch_id=str(batch_id))
+        # A lost database connection says nothing about the messages: back off only.
+        rejected = not isinstance(exc, (OperationalError, InterfaceError))
+        batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)
+        raise BatchFailed from exc
+    log.info("outbox.batch_handled", consumer=consumer, batch_id=str(batch_id), size=len(messages))
+    return len(messages)

@@ -3,21 +3,43 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, Q
 from django.utils import timezone
 
 
-class OutboxBatch(models.Model):
-    """A fixed set of messages shipped together, committed before the first attempt.
+class CurrentTransactionId(Func):
+    """The writing transaction's id on PostgreSQL (`pg_current_xact_id()`, as bigint); 0 elsewhere.
 
-    Its id is the ClickHouse insert deduplication token: a batch retried after a crash
-    re-sends the same messages under the same token, so ClickHouse keeps them once. A message
-    counts as shipped when its batch has `shipped_at`; marking the batch marks all of them in
-    one row write.
+    Messages are consumed in (transaction id, id) order: see OutboxMessage.xid. SQLite runs one
+    writing transaction at a time, so there id order is already commit order and 0 will do.
+    """
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "0", []
+
+
+class OutboxBatch(models.Model):
+    """A fixed range of one consumer's messages, shipped together, committed before any attempt.
+
+    The batch holds the messages of `consumer` from (`first_xid`, `first_id`) to (`last_xid`,
+    `last_id`), both included, in (xid, id) order, but the dead-lettered: a claim writes this
+    one row, not one per message. Its id is the ClickHouse insert deduplication token: a batch
+    retried after a crash re-sends the same messages under the same token, so ClickHouse keeps
+    them once. A message counts as shipped when its batch has `shipped_at`.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     consumer = models.CharField(max_length=32)
+    first_xid = models.BigIntegerField()
+    first_id = models.BigIntegerField()
+    last_xid = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    # When the oldest of its messages was published: the relay's lag, the backlog's age.
+    oldest_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -42,11 +64,31 @@ class OutboxBatch(models.Model):
         return f"{self.consumer} batch {self.id}"
 
 
+class OutboxCursor(models.Model):
+    """Where a consumer's last claimed range ended: the next claim starts after it.
+
+    Its row lock serialises the claims of one consumer; a claim holds it for milliseconds.
+    """
+
+    consumer = models.CharField(max_length=32, primary_key=True)
+    xid = models.BigIntegerField(default=0)
+    id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.consumer} claimed up to ({self.xid}, {self.id})"
+
+
 class OutboxMessage(models.Model):
     """One thing one consumer must react to.
 
     A message about a stored row (an event) carries its id in `subject_id`; a message about
     something with no row of its own carries `payload`.
+
+    `xid` is the id of the transaction that wrote it (the database fills it in). Ids are drawn
+    from a sequence before commit, so transactions commit out of id order; but once every
+    transaction older than the oldest one still running has ended
+    (`pg_snapshot_xmin(pg_current_snapshot())`), no message can appear below that horizon.
+    Claims therefore take ranges in (xid, id) order, only below the horizon, and never look back.
     """
 
     consumer = models.CharField(max_length=32)
@@ -54,26 +96,14 @@ class OutboxMessage(models.Model):
     subject_id = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    # No database constraint: batches are deleted after their messages, in bulk, by retention.
-    batch = models.ForeignKey(
-        OutboxBatch,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="messages",
-    )
+    xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     dead_lettered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["consumer", "id"],
-                condition=Q(batch__isnull=True, dead_lettered_at__isnull=True),
-                name="outbox_message_unclaimed",
-            ),
+            models.Index(fields=["consumer", "xid", "id"], name="outbox_message_order"),
             models.Index(
                 fields=["consumer", "id"],
                 condition=Q(dead_lettered_at__isnull=False),

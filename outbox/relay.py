@@ -1,42 +1,41 @@
 """The relay: ship a consumer's outbox messages to ClickHouse in batches, exactly once.
 
-A batch is claimed and committed first (its id is fixed), then shipped in a second
-transaction that holds the batch's row lock across the ClickHouse insert and marks it shipped
-only after the insert succeeded. A relay that dies anywhere leaves the batch unshipped with
-the same id and the same messages, and the next relay re-sends it under the same insert
-deduplication token, which ClickHouse recognises.
+A batch is claimed and committed first (its id and its range of messages are fixed, see
+`outbox.batches`), then shipped in a second transaction that holds the batch's row lock
+across the ClickHouse insert and marks it shipped only after the insert succeeded. A relay
+that dies anywhere leaves the batch unshipped with the same id and the same messages, and the
+next relay re-sends it under the same insert deduplication token, which ClickHouse recognises.
 """
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import sentry_sdk
 import structlog
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, Subquery
 from django.utils import timezone
 
-from outbox.analytics import batch_event_log_columns
+from outbox.analytics import EventLogColumns, batch_event_log_columns
+from outbox.batches import (
+    BatchFailed,
+    RelayReport,
+    batch_claim,
+    batch_failure_record,
+    batch_lock_next_due,
+    batch_mark_shipped,
+    batches_work,
+)
 from outbox.clickhouse.client import clickhouse_insert
 from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_COLUMN_TYPES, EVENT_LOG_COLUMNS
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
-from outbox.models import OutboxBatch, OutboxMessage
+from outbox.models import OutboxBatch
 
 log = structlog.get_logger(__name__)
 
 RELAY_ERRORS = (ClickHouseUnavailable, ClickHouseRejected, PoisonMessage)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RelayReport:
-    batches: int = 0
-    messages: int = 0
-    failed: bool = False
 
 
 def outbox_relay(
@@ -50,61 +49,65 @@ def outbox_relay(
     of processes at once.
     """
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    batches = messages = 0
     claims = _Claims(consumer)
+
+    def ship_next() -> int | None:
+        claims.ahead()
+        return _batch_ship_next(consumer, claims.loaded)
+
     try:
-        while deadline is None or time.monotonic() < deadline:
-            claims.ahead()
-            try:
-                shipped = _batch_ship_next(consumer)
-            except _BatchFailed:
-                return RelayReport(batches=batches, messages=messages, failed=True)
-            if shipped is None:
-                if not claims.next():
-                    break
-                continue
-            batches += 1
-            messages += shipped
+        return batches_work(
+            ship_next=ship_next, claim_next=claims.next, deadline=deadline, clock=time.monotonic
+        )
     finally:
         claims.close()
-    return RelayReport(batches=batches, messages=messages)
 
 
 class _Claims:
-    """Claims batches; behind a full one, claims the next in a thread while this one ships.
+    """Claims batches; behind a full one, claims and loads the next in a thread while one ships.
 
-    A claim is PostgreSQL's work (an UPDATE of every message) and shipping is mostly this
-    process's (rows, the ClickHouse insert), so with a backlog the two overlap. The claim in
-    the thread is the same committed claim as any other, so nothing about exactly-once
-    changes: it is one more relay that only claims. A batch it claims after this run stops
-    ships on the next run. Only on PostgreSQL, and only once a claim came back full, so a
-    relay kept busy by a trickle of messages never starts the thread.
+    A claim is two row writes; loading a batch is mostly PostgreSQL's work (a JOIN) and
+    shipping mostly this process's (the ClickHouse insert), so with a backlog the two overlap.
+    A batch's messages are fixed once its claim commits (the range lies below the commit
+    horizon, and only the failure of an attempt, under the batch's lock, changes them by
+    deleting the batch), so rows loaded before the batch is locked are the rows it ships.
+    A batch this thread claims after the run stops ships on the next run. Only on PostgreSQL,
+    and only once a claim came back full, so a trickle of messages never starts the thread.
     """
+
+    KEEP_LOADED = 2
 
     def __init__(self, consumer: str) -> None:
         self.consumer = consumer
         self.backlog = False
         self.pending: Future | None = None
         self.thread: ThreadPoolExecutor | None = None
+        # Batches loaded ahead, by id, until a ship locks them (another relay may ship them).
+        self.loaded: dict[UUID, EventLogColumns] = {}
 
     def next(self) -> bool:
         """Claim a batch (or take the one claimed ahead); return whether there was one."""
         if self.pending is not None:
-            claimed, self.pending = self.pending.result(), None
+            batch, columns = self.pending.result()
+            self.pending = None
+            if columns is not None:
+                self.loaded[batch.pk] = columns
+                while len(self.loaded) > self.KEEP_LOADED:
+                    del self.loaded[next(iter(self.loaded))]
         else:
-            claimed = _batch_claim(self.consumer)
-        self.backlog = claimed >= settings.OUTBOX_BATCH_SIZE
-        return claimed > 0
+            batch = batch_claim(self.consumer, size=settings.OUTBOX_BATCH_SIZE)
+        self.backlog = batch is not None and batch.size >= settings.OUTBOX_BATCH_SIZE
+        return batch is not None
 
     def ahead(self) -> None:
-        """Start claiming the next batch in the thread, when there is a backlog."""
+        """Start claiming and loading the next batch in the thread, when there is a backlog."""
         if self.pending is not None and self.pending.done():
             self.next()
         if not self.backlog or self.pending is not None or connection.vendor != "postgresql":
             return
         if self.thread is None:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
-        self.pending = self.thread.submit(_batch_claim, self.consumer)
+        self.pending = self.thread.submit(_batch_claim_and_load, self.consumer)
 
     def close(self) -> None:
         """Wait for a claim in progress, then close the thread and its database connection."""
@@ -116,53 +119,21 @@ class _Claims:
         self.thread.shutdown()
 
 
-@transaction.atomic(durable=True)
-def _batch_claim(consumer: str) -> int:
-    """Give the oldest unclaimed messages a new batch, committed before any attempt.
-
-    Returns the number of messages claimed.
-    """
-    batch_id = uuid4()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, [batch_id, consumer, settings.OUTBOX_BATCH_SIZE])
-            claimed = cursor.rowcount
-    else:
-        unclaimed = (
-            OutboxMessage.objects.filter(
-                consumer=consumer, batch__isnull=True, dead_lettered_at__isnull=True
-            )
-            .order_by("id")
-            .values("pk")[: settings.OUTBOX_BATCH_SIZE]
-        )
-        claimed = OutboxMessage.objects.filter(pk__in=Subquery(unclaimed)).update(batch_id=batch_id)
-    if claimed:
-        OutboxBatch.objects.create(id=batch_id, consumer=consumer)
-    return claimed
+def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogColumns | None]:
+    batch = batch_claim(consumer, size=settings.OUTBOX_BATCH_SIZE)
+    if batch is None:
+        return None, None
+    try:
+        return batch, batch_event_log_columns(batch)
+    except PoisonMessage:
+        return batch, None  # the ship loads it again, and records the failure
 
 
-# `= ANY(ARRAY(...))`, not `IN (...)`: PostgreSQL plans IN over a locking subquery as a scan
-# of the whole table, which grows with the shipped messages retention keeps.
-_CLAIM = """
-    UPDATE outbox_outboxmessage SET batch_id = %s
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM outbox_outboxmessage
-        WHERE consumer = %s AND batch_id IS NULL AND dead_lettered_at IS NULL
-        ORDER BY id
-        LIMIT %s
-        FOR UPDATE SKIP LOCKED
-    ))
-"""
-
-
-class _BatchFailed(Exception):
-    pass
-
-
-def _batch_ship_next(consumer: str) -> int | None:
+def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogColumns]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
-    Raises _BatchFailed after recording a failed attempt.
+    Takes the batch's columns from `loaded` when they were loaded ahead. Raises BatchFailed
+    after recording a failed attempt.
     """
     batch_id = None
     started = time.monotonic()
@@ -170,12 +141,12 @@ def _batch_ship_next(consumer: str) -> int | None:
         with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch") as trace:
             with transaction.atomic(durable=True):
                 with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, load rows"):
-                    batch = _batch_lock_next_due(consumer)
+                    batch = batch_lock_next_due(consumer)
                     if batch is None:
                         trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
-                    block = batch_event_log_columns(batch_id)
+                    block = loaded.pop(batch_id, None) or batch_event_log_columns(batch)
                 with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                     clickhouse_insert(
                         EVENT_LOG,
@@ -186,12 +157,11 @@ def _batch_ship_next(consumer: str) -> int | None:
                         token=str(batch_id),
                     )
                 with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
-                    OutboxBatch.objects.filter(pk=batch_id).update(
-                        shipped_at=timezone.now(), attempts=F("attempts") + 1
-                    )
+                    batch_mark_shipped(batch_id)
     except RELAY_ERRORS as exc:
-        _batch_record_failure(batch_id=batch_id, error=exc)
-        raise _BatchFailed from exc
+        rejected = not isinstance(exc, ClickHouseUnavailable)
+        batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)
+        raise BatchFailed from exc
     now = timezone.now()
     log.info(
         "outbox.batch_shipped",
@@ -202,61 +172,3 @@ def _batch_ship_next(consumer: str) -> int | None:
         lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
     )
     return block.size
-
-
-def _batch_lock_next_due(consumer: str) -> OutboxBatch | None:
-    return (
-        OutboxBatch.objects.select_for_update(skip_locked=True)
-        .filter(consumer=consumer, shipped_at__isnull=True, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at")
-        .first()
-    )
-
-
-@transaction.atomic(durable=True)
-def _batch_record_failure(*, batch_id: UUID, error: Exception) -> None:
-    """Count a failed attempt; back off, or bisect a rejected batch, or dead-letter a message.
-
-    ClickHouse being unreachable says nothing about the messages, so those batches only back
-    off. A batch that ClickHouse (or the row builder) rejected OUTBOX_MAX_ATTEMPTS times is
-    split in two, so a poison message ends alone and is parked as dead-lettered while the
-    others ship.
-    """
-    batch = OutboxBatch.objects.select_for_update().filter(pk=batch_id).first()
-    if batch is None or batch.shipped_at is not None:
-        return
-    batch.attempts += 1
-    batch.last_error = f"{type(error).__name__}: {error}"[:2000]
-    messages = OutboxMessage.objects.filter(batch_id=batch_id)
-    messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
-    log.warning(
-        "outbox.batch_failed",
-        consumer=batch.consumer,
-        batch_id=str(batch_id),
-        attempts=batch.attempts,
-        error=type(error).__name__,
-    )
-    rejected = not isinstance(error, ClickHouseUnavailable)
-    if rejected and batch.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        ids = list(messages.order_by("id").values_list("id", flat=True))
-        if len(ids) > 1:
-            _batch_split(batch, ids)
-        else:
-            messages.update(dead_lettered_at=timezone.now(), batch_id=None)
-            log.error("outbox.message_dead_lettered", consumer=batch.consumer, message_ids=ids)
-        batch.delete()
-        return
-    batch.next_attempt_at = timezone.now() + _backoff(batch.attempts)
-    batch.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-
-
-def _batch_split(batch: OutboxBatch, ids: list[int]) -> None:
-    half = len(ids) // 2
-    for part in (ids[:half], ids[half:]):
-        child = OutboxBatch.objects.create(consumer=batch.consumer)
-        OutboxMessage.objects.filter(pk__in=part).update(batch_id=child.pk)
-
-
-def _backoff(attempts: int) -> timedelta:
-    seconds = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    return timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX_SECONDS))

@@ -4,14 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
 from outbox.clickhouse.client import clickhouse_command, clickhouse_rows, is_embedded
 from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
-from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
+from outbox.batches import position_after
+from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,18 +26,27 @@ class Backlog:
 def outbox_backlog() -> list[Backlog]:
     """Return, per consumer, the unshipped messages, the age of the oldest, and dead letters.
 
-    Two index-backed queries: unclaimed messages, and messages of unshipped batches.
+    Unshipped: the messages of unshipped batches, and those after the consumer's cursor, not
+    claimed yet (an index range each).
     """
-    counts: dict[str, int] = dict.fromkeys(CONSUMERS, 0)
+    cursors = {cursor.consumer: cursor for cursor in OutboxCursor.objects.all()}
+    counts: dict[str, int] = dict.fromkeys([*CONSUMERS, *cursors], 0)
     oldest: dict[str, datetime] = {}
-    unclaimed = OutboxMessage.objects.filter(batch__isnull=True, dead_lettered_at__isnull=True)
-    open_batches = OutboxBatch.objects.filter(shipped_at__isnull=True).values("pk")
-    in_open_batches = OutboxMessage.objects.filter(batch_id__in=open_batches)
-    for queryset in (unclaimed, in_open_batches):
-        for row in queryset.values("consumer").annotate(n=Count("id"), oldest=Min("created_at")):
-            counts[row["consumer"]] = counts.get(row["consumer"], 0) + row["n"]
-            previous = oldest.get(row["consumer"])
-            oldest[row["consumer"]] = min(row["oldest"], previous or row["oldest"])
+    open_batches = (
+        OutboxBatch.objects.filter(shipped_at__isnull=True)
+        .values("consumer")
+        .annotate(n=Sum("size"), oldest=Min("oldest_at"))
+    )
+    for row in open_batches:
+        counts[row["consumer"]] = row["n"]
+        oldest[row["consumer"]] = row["oldest"]
+    for consumer in counts:
+        unclaimed = _unclaimed(consumer, cursors.get(consumer)).aggregate(
+            n=Count("id"), oldest=Min("created_at")
+        )
+        counts[consumer] += unclaimed["n"]
+        if unclaimed["oldest"] is not None:
+            oldest[consumer] = min(unclaimed["oldest"], oldest.get(consumer, unclaimed["oldest"]))
     dead = dict(
         OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
         .values_list("consumer")
@@ -54,6 +64,13 @@ def outbox_backlog() -> list[Backlog]:
         )
         for consumer, count in sorted(counts.items())
     ]
+
+
+def _unclaimed(consumer: str, cursor: OutboxCursor | None) -> QuerySet[OutboxMessage]:
+    messages = OutboxMessage.objects.filter(consumer=consumer, dead_lettered_at__isnull=True)
+    if cursor is not None:
+        messages = messages.filter(position_after(cursor.xid, cursor.id))
+    return messages
 
 
 def clickhouse_health() -> str | None:
@@ -105,11 +122,9 @@ def outbox_processed_until(*, consumer: str) -> datetime:
     The creation time of its oldest unprocessed message, or now when there is none. A
     transaction that commits late carries an older creation time and moves it back.
     """
-    unclaimed = OutboxMessage.objects.filter(
-        consumer=consumer, batch__isnull=True, dead_lettered_at__isnull=True
-    ).aggregate(oldest=Min("created_at"))["oldest"]
-    in_open_batches = OutboxMessage.objects.filter(
-        consumer=consumer,
-        batch_id__in=OutboxBatch.objects.filter(shipped_at__isnull=True).values("pk"),
-    ).aggregate(oldest=Min("created_at"))["oldest"]
+    in_open_batches = OutboxBatch.objects.filter(
+        consumer=consumer, shipped_at__isnull=True
+    ).aggregate(oldest=Min("oldest_at"))["oldest"]
+    cursor = OutboxCursor.objects.filter(consumer=consumer).first()
+    unclaimed = _unclaimed(consumer, cursor).aggregate(oldest=Min("created_at"))["oldest"]
     return min((t for t in (unclaimed, in_open_batches) if t is not None), default=timezone.now())

@@ -11,18 +11,20 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from outbox.analytics import LOADERS, SOURCES, Loader, RowSource
+from outbox.batches import RelayReport, batch_messages, batches_for_messages
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
 from outbox.contracts import CONSUMER_ANALYTICS, Message
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
-from outbox.relay import RelayReport, outbox_relay
+from outbox.relay import outbox_relay
 from outbox.tasks import outbox_process_many_task
 
 log = structlog.get_logger(__name__)
 
-PURGE_CHUNK = 500
+# Batches per purge transaction: up to OUTBOX_BATCH_SIZE messages each.
+PURGE_CHUNK = 50
 
 # The wake-up throttle of this process: the consumers owed a wake-up, and when one was last sent.
 # Not locked: under threads a race can only send one more message or leave a consumer to the sweep.
@@ -140,41 +142,42 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
         log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
 
 
+@transaction.atomic
 def outbox_dead_letters_retry(
     *, consumer: str | None = None, ids: Sequence[int] | None = None
 ) -> int:
     """Put dead-lettered messages (of `consumer`, or just `ids`) back in the queue.
 
-    Their attempts start again from zero; `last_error` is kept until they ship. Returns how
-    many were re-queued.
+    Each goes out again in a batch of its own. Their attempts start again from zero;
+    `last_error` is kept until they ship. Returns how many were re-queued.
     """
-    dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    dead = OutboxMessage.objects.select_for_update().filter(dead_lettered_at__isnull=False)
     if consumer is not None:
         dead = dead.filter(consumer=consumer)
     if ids is not None:
         dead = dead.filter(pk__in=ids)
-    return dead.update(dead_lettered_at=None, batch=None, attempts=0)
+    ids = [message.pk for message in dead.only("pk")]
+    requeued = OutboxMessage.objects.filter(pk__in=ids)
+    requeued.update(dead_lettered_at=None, attempts=0)
+    return batches_for_messages(requeued)
 
 
 def outbox_shipped_purge() -> int:
     """Delete batches shipped longer than OUTBOX_RETENTION_SECONDS ago with their messages.
 
-    Works in chunks of batches so no statement grows with the backlog. Returns the number
+    Works in chunks of batches so no transaction grows with the backlog. Returns the number
     of messages deleted.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_RETENTION_SECONDS)
     deleted = 0
     while True:
         with transaction.atomic():
-            batch_ids = list(
-                OutboxBatch.objects.filter(shipped_at__lt=cutoff).values_list("pk", flat=True)[
-                    :PURGE_CHUNK
-                ]
-            )
-            if not batch_ids:
+            batches = list(OutboxBatch.objects.filter(shipped_at__lt=cutoff)[:PURGE_CHUNK])
+            if not batches:
                 return deleted
-            deleted += _delete(OutboxMessage.objects.filter(batch_id__in=batch_ids))
-            _delete(OutboxBatch.objects.filter(pk__in=batch_ids))
+            for batch in batches:
+                deleted += _delete(batch_messages(batch))
+            _delete(OutboxBatch.objects.filter(pk__in=[batch.pk for batch in batches]))
 
 
 def _delete(queryset: QuerySet) -> int:

@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Messages in the range of a shipped batch (outbox.models.OutboxBatch).
 SHIPPED = """
     SELECT count(*) FROM outbox_outboxmessage AS m
-    JOIN outbox_outboxbatch AS b ON b.id = m.batch_id
+    JOIN outbox_outboxbatch AS b ON b.consumer = m.consumer
+        AND (m.xid, m.id) >= (b.first_xid, b.first_id) AND (m.xid, m.id) <= (b.last_xid, b.last_id)
     WHERE b.shipped_at IS NOT NULL AND m.consumer = 'analytics'
 """
 

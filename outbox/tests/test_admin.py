@@ -13,8 +13,16 @@ def messages(db, publish):
     """One message each: waiting, shipped and dead-lettered, by name."""
     publish(3)
     waiting, shipped, dead = OutboxMessage.objects.order_by("id")
-    batch = OutboxBatch.objects.create(consumer="analytics", shipped_at=timezone.now())
-    OutboxMessage.objects.filter(pk=shipped.pk).update(batch=batch)
+    OutboxBatch.objects.create(
+        consumer="analytics",
+        first_xid=shipped.xid,
+        first_id=shipped.pk,
+        last_xid=shipped.xid,
+        last_id=shipped.pk,
+        size=1,
+        oldest_at=shipped.created_at,
+        shipped_at=timezone.now(),
+    )
     OutboxMessage.objects.filter(pk=dead.pk).update(
         dead_lettered_at=timezone.now(),
         attempts=3,
@@ -66,10 +74,10 @@ def test_the_retry_action_requeues_the_selected_dead_letters(admin_client, messa
     assert response.status_code == 200
     assert "Re-queued 1 messages." in response.text
     requeued = OutboxMessage.objects.get(pk=messages["dead"])
-    assert requeued.dead_lettered_at is None and requeued.batch_id is None
-    assert requeued.attempts == 0
+    assert requeued.dead_lettered_at is None and requeued.attempts == 0
     assert requeued.last_error == "ClickHouseRejected: the poison of message 3"
     assert _listed(admin_client.get(LIST_URL, {"state": "dead"})) == []
+    assert messages["dead"] in _listed(admin_client.get(LIST_URL, {"state": "unshipped"}))
 
 
 def test_the_retry_action_leaves_unselected_dead_letters_dead(admin_client, messages, publish):

@@ -22,6 +22,7 @@ from outbox.clickhouse.client import clickhouse_command, clickhouse_insert, clic
 from outbox.clickhouse.sql import EVENT_LOG_COLUMNS
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.relay import outbox_relay
+from outbox.selectors import outbox_backlog
 from outbox.tests.conftest import record
 
 
@@ -217,7 +218,9 @@ def test_outbox_retry_dead_requeues_dead_letters_and_the_relay_then_ships_them(
     assert shipped.messages == 1
     assert event_log.count() == 1
     dead_letter.refresh_from_db()
-    assert dead_letter.dead_lettered_at is None and dead_letter.batch.shipped_at is not None
+    assert dead_letter.dead_lettered_at is None
+    [analytics] = [backlog for backlog in outbox_backlog() if backlog.consumer == "analytics"]
+    assert (analytics.unshipped, analytics.dead_lettered) == (0, 0)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from outbox.contracts import Message
-from outbox.models import OutboxMessage
+from outbox.models import OutboxBatch, OutboxMessage
 from outbox.services import outbox_process, outbox_publish
 from outbox.tasks import outbox_process_many_task, outbox_relay_task
 
@@ -18,7 +18,8 @@ def test_a_consumer_without_a_handler_leaves_its_messages_queued():
         report = outbox_process(consumer="later")
 
     assert (report.batches, report.messages) == (0, 0)
-    assert OutboxMessage.objects.filter(consumer="later", batch__isnull=True).count() == 1
+    assert OutboxMessage.objects.filter(consumer="later").count() == 1
+    assert not OutboxBatch.objects.filter(consumer="later").exists()  # nothing claimed
     assert [entry["event"] for entry in logs] == ["outbox.consumer_without_handler"]
 
 

@@ -6,11 +6,14 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from structlog.testing import capture_logs
 
+from outbox.batches import batch_messages
 from outbox.clickhouse.client import clickhouse_command
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.relay import outbox_relay
 from outbox.selectors import outbox_backlog
+from outbox.tests.conftest import record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +47,7 @@ def test_messages_are_shipped_in_batches_of_the_configured_size(event_log, publi
     report = outbox_relay()
 
     assert (report.batches, report.messages) == (3, 10)
-    assert sorted(batch.messages.count() for batch in OutboxBatch.objects.all()) == [2, 4, 4]
+    assert sorted(batch_messages(batch).count() for batch in OutboxBatch.objects.all()) == [2, 4, 4]
     assert event_log.count() == 10
 
 
@@ -83,7 +86,7 @@ def test_an_unreachable_clickhouse_backs_off_and_never_dead_letters(publish, set
     [batch] = OutboxBatch.objects.all()
     assert batch.attempts == 3 and batch.shipped_at is None
     assert OutboxMessage.objects.filter(dead_lettered_at__isnull=False).count() == 0
-    assert OutboxMessage.objects.filter(batch=batch).count() == 3
+    assert batch_messages(batch).count() == 3
 
 
 def test_failed_batches_wait_for_their_capped_exponential_backoff(publish, settings):
@@ -195,3 +198,55 @@ def test_a_relay_run_stops_after_its_time_budget_between_batches(event_log, publ
     assert report.batches <= 1
     assert outbox_relay().messages == 3 - report.messages
     assert event_log.count() == 3
+
+
+@pytest.fixture
+def open_transaction():
+    """A second connection whose transaction publishes one message and stays open until told."""
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+    )
+    message = record().as_message(topic="test")
+    other.execute(
+        "INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts,"
+        " last_error) VALUES ('analytics', 'test', %s, now(), 0, '')",
+        [psycopg.types.json.Jsonb(message.payload)],
+    )
+    yield other
+    other.close()
+
+
+def test_a_message_committed_after_later_ids_shipped_is_still_shipped_once(
+    event_log, publish, open_transaction
+):
+    """Ids come before commits: the horizon keeps a range from skipping a late commit."""
+    publish(2)  # later ids, committed first
+
+    while_open = outbox_relay()
+    open_transaction.commit()
+    after = outbox_relay()
+
+    assert while_open.messages == 0, "nothing ships past a transaction still open"
+    assert after.messages == 3
+    assert event_log.count() == 3
+    assert event_log.keys_seen_more_than_once() == []
+
+
+def test_a_claim_held_back_long_by_an_open_transaction_says_which(
+    publish, open_transaction, monkeypatch
+):
+    monkeypatch.setattr("outbox.batches.HELD_BACK_WARNING_SECONDS", 0.0)
+    publish(1)
+
+    with capture_logs() as logs:
+        assert outbox_relay().messages == 0
+
+    [held] = [entry for entry in logs if entry["event"] == "outbox.claim_held_back"]
+    assert held["pid"] == open_transaction.info.backend_pid
+    assert held["consumer"] == "analytics" and held["state"] == "idle in transaction"

@@ -1,0 +1,288 @@
+"""Batches: a consumer's messages claimed as a range, locked to ship, and failed attempts counted.
+
+Shared by the ClickHouse relay (`outbox.relay`) and the consumers that react inside the
+database (`outbox.consumers`): both claim and lock batches here and ship them their own way.
+
+A claim writes two rows (the batch and the consumer's cursor), not one per message: it takes
+the next messages after the cursor in (xid, id) order, but only those whose transaction is
+older than every transaction still running (the commit horizon, see OutboxMessage), so no
+message can later appear inside a range already taken.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import BooleanField, F, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelayReport:
+    batches: int = 0
+    messages: int = 0
+    failed: bool = False
+
+
+class BatchFailed(Exception):
+    """A batch's attempt failed and was recorded (batch_failure_record)."""
+
+
+def batches_work(
+    *,
+    ship_next: Callable[[], int | None],
+    claim_next: Callable[[], bool],
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> RelayReport:
+    """Ship due batches, claiming new ones when none is due, until none is left.
+
+    `ship_next` ships one due batch and returns its size (None when none is due; raises
+    BatchFailed after recording a failure), `claim_next` claims one and says whether there
+    was anything to claim. Stops between batches once `clock()` passes `deadline`.
+    """
+    batches = messages = 0
+    while deadline is None or clock() < deadline:
+        try:
+            shipped = ship_next()
+        except BatchFailed:
+            return RelayReport(batches=batches, messages=messages, failed=True)
+        if shipped is None:
+            if not claim_next():
+                break
+            continue
+        batches += 1
+        messages += shipped
+    return RelayReport(batches=batches, messages=messages)
+
+
+@transaction.atomic(durable=True)
+def batch_claim(consumer: str, *, size: int) -> OutboxBatch | None:
+    """Claim `consumer`'s next messages (at most `size`) as a batch, committed before any attempt.
+
+    Returns None when there is nothing to claim. Claims of one consumer queue on its cursor's
+    row lock for the few milliseconds each takes.
+    """
+    OutboxCursor.objects.bulk_create([OutboxCursor(consumer=consumer)], ignore_conflicts=True)
+    cursor = OutboxCursor.objects.select_for_update().get(consumer=consumer)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as db:
+            where = {"consumer": consumer, "xid": cursor.xid, "id": cursor.id, "n": size}
+            db.execute(_CLAIM, {**where, "base": _BASE})
+            count, oldest_at, first, last = db.fetchone()
+            if count:
+                first, last = divmod(int(first), _BASE), divmod(int(last), _BASE)
+            else:
+                _horizon_check(db, where)
+    else:
+        # SQLite runs one writing transaction at a time: every message is below the horizon.
+        taken = list(
+            OutboxMessage.objects.filter(position_after(cursor.xid, cursor.id), consumer=consumer)
+            .order_by("xid", "id")
+            .values_list("xid", "id", "created_at")[:size]
+        )
+        count = len(taken)
+        if count:
+            oldest_at = min(created_at for _, _, created_at in taken)
+            first, last = taken[0][:2], taken[-1][:2]
+    if not count:
+        return None
+    OutboxCursor.objects.filter(consumer=consumer).update(xid=last[0], id=last[1])
+    return OutboxBatch.objects.create(
+        consumer=consumer,
+        first_xid=first[0],
+        first_id=first[1],
+        last_xid=last[0],
+        last_id=last[1],
+        size=count,
+        oldest_at=oldest_at,
+    )
+
+
+# The horizon: the oldest transaction still running, this one included. When this transaction
+# is that oldest one, its own messages are below the horizon too: every older transaction has
+# ended and nobody else writes with its id (tests run inside one transaction).
+_CLAIM = """
+    WITH horizon AS (
+        SELECT CASE WHEN own = xmin THEN xmin + 1 ELSE xmin END AS xid
+        FROM (
+            SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                   pg_current_xact_id_if_assigned()::text::bigint AS own
+        ) AS snapshot
+    ), taken AS (
+        SELECT xid, id, created_at FROM outbox_outboxmessage
+        WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
+          AND xid < (SELECT xid FROM horizon)
+        ORDER BY xid, id
+        LIMIT %(n)s
+    )
+    SELECT count(*), min(created_at),
+           min(xid::numeric * %(base)s + id), max(xid::numeric * %(base)s + id)
+    FROM taken
+"""
+# The first and last (xid, id) come back as xid * _BASE + id, so one pass finds them, unsorted.
+_BASE = 2**63
+
+
+# A claim that finds messages only above the horizon this long says what holds it back.
+HELD_BACK_WARNING_SECONDS = 5.0
+
+
+def _horizon_check(db, where: dict) -> None:
+    """Log the transaction that holds `where["consumer"]`'s committed messages back, if long.
+
+    A transaction open anywhere in the cluster (another database's too) keeps the horizon at
+    its id until it ends; nothing is lost meanwhile, but nothing after it ships.
+    """
+    db.execute(_HELD_BACK, where)
+    row = db.fetchone()
+    if row is not None and row[1] >= HELD_BACK_WARNING_SECONDS:
+        pid, seconds, database, state = row
+        log.warning(
+            "outbox.claim_held_back",
+            consumer=where["consumer"],
+            pid=pid,
+            transaction_age_s=round(seconds, 1),
+            database=database,
+            state=state,
+        )
+
+
+_HELD_BACK = """
+    SELECT pid, extract(epoch FROM now() - xact_start)::float, datname, state
+    FROM pg_stat_activity
+    WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+      AND EXISTS (
+          SELECT FROM outbox_outboxmessage
+          WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
+      )
+    ORDER BY age(backend_xid) DESC
+    LIMIT 1
+"""
+
+
+def position_after(xid: int, id: int) -> RawSQL:
+    """Messages after (xid, id) in claim order: a row comparison, which an index range serves."""
+    return _position(">", xid, id)
+
+
+def batch_messages(batch: OutboxBatch) -> QuerySet[OutboxMessage]:
+    """The messages of `batch`: its range of its consumer's messages, but the dead-lettered."""
+    return OutboxMessage.objects.filter(
+        _position(">=", batch.first_xid, batch.first_id),
+        _position("<=", batch.last_xid, batch.last_id),
+        consumer=batch.consumer,
+        dead_lettered_at__isnull=True,
+    ).order_by("xid", "id")
+
+
+def _position(operator: str, xid: int, id: int) -> RawSQL:
+    table = OutboxMessage._meta.db_table
+    return RawSQL(
+        f'("{table}"."xid", "{table}"."id") {operator} (%s, %s)',
+        (xid, id),
+        output_field=BooleanField(),
+    )
+
+
+def batch_lock_next_due(consumer: str) -> OutboxBatch | None:
+    """Lock the next due, unshipped batch of `consumer` that nobody else holds, if any."""
+    return (
+        OutboxBatch.objects.select_for_update(skip_locked=True)
+        .filter(consumer=consumer, shipped_at__isnull=True, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .first()
+    )
+
+
+def batch_mark_shipped(batch_id: UUID) -> None:
+    OutboxBatch.objects.filter(pk=batch_id).update(
+        shipped_at=timezone.now(), attempts=F("attempts") + 1
+    )
+
+
+def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
+    """Give each of `messages` a batch of its own, due now; return how many.
+
+    How re-queued dead letters ship again: they keep their id and place, which lie behind
+    the cursor, so no claim would take them.
+    """
+    positions = list(messages.values_list("consumer", "xid", "id", "created_at"))
+    OutboxBatch.objects.bulk_create(
+        OutboxBatch(
+            consumer=consumer,
+            first_xid=xid,
+            first_id=id,
+            last_xid=xid,
+            last_id=id,
+            size=1,
+            oldest_at=created_at,
+        )
+        for consumer, xid, id, created_at in positions
+    )
+    return len(positions)
+
+
+@transaction.atomic(durable=True)
+def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) -> None:
+    """Count a failed attempt; back off, or bisect a rejected batch, or dead-letter a message.
+
+    A failure that says nothing about the messages (`rejected` false: ClickHouse or the
+    database unreachable) only backs off. A batch rejected OUTBOX_MAX_ATTEMPTS times is split
+    in two, so a poison message ends alone and is parked as dead-lettered while the others ship.
+    """
+    batch = OutboxBatch.objects.select_for_update().filter(pk=batch_id).first()
+    if batch is None or batch.shipped_at is not None:
+        return
+    batch.attempts += 1
+    batch.last_error = f"{type(error).__name__}: {error}"[:2000]
+    messages = batch_messages(batch)
+    messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
+    log.warning(
+        "outbox.batch_failed",
+        consumer=batch.consumer,
+        batch_id=str(batch_id),
+        attempts=batch.attempts,
+        error=type(error).__name__,
+    )
+    if rejected and batch.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        positions = list(messages.values_list("xid", "id", "created_at"))
+        if len(positions) > 1:
+            half = len(positions) // 2
+            _batch_create(batch.consumer, positions[:half])
+            _batch_create(batch.consumer, positions[half:])
+        else:
+            messages.update(dead_lettered_at=timezone.now())
+            ids = [id for _, id, _ in positions]
+            log.error("outbox.message_dead_lettered", consumer=batch.consumer, message_ids=ids)
+        batch.delete()
+        return
+    batch.next_attempt_at = timezone.now() + _backoff(batch.attempts)
+    batch.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+
+
+def _batch_create(consumer: str, positions: list[tuple]) -> OutboxBatch:
+    (first_xid, first_id, _), (last_xid, last_id, _) = positions[0], positions[-1]
+    return OutboxBatch.objects.create(
+        consumer=consumer,
+        first_xid=first_xid,
+        first_id=first_id,
+        last_xid=last_xid,
+        last_id=last_id,
+        size=len(positions),
+        oldest_at=min(created_at for _, _, created_at in positions),
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX_SECONDS))
