@@ -559,7 +559,7 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
     batches = relay[0]["batches"]
     print(f"\ncommand: {shlex.join(['.venv/bin/python', *sys.argv])}")
     print(
-        f"machine: {os.cpu_count()} cores, PostgreSQL at 127.0.0.1:5432, chDB in this process; "
+        f"machine: {os.cpu_count()} cores, PostgreSQL at {POSTGRES_URL}, chDB in this process; "
         f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} messages per round; "
         f"{args.retained:,} shipped messages retained in the table\n"
     )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from outbox.batches import batch_messages
 from outbox.contracts import EVENT_LOG_NAMESPACE, AnalyticsRecord
@@ -89,7 +89,10 @@ def batch_event_log_columns(batch: OutboxBatch) -> EventLogColumns:
             "last_xid": batch.last_xid,
             "last_id": batch.last_id,
         }
-        with connection.cursor() as cursor:
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            # PostgreSQL estimates a row comparison at the whole table, and at that cost would
+            # JIT-compile the load: about 450 ms, for a query that runs in 40.
+            cursor.execute("SET LOCAL jit = off")
             for topic, source in sorted(SOURCES.items()):
                 cursor.execute(_SOURCE_LOAD.format(source=source.sql), {**where, "topic": topic})
                 _extend_from_source(columns, topic, cursor.fetchall())
@@ -112,9 +115,15 @@ _BATCH = """
     AND (m.xid, m.id) >= (%(first_xid)s, %(first_id)s)
     AND (m.xid, m.id) <= (%(last_xid)s, %(last_id)s)
 """
+# One index lookup into the source per message, whatever the planner guesses: LATERAL with
+# LIMIT 1 (a subject has one row) keeps it from scanning and building every row of the
+# source table for a merge or hash join.
 _SOURCE_LOAD = f"""
     SELECT m.id, s.key, s.event_type, s.occurred_at_us, s.tenant_id, s.user_id, s.context
-    FROM outbox_outboxmessage m LEFT JOIN ({{source}}) s ON s.subject_id = m.subject_id
+    FROM outbox_outboxmessage m
+    LEFT JOIN LATERAL (
+        SELECT * FROM ({{source}}) AS source WHERE source.subject_id = m.subject_id LIMIT 1
+    ) AS s ON true
     WHERE {_BATCH} AND m.topic = %(topic)s AND m.payload IS NULL
     ORDER BY m.xid, m.id
 """

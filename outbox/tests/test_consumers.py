@@ -1,11 +1,13 @@
 """Consumers that react inside the database (outbox.consumers)."""
 
 import pytest
+from django.db import transaction
 from structlog.testing import capture_logs
 
 from outbox.contracts import Message
 from outbox.models import OutboxBatch, OutboxMessage
-from outbox.services import outbox_process, outbox_publish
+from outbox.consumers import HANDLERS
+from outbox.services import outbox_consumer_register, outbox_process, outbox_publish
 from outbox.tasks import outbox_process_many_task, outbox_relay_task
 
 
@@ -34,3 +36,40 @@ def test_one_wake_up_message_becomes_one_task_per_consumer(monkeypatch):
     outbox_process_many_task(["analytics", "notifications"])
 
     assert queued == [("analytics",), ("notifications",)]
+
+
+@pytest.fixture
+def picky_consumer(settings):
+    """A consumer whose handler refuses any batch holding a `poison` payload."""
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    handled: list[int] = []
+
+    def handler(messages) -> None:
+        if any(payload == {"poison": True} for _, _, _, payload in messages):
+            raise ValueError("cannot handle this")
+        handled.extend(message_id for message_id, _, _, _ in messages)
+
+    outbox_consumer_register(consumer="picky", handler=handler)
+    yield handled
+    HANDLERS.pop("picky")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handler_that_raises_retries_until_its_poison_message_is_dead_lettered(picky_consumer):
+    payloads = [{"n": 1}, {"n": 2}, {"n": 3}, {"poison": True}]
+    with transaction.atomic():
+        outbox_publish(
+            messages=[Message(topic="test", payload=payload) for payload in payloads],
+            consumers=["picky"],
+        )
+    good, poison = OutboxMessage.objects.order_by("id")[:3], OutboxMessage.objects.last()
+
+    reports = [outbox_process(consumer="picky") for _ in range(5)]
+
+    assert [report.failed for report in reports[:3]] == [True, True, True]
+    assert sorted(picky_consumer) == [message.pk for message in good]
+    poison.refresh_from_db()
+    assert poison.dead_lettered_at is not None
+    assert poison.last_error == "ValueError: cannot handle this"
+    assert reports[-1].messages == 0 and not reports[-1].failed
