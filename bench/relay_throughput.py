@@ -157,9 +157,11 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         _seed_backlog(database_url, events=args.events, tag=f"r{round_}", users=args.users)
         profiler = cProfile.Profile() if args.profile and round_ == args.rounds - 1 else None
         probe.reset()
+        cpu_before = _cpu_now(database_url)
         seconds, report = _relay_drain(profiler)
+        cpu = [after - before for before, after in zip(cpu_before, _cpu_now(database_url))]
         assert report.messages == args.events and not report.failed, report
-        relay.append({"s": seconds, "batches": report.batches})
+        relay.append({"s": seconds, "batches": report.batches, "cpu": cpu})
         phases.append(probe.phase_totals())
         _check_counts(database_url, EVENT_LOG, retained)
         direct.append(_direct_insert(probe.shipped_rows, DIRECT_TABLE))
@@ -315,6 +317,7 @@ class _Probe:
             self.shipped_rows.append(data)
 
         relay.batch_claim = timed(relay.batch_claim, "claim")
+        relay.batch_take = timed(relay.batch_take, "claim")
         relay._batch_ship_next = ship
         relay.batch_lock_next_due = timed(relay.batch_lock_next_due, "lock batch")
         relay.batch_event_log_columns = timed(analytics.batch_event_log_columns, "load")
@@ -327,6 +330,35 @@ class _Probe:
             totals[name] += seconds
         totals["load rows (SQL)"] = totals.pop("load") - totals["build columns"]
         return totals
+
+
+def _cpu_now(database_url: str) -> tuple[float, float]:
+    """CPU seconds used so far by this process (all its threads, chDB's too) and by PostgreSQL.
+
+    PostgreSQL's is the whole server's, its exited backends included (the postmaster's
+    children's time): run against a server of its own (BENCH_POSTGRES_URL) to read only the
+    relay's share.
+    """
+    with psycopg.connect(database_url) as connection:
+        (backend,) = connection.execute("SELECT pg_backend_pid()").fetchone()
+        postmaster = int(_stat(backend)[1])
+    children = [
+        int(path.parent.name)
+        for path in Path("/proc").glob("[0-9]*/stat")
+        if _stat(int(path.parent.name))[1:2] == [str(postmaster)]
+    ]
+    fields = _stat(postmaster)
+    server = sum(int(value) for value in fields[11:15])  # its own time and reaped children's
+    server += sum(sum(int(value) for value in _stat(pid)[11:13] or [0]) for pid in children)
+    return time.process_time(), server / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (empty if the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
 
 
 def _relay_drain(profiler: cProfile.Profile | None):
@@ -576,6 +608,13 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
     line += f" {statistics.median(ratios):>13.2f}"
     print(line)
 
+    process, server = (statistics.median(run["cpu"][i] for run in relay) for i in (0, 1))
+    wall = statistics.median(run["s"] for run in relay)
+    print(
+        f"\nCPU per batch (median): relay process {process / batches * 1000:.1f} ms, "
+        f"PostgreSQL {server / batches * 1000:.1f} ms, together {(process + server) / wall:.2f} "
+        f"cores busy over the relay's wall time"
+    )
     print(f"\nwhere a relay batch's time goes (ms per batch of {events // batches:,}, median):")
     _print_phases(PHASES, phases, batches, statistics.median(run["s"] for run in relay))
 

@@ -65,12 +65,21 @@ def batches_work(
     return RelayReport(batches=batches, messages=messages)
 
 
-@transaction.atomic(durable=True)
 def batch_claim(consumer: str, *, size: int) -> OutboxBatch | None:
     """Claim `consumer`'s next messages (at most `size`) as a batch, committed before any attempt.
 
     Returns None when there is nothing to claim. Claims of one consumer queue on its cursor's
     row lock for the few milliseconds each takes.
+    """
+    with transaction.atomic(durable=True):
+        return batch_take(consumer, size=size)
+
+
+def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
+    """batch_claim inside the caller's transaction: the batch exists for others once it commits.
+
+    Whatever the caller does before committing (loading the batch's rows) no other relay can
+    ship it meanwhile; the consumer's claims wait on its cursor until then.
     """
     OutboxCursor.objects.bulk_create([OutboxCursor(consumer=consumer)], ignore_conflicts=True)
     cursor = OutboxCursor.objects.select_for_update().get(consumer=consumer)

@@ -25,6 +25,7 @@ from outbox.batches import (
     batch_failure_record,
     batch_lock_next_due,
     batch_mark_shipped,
+    batch_take,
     batches_work,
 )
 from outbox.clickhouse.client import clickhouse_insert
@@ -119,8 +120,10 @@ class _Claims:
         self.thread.shutdown()
 
 
+@transaction.atomic(durable=True)
 def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogColumns | None]:
-    batch = batch_claim(consumer, size=settings.OUTBOX_BATCH_SIZE)
+    """Claim a batch and load its rows before the claim commits, so no relay ships it unloaded."""
+    batch = batch_take(consumer, size=settings.OUTBOX_BATCH_SIZE)
     if batch is None:
         return None, None
     try:

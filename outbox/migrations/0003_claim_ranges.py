@@ -50,6 +50,20 @@ def messages_to_ranges(apps, schema_editor):
     Batch.objects.bulk_create(new_batches, batch_size=1_000)
 
 
+def ranges_to_messages(apps, schema_editor):
+    """Going back: give every message of a batch's range that batch's id again."""
+    Message = apps.get_model("outbox", "OutboxMessage")
+    Batch = apps.get_model("outbox", "OutboxBatch")
+    for batch in Batch.objects.all():
+        Message.objects.filter(
+            models.Q(xid__gt=batch.first_xid)
+            | models.Q(xid=batch.first_xid, id__gte=batch.first_id),
+            models.Q(xid__lt=batch.last_xid) | models.Q(xid=batch.last_xid, id__lte=batch.last_id),
+            consumer=batch.consumer,
+            dead_lettered_at__isnull=True,
+        ).update(batch=batch)
+
+
 def _batch(Batch, consumer, run, shipped_at):
     now = timezone.now()
     return Batch(
@@ -127,7 +141,7 @@ class Migration(migrations.Migration):
                 ("id", models.BigIntegerField(default=0)),
             ],
         ),
-        migrations.RunPython(messages_to_ranges, elidable=True),
+        migrations.RunPython(messages_to_ranges, ranges_to_messages, elidable=True),
         migrations.RemoveIndex(
             model_name="outboxmessage",
             name="outbox_message_unclaimed",
