@@ -284,7 +284,7 @@ class _Probe:
         self._ship: dict[str, float] = {}  # the main thread's current batch
 
     def install(self) -> None:
-        from outbox import analytics, relay
+        from outbox import relay
 
         def timed(function, name):
             def wrapper(*args, **kwargs):
@@ -320,15 +320,14 @@ class _Probe:
         relay.batch_take = timed(relay.batch_take, "claim")
         relay._batch_ship_next = ship
         relay.batch_lock_next_due = timed(relay.batch_lock_next_due, "lock batch")
-        relay.batch_event_log_columns = timed(analytics.batch_event_log_columns, "load")
-        analytics._extend_from_source = timed(analytics._extend_from_source, "build columns")
+        relay.batch_rows_load = timed(relay.batch_rows_load, "load rows (SQL)")
+        relay.event_log_columns_build = timed(relay.event_log_columns_build, "build columns")
         relay.clickhouse_insert = insert
 
     def phase_totals(self) -> dict[str, float]:
-        totals = dict.fromkeys(PHASES, 0.0) | {"load": 0.0}
+        totals = dict.fromkeys(PHASES, 0.0)
         for name, seconds in self.timings:
             totals[name] += seconds
-        totals["load rows (SQL)"] = totals.pop("load") - totals["build columns"]
         return totals
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from outbox.analytics import EventLogColumns, batch_event_log_columns
+from outbox.analytics import LoadedBatch, batch_rows_load, event_log_columns_build
 from outbox.batches import (
     BatchFailed,
     RelayReport,
@@ -84,15 +84,15 @@ class _Claims:
         self.pending: Future | None = None
         self.thread: ThreadPoolExecutor | None = None
         # Batches loaded ahead, by id, until a ship locks them (another relay may ship them).
-        self.loaded: dict[UUID, EventLogColumns] = {}
+        self.loaded: dict[UUID, LoadedBatch] = {}
 
     def next(self) -> bool:
         """Claim a batch (or take the one claimed ahead); return whether there was one."""
         if self.pending is not None:
-            batch, columns = self.pending.result()
+            batch, rows = self.pending.result()
             self.pending = None
-            if columns is not None:
-                self.loaded[batch.pk] = columns
+            if rows is not None:
+                self.loaded[batch.pk] = rows
                 while len(self.loaded) > self.KEEP_LOADED:
                     del self.loaded[next(iter(self.loaded))]
         else:
@@ -121,21 +121,20 @@ class _Claims:
 
 
 @transaction.atomic(durable=True)
-def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogColumns | None]:
-    """Claim a batch and load its rows before the claim commits, so no relay ships it unloaded."""
+def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, LoadedBatch | None]:
+    """Claim a batch and read its rows before the claim commits, so no relay ships it unread.
+
+    Only the reading: the rows are built in the shipping thread, which is otherwise idle
+    while this one waits on PostgreSQL.
+    """
     batch = batch_take(consumer, size=settings.OUTBOX_BATCH_SIZE)
-    if batch is None:
-        return None, None
-    try:
-        return batch, batch_event_log_columns(batch)
-    except PoisonMessage:
-        return batch, None  # the ship loads it again, and records the failure
+    return (None, None) if batch is None else (batch, batch_rows_load(batch))
 
 
-def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogColumns]) -> int | None:
+def _batch_ship_next(consumer: str, loaded: dict[UUID, LoadedBatch]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
-    Takes the batch's columns from `loaded` when they were loaded ahead. Raises BatchFailed
+    Takes the batch's rows from `loaded` when they were read ahead. Raises BatchFailed
     after recording a failed attempt.
     """
     batch_id = None
@@ -149,7 +148,8 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogColumns]) -> int 
                         trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
-                    block = loaded.pop(batch_id, None) or batch_event_log_columns(batch)
+                    rows = loaded.pop(batch_id, None) or batch_rows_load(batch)
+                    block = event_log_columns_build(rows)
                 with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                     clickhouse_insert(
                         EVENT_LOG,
