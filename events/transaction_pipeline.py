@@ -16,8 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
-from psycopg import Pipeline
+from psycopg import Cursor, Pipeline
 
 from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED
 from events.history_batch import Anchor, question_answer, question_statement
@@ -214,8 +213,16 @@ def transaction_alerts_queue(
     )
 
 
-def _execute(sql: str, params: Sequence[Any] | None = None) -> CursorWrapper:
-    """Queue `sql` on a cursor of its own (a cursor keeps only its last result)."""
-    cursor = connection.cursor()
+def _execute(sql: str, params: Sequence[Any] | None = None) -> Cursor:
+    """Queue `sql` on a cursor of its own (a cursor keeps only its last result).
+
+    psycopg's own cursor, not Django's wrapper, unless Django logs queries (DEBUG, or a test
+    counting them): the wrapper's bookkeeping per statement is a measurable share of the
+    request (docs/BENCHMARKS.md). Errors are still Django's: `_pipeline` translates them.
+    """
+    if connection.queries_logged:
+        cursor: Any = connection.cursor()
+    else:
+        cursor = connection.connection.cursor()
     cursor.execute(sql, params)
     return cursor
