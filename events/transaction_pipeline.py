@@ -9,6 +9,7 @@ Django's query log (with DEBUG off) and the error tracker's database spans do no
 No health check round trip: `pipelined_transaction_run` replaces a broken connection instead.
 """
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,16 +35,18 @@ _USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR UPDATE"
 
 # Inserts nothing when the user has a transaction at or after `t`: a replay, a conflict or
 # out of order, which the caller tells apart. The outbox rows need the new id, hence the CTE.
+# The check compares `t` with the user's latest transaction of each type (LATEST: one
+# `_LATEST_OF_TYPE` per type), not `NOT EXISTS (... occurred_at >= t)`: once the statement is
+# prepared, PostgreSQL may switch to a generic plan, and its generic plan for NOT EXISTS scans
+# all of the user's events through the user_id index when none matches (32 ms for 100,000
+# events; docs/BENCHMARKS.md). max() is a backward scan of (user, type, time) under any plan.
 _EVENT_INSERT = """
     WITH new AS (
         INSERT INTO events_event
             (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
              user_traits, received_at)
         SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM events_event
-            WHERE user_id = %s AND event_type = ANY(%s::text[]) AND occurred_at >= %s
-        )
+        WHERE COALESCE(GREATEST(LATEST), '-infinity') < %s
         ON CONFLICT (tenant_id, event_id) DO NOTHING
         RETURNING id
     ), published AS (
@@ -53,6 +56,9 @@ _EVENT_INSERT = """
     )
     SELECT id FROM new
 """
+_LATEST_OF_TYPE = (
+    "(SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s)"
+)
 
 _ALERTS_INSERT = """
     WITH alert AS (
@@ -197,7 +203,7 @@ def transaction_event_insert(
     )
     user = _execute(_USER_LOCK, [event.user_id])
     inserted = _execute(
-        _EVENT_INSERT,
+        _event_insert_sql(len(transaction_types)),
         [
             event.tenant_id,
             event.event_id,
@@ -207,8 +213,7 @@ def transaction_event_insert(
             event.occurred_at,
             event.amount,
             event.received_at,
-            event.user_id,
-            list(transaction_types),
+            *[param for event_type in transaction_types for param in (event.user_id, event_type)],
             event.occurred_at,
             TOPIC_EVENT_STORED,
             event.received_at,
@@ -255,6 +260,12 @@ def transaction_alerts_queue(
             [CONSUMER_ANALYTICS],
         ],
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _event_insert_sql(types: int) -> str:
+    """Return `_EVENT_INSERT` comparing `t` with the user's latest of `types` types."""
+    return _EVENT_INSERT.replace("LATEST", ", ".join([_LATEST_OF_TYPE] * types))
 
 
 def _execute(sql: str, params: Sequence[Any] | None = None) -> Cursor:
