@@ -22,10 +22,10 @@ _EVENT_INSERT = """
             (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
              user_traits, received_at)
         SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM events_event
-            WHERE user_id = %s AND event_type = ANY(%s::text[]) AND occurred_at >= %s
-        )
+        WHERE COALESCE(GREATEST(
+            (SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s),
+            (SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s)
+        ), '-infinity') < %s
         ON CONFLICT (tenant_id, event_id) DO NOTHING
         RETURNING id
     ), published AS (
@@ -85,7 +85,9 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> bool:
                 amount,
                 now,
                 user_id,
-                _TYPES,
+                _TYPES[0],
+                user_id,
+                _TYPES[1],
                 occurred_at,
                 "event_stored",
                 now,

@@ -17,8 +17,9 @@ from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrde
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
 from events.models import DEFAULT_TENANT, Alert, Event, User
 from events.transaction_pipeline import (
+    PipelinedTransaction,
     TransactionEvent,
-    pipelined_transaction,
+    pipelined_transaction_run,
     transaction_alerts_queue,
     transaction_event_insert,
 )
@@ -132,12 +133,14 @@ def _transaction_ingest_pipelined(
         received_at=now,
     )
     record = EventRecord(event_type=event_type, occurred_at=event.occurred_at, amount=amount)
-    with pipelined_transaction() as pipelined:
+    questions = engine.plan(event_type).questions(record)
+
+    def body(pipelined: PipelinedTransaction) -> TransactionOutcome:
         inserted = transaction_event_insert(
             pipeline=pipelined.pipeline,
             event=event,
             transaction_types=TRANSACTION_TYPES,
-            questions=engine.plan(event_type).questions(record),
+            questions=questions,
         )
         if inserted.user_traits is None:
             raise _unknown_user(user_id)
@@ -163,7 +166,9 @@ def _transaction_ingest_pipelined(
             created_at=now,
         )
         pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
-    return TransactionOutcome(user_id=user_id, alert_codes=codes)
+        return TransactionOutcome(user_id=user_id, alert_codes=codes)
+
+    return pipelined_transaction_run(body)
 
 
 @transaction.atomic(durable=True)

@@ -3,41 +3,50 @@
 Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event and its outbox
 rows only when its `t` is after the user's latest transaction, and every history question the
 rule plan foresees. Round trip 2 (`transaction_alerts_queue`, then the end of
-`pipelined_transaction`): the alerts and their outbox rows, and COMMIT. Statements go through
-Django's cursors, so its error translation and query logging still apply.
+`pipelined_transaction`): the alerts and their outbox rows, and COMMIT. Statements go on
+psycopg's own cursors (Django's when it logs queries), with Django's error translation; so
+Django's query log (with DEBUG off) and the error tracker's database spans do not show them.
+No health check round trip: `pipelined_transaction_run` replaces a broken connection instead.
 """
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
-from psycopg import Pipeline
+import structlog
+
+from django.db import DatabaseError, connection, transaction
+from psycopg import Cursor, Pipeline
 
 from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED
 from events.history_batch import Anchor, question_answer, question_statement
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
 from rules.plan import Answer, Question
 
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
 _USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR UPDATE"
 
 # Inserts nothing when the user has a transaction at or after `t`: a replay, a conflict or
 # out of order, which the caller tells apart. The outbox rows need the new id, hence the CTE.
+# The check compares `t` with the user's latest transaction of each type (LATEST: one
+# `_LATEST_OF_TYPE` per type), not `NOT EXISTS (... occurred_at >= t)`: once the statement is
+# prepared, PostgreSQL may switch to a generic plan, and its generic plan for NOT EXISTS scans
+# all of the user's events through the user_id index when none matches (32 ms for 100,000
+# events; docs/BENCHMARKS.md). max() is a backward scan of (user, type, time) under any plan.
 _EVENT_INSERT = """
     WITH new AS (
         INSERT INTO events_event
             (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
              user_traits, received_at)
         SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM events_event
-            WHERE user_id = %s AND event_type = ANY(%s::text[]) AND occurred_at >= %s
-        )
+        WHERE COALESCE(GREATEST(LATEST), '-infinity') < %s
         ON CONFLICT (tenant_id, event_id) DO NOTHING
         RETURNING id
     ), published AS (
@@ -47,6 +56,9 @@ _EVENT_INSERT = """
     )
     SELECT id FROM new
 """
+_LATEST_OF_TYPE = (
+    "(SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s)"
+)
 
 _ALERTS_INSERT = """
     WITH alert AS (
@@ -85,12 +97,44 @@ class EventInserted:
     answers: dict[Question, Answer]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PipelinedTransaction:
     """The pipeline a transaction's statements are queued on, and what to run after COMMIT."""
 
     pipeline: Pipeline
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Set once the COMMIT is queued: from then on the transaction may have been applied.
+    committing: bool = False
+
+
+def pipelined_transaction_run(body: Callable[[PipelinedTransaction], T]) -> T:
+    """Return `body(pipelined)`, run in `pipelined_transaction`.
+
+    Stands in for Django's per-request health check (CONN_HEALTH_CHECKS, a `SELECT 1` round
+    trip before a request's first query on a reused connection), which is not run: a reused
+    connection that broke while idle (the server restarted, a proxy dropped it) fails the
+    transaction before its COMMIT is sent, so nothing was written; it is closed and `body`
+    runs once more on a new connection. A connection lost once the COMMIT was sent is not
+    retried, since the COMMIT may have been applied: that request fails.
+    """
+    if connection.in_atomic_block:
+        with pipelined_transaction() as pipelined:
+            return body(pipelined)
+    reused = connection.connection is not None
+    # Django would check the connection before its first statement, queued in the pipeline.
+    connection.health_check_done = True
+    pipelined = None
+    try:
+        with pipelined_transaction() as pipelined:
+            return body(pipelined)
+    except DatabaseError:
+        committing = pipelined is not None and pipelined.committing
+        if not reused or committing or not _lost():
+            raise
+    log.warning("transaction.connection_lost", retried=True)
+    connection.close()
+    with pipelined_transaction() as pipelined:
+        return body(pipelined)
 
 
 @contextmanager
@@ -101,7 +145,8 @@ def pipelined_transaction() -> Iterator[PipelinedTransaction]:
     what is still queued when it ends is sent with the COMMIT (or ROLLBACK, when it raises).
     The callables the body adds to `on_commit` run after the COMMIT. Like
     `transaction.atomic(durable=True)`, refuses to run inside another transaction, except
-    inside a test's (Django's TestCase), where it is Django's savepoint.
+    inside a test's (Django's TestCase), where it is Django's savepoint. Runs no health check
+    of the connection: see `pipelined_transaction_run`.
     """
     if connection.in_atomic_block:
         with transaction.atomic(durable=True):
@@ -111,20 +156,24 @@ def pipelined_transaction() -> Iterator[PipelinedTransaction]:
             for callback in pipelined.on_commit:
                 transaction.on_commit(callback)
         return
-    # Django checks a reused connection before a request's first query: do it before the
-    # pipeline, where the check would only be queued.
-    connection.close_if_health_check_failed()
     with _pipeline() as pipeline:
         pipelined = PipelinedTransaction(pipeline)
-        _execute("BEGIN")
         try:
+            _execute("BEGIN")
             yield pipelined
         except BaseException:
-            _execute("ROLLBACK")
+            if not _lost():
+                _execute("ROLLBACK")
             raise
+        pipelined.committing = True
         _execute("COMMIT")
     for callback in pipelined.on_commit:
         callback()
+
+
+def _lost() -> bool:
+    """Whether Django's connection holds a psycopg connection that is broken."""
+    return connection.connection is not None and connection.connection.closed
 
 
 @contextmanager
@@ -154,7 +203,7 @@ def transaction_event_insert(
     )
     user = _execute(_USER_LOCK, [event.user_id])
     inserted = _execute(
-        _EVENT_INSERT,
+        _event_insert_sql(len(transaction_types)),
         [
             event.tenant_id,
             event.event_id,
@@ -164,8 +213,7 @@ def transaction_event_insert(
             event.occurred_at,
             event.amount,
             event.received_at,
-            event.user_id,
-            list(transaction_types),
+            *[param for event_type in transaction_types for param in (event.user_id, event_type)],
             event.occurred_at,
             TOPIC_EVENT_STORED,
             event.received_at,
@@ -214,8 +262,22 @@ def transaction_alerts_queue(
     )
 
 
-def _execute(sql: str, params: Sequence[Any] | None = None) -> CursorWrapper:
-    """Queue `sql` on a cursor of its own (a cursor keeps only its last result)."""
-    cursor = connection.cursor()
+@functools.lru_cache(maxsize=8)
+def _event_insert_sql(types: int) -> str:
+    """Return `_EVENT_INSERT` comparing `t` with the user's latest of `types` types."""
+    return _EVENT_INSERT.replace("LATEST", ", ".join([_LATEST_OF_TYPE] * types))
+
+
+def _execute(sql: str, params: Sequence[Any] | None = None) -> Cursor:
+    """Queue `sql` on a cursor of its own (a cursor keeps only its last result).
+
+    psycopg's own cursor, not Django's wrapper, unless Django logs queries (DEBUG, or a test
+    counting them): the wrapper's bookkeeping per statement is a measurable share of the
+    request (docs/BENCHMARKS.md). Errors are still Django's: `_pipeline` translates them.
+    """
+    if connection.queries_logged:
+        cursor: Any = connection.cursor()
+    else:
+        cursor = connection.connection.cursor()
     cursor.execute(sql, params)
     return cursor

@@ -3,18 +3,24 @@
 A round trip ends with a message that makes the server answer and wait for the client: Sync
 (extended protocol, pipelined or not) or Query (simple protocol). Once the process has seen
 the API key (it keeps it, api_keys.selectors), a request costs the transaction's two round
-trips. Served for real it costs one more, Django's connection health check (CONN_HEALTH_CHECKS),
-which the test client does not run.
+trips. Served for real too: Django's per-request connection health check (CONN_HEALTH_CHECKS, a
+`SELECT 1` round trip) is not run for it; a connection found broken before the COMMIT is
+replaced and the transaction run again (events.transaction_pipeline.pipelined_transaction_run).
 """
 
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from psycopg import pq
+
+from events import transaction_pipeline
+from events.models import Alert, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,3 +62,70 @@ def test_a_transaction_takes_two_round_trips(post_event, body, codes):
     assert response.status_code == 200, response.json()
     assert response.json()["alert_codes"] == codes
     assert counted == [ROUND_TRIPS]
+
+
+def test_a_request_runs_no_health_check_round_trip(post_event):
+    post_event("deposit", "5.00", 10)
+    # What Django does when a request starts (the test client skips it): check the reused
+    # connection again before its first query.
+    connection.close_if_unusable_or_obsolete()
+
+    with round_trips() as counted:
+        response = post_event("deposit", "10.00", 20)
+
+    assert response.status_code == 200, response.json()
+    assert counted == [ROUND_TRIPS]
+
+
+def _backend_terminate(pid: int) -> None:
+    with psycopg.connect(_dsn(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        while other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            time.sleep(0.01)
+
+
+def _dsn() -> str:
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        **{key: value for key, value in params.items() if key in _CONNINFO_KEYS}
+    )
+
+
+_CONNINFO_KEYS = {"dbname", "user", "password", "host", "port"}
+
+
+def test_a_connection_lost_while_idle_is_replaced_and_the_transaction_stored(post_event):
+    post_event("deposit", "5.00", 10)
+    lost = connection.connection.info.backend_pid
+    _backend_terminate(lost)
+    connection.close_if_unusable_or_obsolete()
+
+    response = post_event("withdraw", "150.00", 20)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["alert_codes"] == [1100]
+    assert connection.connection.info.backend_pid != lost
+    assert Event.objects.filter(event_id="txn:1:20").count() == 1
+    assert Alert.objects.filter(event__event_id="txn:1:20").count() == 1
+
+
+def test_a_connection_lost_at_the_commit_is_not_retried(post_event, monkeypatch):
+    post_event("deposit", "5.00", 10)
+    execute = transaction_pipeline._execute
+    sent = []
+
+    def execute_losing_the_commit(sql, params=None):
+        sent.append(sql)
+        if sql == "COMMIT":
+            _backend_terminate(connection.connection.info.backend_pid)
+        return execute(sql, params)
+
+    monkeypatch.setattr(transaction_pipeline, "_execute", execute_losing_the_commit)
+
+    with pytest.raises(OperationalError):
+        post_event("deposit", "10.00", 20)
+
+    assert sent.count("BEGIN") == 1
+    monkeypatch.undo()
+    connection.close()
+    assert not Event.objects.filter(event_id="txn:1:20").exists()
