@@ -13,7 +13,6 @@ PostgreSQL's backends.
 """
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from event_throughput import HISTORY_LONG, HISTORY_SHORT, Run, _measure
+from event_throughput import HISTORY_LONG, HISTORY_SHORT, Run, _measure, service_env
 from servers import POSTGRES_URL, ROOT, wsgi_server_start
 
 
@@ -39,13 +38,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     database_url = f"{POSTGRES_URL}/{args.database}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "ALLOW_ANONYMOUS": "true",
-        "API_THROTTLE_RATE": "",
-    }
+    env = service_env(database_url)
     first_user = {str(HISTORY_SHORT): 1, str(HISTORY_LONG): 1001}
     with tempfile.TemporaryDirectory(prefix="event-ab-") as scratch:
         servers = {}

@@ -43,12 +43,9 @@ class Run:
     method: str = "POST"
 
 
-def main() -> int:
-    args = _arguments()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
-    database_url = f"{POSTGRES_URL}/{args.database}"
-    env = {
+def service_env(database_url: str) -> dict[str, str]:
+    """The environment the service is served with against `database_url`."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -56,6 +53,14 @@ def main() -> int:
         "ALLOW_ANONYMOUS": "true",
         "API_THROTTLE_RATE": "",
     }
+
+
+def main() -> int:
+    args = _arguments()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
+    database_url = f"{POSTGRES_URL}/{args.database}"
+    env = service_env(database_url)
     if args.without:
         env["BENCH_WITHOUT"] = args.without
     short_users = range(1, args.concurrency + 1)

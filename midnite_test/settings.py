@@ -209,9 +209,9 @@ CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECO
 
 # The outbox relay (docs/architecture.md, "Workers and the outbox").
 OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
-# Batches of the consumers that react inside the database (metrics, notifications) are smaller:
-# a batch's transaction holds back the commit horizon every claim waits for while it runs.
-OUTBOX_HANDLER_BATCH_SIZE = config("OUTBOX_HANDLER_BATCH_SIZE", default=1_000, cast=int)
+# A batch of a consumer that reacts inside the database (metrics, notifications) is sized to
+# take about this long: its transaction holds back the commit horizon every claim waits for.
+OUTBOX_HANDLER_BATCH_SECONDS = config("OUTBOX_HANDLER_BATCH_SECONDS", default=1.0, cast=float)
 OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0, cast=float)
 # One relay task ships batches for at most this long, then leaves the worker to other tasks.
 OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=10.0, cast=float)

@@ -1,12 +1,14 @@
 """Consumers that react inside the database (outbox.consumers)."""
 
+import time
+
 import pytest
 from django.db import transaction
 from structlog.testing import capture_logs
 
 from outbox.contracts import Message
 from outbox.models import OutboxBatch, OutboxMessage
-from outbox.consumers import HANDLERS
+from outbox.consumers import FIRST_BATCH_SIZE, HANDLERS, SMALLEST_BATCH_SIZE, _rates
 from outbox.services import outbox_consumer_register, outbox_process, outbox_publish
 from outbox.tasks import outbox_process_many_task, outbox_relay_task
 
@@ -73,3 +75,31 @@ def test_a_handler_that_raises_retries_until_its_poison_message_is_dead_lettered
     assert poison.dead_lettered_at is not None
     assert poison.last_error == "ValueError: cannot handle this"
     assert reports[-1].messages == 0 and not reports[-1].failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_are_sized_to_take_the_configured_time_at_the_handler_s_rate(settings):
+    """A batch's transaction holds every claim back, so its duration is what is bounded."""
+    settings.OUTBOX_HANDLER_BATCH_SECONDS = 0.2
+    sizes: list[int] = []
+
+    def handler(messages) -> None:
+        sizes.append(len(messages))
+        time.sleep(len(messages) * 0.0005)  # 2,000 messages a second at most
+
+    outbox_consumer_register(consumer="timed", handler=handler)
+    try:
+        with transaction.atomic():
+            outbox_publish(
+                messages=[Message(topic="test", payload={"n": n}) for n in range(1_800)],
+                consumers=["timed"],
+            )
+        outbox_process(consumer="timed")
+    finally:
+        HANDLERS.pop("timed")
+        _rates.pop("timed", None)
+
+    assert sizes[0] == FIRST_BATCH_SIZE
+    assert all(size <= 400 for size in sizes[1:]), sizes  # 0.2 s at 2,000 a second at most
+    assert all(size >= SMALLEST_BATCH_SIZE for size in sizes[1:-1]), sizes  # the last: the rest
+    assert sum(sizes) == 1_800
