@@ -80,7 +80,9 @@ def test_a_request_runs_no_health_check_round_trip(post_event):
 def _backend_terminate(pid: int) -> None:
     with psycopg.connect(_dsn(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 10
         while other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            assert time.monotonic() < deadline, f"backend {pid} still there after 10 s"
             time.sleep(0.01)
 
 
