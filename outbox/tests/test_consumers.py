@@ -1,14 +1,12 @@
 """Consumers that react inside the database (outbox.consumers)."""
 
-import time
-
 import pytest
 from django.db import transaction
 from structlog.testing import capture_logs
 
 from outbox.contracts import Message
 from outbox.models import OutboxBatch, OutboxMessage
-from outbox.consumers import FIRST_BATCH_SIZE, HANDLERS, SMALLEST_BATCH_SIZE, _rates
+from outbox.consumers import FIRST_BATCH_SIZE, HANDLERS, _batch_size, _rates
 from outbox.services import outbox_consumer_register, outbox_process, outbox_publish
 from outbox.tasks import outbox_process_many_task, outbox_relay_task
 
@@ -77,21 +75,33 @@ def test_a_handler_that_raises_retries_until_its_poison_message_is_dead_lettered
     assert reports[-1].messages == 0 and not reports[-1].failed
 
 
+class _HandlerClock:
+    """Stands in for the consumers' clock: time passes only as the handler says it works."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 @pytest.mark.django_db(transaction=True)
-def test_batches_are_sized_to_take_the_configured_time_at_the_handler_s_rate(settings):
+def test_batches_are_sized_to_take_the_configured_time_at_the_handler_s_rate(settings, monkeypatch):
     """A batch's transaction holds every claim back, so its duration is what is bounded."""
     settings.OUTBOX_HANDLER_BATCH_SECONDS = 0.2
+    clock = _HandlerClock()
+    monkeypatch.setattr("outbox.consumers.time", clock)
     sizes: list[int] = []
 
     def handler(messages) -> None:
         sizes.append(len(messages))
-        time.sleep(len(messages) * 0.0005)  # 2,000 messages a second at most
+        clock.now += len(messages) / 2_000  # 2,000 messages a second
 
     outbox_consumer_register(consumer="timed", handler=handler)
     try:
         with transaction.atomic():
             outbox_publish(
-                messages=[Message(topic="test", payload={"n": n}) for n in range(1_800)],
+                messages=[Message(topic="test", payload={"n": n}) for n in range(1_900)],
                 consumers=["timed"],
             )
         outbox_process(consumer="timed")
@@ -99,7 +109,16 @@ def test_batches_are_sized_to_take_the_configured_time_at_the_handler_s_rate(set
         HANDLERS.pop("timed")
         _rates.pop("timed", None)
 
-    assert sizes[0] == FIRST_BATCH_SIZE
-    assert all(size <= 400 for size in sizes[1:]), sizes  # 0.2 s at 2,000 a second at most
-    assert all(size >= SMALLEST_BATCH_SIZE for size in sizes[1:-1]), sizes  # the last: the rest
-    assert sum(sizes) == 1_800
+    # The first batch, then 0.2 s at 2,000 a second, then what is left.
+    assert sizes == [FIRST_BATCH_SIZE, 400, 400, 100]
+
+
+@pytest.mark.parametrize("rate, expected", [(1.0, 100), (1e9, 10_000)])
+def test_a_batch_size_stays_between_the_smallest_and_the_relay_s_batch_size(
+    settings, monkeypatch, rate, expected
+):
+    settings.OUTBOX_HANDLER_BATCH_SECONDS = 1.0
+    settings.OUTBOX_BATCH_SIZE = 10_000
+    monkeypatch.setitem(_rates, "bounded", rate)
+
+    assert _batch_size("bounded") == expected
