@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from uuid import uuid4, uuid5
+from uuid import uuid4
 
 import psycopg
 from servers import POSTGRES_URL, database_recreate, database_drop
@@ -141,12 +141,10 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
 
     from outbox.clickhouse.client import clickhouse_command
     from outbox.clickhouse.migrate import clickhouse_migrate
-    from outbox.clickhouse.sql import EVENT_LOG, event_log_create
+    from outbox.clickhouse.sql import EVENT_LOG
 
     clickhouse_migrate()
-    clickhouse_command(
-        event_log_create().replace(f"EXISTS {EVENT_LOG} (", f"EXISTS {DIRECT_TABLE} (")
-    )
+    clickhouse_command(f"CREATE TABLE IF NOT EXISTS {DIRECT_TABLE} AS {EVENT_LOG}")
     _seed_users(database_url, args.users)
     retained = _seed_retained(database_url, args.retained)
 
@@ -280,7 +278,7 @@ class _Probe:
         self.batches = 0
         self.timings: list[tuple[str, float]] = []  # (phase, seconds), from either thread
         self.shipped_rows: list[list[tuple]] = []
-        self.visible: list[tuple[float, list[int]]] = []  # (when, event_log ids)
+        self.visible: list[tuple[float, list[str]]] = []  # (when, record keys)
         self._ship: dict[str, float] = {}  # the main thread's current batch
 
     def install(self) -> None:
@@ -375,15 +373,15 @@ def _relay_drain(profiler: cProfile.Profile | None):
 def _direct_insert(batches: list[list[list]], table: str) -> float:
     """Insert the relay's columns, batch by batch, with the relay's own insert call."""
     from outbox.clickhouse.client import clickhouse_insert
-    from outbox.clickhouse.sql import EVENT_LOG_COLUMN_TYPES, EVENT_LOG_COLUMNS
+    from outbox.clickhouse.sql import EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
 
     started = time.perf_counter()
     for columns in batches:
         clickhouse_insert(
             table,
             columns,
-            column_names=EVENT_LOG_COLUMNS,
-            column_types=EVENT_LOG_COLUMN_TYPES,
+            column_names=EVENT_LOG_INSERT_COLUMNS,
+            column_types=EVENT_LOG_INSERT_TYPES,
             column_oriented=True,
             token=str(uuid4()),
         )
@@ -431,7 +429,6 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
     """Produce events at a steady rate in other processes; relay them here; measure lag."""
     from django.conf import settings
 
-    from outbox.contracts import EVENT_LOG_NAMESPACE
     from outbox.relay import outbox_relay
 
     def relay() -> int:
@@ -471,13 +468,12 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
             json.loads(Path(f"{folder}/{n}.json").read_text()) for n in range(len(producers))
         ]
     visible = {}
-    for at, event_log_ids in probe.visible:
-        for event_log_id in event_log_ids:
-            visible[event_log_id] = at
+    for at, keys in probe.visible:
+        for key in keys:
+            visible[key] = at
     commits = [commit for part in produced for commit in part["commits"]]
     lags = sorted(
-        visible[uuid5(EVENT_LOG_NAMESPACE, f"event:default:{event_id}").int] - committed
-        for event_id, committed in commits
+        visible[f"event:default:{event_id}"] - committed for event_id, committed in commits
     )
     assert len(lags) == relayed, (len(lags), relayed)
     totals = probe.phase_totals()

@@ -7,10 +7,10 @@ and on PostgreSQL a SQL row source the relay joins to the batch's messages, so a
 loads in one query with no per-row Python objects. The outbox imports no domain app.
 
 Rows are built column by column, in the types the ClickHouse client writes without
-conversion: the id as a 128-bit integer, the time as epoch microseconds (DateTime64(6) ticks).
+conversion: the time as epoch microseconds (DateTime64(6) ticks). A row carries its record's
+key, not its id: ClickHouse derives event_id from the key (sql.event_log_derive_event_id).
 """
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from outbox.batches import batch_messages
-from outbox.contracts import EVENT_LOG_NAMESPACE, AnalyticsRecord
+from outbox.contracts import AnalyticsRecord
 from outbox.exceptions import PoisonMessage
 from outbox.models import OutboxBatch
 
@@ -37,10 +37,6 @@ SOURCES: dict[str, "RowSource"] = {}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_NAMESPACE = EVENT_LOG_NAMESPACE.bytes
-# The RFC 4122 version-5 bits, set on the first 16 bytes of the SHA-1 as uuid.uuid5 does.
-_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID_SET = (0x5000 << 64) | (0x8000 << 48)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,17 +56,11 @@ class RowSource:
 
 @dataclass(frozen=True, kw_only=True)
 class EventLogColumns:
-    """One batch as event_log columns (in EVENT_LOG_COLUMNS order), and when it was published."""
+    """One batch as event_log columns (EVENT_LOG_INSERT_COLUMNS), and when it was published."""
 
     columns: list[list]
     size: int
     oldest: datetime | None
-
-
-def event_log_id(key: str) -> int:
-    """Return uuid5(EVENT_LOG_NAMESPACE, key) as an integer, without building a UUID."""
-    digest = hashlib.sha1(_NAMESPACE + key.encode()).digest()
-    return (int.from_bytes(digest[:16], "big") & _UUID_CLEAR) | _UUID_SET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +153,7 @@ def _extend_from_source(columns: list[list], topic: str, rows: list[tuple]) -> N
         message_id = message_ids[keys.index(None)]
         raise PoisonMessage(f"message {message_id} ({topic}): no row with its subject id")
     environment = settings.ENVIRONMENT
-    columns[0].extend(map(event_log_id, keys))
+    columns[0].extend(keys)
     columns[1].extend(event_types)
     columns[2].extend(micros)
     columns[3].extend([environment] * len(rows))
@@ -223,7 +213,7 @@ def _record_from_payload(payload: dict[str, Any]) -> AnalyticsRecord:
 
 def _row(record: AnalyticsRecord, environment: str) -> tuple:
     return (
-        event_log_id(record.key),
+        record.key,
         record.event_type,
         (record.occurred_at - _EPOCH) // _MICROSECOND,
         environment,

@@ -29,7 +29,7 @@ from outbox.batches import (
     batches_work,
 )
 from outbox.clickhouse.client import clickhouse_insert
-from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_COLUMN_TYPES, EVENT_LOG_COLUMNS
+from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
 from outbox.models import OutboxBatch
@@ -154,8 +154,8 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, LoadedBatch]) -> int | No
                     clickhouse_insert(
                         EVENT_LOG,
                         block.columns,
-                        column_names=EVENT_LOG_COLUMNS,
-                        column_types=EVENT_LOG_COLUMN_TYPES,
+                        column_names=EVENT_LOG_INSERT_COLUMNS,
+                        column_types=EVENT_LOG_INSERT_TYPES,
                         column_oriented=True,
                         token=str(batch_id),
                     )

@@ -47,14 +47,18 @@ def _event_log_engine() -> tuple[str, str]:
     return row
 
 
-def test_clickhouse_migrate_applies_the_first_migration_once(unmigrated_store):
+def test_clickhouse_migrate_applies_each_migration_once_in_order(unmigrated_store):
     first = _run("clickhouse_migrate")
     second = _run("clickhouse_migrate")
 
-    assert first.splitlines() == ["Applied 0001_create_event_log"]
+    assert first.splitlines() == [
+        "Applied 0001_create_event_log",
+        "Applied 0002_derive_event_id_from_key",
+    ]
     assert second.splitlines() == ["No ClickHouse migrations to apply."]
-    assert clickhouse_rows("SELECT version FROM schema_migrations")[1] == [
-        ("0001_create_event_log",)
+    assert clickhouse_rows("SELECT version FROM schema_migrations ORDER BY version")[1] == [
+        ("0001_create_event_log",),
+        ("0002_derive_event_id_from_key",),
     ]
 
 
