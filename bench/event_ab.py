@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from event_throughput import HISTORY_LONG, HISTORY_SHORT, Run, _measure, service_env
-from servers import POSTGRES_URL, ROOT, wsgi_server_start
+from servers import POSTGRES_URL, PRODUCTION_WORKERS, ROOT, wsgi_server_start
 
 
 def main() -> int:
@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=PRODUCTION_WORKERS)
     parser.add_argument("--port", type=int, default=8850, help="the first commit's; then +1...")
     parser.add_argument(
         "--users", default=f"{HISTORY_SHORT},{HISTORY_LONG}", help="whose history length"

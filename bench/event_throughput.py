@@ -10,7 +10,7 @@ p50, p99 and the CPU per request of the server's processes and of PostgreSQL's b
 from /proc; the median of interleaved rounds), then the ratios and the goals.
 
     make bench                     # installs wrk if missing, then runs this
-    python bench/event_throughput.py --duration 10 --rounds 3 --concurrency 16 --workers 2
+    python bench/event_throughput.py --duration 10 --rounds 3 --concurrency 16 --workers 3
     python bench/event_throughput.py --server gunicorn          # the other server
     python bench/event_throughput.py --reuse-database --without outbox   # A/B: the outbox's cost
 """
@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from servers import POSTGRES_URL, ROOT, database_recreate, wrk_run, wsgi_server_start
+from servers import (
+    POSTGRES_URL,
+    PRODUCTION_WORKERS,
+    ROOT,
+    database_recreate,
+    wrk_run,
+    wsgi_server_start,
+)
 
 HISTORY_LONG = 100_000
 HISTORY_SHORT = 10
@@ -111,7 +118,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--rounds", type=int, default=3, help="measured runs of each kind")
     parser.add_argument("--concurrency", type=int, default=16, help="connections (and users)")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=PRODUCTION_WORKERS, help="server worker processes"
+    )
     parser.add_argument("--port", type=int, default=8765, help="the service; the floor: +1")
     parser.add_argument("--database", default="midnite_bench")
     parser.add_argument(

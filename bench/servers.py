@@ -54,6 +54,11 @@ def gunicorn_start(
     return _ready(subprocess.Popen(command, cwd=cwd, env=env), port=port)
 
 
+# granian's worker processes in production (the Dockerfile): one more than the cores, so a core
+# is not left idle while a worker waits on PostgreSQL (docs/BENCHMARKS.md, "Worker processes").
+PRODUCTION_WORKERS = (os.cpu_count() or 1) + 1
+
+
 def wsgi_server_start(
     env: dict, *, server: str, app: str, port: int, workers: int, cwd: Path = ROOT
 ) -> subprocess.Popen:
