@@ -6,7 +6,7 @@ server at start-up with a message naming the rule and the field, not on the firs
 Then moves every object that exists by then (Django, the apps, the parsed rules: about
 100,000) to the garbage collector's permanent generation (`gc.freeze`). They live as long as
 the process, and without this each full collection walks them all: 60-70 ms during which
-the worker serves nothing, which was most of `POST /event`'s p99 (docs/BENCHMARKS.md).
+the worker serves nothing; frozen, 8 ms (docs/BENCHMARKS.md).
 """
 
 import gc
