@@ -19,7 +19,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from outbox.clickhouse.client import clickhouse_command, clickhouse_insert, clickhouse_rows
-from outbox.clickhouse.sql import EVENT_LOG_COLUMNS
+from outbox.clickhouse.sql import (
+    EVENT_LOG_COLUMNS,
+    EVENT_LOG_INSERT_COLUMNS,
+    EVENT_LOG_INSERT_TYPES,
+    SCHEMA_MIGRATIONS,
+    event_log_create,
+    schema_migrations_create,
+)
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.relay import outbox_relay
 from outbox.selectors import outbox_backlog
@@ -94,6 +101,30 @@ def test_the_migrated_event_log_keeps_an_insert_retried_with_the_same_token_once
         clickhouse_insert("event_log", [row], column_names=EVENT_LOG_COLUMNS, token=token)
 
     assert clickhouse_rows("SELECT count() FROM event_log")[1] == [(2,)]
+
+
+def test_a_row_shipped_before_0002_and_its_replay_after_share_the_event_id(unmigrated_store):
+    """A store upgraded in place: ClickHouse's id for a key is the id the relay used to send."""
+    clickhouse_command(schema_migrations_create())
+    clickhouse_command(event_log_create())
+    clickhouse_insert(
+        SCHEMA_MIGRATIONS, [("0001_create_event_log",)], column_names=("version",), token="v1"
+    )
+    shipped = record()
+    by_id = (shipped.event_log_id, "test_happened", timezone.now(), "test", "{}", 1, "t", None)
+    clickhouse_insert("event_log", [by_id], column_names=EVENT_LOG_COLUMNS, token="before")
+
+    assert _run("clickhouse_migrate").splitlines() == ["Applied 0002_derive_event_id_from_key"]
+    by_key = (shipped.key, *by_id[1:])
+    clickhouse_insert(
+        "event_log",
+        [by_key],
+        column_names=EVENT_LOG_INSERT_COLUMNS,
+        column_types=EVENT_LOG_INSERT_TYPES,
+        token="after",
+    )
+
+    assert clickhouse_rows("SELECT count(), uniqExact(event_id) FROM event_log")[1] == [(2, 1)]
 
 
 def test_clickhouse_query_prints_a_tab_separated_header_and_rows():
