@@ -9,6 +9,11 @@ from api_keys.models import ApiKey
 
 log = structlog.get_logger(__name__)
 
+# Set in a request's WSGI environ by the fast path of POST /event (events.fast_path) once it
+# has counted the request, so Django answering it after all does not count it twice. Not an
+# HTTP_ key: no client can send it.
+THROTTLE_COUNTED = "midnite.throttle_counted"
+
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """API_THROTTLE_RATE per API key, and per client IP address for requests without a key.
@@ -32,6 +37,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view) -> bool:
+        if request.META.get(THROTTLE_COUNTED):
+            return True
         try:
             return super().allow_request(request, view)
         except RedisError as exc:

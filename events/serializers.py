@@ -38,30 +38,41 @@ _TRANSACTION_KEYS = frozenset({"type", "amount", "user_id", "t"})
 def transaction_input_validate(data: Any) -> dict[str, Any]:
     """Return POST /event's validated body, or raise ValidationError naming each bad field.
 
-    A plainly valid body is checked here, with the serializer's rules (money_parse for the
-    amount), without instantiating the serializer: copying its fields costs more than the
-    rest of the request's Python. Anything else goes through TransactionInputSerializer, so
-    every error is the serializer's.
+    A plainly valid body is checked by `transaction_input_plain`, with the serializer's rules,
+    without instantiating the serializer: copying its fields costs more than the rest of the
+    request's Python. Anything else goes through TransactionInputSerializer, so every error is
+    the serializer's.
     """
-    if type(data) is dict and data.keys() == _TRANSACTION_KEYS:
-        event_type, user_id, t = data["type"], data["user_id"], data["t"]
-        if (
-            isinstance(event_type, str)
-            and event_type in TRANSACTION_TYPES
-            and type(user_id) is int
-            and 1 <= user_id <= MAX_ID
-            and type(t) is int
-            and 0 <= t <= MAX_TIMESTAMP
-        ):
-            try:
-                amount = money_parse(data["amount"], max_value=MAX_TRANSACTION_AMOUNT)
-            except ValueError:
-                pass
-            else:
-                return {"type": event_type, "amount": amount, "user_id": user_id, "t": t}
+    plain = transaction_input_plain(data)
+    if plain is not None:
+        return plain
     serializer = TransactionInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def transaction_input_plain(data: Any) -> dict[str, Any] | None:
+    """Return POST /event's body validated, when it is plainly valid; else None.
+
+    None does not mean invalid: TransactionInputSerializer decides those bodies.
+    """
+    if type(data) is not dict or data.keys() != _TRANSACTION_KEYS:
+        return None
+    event_type, user_id, t = data["type"], data["user_id"], data["t"]
+    if not (
+        isinstance(event_type, str)
+        and event_type in TRANSACTION_TYPES
+        and type(user_id) is int
+        and 1 <= user_id <= MAX_ID
+        and type(t) is int
+        and 0 <= t <= MAX_TIMESTAMP
+    ):
+        return None
+    try:
+        amount = money_parse(data["amount"], max_value=MAX_TRANSACTION_AMOUNT)
+    except ValueError:
+        return None
+    return {"type": event_type, "amount": amount, "user_id": user_id, "t": t}
 
 
 class TransactionOutputSerializer(serializers.Serializer):

@@ -21,13 +21,18 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = request_id_bind(offered=request.headers.get(REQUEST_ID_HEADER, ""))
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def request_id_bind(*, offered: str) -> str:
+    """Bind the request's id (the client's `offered` one if acceptable) to its log lines."""
+    request_id = offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    return request_id
 
 
 def _request_id_unbind(**kwargs) -> None:

@@ -53,6 +53,17 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
+def json_strict_loads(body: bytes) -> object:
+    """Parse `body` as StrictJSONParser does; raise ValueError (RepeatedKey) or RecursionError."""
+    with collector_paused():
+        return json.loads(
+            body,
+            parse_float=_decimal_without_exponent,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_repeated_keys,
+        )
+
+
 class StrictJSONParser(JSONParser):
     """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
@@ -70,13 +81,7 @@ class StrictJSONParser(JSONParser):
                 f"The request body is larger than the {_size(limit)} this endpoint accepts."
             )
         try:
-            with collector_paused():
-                return json.loads(
-                    body,
-                    parse_float=_decimal_without_exponent,
-                    parse_constant=_reject_constant,
-                    object_pairs_hook=_object_without_repeated_keys,
-                )
+            return json_strict_loads(body)
         except RepeatedKey as exc:
             raise exceptions.ParseError(
                 f"The request body repeats the key {exc.key!r} in one object; send each key once."

@@ -1,0 +1,166 @@
+"""POST /event's plain case, answered in front of Django's request cycle: the WSGI fast path.
+
+Django's handler, its middleware and DRF cost about 0.6 ms of a worker's CPU on each
+`POST /event`, a third of the request (docs/BENCHMARKS.md). The fast path answers the case
+that is nearly all of the traffic, a plainly valid JSON body from an allowed caller within
+its throttle, with the same checks, the same service and the same answer as
+`EventCreateView`. Every other request goes to Django untouched (with the body read here), and
+so does every request the service refuses or fails on: Django then answers it exactly as if
+the fast path did not exist. That is safe because the endpoint is idempotent: a transaction
+that raised wrote nothing, and one that committed is answered again as a replay.
+
+Served only through the WSGI application (`midnite_test.wsgi`); Django's test client and
+`manage.py runserver` never take it. `EVENT_FAST_PATH=false` switches it off.
+"""
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.http.request import split_domain_port, validate_host
+
+from api_keys.selectors import api_key_authenticate
+from api_keys.services import tenant_access_check
+from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
+from events.models import DEFAULT_TENANT
+from events.serializers import transaction_input_plain
+from events.services import transaction_ingest
+from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
+from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+_ACCEPTED = frozenset({"", "*/*", "application/json"})
+_REQUEST_ID = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+
+
+def transaction_fast_path(django_application: WSGIApp) -> WSGIApp:
+    """Return a WSGI application that answers plain `POST /event`s and hands Django the rest."""
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not _eligible(environ):
+            return django_application(environ, start_response)
+        length = int(environ["CONTENT_LENGTH"])
+        body = environ["wsgi.input"].read(length)
+        answered = _answer(environ, body)
+        if answered is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return django_application(environ, start_response)
+        status, headers, content = answered
+        start_response(status, headers)
+        return [content]
+
+    return application
+
+
+def _eligible(environ: dict) -> bool:
+    """Whether the request is a `POST /event` the fast path may try: the rest is Django's."""
+    length = environ.get("CONTENT_LENGTH", "")
+    return (
+        environ.get("PATH_INFO") == "/event"
+        and environ.get("REQUEST_METHOD") == "POST"
+        and environ.get("CONTENT_TYPE") == "application/json"
+        and environ.get("HTTP_ACCEPT", "") in _ACCEPTED
+        and length.isdigit()
+        and 0 < int(length) <= DEFAULT_MAX_BODY_BYTES
+        and settings.EVENT_FAST_PATH
+        and not settings.DEBUG
+        and not settings.SECURE_SSL_REDIRECT
+        and not settings.SECURE_HSTS_SECONDS
+        and _host_allowed(environ)
+    )
+
+
+def _host_allowed(environ: dict) -> bool:
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    domain, _ = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def _answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """Run the request as EventCreateView would; None where Django must answer it."""
+    request_started.send(sender=__name__, environ=environ)
+    request_id = request_id_bind(offered=environ.get(_REQUEST_ID, ""))
+    try:
+        return _transaction(environ, body, request_id)
+    except Exception:  # noqa: BLE001 - every refusal and failure is Django's to answer
+        return None
+    finally:
+        request_finished.send(sender=__name__)
+
+
+def _transaction(environ: dict, body: bytes, request_id: str):
+    key = _api_key(environ)
+    if key is None and not settings.ALLOW_ANONYMOUS:
+        return None
+    data = transaction_input_plain(json_strict_loads(body))
+    if data is None:
+        return None
+    tenant_access_check(key=key, tenant_id=DEFAULT_TENANT)
+    if not _throttle_allows(environ, key):
+        return None
+    outcome = transaction_ingest(
+        user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
+    )
+    codes = list(outcome.alert_codes)
+    content = json.dumps(
+        {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id},
+        separators=(",", ":"),
+    ).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Allow", "POST, OPTIONS"),
+        ("Content-Length", str(len(content))),
+        *_security_headers(),
+        (REQUEST_ID_HEADER, request_id),
+    ]
+    return "200 OK", headers, content
+
+
+def _api_key(environ: dict) -> Any:
+    """Return the request's API key, None without one; raise for a key that is not valid."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if not authorization:
+        return None
+    scheme, _, plaintext = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not plaintext or " " in plaintext:
+        raise ValueError("not a plain Bearer key")
+    key = api_key_authenticate(plaintext=plaintext)
+    if key is None:
+        raise ValueError("unknown or revoked key")
+    return key
+
+
+class _ThrottledRequest:
+    """What ApiKeyRateThrottle reads of a request: its key and its WSGI environ."""
+
+    def __init__(self, environ: dict, key: Any) -> None:
+        self.META = environ
+        self.auth = key
+
+
+def _throttle_allows(environ: dict, key: Any) -> bool:
+    """Count the request against its throttle, and tell Django it was counted."""
+    if not settings.API_THROTTLE_RATE:
+        return True
+    if not ApiKeyRateThrottle().allow_request(_ThrottledRequest(environ, key), None):
+        return False
+    environ[THROTTLE_COUNTED] = True
+    return True
+
+
+def _security_headers() -> list[tuple[str, str]]:
+    """The headers SecurityMiddleware and XFrameOptionsMiddleware add to this response."""
+    headers = []
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+    policy = settings.SECURE_REFERRER_POLICY
+    if policy:
+        policy = policy if isinstance(policy, str) else ",".join(policy)
+        headers.append(("Referrer-Policy", policy))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
+    return headers

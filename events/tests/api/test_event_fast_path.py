@@ -1,0 +1,182 @@
+"""POST /event's WSGI fast path: Django's answers, without Django's request cycle.
+
+Each request goes through `transaction_fast_path` in front of Django's real WSGI handler, as
+`midnite_test.wsgi` serves it; a spy on the handler tells which path answered.
+"""
+
+import io
+import json
+
+import pytest
+from django.core.cache import cache
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
+from api_keys.services import api_key_create
+from events.fast_path import transaction_fast_path
+from events.models import Event
+
+
+class _Django:
+    """Django's WSGI handler, counting the requests it answers."""
+
+    def __init__(self) -> None:
+        self.handler = WSGIHandler()
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.handler(environ, start_response)
+
+
+@pytest.fixture
+def django_app(settings, users):
+    settings.ALLOW_ANONYMOUS = False
+    settings.API_THROTTLE_RATE = ""
+    cache.clear()
+    # As Django's test client does: closing "old" connections would end the test transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield _Django()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fast(django_app):
+    return transaction_fast_path(django_app)
+
+
+def _post(app, body, *, key=None, **environ):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/event",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(content)),
+        "wsgi.input": io.BytesIO(content),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        **({"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}),
+        **environ,
+    }
+    started = {}
+    chunks = app(request, lambda status, headers: started.update(status=status, headers=headers))
+    content = b"".join(chunks)
+    getattr(chunks, "close", lambda: None)()
+    return int(started["status"].split()[0]), dict(started["headers"]), content
+
+
+def _transaction(t, *, type="deposit", amount="10.00", user_id=1):
+    return {"type": type, "amount": amount, "user_id": user_id, "t": t}
+
+
+def test_a_plain_transaction_is_answered_in_front_of_django(fast, django_app, api_key):
+    status, _, content = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+
+    assert (status, json.loads(content)) == (
+        200,
+        {"alert": True, "alert_codes": [1100], "user_id": 1},
+    )
+    assert django_app.calls == 0
+    assert Event.objects.filter(user_id=1).count() == 1
+
+
+def test_the_answer_has_django_s_body_and_headers(fast, django_app, api_key):
+    fast_status, fast_headers, fast_content = _post(fast, _transaction(1), key=api_key)
+    django_status, django_headers, django_content = _post(django_app, _transaction(2), key=api_key)
+
+    assert django_app.calls == 1
+    assert (fast_status, fast_content) == (django_status, django_content)
+    assert fast_headers.keys() == django_headers.keys()
+    assert {k: v for k, v in fast_headers.items() if k != "X-Request-ID"} == {
+        k: v for k, v in django_headers.items() if k != "X-Request-ID"
+    }
+
+
+def test_an_acceptable_offered_request_id_is_echoed(fast, api_key):
+    _, headers, _ = _post(fast, _transaction(1), key=api_key, HTTP_X_REQUEST_ID="trace-42")
+
+    assert headers["X-Request-ID"] == "trace-42"
+
+
+def test_a_replay_is_answered_with_the_stored_codes_on_the_fast_path(fast, django_app, api_key):
+    first = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+    again = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+
+    assert again[0] == 200 and json.loads(again[2]) == json.loads(first[2])
+    assert Event.objects.filter(user_id=1).count() == 1
+
+
+REFUSED = {
+    "unknown user": (_transaction(1, user_id=999), {}),
+    "not JSON": (b'{"type": "deposit",', {}),
+    "a repeated key": (b'{"type":"deposit","type":"deposit","amount":"1","user_id":1,"t":1}', {}),
+    "an extra field": ({**_transaction(1), "note": "x"}, {}),
+    "an amount that is not money": ({**_transaction(1), "amount": "ten"}, {}),
+    "a boolean t": ({**_transaction(1), "t": True}, {}),
+    "another content type": (_transaction(1), {"CONTENT_TYPE": "text/plain"}),
+    "a charset": (_transaction(1), {"CONTENT_TYPE": "application/json; charset=utf-8"}),
+    "an unknown host": (_transaction(1), {"HTTP_HOST": "evil.example"}),
+    "an Accept it cannot meet": (_transaction(1), {"HTTP_ACCEPT": "text/html"}),
+    "an unknown key": (_transaction(1), {"HTTP_AUTHORIZATION": "Bearer nope"}),
+    "no key": (_transaction(1), {"HTTP_AUTHORIZATION": ""}),
+}
+
+
+@pytest.mark.parametrize("body, environ", REFUSED.values(), ids=REFUSED.keys())
+def test_a_request_it_does_not_answer_gets_django_s_answer(
+    fast, django_app, api_key, body, environ
+):
+    via_fast = _post(fast, body, key=api_key, **environ)
+    via_django = _post(django_app, body, key=api_key, **environ)
+
+    assert django_app.calls == 2
+    assert (via_fast[0], via_fast[2]) == (via_django[0], via_django[2])
+
+
+def test_a_conflicting_replay_gets_django_s_409(fast, django_app, api_key):
+    _post(fast, _transaction(5), key=api_key)
+
+    status, _, content = _post(fast, _transaction(5, amount="11.00"), key=api_key)
+
+    assert (status, json.loads(content)["error"]) == (409, "duplicate_timestamp")
+    assert django_app.calls == 1
+
+
+def test_a_key_for_another_tenant_gets_django_s_403(fast, django_app):
+    key = api_key_create(name="tenant 2 only", tenants=["tenant_2"]).plaintext
+
+    status, _, content = _post(fast, _transaction(1), key=key)
+
+    assert (status, json.loads(content)["error"]) == (403, "tenant_forbidden")
+    assert django_app.calls == 1
+
+
+def test_the_throttle_counts_each_request_once_whichever_path_answers(
+    fast, django_app, api_key, settings
+):
+    settings.API_THROTTLE_RATE = "3/min"
+
+    answers = [
+        _post(fast, _transaction(1), key=api_key)[0],
+        _post(fast, _transaction(2, user_id=999), key=api_key)[0],  # refused: Django answers
+        _post(fast, _transaction(3), key=api_key)[0],
+        _post(fast, _transaction(4), key=api_key)[0],
+    ]
+
+    assert answers == [200, 400, 200, 429]
+
+
+def test_switched_off_every_request_goes_to_django(fast, django_app, api_key, settings):
+    settings.EVENT_FAST_PATH = False
+
+    status, _, _ = _post(fast, _transaction(1), key=api_key)
+
+    assert (status, django_app.calls) == (200, 1)
