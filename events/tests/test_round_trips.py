@@ -20,7 +20,9 @@ from django.db import OperationalError, connection
 from psycopg import pq
 
 from events import transaction_pipeline
+from events.fast_path import transaction_fast_path
 from events.models import Alert, Event
+from events.tests.wsgi_client import wsgi_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +63,23 @@ def test_a_transaction_takes_two_round_trips(post_event, body, codes):
 
     assert response.status_code == 200, response.json()
     assert response.json()["alert_codes"] == codes
+    assert counted == [ROUND_TRIPS]
+
+
+def test_the_fast_path_takes_the_same_two_round_trips(post_event, api_key):
+    post_event("deposit", "5.00", 10)
+    django_calls = []
+    fast = transaction_fast_path(lambda environ, start: django_calls.append(environ))
+    body = {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20}
+
+    with round_trips() as counted:
+        status, _, content = wsgi_post(fast, body, key=api_key)
+
+    assert (status, content, django_calls) == (
+        200,
+        b'{"alert":true,"alert_codes":[1100],"user_id":1}',
+        [],
+    )
     assert counted == [ROUND_TRIPS]
 
 

@@ -4,7 +4,6 @@ Each request goes through `transaction_fast_path` in front of Django's real WSGI
 `midnite_test.wsgi` serves it; a spy on the handler tells which path answered.
 """
 
-import io
 import json
 
 import pytest
@@ -16,6 +15,7 @@ from django.db import close_old_connections
 from api_keys.services import api_key_create
 from events.fast_path import transaction_fast_path
 from events.models import Event
+from events.tests.wsgi_client import wsgi_post
 
 
 class _Django:
@@ -48,37 +48,14 @@ def fast(django_app):
     return transaction_fast_path(django_app)
 
 
-def _post(app, body, *, key=None, **environ):
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/event",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(content)),
-        "wsgi.input": io.BytesIO(content),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-        **({"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}),
-        **environ,
-    }
-    started = {}
-    chunks = app(request, lambda status, headers: started.update(status=status, headers=headers))
-    content = b"".join(chunks)
-    getattr(chunks, "close", lambda: None)()
-    return int(started["status"].split()[0]), dict(started["headers"]), content
-
-
 def _transaction(t, *, type="deposit", amount="10.00", user_id=1):
     return {"type": type, "amount": amount, "user_id": user_id, "t": t}
 
 
 def test_a_plain_transaction_is_answered_in_front_of_django(fast, django_app, api_key):
-    status, _, content = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+    status, _, content = wsgi_post(
+        fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key
+    )
 
     assert (status, json.loads(content)) == (
         200,
@@ -89,8 +66,10 @@ def test_a_plain_transaction_is_answered_in_front_of_django(fast, django_app, ap
 
 
 def test_the_answer_has_django_s_body_and_headers(fast, django_app, api_key):
-    fast_status, fast_headers, fast_content = _post(fast, _transaction(1), key=api_key)
-    django_status, django_headers, django_content = _post(django_app, _transaction(2), key=api_key)
+    fast_status, fast_headers, fast_content = wsgi_post(fast, _transaction(1), key=api_key)
+    django_status, django_headers, django_content = wsgi_post(
+        django_app, _transaction(2), key=api_key
+    )
 
     assert django_app.calls == 1
     assert (fast_status, fast_content) == (django_status, django_content)
@@ -101,14 +80,14 @@ def test_the_answer_has_django_s_body_and_headers(fast, django_app, api_key):
 
 
 def test_an_acceptable_offered_request_id_is_echoed(fast, api_key):
-    _, headers, _ = _post(fast, _transaction(1), key=api_key, HTTP_X_REQUEST_ID="trace-42")
+    _, headers, _ = wsgi_post(fast, _transaction(1), key=api_key, HTTP_X_REQUEST_ID="trace-42")
 
     assert headers["X-Request-ID"] == "trace-42"
 
 
 def test_a_replay_is_answered_with_the_stored_codes_on_the_fast_path(fast, django_app, api_key):
-    first = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
-    again = _post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+    first = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+    again = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
 
     assert again[0] == 200 and json.loads(again[2]) == json.loads(first[2])
     assert Event.objects.filter(user_id=1).count() == 1
@@ -134,17 +113,17 @@ REFUSED = {
 def test_a_request_it_does_not_answer_gets_django_s_answer(
     fast, django_app, api_key, body, environ
 ):
-    via_fast = _post(fast, body, key=api_key, **environ)
-    via_django = _post(django_app, body, key=api_key, **environ)
+    via_fast = wsgi_post(fast, body, key=api_key, **environ)
+    via_django = wsgi_post(django_app, body, key=api_key, **environ)
 
     assert django_app.calls == 2
     assert (via_fast[0], via_fast[2]) == (via_django[0], via_django[2])
 
 
 def test_a_conflicting_replay_gets_django_s_409(fast, django_app, api_key):
-    _post(fast, _transaction(5), key=api_key)
+    wsgi_post(fast, _transaction(5), key=api_key)
 
-    status, _, content = _post(fast, _transaction(5, amount="11.00"), key=api_key)
+    status, _, content = wsgi_post(fast, _transaction(5, amount="11.00"), key=api_key)
 
     assert (status, json.loads(content)["error"]) == (409, "duplicate_timestamp")
     assert django_app.calls == 1
@@ -153,7 +132,7 @@ def test_a_conflicting_replay_gets_django_s_409(fast, django_app, api_key):
 def test_a_key_for_another_tenant_gets_django_s_403(fast, django_app):
     key = api_key_create(name="tenant 2 only", tenants=["tenant_2"]).plaintext
 
-    status, _, content = _post(fast, _transaction(1), key=key)
+    status, _, content = wsgi_post(fast, _transaction(1), key=key)
 
     assert (status, json.loads(content)["error"]) == (403, "tenant_forbidden")
     assert django_app.calls == 1
@@ -165,10 +144,10 @@ def test_the_throttle_counts_each_request_once_whichever_path_answers(
     settings.API_THROTTLE_RATE = "3/min"
 
     answers = [
-        _post(fast, _transaction(1), key=api_key)[0],
-        _post(fast, _transaction(2, user_id=999), key=api_key)[0],  # refused: Django answers
-        _post(fast, _transaction(3), key=api_key)[0],
-        _post(fast, _transaction(4), key=api_key)[0],
+        wsgi_post(fast, _transaction(1), key=api_key)[0],
+        wsgi_post(fast, _transaction(2, user_id=999), key=api_key)[0],  # refused: Django answers
+        wsgi_post(fast, _transaction(3), key=api_key)[0],
+        wsgi_post(fast, _transaction(4), key=api_key)[0],
     ]
 
     assert answers == [200, 400, 200, 429]
@@ -177,6 +156,6 @@ def test_the_throttle_counts_each_request_once_whichever_path_answers(
 def test_switched_off_every_request_goes_to_django(fast, django_app, api_key, settings):
     settings.EVENT_FAST_PATH = False
 
-    status, _, _ = _post(fast, _transaction(1), key=api_key)
+    status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
 
     assert (status, django_app.calls) == (200, 1)
