@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.http.request import split_domain_port, validate_host
@@ -28,8 +29,11 @@ from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
 from events.models import DEFAULT_TENANT
 from events.serializers import transaction_input_plain
 from events.services import transaction_ingest
+from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
 from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads
+
+log = structlog.get_logger(__name__)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _ACCEPTED = frozenset({"", "*/*", "application/json"})
@@ -85,13 +89,18 @@ def _answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], byt
     request_id = request_id_bind(offered=environ.get(_REQUEST_ID, ""))
     try:
         return _transaction(environ, body, request_id)
-    except Exception:  # noqa: BLE001 - every refusal and failure is Django's to answer
+    except (DomainError, ValueError, RecursionError):  # refused: Django says why
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure is Django's to answer, and report
+        log.warning("event.fast_path_failed", error=type(exc).__name__)
         return None
     finally:
         request_finished.send(sender=__name__)
 
 
-def _transaction(environ: dict, body: bytes, request_id: str):
+def _transaction(
+    environ: dict, body: bytes, request_id: str
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
     key = _api_key(environ)
     if key is None and not settings.ALLOW_ANONYMOUS:
         return None

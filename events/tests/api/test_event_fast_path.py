@@ -7,6 +7,7 @@ Each request goes through `transaction_fast_path` in front of Django's real WSGI
 import json
 
 import pytest
+from structlog.testing import capture_logs
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
@@ -159,3 +160,16 @@ def test_switched_off_every_request_goes_to_django(fast, django_app, api_key, se
     status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
 
     assert (status, django_app.calls) == (200, 1)
+
+
+def test_a_failure_of_its_own_is_logged_and_django_answers(fast, django_app, api_key, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+
+    with capture_logs() as logs:
+        status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
+
+    assert (status, django_app.calls) == (200, 1)
+    assert {"event": "event.fast_path_failed", "error": "RuntimeError"}.items() <= logs[0].items()
