@@ -27,7 +27,7 @@ from api_keys.selectors import api_key_authenticate
 from api_keys.services import tenant_access_check
 from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
 from events.models import DEFAULT_TENANT
-from events.serializers import transaction_input_plain
+from events.serializers import transaction_answer, transaction_input_plain
 from events.services import transaction_ingest
 from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
@@ -48,9 +48,12 @@ def transaction_fast_path(django_application: WSGIApp) -> WSGIApp:
             return django_application(environ, start_response)
         length = int(environ["CONTENT_LENGTH"])
         body = environ["wsgi.input"].read(length)
-        answered = _answer(environ, body)
+        request_id = request_id_bind(offered=environ.get(_REQUEST_ID, ""))
+        answered = _answer(environ, body, request_id)
         if answered is None:
             environ["wsgi.input"] = io.BytesIO(body)
+            # Django's log lines and answer then carry the id this path logged under.
+            environ[_REQUEST_ID] = request_id
             return django_application(environ, start_response)
         status, headers, content = answered
         start_response(status, headers)
@@ -83,10 +86,11 @@ def _host_allowed(environ: dict) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-def _answer(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+def _answer(
+    environ: dict, body: bytes, request_id: str
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
     """Run the request as EventCreateView would; None where Django must answer it."""
     request_started.send(sender=__name__, environ=environ)
-    request_id = request_id_bind(offered=environ.get(_REQUEST_ID, ""))
     try:
         return _transaction(environ, body, request_id)
     except (DomainError, ValueError, RecursionError):  # refused: Django says why
@@ -113,11 +117,7 @@ def _transaction(
     outcome = transaction_ingest(
         user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
     )
-    codes = list(outcome.alert_codes)
-    content = json.dumps(
-        {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id},
-        separators=(",", ":"),
-    ).encode()
+    content = json.dumps(transaction_answer(outcome), separators=(",", ":")).encode()
     headers = [
         ("Content-Type", "application/json"),
         ("Allow", "POST, OPTIONS"),

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events.models import MetricBucket
-from events.services import TRANSACTION_TYPES
+from events.services import TRANSACTION_TYPES, TransactionOutcome
 from events.validation import timestamp_parse
 from midnite_test.serializers import (
     MoneyField,
@@ -73,6 +73,15 @@ def transaction_input_plain(data: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return {"type": event_type, "amount": amount, "user_id": user_id, "t": t}
+
+
+def transaction_answer(outcome: TransactionOutcome) -> dict[str, Any]:
+    """Return TransactionOutputSerializer's shape, built directly: every value is plain already.
+
+    The one answer of POST /event, whichever path serves it (EventCreateView, events.fast_path).
+    """
+    codes = list(outcome.alert_codes)
+    return {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id}
 
 
 class TransactionOutputSerializer(serializers.Serializer):

@@ -29,9 +29,10 @@ from events.serializers import (
     TransactionOutputSerializer,
     UserOutputSerializer,
     UserRegisterInputSerializer,
+    transaction_answer,
     transaction_input_validate,
 )
-from events.services import TransactionOutcome, transaction_ingest, user_register
+from events.services import transaction_ingest, user_register
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
 
@@ -76,13 +77,7 @@ class EventCreateView(APIView):
         outcome = transaction_ingest(
             user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
         )
-        return Response(_transaction_answer(outcome))
-
-
-def _transaction_answer(outcome: TransactionOutcome) -> dict:
-    """Return TransactionOutputSerializer's shape, built directly: every value is plain already."""
-    codes = list(outcome.alert_codes)
-    return {"alert": bool(codes), "alert_codes": codes, "user_id": outcome.user_id}
+        return Response(transaction_answer(outcome))
 
 
 class UserRegisterView(APIView):

@@ -3,13 +3,13 @@
 Runs the system checks once per process before serving, so a bad alert rules file stops the
 server at start-up with a message naming the rule and the field, not on the first request.
 
-`POST /event`'s plain case is answered in front of Django (events.fast_path); every other
-request, and any that case refuses, goes to Django's handler.
-
 Then moves every object that exists by then (Django, the apps, the parsed rules: about
 100,000) to the garbage collector's permanent generation (`gc.freeze`). They live as long as
 the process, and without this each full collection walks them all: 60-70 ms during which
 the worker serves nothing; frozen, 8 ms (docs/BENCHMARKS.md).
+
+`POST /event`'s plain case is answered in front of Django (events.fast_path); every other
+request, and any that case refuses, goes to Django's handler.
 """
 
 import gc

@@ -7,11 +7,12 @@ Each request goes through `transaction_fast_path` in front of Django's real WSGI
 import json
 
 import pytest
-from structlog.testing import capture_logs
+import structlog
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from structlog.testing import capture_logs
 
 from api_keys.services import api_key_create
 from events.fast_path import transaction_fast_path
@@ -173,3 +174,19 @@ def test_a_failure_of_its_own_is_logged_and_django_answers(fast, django_app, api
 
     assert (status, django_app.calls) == (200, 1)
     assert {"event": "event.fast_path_failed", "error": "RuntimeError"}.items() <= logs[0].items()
+
+
+def test_django_answers_a_failed_request_under_the_id_the_failure_was_logged_with(
+    fast, django_app, api_key, monkeypatch
+):
+    logged_under = []
+
+    def broken(**kwargs):
+        logged_under.append(structlog.contextvars.get_contextvars()["request_id"])
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+
+    _, headers, _ = wsgi_post(fast, _transaction(1), key=api_key)
+
+    assert headers["X-Request-ID"] == logged_under[0]
