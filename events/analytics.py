@@ -43,19 +43,22 @@ def event_records_load(ids: Sequence[int]) -> dict[int, AnalyticsRecord]:
     return {row[0]: _event_record(*row[1:]) for row in rows}
 
 
-# event_records_load in SQL, for the relay's one query per batch (outbox.analytics.RowSource).
-# The context is json_build_object's text: the same value as the loader's, other spacing.
+# event_records_load in SQL, with which PostgreSQL renders the relay's batches
+# (outbox.analytics.RowSource). The context is the same JSON value as the loader's, written
+# by concatenation: json_build_object looks up how to write each argument's type on every
+# call, a third of the render's time. A numeric's text needs no escaping; strings go through
+# to_json, the jsonb properties through their own text.
 EVENT_ROW_SOURCE = RowSource(sql=f"""
         SELECT id AS subject_id,
                'event:' || tenant_id || ':' || event_id AS key,
                event_type,
-               (extract(epoch FROM occurred_at) * 1000000)::bigint AS occurred_at_us,
+               occurred_at,
                tenant_id,
                user_id,
-               json_build_object(
-                   'amount', amount::text, 'event_id', event_id,
-                   'properties', properties, 'source', source
-               )::text AS context
+               '{{"amount":' || COALESCE('"' || amount::text || '"', 'null')
+                   || ',"event_id":' || to_json(event_id)::text
+                   || ',"properties":' || properties::text
+                   || ',"source":' || to_json(source)::text || '}}' AS context
         FROM {Event._meta.db_table}
     """)
 

@@ -8,6 +8,7 @@ next relay re-sends it under the same insert deduplication token, which ClickHou
 """
 
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from uuid import UUID
 
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from outbox.analytics import LoadedBatch, batch_rows_load, event_log_columns_build
+from outbox.analytics import EventLogBlock, batch_columns_build
+from outbox.analytics_copy import batch_render
 from outbox.batches import (
     BatchFailed,
     RelayReport,
@@ -28,7 +30,7 @@ from outbox.batches import (
     batch_take,
     batches_work,
 )
-from outbox.clickhouse.client import clickhouse_insert
+from outbox.clickhouse.client import clickhouse_insert, clickhouse_insert_raw
 from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
@@ -37,6 +39,7 @@ from outbox.models import OutboxBatch
 log = structlog.get_logger(__name__)
 
 RELAY_ERRORS = (ClickHouseUnavailable, ClickHouseRejected, PoisonMessage)
+TSV = "TabSeparated"
 
 
 def outbox_relay(
@@ -65,34 +68,35 @@ def outbox_relay(
 
 
 class _Claims:
-    """Claims batches; behind a full one, claims and loads the next in a thread while one ships.
+    """Claims batches; behind a full one, claims and renders the next ones in a thread.
 
-    A claim is two row writes; loading a batch is mostly PostgreSQL's work (a JOIN) and
-    shipping mostly this process's (the ClickHouse insert), so with a backlog the two overlap.
-    A batch's messages are fixed once its claim commits (the range lies below the commit
+    A claim is two row writes; rendering a batch is PostgreSQL's work (a COPY) and shipping
+    mostly ClickHouse's (the insert), so with a backlog the two overlap. The thread keeps
+    AHEAD claims queued, so it goes from one claim to the next without waiting for a ship to
+    ask. A batch's messages are fixed once its claim commits (the range lies below the commit
     horizon, and only the failure of an attempt, under the batch's lock, changes them by
-    deleting the batch), so rows loaded before the batch is locked are the rows it ships.
-    A batch this thread claims after the run stops ships on the next run. Only on PostgreSQL,
+    deleting the batch), so rows rendered before the batch is locked are the rows it ships.
+    Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
     and only once a claim came back full, so a trickle of messages never starts the thread.
     """
 
+    AHEAD = 2
     KEEP_LOADED = 2
 
     def __init__(self, consumer: str) -> None:
         self.consumer = consumer
         self.backlog = False
-        self.pending: Future | None = None
+        self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        # Batches loaded ahead, by id, until a ship locks them (another relay may ship them).
-        self.loaded: dict[UUID, LoadedBatch] = {}
+        # Batches rendered ahead, by id, until a ship locks them (another relay may ship them).
+        self.loaded: dict[UUID, EventLogBlock] = {}
 
     def next(self) -> bool:
-        """Claim a batch (or take the one claimed ahead); return whether there was one."""
-        if self.pending is not None:
-            batch, rows = self.pending.result()
-            self.pending = None
-            if rows is not None:
-                self.loaded[batch.pk] = rows
+        """Claim a batch (or take the next one claimed ahead); return whether there was one."""
+        if self.pending:
+            batch, block = self.pending.popleft().result()
+            if block is not None:
+                self.loaded[batch.pk] = block
                 while len(self.loaded) > self.KEEP_LOADED:
                     del self.loaded[next(iter(self.loaded))]
         else:
@@ -101,40 +105,40 @@ class _Claims:
         return batch is not None
 
     def ahead(self) -> None:
-        """Start claiming and loading the next batch in the thread, when there is a backlog."""
-        if self.pending is not None and self.pending.done():
+        """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog."""
+        while self.pending and self.pending[0].done():
             self.next()
-        if not self.backlog or self.pending is not None or connection.vendor != "postgresql":
+        if not self.backlog or connection.vendor != "postgresql":
             return
         if self.thread is None:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
-        self.pending = self.thread.submit(_batch_claim_and_load, self.consumer)
+        while len(self.pending) < self.AHEAD:
+            self.pending.append(self.thread.submit(_batch_claim_and_load, self.consumer))
 
     def close(self) -> None:
-        """Wait for a claim in progress, then close the thread and its database connection."""
+        """Wait for the claims queued, then close the thread and its database connection."""
         if self.thread is None:
             return
-        if self.pending is not None:
-            wait([self.pending])
+        wait(self.pending)
         self.thread.submit(connections.close_all).result()
         self.thread.shutdown()
 
 
 @transaction.atomic(durable=True)
-def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, LoadedBatch | None]:
-    """Claim a batch and read its rows before the claim commits, so no relay ships it unread.
+def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogBlock | None]:
+    """Claim a batch and render its rows before the claim commits, so no relay ships it unread.
 
-    Only the reading: the rows are built in the shipping thread, which is otherwise idle
-    while this one waits on PostgreSQL.
+    The block is None when PostgreSQL would not render the batch: the shipping thread then
+    builds it in Python.
     """
     batch = batch_take(consumer, size=settings.OUTBOX_BATCH_SIZE)
-    return (None, None) if batch is None else (batch, batch_rows_load(batch))
+    return (None, None) if batch is None else (batch, batch_render(batch))
 
 
-def _batch_ship_next(consumer: str, loaded: dict[UUID, LoadedBatch]) -> int | None:
+def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
-    Takes the batch's rows from `loaded` when they were read ahead. Raises BatchFailed
+    Takes the batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed
     after recording a failed attempt.
     """
     batch_id = None
@@ -142,23 +146,19 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, LoadedBatch]) -> int | No
     try:
         with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch") as trace:
             with transaction.atomic(durable=True):
-                with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, load rows"):
+                with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, render rows"):
                     batch = batch_lock_next_due(consumer)
                     if batch is None:
                         trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
-                    rows = loaded.pop(batch_id, None) or batch_rows_load(batch)
-                    block = event_log_columns_build(rows)
-                with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
-                    clickhouse_insert(
-                        EVENT_LOG,
-                        block.columns,
-                        column_names=EVENT_LOG_INSERT_COLUMNS,
-                        column_types=EVENT_LOG_INSERT_TYPES,
-                        column_oriented=True,
-                        token=str(batch_id),
+                    block = (
+                        loaded.pop(batch_id, None)
+                        or batch_render(batch)
+                        or batch_columns_build(batch)
                     )
+                with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
+                    event_log_insert(block, token=str(batch_id))
                 with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
                     batch_mark_shipped(batch_id)
     except RELAY_ERRORS as exc:
@@ -175,3 +175,20 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, LoadedBatch]) -> int | No
         lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
     )
     return block.size
+
+
+def event_log_insert(block: EventLogBlock, *, token: str) -> None:
+    """Insert one batch's block into event_log, deduplicated by `token`."""
+    if block.tsv is not None:
+        clickhouse_insert_raw(
+            EVENT_LOG, block.tsv, column_names=EVENT_LOG_INSERT_COLUMNS, fmt=TSV, token=token
+        )
+        return
+    clickhouse_insert(
+        EVENT_LOG,
+        block.columns,
+        column_names=EVENT_LOG_INSERT_COLUMNS,
+        column_types=EVENT_LOG_INSERT_TYPES,
+        column_oriented=True,
+        token=token,
+    )

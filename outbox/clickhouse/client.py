@@ -130,6 +130,23 @@ def clickhouse_insert(
     _guarded(run)
 
 
+def clickhouse_insert_raw(
+    table: str, data: bytes, *, column_names: Sequence[str], fmt: str, token: str
+) -> None:
+    """Insert `data`, rows already in ClickHouse's format `fmt`, in one deduplicated insert."""
+
+    def run() -> None:
+        clickhouse_client().raw_insert(
+            table,
+            list(column_names),
+            insert_block=data,
+            fmt=fmt,
+            settings={"insert_deduplication_token": token},
+        )
+
+    _guarded(run)
+
+
 def _guarded(call):
     """Run `call`, turning driver errors into ClickHouseUnavailable or ClickHouseRejected."""
     try:

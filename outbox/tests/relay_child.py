@@ -22,14 +22,14 @@ from outbox.clickhouse.migrate import clickhouse_migrate  # noqa: E402
 
 def die_after_insert() -> None:
     """Run the relay, but stop between the ClickHouse insert and the commit that marks it."""
-    insert = relay.clickhouse_insert
+    insert = relay.event_log_insert
 
     def insert_then_hang(*args, **kwargs) -> None:
         insert(*args, **kwargs)
         print("INSERTED", flush=True)
         signal.pause()  # the test kills this process here, with SIGKILL
 
-    relay.clickhouse_insert = insert_then_hang
+    relay.event_log_insert = insert_then_hang
     relay.outbox_relay()
 
 

@@ -1,0 +1,169 @@
+"""PostgreSQL renders a batch as the rows the relay would build in Python, or not at all."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, alert_record
+from events.models import Event
+from outbox.analytics import batch_columns_build
+from outbox.analytics_copy import batch_render
+from outbox.batches import batch_take
+from outbox.clickhouse.client import clickhouse_command, clickhouse_insert, clickhouse_rows
+from outbox.clickhouse.sql import (
+    EVENT_LOG,
+    EVENT_LOG_COLUMNS,
+    EVENT_LOG_INSERT_COLUMNS,
+    EVENT_LOG_INSERT_TYPES,
+)
+from outbox.contracts import CONSUMER_ANALYTICS, AnalyticsRecord, Message
+from outbox.models import OutboxBatch, OutboxMessage
+from outbox.relay import event_log_insert
+from outbox.services import outbox_publish, outbox_publish_subjects
+
+pytestmark = pytest.mark.django_db
+
+BUILT = "event_log_built"
+AWKWARD = 'tab\there, newline\nthere, back\\slash, a literal \\N, "quotes", ünï 💸'
+
+
+def _event(**fields) -> Event:
+    defaults = {
+        "event_type": "deposit",
+        "source": "transactions",
+        "occurred_at": datetime(2025, 10, 31, 19, 30, 0, 123456, tzinfo=UTC),
+    }
+    return Event.objects.create(**{**defaults, **fields})
+
+
+def _claim() -> OutboxBatch:
+    with transaction.atomic():
+        return batch_take(CONSUMER_ANALYTICS, size=1_000)
+
+
+def _publish(messages: list[Message]) -> None:
+    with transaction.atomic():
+        outbox_publish(messages=messages, consumers=[CONSUMER_ANALYTICS])
+
+
+def _stored(table: str) -> list[tuple]:
+    columns = ", ".join(EVENT_LOG_COLUMNS)
+    _, stored = clickhouse_rows(f"SELECT {columns} FROM {table} ORDER BY event_id")
+    # The context is JSON: the same value, whatever the spacing and the order of keys.
+    return [(*row[:4], json.loads(row[4]), *row[5:]) for row in stored]
+
+
+def test_the_rendered_rows_are_the_rows_built_in_python(event_log, users):
+    events = [
+        _event(
+            event_id="txn:1:1",
+            user=users[0],
+            amount=Decimal("150.10"),
+            properties={"note": AWKWARD, "nested": {"list": [1, None, 2.5, True]}},
+        ),
+        _event(tenant_id="tenant_2", event_id=f"odd:{AWKWARD}", event_type="signup", source=""),
+        # Seven seconds and a microsecond after the epoch: a time with few digits.
+        _event(event_id="txn:1:7", occurred_at=datetime(1970, 1, 1, 0, 0, 7, 1, tzinfo=UTC)),
+    ]
+    with transaction.atomic():
+        outbox_publish_subjects(
+            topic=TOPIC_EVENT_STORED,
+            subject_ids=[event.pk for event in events],
+            consumers=[CONSUMER_ANALYTICS],
+        )
+    _publish(
+        [
+            alert_record(event=events[0], code=1100).as_message(topic=TOPIC_ALERT_RAISED),
+            AnalyticsRecord(
+                key="anonymous:1",
+                event_type="page_viewed",
+                occurred_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                tenant_id="default",
+                user_id=None,
+                context={"path": AWKWARD},
+            ).as_message(topic="page_viewed"),
+        ]
+    )
+    batch = _claim()
+
+    rendered, built = batch_render(batch), batch_columns_build(batch)
+
+    published = OutboxMessage.objects.filter(consumer=CONSUMER_ANALYTICS).count()
+    assert published == 9  # and the user_created messages of the fixture's four users
+    assert rendered is not None and rendered.tsv is not None and rendered.size == published
+    event_log_insert(rendered, token="rendered")
+    clickhouse_command(f"CREATE TABLE IF NOT EXISTS {BUILT} AS {EVENT_LOG}")
+    clickhouse_command(f"TRUNCATE TABLE {BUILT}")
+    clickhouse_insert(
+        BUILT,
+        built.columns,
+        column_names=EVENT_LOG_INSERT_COLUMNS,
+        column_types=EVENT_LOG_INSERT_TYPES,
+        column_oriented=True,
+        token="built",
+    )
+    stored = _stored(EVENT_LOG)
+    assert len(stored) == published and stored == _stored(BUILT)
+
+
+@pytest.mark.parametrize(
+    "payload_change",
+    [
+        pytest.param({"event_type": None}, id="a field missing"),
+        pytest.param({"user_id": 2**70}, id="a user id no Int64 holds"),
+        pytest.param({"user_id": "seven"}, id="a user id that is not a number"),
+        pytest.param({"occurred_at": "2025-10-31T19:30:00"}, id="a time without a zone"),
+        pytest.param({"occurred_at": "yesterday"}, id="not a time"),
+    ],
+)
+def test_a_payload_the_sql_cannot_vouch_for_is_left_to_python(event_log, payload_change):
+    message = _payload_message()
+    payload = {**message.payload, **payload_change}
+    _publish([message, Message(topic=message.topic, payload=payload)])
+
+    assert batch_render(_claim()) is None
+
+
+def test_a_subject_without_its_row_is_left_to_python(event_log, users):
+    stored = _event(event_id="txn:2:1", user=users[0])
+    with transaction.atomic():
+        outbox_publish_subjects(
+            topic=TOPIC_EVENT_STORED,
+            subject_ids=[stored.pk, stored.pk + 1_000_000],
+            consumers=[CONSUMER_ANALYTICS],
+        )
+
+    assert batch_render(_claim()) is None
+
+
+def test_a_topic_with_no_sql_source_is_left_to_python(event_log):
+    _publish([Message(topic="loaded_in_python_only", subject_id=1)])
+
+    assert batch_render(_claim()) is None
+
+
+def test_the_dead_lettered_messages_of_a_range_are_not_rendered(event_log):
+    _publish([_payload_message(n) for n in range(3)])
+    batch = _claim()
+    OutboxMessage.objects.filter(pk=OutboxMessage.objects.order_by("id")[1].pk).update(
+        dead_lettered_at=datetime.now(tz=UTC)
+    )
+    batch.size = 2  # as batch_failure_record leaves a range once a message is parked
+
+    rendered = batch_render(batch)
+
+    assert rendered is not None and rendered.tsv.count(b"\n") == 2
+
+
+def _payload_message(n: int = 0) -> Message:
+    return AnalyticsRecord(
+        key=f"test:{n}",
+        event_type="test_happened",
+        occurred_at=datetime(2025, 10, 31, 19, 30, n, tzinfo=UTC),
+        tenant_id="tenant_1",
+        user_id=n,
+        context={"n": n},
+    ).as_message(topic="test")
