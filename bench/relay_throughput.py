@@ -7,9 +7,12 @@ Prints:
 
 - relay throughput: messages/s for draining a backlog of `--events` stored events with their
   `event_stored` outbox messages, in batches of OUTBOX_BATCH_SIZE (10,000), and where a
-  batch's time goes (claim, lock, load rows, build columns, insert, mark);
-- the baseline: the relay's own columns, in the same batches, inserted straight into an
-  identical ClickHouse table with the relay's insert call, and the ratio relay / direct;
+  batch's time goes (claim, lock, render, build columns when PostgreSQL would not render,
+  insert, mark);
+- the baseline: the relay's own rows, in the same batches, inserted straight into an identical
+  ClickHouse table, both as the relay's TabSeparated blocks with the relay's insert call and
+  as typed columns (clickhouse-connect's Native format); the ratio relay / direct is against
+  the faster of the two;
 - end-to-end lag: `--producers` processes commit events with their outbox rows (one event
   per transaction) at a steady `--lag-rate` for `--lag-seconds`, while this process calls
   outbox_relay every `--relay-interval` seconds (0.05 s: the wake-up throttle,
@@ -32,6 +35,7 @@ import cProfile
 import json
 import os
 import pstats
+import re
 import shlex
 import shutil
 import statistics
@@ -39,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -47,10 +52,11 @@ from servers import POSTGRES_URL, database_recreate, database_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECT_TABLE = "event_log_direct"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PHASES = (
     "claim",
     "lock batch",
-    "load rows (SQL)",
+    "render (COPY)",
     "build columns",
     "insert",
     "mark + commit",
@@ -144,7 +150,8 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
     from outbox.clickhouse.sql import EVENT_LOG
 
     clickhouse_migrate()
-    clickhouse_command(f"CREATE TABLE IF NOT EXISTS {DIRECT_TABLE} AS {EVENT_LOG}")
+    for table in (DIRECT_TABLE, f"{DIRECT_TABLE}_columns"):
+        clickhouse_command(f"CREATE TABLE IF NOT EXISTS {table} AS {EVENT_LOG}")
     _seed_users(database_url, args.users)
     retained = _seed_retained(database_url, args.retained)
 
@@ -155,6 +162,7 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         _seed_backlog(database_url, events=args.events, tag=f"r{round_}", users=args.users)
         profiler = cProfile.Profile() if args.profile and round_ == args.rounds - 1 else None
         probe.reset()
+        _merges_settle()
         cpu_before = _cpu_now(database_url)
         seconds, report = _relay_drain(profiler)
         cpu = [after - before for before, after in zip(cpu_before, _cpu_now(database_url))]
@@ -162,11 +170,14 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         relay.append({"s": seconds, "batches": report.batches, "cpu": cpu})
         phases.append(probe.phase_totals())
         _check_counts(database_url, EVENT_LOG, retained)
+        _merges_settle()
         direct.append(_direct_insert(probe.shipped_rows, DIRECT_TABLE))
         _check_same_rows(DIRECT_TABLE, EVENT_LOG)
+        _check_same_rows(f"{DIRECT_TABLE}_columns", EVENT_LOG)
         line = (
-            f"round {round_ + 1}: relay {args.events / seconds:,.0f} msg/s, "
-            f"direct {args.events / direct[-1]:,.0f} rows/s"
+            f"round {round_ + 1}: relay {args.events / seconds:,.0f} msg/s, direct "
+            f"{args.events / direct[-1]['blocks']:,.0f} rows/s (blocks), "
+            f"{args.events / direct[-1]['columns']:,.0f} rows/s (columns)"
         )
         if profiler is not None:
             _print_profile(profiler)
@@ -267,7 +278,7 @@ class _Probe:
     """Times each phase of every relayed batch and keeps the rows it inserted.
 
     Wraps names the relay looks up at call time; the relay's behaviour is unchanged. The
-    claim and the load run in the relay's claim-ahead thread for every batch but the first
+    claim and the render run in the relay's claim-ahead thread for every batch but the first
     of a backlog, so those phases overlap the others: they add up to more than the wall time.
     """
 
@@ -277,8 +288,8 @@ class _Probe:
     def reset(self) -> None:
         self.batches = 0
         self.timings: list[tuple[str, float]] = []  # (phase, seconds), from either thread
-        self.shipped_rows: list[list[tuple]] = []
-        self.visible: list[tuple[float, list[str]]] = []  # (when, record keys)
+        self.shipped_rows: list = []  # the relay's EventLogBlocks
+        self.visible: list[tuple[float, object]] = []  # (when, the block inserted then)
         self._ship: dict[str, float] = {}  # the main thread's current batch
 
     def install(self) -> None:
@@ -304,23 +315,23 @@ class _Probe:
                 self.timings.append(("mark + commit", mark))
             return size
 
-        original_insert = relay.clickhouse_insert
+        original_insert = relay.event_log_insert
 
-        def insert(table, data, **kwargs):
+        def insert(block, **kwargs):
             started = time.perf_counter()
-            original_insert(table, data, **kwargs)
+            original_insert(block, **kwargs)
             self._ship["insert_end"] = time.perf_counter()
             self.timings.append(("insert", self._ship["insert_end"] - started))
-            self.visible.append((time.time(), data[0]))
-            self.shipped_rows.append(data)
+            self.visible.append((time.time(), block))  # its keys are read after the run
+            self.shipped_rows.append(block)
 
         relay.batch_claim = timed(relay.batch_claim, "claim")
         relay.batch_take = timed(relay.batch_take, "claim")
         relay._batch_ship_next = ship
         relay.batch_lock_next_due = timed(relay.batch_lock_next_due, "lock batch")
-        relay.batch_rows_load = timed(relay.batch_rows_load, "load rows (SQL)")
-        relay.event_log_columns_build = timed(relay.event_log_columns_build, "build columns")
-        relay.clickhouse_insert = insert
+        relay.batch_render = timed(relay.batch_render, "render (COPY)")
+        relay.batch_columns_build = timed(relay.batch_columns_build, "build columns")
+        relay.event_log_insert = insert
 
     def phase_totals(self) -> dict[str, float]:
         totals = dict.fromkeys(PHASES, 0.0)
@@ -329,12 +340,13 @@ class _Probe:
         return totals
 
 
-def _cpu_now(database_url: str) -> tuple[float, float]:
-    """CPU seconds used so far by this process (all its threads, chDB's too) and by PostgreSQL.
+def _cpu_now(database_url: str) -> tuple[float, float, float]:
+    """CPU seconds used so far by this process's Python threads, by its other threads (chDB's
+    insert and merge pools) and by PostgreSQL.
 
     PostgreSQL's is the whole server's, its exited backends included (the postmaster's
     children's time): run against a server of its own (BENCH_POSTGRES_URL) to read only the
-    relay's share.
+    relay's share. Threads that ended are not counted (chDB keeps its pools).
     """
     with psycopg.connect(database_url) as connection:
         (backend,) = connection.execute("SELECT pg_backend_pid()").fetchone()
@@ -347,7 +359,20 @@ def _cpu_now(database_url: str) -> tuple[float, float]:
     fields = _stat(postmaster)
     server = sum(int(value) for value in fields[11:15])  # its own time and reaped children's
     server += sum(sum(int(value) for value in _stat(pid)[11:13] or [0]) for pid in children)
-    return time.process_time(), server / os.sysconf("SC_CLK_TCK")
+    python = other = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        ticks = sum(int(value) for value in stat.rsplit(")", 1)[1].split()[11:13])
+        # Python's threads keep the interpreter's name; chDB names its own.
+        if stat[stat.index("(") + 1 : stat.rindex(")")] == Path(sys.executable).name[:15]:
+            python += ticks
+        else:
+            other += ticks
+    tick = os.sysconf("SC_CLK_TCK")
+    return python / tick, other / tick, server / tick
 
 
 def _stat(pid: int) -> list[str]:
@@ -370,22 +395,95 @@ def _relay_drain(profiler: cProfile.Profile | None):
     return time.perf_counter() - started, report
 
 
-def _direct_insert(batches: list[list[list]], table: str) -> float:
-    """Insert the relay's columns, batch by batch, with the relay's own insert call."""
-    from outbox.clickhouse.client import clickhouse_insert
-    from outbox.clickhouse.sql import EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
+def _merges_settle(timeout: float = 30.0) -> None:
+    """Wait until chDB merges no parts, so a timed phase pays for its own inserts' merges only.
 
+    Every insert makes a part and ClickHouse merges parts in the background, in this process:
+    left running, the merges of one phase's inserts would slow the next phase down.
+    """
+    from outbox.clickhouse.client import clickhouse_rows
+
+    deadline = time.monotonic() + timeout
+    while clickhouse_rows("SELECT count() FROM system.merges")[1][0][0]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"chDB kept merging for {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _direct_insert(blocks: list, table: str) -> dict[str, float]:
+    """Insert the relay's rows, batch by batch: as its blocks, with its call, and as columns.
+
+    Returns the seconds each way took; the columns are built from the blocks beforehand.
+    """
+    from outbox.clickhouse.client import clickhouse_insert, clickhouse_insert_raw
+    from outbox.clickhouse.sql import EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
+    from outbox.relay import TSV
+
+    seconds = {}
     started = time.perf_counter()
-    for columns in batches:
+    for block in blocks:
+        if block.tsv is not None:
+            clickhouse_insert_raw(
+                table, block.tsv, column_names=EVENT_LOG_INSERT_COLUMNS, fmt=TSV, token=str(uuid4())
+            )
+    seconds["blocks"] = time.perf_counter() - started
+    columns = [block.columns or _tsv_columns(block.tsv) for block in blocks]
+    started = time.perf_counter()
+    for block_columns in columns:
         clickhouse_insert(
-            table,
-            columns,
+            f"{table}_columns",
+            block_columns,
             column_names=EVENT_LOG_INSERT_COLUMNS,
             column_types=EVENT_LOG_INSERT_TYPES,
             column_oriented=True,
             token=str(uuid4()),
         )
-    return time.perf_counter() - started
+    seconds["columns"] = time.perf_counter() - started
+    return seconds
+
+
+_TSV_ESCAPES = {
+    "\\\\": "\\",
+    "\\t": "\t",
+    "\\n": "\n",
+    "\\r": "\r",
+    "\\b": "\b",
+    "\\f": "\f",
+    "\\v": "\v",
+}
+_TSV_ESCAPE = re.compile(r"\\[\\tnrbfv]")
+
+
+def _tsv_columns(tsv: bytes) -> list[list]:
+    """The event_log columns of TabSeparated rows, in the client's types."""
+    rows = [line.split("\t") for line in tsv.decode().split("\n")[:-1]]
+    key, event_type, times, environment, context, version, tenant, user = zip(*rows)
+    key, event_type, environment, context, tenant = (
+        [_TSV_ESCAPE.sub(lambda match: _TSV_ESCAPES[match.group()], value) for value in column]
+        for column in (key, event_type, environment, context, tenant)
+    )
+    return [
+        key,
+        event_type,
+        [_micros(value) for value in times],
+        environment,
+        context,
+        [int(value) for value in version],
+        tenant,
+        [None if value == "\\N" else int(value) for value in user],
+    ]
+
+
+def _micros(utc_text: str) -> int:
+    """Epoch microseconds of a `YYYY-MM-DD hh:mm:ss.ffffff` UTC time, as the client sends them."""
+    moment = datetime.fromisoformat(utc_text).replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _block_keys(block) -> list[str]:
+    if block.columns is not None:
+        return block.columns[0]
+    return [line.split(b"\t", 1)[0].decode() for line in block.tsv.split(b"\n")[:-1]]
 
 
 def _check_counts(database_url: str, table: str, retained: int) -> None:
@@ -468,7 +566,8 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
             json.loads(Path(f"{folder}/{n}.json").read_text()) for n in range(len(producers))
         ]
     visible = {}
-    for at, keys in probe.visible:
+    for at, block in probe.visible:
+        keys = _block_keys(block)
         for key in keys:
             visible[key] = at
     commits = [commit for part in produced for commit in part["commits"]]
@@ -590,25 +689,28 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
         f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} messages per round; "
         f"{args.retained:,} shipped messages retained in the table\n"
     )
-    header = f"{'round':>5} {'relay msg/s':>12} {'direct rows/s':>14} {'relay/direct':>13}"
+    header = f"{'round':>5} {'relay msg/s':>12} {'direct rows/s: blocks':>22}"
+    header += f" {'columns':>8} {'relay/direct':>13}"
     print(header)
     ratios = []
     for number, (run, seconds) in enumerate(zip(relay, direct)):
-        ratios.append(seconds / run["s"])
-        line = f"{number + 1:>5} {events / run['s']:>12,.0f} {events / seconds:>14,.0f}"
-        line += f" {ratios[-1]:>13.2f}"
+        ratios.append(min(seconds.values()) / run["s"])  # against the faster direct insert
+        line = f"{number + 1:>5} {events / run['s']:>12,.0f} {events / seconds['blocks']:>22,.0f}"
+        line += f" {events / seconds['columns']:>8,.0f} {ratios[-1]:>13.2f}"
         print(line)
     line = f"{'med.':>5} {statistics.median(events / run['s'] for run in relay):>12,.0f}"
-    line += f" {statistics.median(events / seconds for seconds in direct):>14,.0f}"
+    for way, width in (("blocks", 22), ("columns", 8)):
+        line += f" {statistics.median(events / seconds[way] for seconds in direct):>{width},.0f}"
     line += f" {statistics.median(ratios):>13.2f}"
     print(line)
 
-    process, server = (statistics.median(run["cpu"][i] for run in relay) for i in (0, 1))
+    python, chdb, server = (statistics.median(run["cpu"][i] for run in relay) for i in range(3))
     wall = statistics.median(run["s"] for run in relay)
     print(
-        f"\nCPU per batch (median): relay process {process / batches * 1000:.1f} ms, "
-        f"PostgreSQL {server / batches * 1000:.1f} ms, together {(process + server) / wall:.2f} "
-        f"cores busy over the relay's wall time"
+        f"\nCPU per batch (median): relay process {(python + chdb) / batches * 1000:.1f} ms "
+        f"(Python threads {python / batches * 1000:.1f}, chDB's threads "
+        f"{chdb / batches * 1000:.1f}), PostgreSQL {server / batches * 1000:.1f} ms, together "
+        f"{(python + chdb + server) / wall:.2f} cores busy over the relay's wall time"
     )
     print(f"\nwhere a relay batch's time goes (ms per batch of {events // batches:,}, median):")
     _print_phases(PHASES, phases, batches, statistics.median(run["s"] for run in relay))
