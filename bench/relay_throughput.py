@@ -428,6 +428,7 @@ def _direct_insert(blocks: list, table: str) -> dict[str, float]:
             )
     seconds["blocks"] = time.perf_counter() - started
     columns = [block.columns or _tsv_columns(block.tsv) for block in blocks]
+    _merges_settle()
     started = time.perf_counter()
     for block_columns in columns:
         clickhouse_insert(

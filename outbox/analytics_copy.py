@@ -4,8 +4,10 @@ One `COPY (SELECT ...) TO STDOUT` per batch turns each message into its event_lo
 payload's fields, or the owning app's RowSource for a message that carries an id) and the
 relay hands the bytes to ClickHouse untouched: no Python object per row on either side.
 PostgreSQL's COPY text format and ClickHouse's TabSeparated escape alike (`\\t`, `\\n`, `\\\\`,
-`\\N` for NULL). Times go as text, `YYYY-MM-DD hh:mm:ss.ffffff` in UTC: ClickHouse reads a bare
-number for a DateTime64 as ticks, seconds or a date depending on its digits.
+`\\N` for NULL). Times go as UTC timestamps in ISO style (`YYYY-MM-DD hh:mm:ss[.ffffff]`), not
+epoch numbers: ClickHouse reads a bare number for a DateTime64 as ticks, seconds or a date
+depending on its digits. A timestamp's own text is cheaper for PostgreSQL than to_char, and is
+in ISO style on every connection psycopg can use (it reads timestamps in no other style).
 
 ClickHouse reads `\\N` in a column that is not Nullable as its default and an out-of-range
 number as 0, silently, so a row is only rendered when it is sure to be right: any message the
@@ -85,7 +87,7 @@ _RENDER = """
                          AND r.tenant_id IS NOT NULL AND r.context IS NOT NULL AND r.zoned
                     THEN r.key END,
                r.event_type,
-               to_char(r.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+               r.occurred_at AT TIME ZONE 'UTC',
                %(environment)s, r.context, %(version)s, r.tenant_id, r.user_id
         FROM {table} m
         LEFT JOIN LATERAL (
