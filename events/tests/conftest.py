@@ -1,7 +1,10 @@
+from datetime import UTC, datetime
+
 import pytest
 from rest_framework.test import APIClient
 
 from api_keys.services import api_key_create
+from events.models import Event
 from events.services import demo_users_ensure
 
 
@@ -49,3 +52,18 @@ def codes_for(post_event):
         return codes
 
     return run
+
+
+@pytest.fixture
+def store_event():
+    """Store an event straight through the ORM: a deposit at a fixed time, unless told otherwise."""
+
+    def store(**fields) -> Event:
+        defaults = {
+            "event_type": "deposit",
+            "source": "transactions",
+            "occurred_at": datetime(2025, 10, 31, 19, 30, 0, 123456, tzinfo=UTC),
+        }
+        return Event.objects.create(**{**defaults, **fields})
+
+    return store

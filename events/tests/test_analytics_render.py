@@ -8,7 +8,6 @@ import pytest
 from django.db import transaction
 
 from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, alert_record
-from events.models import Event
 from outbox.analytics import batch_columns_build
 from outbox.analytics_copy import batch_render
 from outbox.batches import batch_take
@@ -30,15 +29,6 @@ BUILT = "event_log_built"
 AWKWARD = 'tab\there, newline\nthere, back\\slash, a literal \\N, "quotes", ünï 💸'
 
 
-def _event(**fields) -> Event:
-    defaults = {
-        "event_type": "deposit",
-        "source": "transactions",
-        "occurred_at": datetime(2025, 10, 31, 19, 30, 0, 123456, tzinfo=UTC),
-    }
-    return Event.objects.create(**{**defaults, **fields})
-
-
 def _claim() -> OutboxBatch:
     with transaction.atomic():
         return batch_take(CONSUMER_ANALYTICS, size=1_000)
@@ -56,17 +46,19 @@ def _stored(table: str) -> list[tuple]:
     return [(*row[:4], json.loads(row[4]), *row[5:]) for row in stored]
 
 
-def test_the_rendered_rows_are_the_rows_built_in_python(event_log, users):
+def test_the_rendered_rows_are_the_rows_built_in_python(event_log, users, store_event):
     events = [
-        _event(
+        store_event(
             event_id="txn:1:1",
             user=users[0],
             amount=Decimal("150.10"),
             properties={"note": AWKWARD, "nested": {"list": [1, None, 2.5, True]}},
         ),
-        _event(tenant_id="tenant_2", event_id=f"odd:{AWKWARD}", event_type="signup", source=""),
+        store_event(
+            tenant_id="tenant_2", event_id=f"odd:{AWKWARD}", event_type="signup", source=""
+        ),
         # Seven seconds and a microsecond after the epoch: a time with few digits.
-        _event(event_id="txn:1:7", occurred_at=datetime(1970, 1, 1, 0, 0, 7, 1, tzinfo=UTC)),
+        store_event(event_id="txn:1:7", occurred_at=datetime(1970, 1, 1, 0, 0, 7, 1, tzinfo=UTC)),
     ]
     with transaction.atomic():
         outbox_publish_subjects(
@@ -127,8 +119,8 @@ def test_a_payload_the_sql_cannot_vouch_for_is_left_to_python(event_log, payload
     assert batch_render(_claim()) is None
 
 
-def test_a_subject_without_its_row_is_left_to_python(event_log, users):
-    stored = _event(event_id="txn:2:1", user=users[0])
+def test_a_subject_without_its_row_is_left_to_python(event_log, users, store_event):
+    stored = store_event(event_id="txn:2:1", user=users[0])
     with transaction.atomic():
         outbox_publish_subjects(
             topic=TOPIC_EVENT_STORED,

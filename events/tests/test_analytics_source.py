@@ -1,27 +1,16 @@
 """The events' SQL row source gives the relay the records the events' loader gives."""
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 
 from events.analytics import EVENT_ROW_SOURCE, TOPIC_EVENT_STORED, event_records_load
-from events.models import Event
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay
 from outbox.services import outbox_publish_subjects
-
-
-def _event(**fields) -> Event:
-    defaults = {
-        "event_type": "deposit",
-        "source": "transactions",
-        "occurred_at": datetime(2025, 10, 31, 19, 30, 0, 123456, tzinfo=UTC),
-    }
-    return Event.objects.create(**{**defaults, **fields})
 
 
 def _sourced(ids: list[int]) -> dict[int, dict]:
@@ -34,15 +23,15 @@ def _sourced(ids: list[int]) -> dict[int, dict]:
 
 
 @pytest.mark.django_db
-def test_the_row_source_gives_every_event_the_record_of_the_loader(users):
+def test_the_row_source_gives_every_event_the_record_of_the_loader(users, store_event):
     events = [
-        _event(
+        store_event(
             event_id="txn:1:1",
             user=users[0],
             amount=Decimal("150.10"),
             properties={"b": [1, "ünï", None], "a": {"quote": 'say "hi"\n'}},
         ),
-        _event(tenant_id="tenant_2", event_id="signup:7", event_type="signup", source=""),
+        store_event(tenant_id="tenant_2", event_id="signup:7", event_type="signup", source=""),
     ]
     ids = [event.pk for event in events]
 
@@ -61,10 +50,12 @@ def test_the_row_source_gives_every_event_the_record_of_the_loader(users):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_message_about_an_event_that_is_not_stored_is_dead_lettered(event_log, settings):
+def test_a_message_about_an_event_that_is_not_stored_is_dead_lettered(
+    event_log, settings, store_event
+):
     settings.OUTBOX_MAX_ATTEMPTS = 1
     settings.OUTBOX_RETRY_BASE_SECONDS = 0
-    stored = _event(event_id="txn:9:1", amount=Decimal("5.00"))
+    stored = store_event(event_id="txn:9:1", amount=Decimal("5.00"))
     missing = stored.pk + 1_000_000
     with transaction.atomic():
         outbox_publish_subjects(
