@@ -419,15 +419,16 @@ def _direct_insert(blocks: list, table: str) -> dict[str, float]:
     from outbox.clickhouse.sql import EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
     from outbox.relay import TSV
 
+    # Every stored event renders: a batch the relay built in Python would be a bug here.
+    assert all(block.tsv is not None for block in blocks), "a batch was not rendered"
     seconds = {}
     started = time.perf_counter()
     for block in blocks:
-        if block.tsv is not None:
-            clickhouse_insert_raw(
-                table, block.tsv, column_names=EVENT_LOG_INSERT_COLUMNS, fmt=TSV, token=str(uuid4())
-            )
+        clickhouse_insert_raw(
+            table, block.tsv, column_names=EVENT_LOG_INSERT_COLUMNS, fmt=TSV, token=str(uuid4())
+        )
     seconds["blocks"] = time.perf_counter() - started
-    columns = [block.columns or _tsv_columns(block.tsv) for block in blocks]
+    columns = [_tsv_columns(block.tsv) for block in blocks]
     _merges_settle()
     started = time.perf_counter()
     for block_columns in columns:

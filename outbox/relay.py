@@ -88,14 +88,15 @@ class _Claims:
         self.backlog = False
         self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        # Batches rendered ahead, by id, until a ship locks them (another relay may ship them).
-        self.loaded: dict[UUID, EventLogBlock] = {}
+        # Batches rendered ahead, by id, until a ship locks them (another relay may ship them);
+        # None for a batch PostgreSQL would not render, so its ship does not try again.
+        self.loaded: dict[UUID, EventLogBlock | None] = {}
 
     def next(self) -> bool:
         """Claim a batch (or take the next one claimed ahead); return whether there was one."""
         if self.pending:
             batch, block = self.pending.popleft().result()
-            if block is not None:
+            if batch is not None:
                 self.loaded[batch.pk] = block
                 while len(self.loaded) > self.KEEP_LOADED:
                     del self.loaded[next(iter(self.loaded))]
@@ -135,7 +136,7 @@ def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogBl
     return (None, None) if batch is None else (batch, batch_render(batch))
 
 
-def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock]) -> int | None:
+def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
     Takes the batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed
@@ -152,11 +153,8 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock]) -> int | 
                         trace.sampled = False  # nothing was shipped: nothing to report
                         return None
                     batch_id = batch.pk
-                    block = (
-                        loaded.pop(batch_id, None)
-                        or batch_render(batch)
-                        or batch_columns_build(batch)
-                    )
+                    rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
+                    block = rendered or batch_columns_build(batch)
                 with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                     event_log_insert(block, token=str(batch_id))
                 with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):

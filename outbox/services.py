@@ -108,9 +108,10 @@ def analytics_loader_register(
 ) -> None:
     """Make `loader` turn the subject ids of `topic` messages into analytics records.
 
-    `source`, the same records as SQL (outbox.analytics.RowSource), lets the relay load a
-    whole batch in one query on PostgreSQL; `loader` serves the other databases. Called by
-    the app that owns the rows, at start-up (AppConfig.ready).
+    `source`, the same records as SQL (outbox.analytics.RowSource), lets PostgreSQL render a
+    whole batch in one COPY (outbox.analytics_copy); `loader` serves the other databases and
+    the batches PostgreSQL would not render. Called by the app that owns the rows, at start-up
+    (AppConfig.ready).
     """
     LOADERS[topic] = loader
     if source is None:

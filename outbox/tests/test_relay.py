@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from outbox.batches import batch_messages
 from outbox.clickhouse.client import clickhouse_command
 from outbox.models import OutboxBatch, OutboxMessage
+from outbox import relay
 from outbox.relay import outbox_relay
 from outbox.selectors import outbox_backlog
 from outbox.tests.conftest import record
@@ -141,6 +142,32 @@ def test_a_message_whose_payload_cannot_become_a_row_is_dead_lettered(event_log,
     [poison] = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
     assert "PoisonMessage" in poison.last_error and "KeyError" in poison.last_error
     assert event_log.count() == 1
+
+
+def test_a_batch_postgresql_would_not_render_ahead_is_not_rendered_again(
+    event_log, publish, settings, monkeypatch
+):
+    settings.OUTBOX_BATCH_SIZE = 2  # the first claim comes back full: the second is claimed ahead
+    settings.OUTBOX_MAX_ATTEMPTS = 10
+    publish(3)
+    OutboxMessage.objects.filter(pk=OutboxMessage.objects.order_by("-id").first().pk).update(
+        payload={"key": "broken"}
+    )
+    renders = []
+    render = relay.batch_render
+
+    def counted(batch):
+        renders.append(batch.pk)
+        return render(batch)
+
+    monkeypatch.setattr(relay, "batch_render", counted)
+
+    report = outbox_relay()
+
+    failed = OutboxBatch.objects.get(shipped_at__isnull=True)
+    assert report.failed and report.messages == 2
+    assert renders.count(failed.pk) == 1  # in the thread, ahead; its ship built it in Python
+    assert "PoisonMessage" in failed.last_error
 
 
 def test_two_relays_at_once_ship_50000_messages_without_loss_or_duplicates(
