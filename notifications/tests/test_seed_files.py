@@ -1,9 +1,10 @@
 """The existing-format files load unchanged and mean what their comments say; so do ours.
 
-The seed files are read from `../shared/fixtures/notification-seed/` (never copied into the
-repository). The project's defaults in `config/` must behave the same.
+The seed files are users' files, kept verbatim in `notifications/tests/fixtures/notification-seed/`
+(see its SOURCE.md; never reformat them). The project's defaults in `config/` must behave the same.
 """
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,21 @@ def outcome(config: NotificationConfig, name: str, events: list[EventRecord]) ->
     failure = condition_failure(rule.condition, event=anchor, history=history)
     assert (failure is None) == rule.condition.passes(event=anchor, history=history)
     return failure
+
+
+# The users' files as copied, byte for byte: a reformatting (YAML formatter, editor) fails here.
+SEED_SHA256 = {
+    "notification_rules.yml": "709fc842a093b2fcf22c608a9fb135c980aa7b09d8e12d5e16581d631c847f09",
+    "notifications.yaml": "3f5491c50e976c77bbc21aa69299081c5bf03908090585c4727774c0d072a438",
+    "README.md": "67c07d0013a7de8b7072b160fac98805ee53017dfdacef3767d2373e792c3861",
+}
+
+
+def test_the_seed_files_are_kept_verbatim():
+    digests = {
+        name: hashlib.sha256((seed_dir() / name).read_bytes()).hexdigest() for name in SEED_SHA256
+    }
+    assert digests == SEED_SHA256
 
 
 def test_the_seed_files_are_the_four_rules_and_templates(config):
