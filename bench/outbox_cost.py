@@ -18,10 +18,10 @@ it counts CPU per request, from /proc/<pid>/stat of the target's gunicorn proces
 PostgreSQL backends: on a machine shared with other work, CPU per request moves much less than
 throughput does.
 
-    git worktree add /tmp/pre-outbox c8afc54
+    git worktree add ../pre-outbox c8afc54      # from the top of this checkout
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/outbox_cost.py \\
-        --before /tmp/pre-outbox --rounds 10 --duration 5
-    redis-cli -n 14 flushdb; git worktree remove --force /tmp/pre-outbox
+        --before ../pre-outbox --rounds 10 --duration 5
+    redis-cli -n 14 flushdb; git worktree remove --force ../pre-outbox
 """
 
 import argparse
