@@ -21,7 +21,8 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.http.request import split_domain_port, validate_host
+from django.http.request import HttpHeaders, split_domain_port, validate_host
+from django.utils.functional import cached_property
 
 from api_keys.selectors import api_key_authenticate
 from api_keys.services import tenant_access_check
@@ -143,11 +144,21 @@ def _api_key(environ: dict) -> Any:
 
 
 class _ThrottledRequest:
-    """What ApiKeyRateThrottle reads of a request: its key and its WSGI environ."""
+    """What ApiKeyRateThrottle reads of a request, as DRF's Request in Django's path gives it.
+
+    The key (`auth`, None without one), the WSGI environ (`META`, whose REMOTE_ADDR counts a
+    request without a key) and the headers Django makes of it (`headers`, whose X-Forwarded-For
+    DRF's `get_ident` reads): the same client gets the same throttle cache key on both paths.
+    """
 
     def __init__(self, environ: dict, key: Any) -> None:
         self.META = environ
         self.auth = key
+
+    @cached_property
+    def headers(self) -> HttpHeaders:
+        # As HttpRequest.headers; built only for a request without a key, the one case read.
+        return HttpHeaders(self.META)
 
 
 def _throttle_allows(environ: dict, key: Any) -> bool:

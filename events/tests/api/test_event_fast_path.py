@@ -1,10 +1,18 @@
 """POST /event's WSGI fast path: Django's answers, without Django's request cycle.
 
 Each request goes through `transaction_fast_path` in front of Django's real WSGI handler, as
-`midnite_test.wsgi` serves it; a spy on the handler tells which path answered.
+`midnite_test.wsgi` serves it; a spy on the handler tells which path answered. Where the fast
+path should answer, `in_front` fails the test if it fell back to Django, which would otherwise
+go unseen: Django's answer is the same, only the work is done twice.
+
+The throttle is on, at its default rate, as under `make run` and in production; `caller` runs a
+test under both: no key with ALLOW_ANONYMOUS (`make run`, throttled per client IP) and a key
+(production, throttled per key).
 """
 
+import itertools
 import json
+from contextlib import contextmanager
 
 import pytest
 import structlog
@@ -14,10 +22,17 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from structlog.testing import capture_logs
 
+from api_keys.authentication import ApiKeyAuthentication
+from api_keys.permissions import HasApiKey
 from api_keys.services import api_key_create
+from api_keys.throttles import ApiKeyRateThrottle
 from events.fast_path import transaction_fast_path
 from events.models import Event
 from events.tests.wsgi_client import wsgi_post
+from events.views import EventCreateView
+
+# API_THROTTLE_RATE's default: `make run` and production serve with the throttle on.
+SERVED_RATE = "6000/min"
 
 
 class _Django:
@@ -35,7 +50,7 @@ class _Django:
 @pytest.fixture
 def django_app(settings, users):
     settings.ALLOW_ANONYMOUS = False
-    settings.API_THROTTLE_RATE = ""
+    settings.API_THROTTLE_RATE = SERVED_RATE
     cache.clear()
     # As Django's test client does: closing "old" connections would end the test transaction.
     request_started.disconnect(close_old_connections)
@@ -50,27 +65,56 @@ def fast(django_app):
     return transaction_fast_path(django_app)
 
 
+@pytest.fixture(params=["make run", "production"])
+def caller(request, django_app, settings, api_key):
+    """The key a caller sends: none under `make run`'s settings (ALLOW_ANONYMOUS), or one."""
+    if request.param == "make run":
+        settings.ALLOW_ANONYMOUS = True
+        return None
+    return api_key
+
+
+@pytest.fixture
+def in_front(django_app):
+    """A block each request of which the fast path must answer itself, not fall back to Django.
+
+    Fails naming what the fast path logged as its failure, if it logged one.
+    """
+
+    @contextmanager
+    def block():
+        calls = django_app.calls
+        with capture_logs() as logs:
+            yield
+        failures = [line for line in logs if line["event"] == "event.fast_path_failed"]
+        assert failures == [], f"the fast path failed and fell back to Django: {failures}"
+        assert django_app.calls == calls, "Django answered a request the fast path should answer"
+
+    return block
+
+
 def _transaction(t, *, type="deposit", amount="10.00", user_id=1):
     return {"type": type, "amount": amount, "user_id": user_id, "t": t}
 
 
-def test_a_plain_transaction_is_answered_in_front_of_django(fast, django_app, api_key):
-    status, _, content = wsgi_post(
-        fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key
-    )
+def test_a_plain_transaction_is_answered_in_front_of_django(fast, caller, in_front):
+    with in_front():
+        status, _, content = wsgi_post(
+            fast, _transaction(1, type="withdraw", amount="150.00"), key=caller
+        )
 
     assert (status, json.loads(content)) == (
         200,
         {"alert": True, "alert_codes": [1100], "user_id": 1},
     )
-    assert django_app.calls == 0
     assert Event.objects.filter(user_id=1).count() == 1
 
 
-def test_the_answer_has_django_s_body_and_headers(fast, django_app, api_key):
-    fast_status, fast_headers, fast_content = wsgi_post(fast, _transaction(1), key=api_key)
+def test_the_answer_has_django_s_body_and_headers(fast, django_app, caller, in_front):
+    with in_front():
+        fast_status, fast_headers, fast_content = wsgi_post(fast, _transaction(1), key=caller)
     django_status, django_headers, django_content = wsgi_post(
-        django_app, _transaction(2), key=api_key
+        django_app, _transaction(2), key=caller
     )
 
     assert django_app.calls == 1
@@ -81,15 +125,17 @@ def test_the_answer_has_django_s_body_and_headers(fast, django_app, api_key):
     }
 
 
-def test_an_acceptable_offered_request_id_is_echoed(fast, api_key):
-    _, headers, _ = wsgi_post(fast, _transaction(1), key=api_key, HTTP_X_REQUEST_ID="trace-42")
+def test_an_acceptable_offered_request_id_is_echoed(fast, caller, in_front):
+    with in_front():
+        _, headers, _ = wsgi_post(fast, _transaction(1), key=caller, HTTP_X_REQUEST_ID="trace-42")
 
     assert headers["X-Request-ID"] == "trace-42"
 
 
-def test_a_replay_is_answered_with_the_stored_codes_on_the_fast_path(fast, django_app, api_key):
-    first = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
-    again = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=api_key)
+def test_a_replay_is_answered_with_the_stored_codes_on_the_fast_path(fast, caller, in_front):
+    with in_front():
+        first = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=caller)
+        again = wsgi_post(fast, _transaction(1, type="withdraw", amount="150.00"), key=caller)
 
     assert again[0] == 200 and json.loads(again[2]) == json.loads(first[2])
     assert Event.objects.filter(user_id=1).count() == 1
@@ -122,10 +168,11 @@ def test_a_request_it_does_not_answer_gets_django_s_answer(
     assert (via_fast[0], via_fast[2]) == (via_django[0], via_django[2])
 
 
-def test_a_conflicting_replay_gets_django_s_409(fast, django_app, api_key):
-    wsgi_post(fast, _transaction(5), key=api_key)
+def test_a_conflicting_replay_gets_django_s_409(fast, django_app, caller, in_front):
+    with in_front():
+        wsgi_post(fast, _transaction(5), key=caller)
 
-    status, _, content = wsgi_post(fast, _transaction(5, amount="11.00"), key=api_key)
+    status, _, content = wsgi_post(fast, _transaction(5, amount="11.00"), key=caller)
 
     assert (status, json.loads(content)["error"]) == (409, "duplicate_timestamp")
     assert django_app.calls == 1
@@ -141,18 +188,73 @@ def test_a_key_for_another_tenant_gets_django_s_403(fast, django_app):
 
 
 def test_the_throttle_counts_each_request_once_whichever_path_answers(
-    fast, django_app, api_key, settings
+    fast, caller, in_front, settings
 ):
     settings.API_THROTTLE_RATE = "3/min"
 
-    answers = [
-        wsgi_post(fast, _transaction(1), key=api_key)[0],
-        wsgi_post(fast, _transaction(2, user_id=999), key=api_key)[0],  # refused: Django answers
-        wsgi_post(fast, _transaction(3), key=api_key)[0],
-        wsgi_post(fast, _transaction(4), key=api_key)[0],
-    ]
+    with in_front():
+        answers = [wsgi_post(fast, _transaction(1), key=caller)[0]]
+    answers.append(wsgi_post(fast, _transaction(2, user_id=999), key=caller)[0])  # Django's 400
+    with in_front():
+        answers.append(wsgi_post(fast, _transaction(3), key=caller)[0])
+    answers.append(wsgi_post(fast, _transaction(4), key=caller)[0])  # throttled: Django's 429
 
     assert answers == [200, 400, 200, 429]
+
+
+# NUM_PROXIES; one client's requests (taken in turn); another client's request.
+CLIENTS = {
+    "by REMOTE_ADDR": (0, [{"REMOTE_ADDR": "10.0.0.1"}], {"REMOTE_ADDR": "10.0.0.2"}),
+    "X-Forwarded-For not trusted": (
+        0,
+        [{"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": f"192.0.2.{n}"} for n in range(3)],
+        {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "192.0.2.0"},
+    ),
+    "behind one trusted proxy": (
+        1,
+        [
+            {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "192.0.2.1"},
+            {"REMOTE_ADDR": "10.0.0.8", "HTTP_X_FORWARDED_FOR": "203.0.113.7, 192.0.2.1"},
+        ],
+        {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "192.0.2.2"},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "num_proxies, same_client, other_client", CLIENTS.values(), ids=CLIENTS.keys()
+)
+def test_without_a_key_both_paths_spend_one_budget_per_client_ip(
+    fast, django_app, in_front, settings, num_proxies, same_client, other_client
+):
+    """The fast path counts a client where Django does, so a client's limit spans both paths."""
+    settings.ALLOW_ANONYMOUS = True
+    settings.API_THROTTLE_RATE = "4/min"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    client = itertools.cycle(same_client)
+
+    answers = []
+    for t in (1, 3):
+        with in_front():
+            answers.append(wsgi_post(fast, _transaction(t), **next(client))[0])
+        answers.append(wsgi_post(django_app, _transaction(t + 1), **next(client))[0])
+    over = [
+        wsgi_post(fast, _transaction(5), **next(client))[0],
+        wsgi_post(django_app, _transaction(5), **next(client))[0],
+    ]
+    with in_front():
+        other = wsgi_post(fast, _transaction(5), **other_client)[0]
+
+    assert (answers, over, other) == ([200, 200, 200, 200], [429, 429], 200)
+
+
+def test_django_s_view_checks_what_the_fast_path_checks_in_its_place():
+    """The fast path repeats these three by hand: another would need repeating there too."""
+    view = EventCreateView()
+
+    assert [type(check) for check in view.get_authenticators()] == [ApiKeyAuthentication]
+    assert [type(check) for check in view.get_permissions()] == [HasApiKey]
+    assert [type(check) for check in view.get_throttles()] == [ApiKeyRateThrottle]
 
 
 def test_switched_off_every_request_goes_to_django(fast, django_app, api_key, settings):
@@ -174,6 +276,17 @@ def test_a_failure_of_its_own_is_logged_and_django_answers(fast, django_app, api
 
     assert (status, django_app.calls) == (200, 1)
     assert {"event": "event.fast_path_failed", "error": "RuntimeError"}.items() <= logs[0].items()
+
+
+def test_in_front_fails_a_test_whose_request_fell_back(fast, caller, in_front, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+
+    with pytest.raises(AssertionError, match="RuntimeError"):
+        with in_front():
+            wsgi_post(fast, _transaction(1), key=caller)
 
 
 def test_django_answers_a_failed_request_under_the_id_the_failure_was_logged_with(
