@@ -104,7 +104,7 @@ class BacklogSerializer(serializers.Serializer):
 class ReadinessSerializer(serializers.Serializer):
     status = serializers.CharField()
     checks = serializers.DictField(
-        child=serializers.CharField(), help_text='"ok" or "failed: <why>", per dependency.'
+        child=serializers.CharField(), help_text='`"ok"` or `"failed: <why>"`, per dependency.'
     )
     failed = serializers.ListField(child=serializers.CharField())
     outbox = BacklogSerializer(many=True)

@@ -176,7 +176,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Transaction alerts, idempotent event ingestion, event queries and time-bucketed "
         "metrics for a fintech app. Errors share one shape: "
-        '{"error": "<code>", "message": "...", "details": {...}}. See README.md and docs/.'
+        '`{"error": "<code>", "message": "...", "details": {...}}`. See README.md and docs/.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
