@@ -4,14 +4,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
-from outbox.clickhouse.client import clickhouse_command, clickhouse_rows, is_embedded
+from outbox.clickhouse.client import (
+    clickhouse_command,
+    clickhouse_rows_readonly,
+    is_embedded,
+)
 from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
-from outbox.batches import position_after
+from outbox.batches import HorizonHolder, horizon_holder, position_after
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 
@@ -73,6 +78,16 @@ def _unclaimed(consumer: str, cursor: OutboxCursor | None) -> QuerySet[OutboxMes
     return messages
 
 
+def outbox_horizon_holder() -> HorizonHolder | None:
+    """Return the session of this database whose open transaction holds every claim back, if any.
+
+    The oldest of this database's sessions with a transaction id, this one aside: claims take
+    nothing it or later transactions wrote until it ends (docs/architecture.md, "The commit
+    horizon"). None on SQLite, which runs one writing transaction at a time.
+    """
+    return horizon_holder() if connection.vendor == "postgresql" else None
+
+
 def clickhouse_health() -> str | None:
     """Return None when ClickHouse is reachable, else why not.
 
@@ -99,7 +114,7 @@ def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
 
     Raises ClickHouseRejected for a write or a bad query.
     """
-    return clickhouse_rows(query, settings={"readonly": 1})
+    return clickhouse_rows_readonly(query)
 
 
 def broker_health() -> str | None:

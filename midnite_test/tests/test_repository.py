@@ -17,8 +17,8 @@ from django.conf import settings
 # The pieces are kept apart so that this file does not match itself.
 OUTSIDE = re.compile(
     r"\.\./shared\b"
-    # An absolute path (or one under ~) starts the word: not `a/home/`, `host.com/home/` nor
-    # `${TMPDIR:-/tmp}`, the shell's own default.
+    # An absolute path (or one under ~) starts the word: not a folder inside a relative path or
+    # a URL, nor the shell's own default in `${TMPDIR:-/tmp}`.
     r"|(?<![\w.$-])/(?:(?:work|root|home|Users)/|tmp\b)"
 )
 
