@@ -102,6 +102,28 @@ def clickhouse_rows(
     return _guarded(run)
 
 
+def clickhouse_rows_readonly(query: str) -> tuple[list[str], list[tuple]]:
+    """Run `query` with ClickHouse's `readonly` setting on a session of its own, closed after.
+
+    A refused query leaves `readonly` set on the session it ran on (clickhouse-connect restores
+    a per-call setting with SET, which readonly forbids), so it must not run on the session
+    this process's relay inserts through.
+    """
+    url = settings.CLICKHOUSE_URL
+    clickhouse_client()  # held elsewhere or unreachable: raise as every use does
+    timeouts = {} if is_embedded(url) else {"connect_timeout": 5, "send_receive_timeout": 30}
+    session = _guarded(lambda: clickhouse_connect.get_client(dsn=url, **timeouts))
+    try:
+
+        def run() -> tuple[list[str], list[tuple]]:
+            result = session.query(query, settings={"readonly": 1})
+            return list(result.column_names), [tuple(row) for row in result.result_rows]
+
+        return _guarded(run)
+    finally:
+        session.close()
+
+
 def clickhouse_insert(
     table: str,
     data: Sequence[Sequence[Any]],

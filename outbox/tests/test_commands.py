@@ -27,9 +27,10 @@ from outbox.clickhouse.sql import (
     event_log_create,
     schema_migrations_create,
 )
+from outbox.exceptions import ClickHouseRejected
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.relay import outbox_relay
-from outbox.selectors import outbox_backlog
+from outbox.selectors import clickhouse_query_readonly, outbox_backlog
 from outbox.tests.conftest import record
 
 
@@ -282,3 +283,13 @@ def test_outbox_purge_prints_the_number_of_old_shipped_messages_deleted(
     assert out.splitlines() == ["deleted 3 shipped messages"]
     assert OutboxMessage.objects.count() == 1
     assert OutboxBatch.objects.count() == 0
+
+
+def test_a_refused_query_leaves_the_session_the_relay_inserts_through_writable(event_log):
+    """Before: readonly stayed on the process's one session, and every later insert failed."""
+    with pytest.raises(ClickHouseRejected):
+        clickhouse_query_readonly("INSERT INTO event_log (event_type) VALUES ('x')")
+
+    clickhouse_command("INSERT INTO event_log (event_key, event_type) VALUES ('k', 'written')")
+
+    assert event_log.count("event_type = 'written'") == 1
