@@ -20,8 +20,8 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-## Set up and serve the API and one worker on embedded defaults (SQLite, chDB and the
-## filesystem broker under var/), in the foreground.
+## Set up and serve the API and one worker on embedded defaults (SQLite and chDB under var/,
+## no broker), in the foreground.
 run: export LOG_FORMAT ?= console
 # Requests without an API key are served, on every tenant; `ALLOW_ANONYMOUS=false make run` not.
 run: export ALLOW_ANONYMOUS ?= true
@@ -30,7 +30,7 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py create_test_users
 	$(BIN)/python manage.py clickhouse_migrate
-	PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) BIN=$(BIN) exec bin/run-embedded
+	PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) BIN=$(BIN) exec $(BIN)/python bin/run-embedded
 
 ## Debian's chromium for the browser test of the audit page (Playwright never downloads one).
 chromium:

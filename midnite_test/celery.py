@@ -1,7 +1,8 @@
 """The Celery app and the project's only beat schedule.
 
-Production uses Redis as the broker (CELERY_BROKER_URL); `make run` uses kombu's filesystem
-transport under var/broker, which needs no server. Either way the same tasks run.
+Production uses Redis as the broker (CELERY_BROKER_URL) and Celery's workers and beat. `make
+run` has no broker: its one worker (`manage.py run_embedded_worker`) runs the same tasks on
+this same schedule (outbox/embedded_worker.py).
 """
 
 import os
@@ -29,11 +30,8 @@ def _keep_django_logging(**kwargs) -> None:
 
 
 @app.on_after_configure.connect
-def _embedded_broker_folders(sender: Celery, **kwargs) -> None:
-    """Create the folders the filesystem transport and the file result backend use."""
-    if sender.conf.broker_url.startswith("filesystem://"):
-        for key in ("data_folder_in", "data_folder_out", "control_folder"):
-            Path(sender.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)
+def _embedded_result_folder(sender: Celery, **kwargs) -> None:
+    """Create the folder of the file result backend (`make run`'s ClickHouse query answers)."""
     if sender.conf.result_backend.startswith("file://"):
         Path(sender.conf.result_backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 

@@ -15,7 +15,7 @@ from midnite_test.structured_logging import logging_configure
 from midnite_test.observability import sentry_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Where the embedded defaults keep their state: SQLite, chDB, the broker's message files.
+# Where the embedded defaults keep their state: SQLite, chDB, the worker's socket.
 VAR_DIR = Path(config("VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = config("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
@@ -278,20 +278,12 @@ NOTIFICATION_MAX_ATTEMPTS = config("NOTIFICATION_MAX_ATTEMPTS", default=5, cast=
 def _celery_broker(url: str) -> tuple[str, dict, str]:
     """Return the broker URL, its transport options and the result backend for `url`.
 
-    `filesystem://` (the embedded default) passes messages through files under var/broker,
-    so `make run` needs no broker server; production sets a redis:// URL.
+    No URL (the embedded default) means no broker: `make run`'s one worker takes requests on
+    EMBEDDED_WORKER_SOCKET (outbox/worker_channel.py) and keeps a ClickHouse query's answer in
+    files under var/; production sets a redis:// URL.
     """
-    if url.startswith("filesystem://"):
-        folder = VAR_DIR / "broker"
-        options = {
-            "data_folder_in": str(folder / "messages"),
-            "data_folder_out": str(folder / "messages"),
-            "control_folder": str(folder / "control"),
-            "processed_folder": str(folder / "processed"),
-            "store_processed": False,
-            "polling_interval": 0.1,
-        }
-        return url, options, f"file://{VAR_DIR / 'celery-results'}"
+    if not url:
+        return "memory://", {}, f"file://{VAR_DIR / 'celery-results'}"
     # A web process publishing a wake-up gives up at once when Redis is down: the beat sweep
     # relays the message instead, and the request is not held up.
     options = {
@@ -309,7 +301,9 @@ def _celery_broker(url: str) -> tuple[str, dict, str]:
     CELERY_BROKER_URL,
     CELERY_BROKER_TRANSPORT_OPTIONS,
     CELERY_RESULT_BACKEND,
-) = _celery_broker(config("CELERY_BROKER_URL", default="filesystem://localhost/"))
+) = _celery_broker(config("CELERY_BROKER_URL", default=""))
+# Without a broker, where `manage.py run_embedded_worker` listens (outbox/embedded_worker.py).
+EMBEDDED_WORKER_SOCKET = str(VAR_DIR / "worker.sock") if CELERY_BROKER_URL == "memory://" else ""
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -6,6 +6,8 @@ Evaluation is the outbox's `notifications` consumer (`outbox.outbox_relay`); the
 import structlog
 from celery import shared_task
 
+from outbox.worker_channel import task_send
+
 log = structlog.get_logger(__name__)
 
 
@@ -21,6 +23,6 @@ def notifications_send_due_task() -> None:
 def notifications_send_wake() -> None:
     """Ask a worker to send now what just became due; the periodic sweep covers a lost ask."""
     try:
-        notifications_send_due_task.apply_async(retry=False)
+        task_send(notifications_send_due_task)
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
         log.warning("notifications.wakeup_failed", error=type(exc).__name__)

@@ -118,10 +118,10 @@ def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
 
 
 def broker_health() -> str | None:
-    """Return None when the Celery broker answers (or is the embedded one), else why not."""
+    """Return None when the Celery broker answers (or there is none: `make run`), else why not."""
     from celery import current_app
 
-    if current_app.conf.broker_url.startswith("filesystem://"):
+    if settings.EMBEDDED_WORKER_SOCKET:
         return None
     try:
         with current_app.connection_for_write() as connection:

@@ -20,6 +20,7 @@ from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
 from outbox.tasks import outbox_process_many_task
+from outbox.worker_channel import task_send
 
 log = structlog.get_logger(__name__)
 
@@ -121,13 +122,13 @@ def analytics_loader_register(
 
 
 def outbox_wake(*, consumers: Sequence[str]) -> None:
-    """Ask a worker to process `consumers` now: one Celery message for every consumer owed.
+    """Ask a worker to process `consumers` now: one request for every consumer owed.
 
     Sends at most one message per OUTBOX_WAKEUP_INTERVAL per process, whatever the number of
     consumers (`outbox.outbox_process_many`); consumers asked for in between are owed and go
     with the next message sent. Only a wake-up: what it does not send (still owed when no
     later commit comes, or the broker is down) is processed by the periodic sweep instead.
-    A failed send is one connection attempt (CELERY_BROKER_TRANSPORT_OPTIONS). Never raises.
+    A failed send is one attempt (outbox.worker_channel.task_send). Never raises.
     """
     global _wake_sent_at
     _wake_owed.update(consumers)
@@ -138,7 +139,7 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
     owed = sorted(_wake_owed)
     _wake_owed.clear()
     try:
-        outbox_process_many_task.apply_async(args=(owed,), retry=False)
+        task_send(outbox_process_many_task, args=(owed,))
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
         log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
 

@@ -1,9 +1,10 @@
-"""`make run`'s processes, for real: granian and one worker, no server but PostgreSQL's absence.
+"""`make run`'s processes, for real: granian and the embedded worker, no server at all.
 
-Runs bin/run-embedded on the embedded defaults (SQLite, chDB, the filesystem broker) in a
-directory of its own, posts a transaction and a user, and waits for the worker to ship them
-to ClickHouse; posts a product event and waits for its notification to be sent; then stops it
-with SIGTERM, as Ctrl-C or a supervisor would.
+Runs bin/run-embedded on the embedded defaults (SQLite, chDB, no broker) in a directory of its
+own, as the leader of a process group as a terminal would: posts a transaction and a user and
+waits for the worker to ship them to ClickHouse; posts a product event and waits for its
+notification to be sent; kills the worker and keeps posting while it is started again; then
+stops the whole group with SIGTERM (a supervisor) or SIGINT (Ctrl-C).
 """
 
 import json
@@ -36,9 +37,12 @@ def embedded(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLICKHOUSE_URL")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "CLICKHOUSE_URL", "CELERY_BROKER_URL")
+        },
         "VAR_DIR": str(tmp_path),
-        "CELERY_BROKER_URL": "filesystem://localhost/",
         "ALLOW_ANONYMOUS": "true",  # as `make run` sets it
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
@@ -93,11 +97,68 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _start(env: dict) -> subprocess.Popen:
+    """`make run`'s last step, leading a process group of its own as a terminal's job does."""
+    return subprocess.Popen(
+        [sys.executable, "bin/run-embedded"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (Linux)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            found |= {int(child)} | _descendants(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _worker_pid(service: subprocess.Popen) -> int | None:
+    for pid in _descendants(service.pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"run_embedded_worker" in command:
+            return pid
+    return None
+
+
+def _stop(service: subprocess.Popen, signum: signal.Signals) -> str:
+    """Send `signum` to the service's process group, as a terminal or a supervisor would.
+
+    Asserts that everything stopped cleanly within 10 s; returns what the service wrote.
+    """
+    processes = _descendants(service.pid)
+    sent = time.monotonic()
+    os.killpg(service.pid, signum)
+    _, stderr = service.communicate(timeout=30)
+    took = time.monotonic() - sent
+    stderr = stderr.decode()
+    assert service.returncode == 0, stderr[-3000:]
+    assert took < 10, f"stopping took {took:.1f} s"
+    assert not [pid for pid in processes if _alive(pid)], "a process outlived the service"
+    for unclean in ("refused to gracefully stop", "cold shutdown", "Killing", "killing it"):
+        assert unclean not in stderr
+    return stderr
+
+
 def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embedded):
     env, port, database = embedded
-    service = subprocess.Popen(
-        ["bin/run-embedded"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    service = _start(env)
     try:
         # Ready means the web answers and the worker has reported on ClickHouse.
         assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
@@ -120,12 +181,46 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
         }
         assert _post(port, "/api/v1/events", [signup])["accepted"] == 1
         assert _wait_until(lambda: _welcome_status(port) == "sent", seconds=10)
-    finally:
-        service.send_signal(signal.SIGTERM)
-        _, stderr = service.communicate(timeout=30)
+        assert _wait_until(lambda: _shipped(database) == 9, seconds=5)
 
-    assert service.returncode == 0, stderr.decode()[-2000:]
+        # The worker holds the embedded store, so it answers an operator's query itself.
+        held = _clickhouse_count(env)
+    finally:
+        stderr = _stop(service, signal.SIGTERM)
+
+    assert held.returncode == 0, held.stderr + stderr[-2000:]
+    assert "Asking the worker to run the query." in held.stderr
+    # The 7 above, the product event and its new user; and the same once the store is free.
+    assert held.stdout.split() == ["count()", "9"]
+    assert _clickhouse_count(env).stdout.split() == ["count()", "9"]
+
+
+def _clickhouse_count(env: dict) -> subprocess.CompletedProcess:
     query = [sys.executable, "manage.py", "clickhouse_query", "SELECT count() FROM event_log"]
-    counted = subprocess.run(query, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    # The 7 above, the product event and its new user.
-    assert counted.stdout.split() == ["count()", "9"]
+    return subprocess.run(query, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_killed_worker_is_started_again_while_the_web_tier_serves_and_ctrl_c_stops_all(
+    embedded,
+):
+    env, port, database = embedded
+    service = _start(env)
+    try:
+        assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
+        assert _wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
+        killed = _worker_pid(service)
+        assert killed is not None
+
+        os.kill(killed, signal.SIGKILL)
+        # The web tier answers while no worker runs; the outbox keeps what the worker owes.
+        answer = _post(port, "/event", {"type": "deposit", "amount": "5.00", "user_id": 2, "t": 1})
+        assert answer == {"alert": False, "alert_codes": [], "user_id": 2}
+
+        assert _wait_until(lambda: _worker_pid(service) not in (None, killed), seconds=10)
+        assert _wait_until(lambda: _shipped(database) == 5, seconds=10)
+        _post(port, "/event", {"type": "deposit", "amount": "6.00", "user_id": 2, "t": 2})
+        assert _wait_until(lambda: _shipped(database) == 6, seconds=5)
+    finally:
+        stderr = _stop(service, signal.SIGINT)
+
+    assert "the worker exited (signal SIGKILL); starting it again" in stderr

@@ -206,7 +206,18 @@ def test_the_worker_does_not_start_with_a_bad_file(files):
     rules.write_text(RULES.replace("PING", "PONG"))
     worker = [sys.executable, "-m", "celery", "-A", "midnite_test", "worker", "--pool", "solo"]
 
-    result = run(worker, files, CELERY_BROKER_URL="filesystem://localhost/")
+    result = run(worker, files)
+
+    assert result.returncode == 1
+    assert f"{rules}: rules[0] (PONG).notification_type" in result.stderr
+
+
+def test_the_embedded_worker_does_not_start_with_a_bad_file(files, tmp_path):
+    rules, _ = files
+    rules.write_text(RULES.replace("PING", "PONG"))
+    worker = [sys.executable, "manage.py", "run_embedded_worker"]
+
+    result = run(worker, files, CELERY_BROKER_URL="", VAR_DIR=str(tmp_path))
 
     assert result.returncode == 1
     assert f"{rules}: rules[0] (PONG).notification_type" in result.stderr

@@ -1,9 +1,12 @@
+from uuid import uuid4
+
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.core.management.base import BaseCommand, CommandError
 
 from outbox.exceptions import ClickHouseStoreHeld, OutboxError
 from outbox.selectors import clickhouse_query_readonly
 from outbox.tasks import clickhouse_query_readonly_task
+from outbox.worker_channel import task_send
 
 
 class Command(BaseCommand):
@@ -31,9 +34,11 @@ class Command(BaseCommand):
             self.stdout.write("\t".join(str(value) for value in row))
 
     def _through_worker(self, query: str, timeout: float) -> tuple[list[str], list]:
+        task_id = str(uuid4())
         try:
-            answer = clickhouse_query_readonly_task.apply_async(args=(query,)).get(timeout=timeout)
-        except CeleryTimeoutError as exc:
+            task_send(clickhouse_query_readonly_task, args=(query,), task_id=task_id)
+            answer = clickhouse_query_readonly_task.AsyncResult(task_id).get(timeout=timeout)
+        except (CeleryTimeoutError, OSError) as exc:
             raise CommandError(f"No worker answered within {timeout:g} s; is one running?") from exc
         except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised by Celery
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,131 @@
+"""`make run`'s worker without a broker: requests on a Unix socket, the same tasks, no queue."""
+
+import socket
+import threading
+import uuid
+
+import pytest
+from structlog.testing import capture_logs
+
+from midnite_test.celery import app as celery_app
+from outbox.embedded_worker import EmbeddedWorker, TaskRequest, _requests_drain, request_parse
+from outbox.models import WorkerHeartbeat
+from outbox.services import outbox_wake
+from outbox.tasks import (
+    clickhouse_heartbeat_record_task,
+    clickhouse_query_readonly_task,
+    outbox_process_many_task,
+)
+from outbox.worker_channel import task_send
+
+
+@pytest.fixture
+def socket_path(settings, tmp_path):
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "worker.sock")
+    return settings.EMBEDDED_WORKER_SOCKET
+
+
+@pytest.fixture
+def listening(socket_path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:
+        channel.bind(socket_path)
+        yield channel
+
+
+def test_requests_sent_while_the_worker_is_busy_run_once_each(listening):
+    for _ in range(3):
+        task_send(outbox_process_many_task, args=(["analytics", "metrics"],))
+    task_send(clickhouse_heartbeat_record_task)
+    task_send(outbox_process_many_task, args=(["notifications"],))
+
+    assert _requests_drain(listening) == [
+        TaskRequest(task="outbox.outbox_process_many", args=(("analytics", "metrics"),)),
+        TaskRequest(task="outbox.clickhouse_heartbeat_record", args=()),
+        TaskRequest(task="outbox.outbox_process_many", args=(("notifications",),)),
+    ]
+    assert _requests_drain(listening) == []
+
+
+def test_a_full_socket_refuses_a_request_at_once_instead_of_blocking_the_sender(listening):
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+
+    with pytest.raises(BlockingIOError):
+        for _ in range(100_000):
+            task_send(outbox_process_many_task, args=(["analytics"],))
+
+
+def test_a_wake_up_with_no_worker_listening_is_dropped_and_logged(socket_path, settings):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+
+    with capture_logs() as logs:
+        outbox_wake(consumers=["analytics"])
+
+    assert [(log["event"], log["error"]) for log in logs] == [
+        ("outbox.wakeup_failed", "FileNotFoundError")
+    ]
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b"not json",
+        b"[]",
+        b'{"args": []}',
+        b'{"task": 1}',
+        b'{"task": "outbox.outbox_relay", "id": 7}',
+        b'{"task": "outbox.outbox_relay", "args": [{"consumer": "analytics"}]}',
+    ],
+)
+def test_a_malformed_request_is_dropped_and_logged(datagram):
+    with capture_logs() as logs:
+        assert request_parse(datagram) is None
+
+    assert [log["event"] for log in logs] == ["worker.request_malformed"]
+
+
+@pytest.fixture
+def worker(socket_path):
+    """An embedded worker running in a thread; Celery's eager setting restored after it."""
+    conf = celery_app.conf
+    saved = conf.task_always_eager
+    worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    yield worker
+    worker.stop()
+    thread.join(timeout=10)
+    conf.task_always_eager = saved
+    assert not thread.is_alive()
+
+
+# The caller waits in the worker's own process here, where Celery warns that eager mode is on.
+@pytest.mark.filterwarnings("ignore:Results are not stored:RuntimeWarning")
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_reports_at_once_and_answers_a_query_its_caller_waits_for(worker, event_log):
+    task_id = str(uuid.uuid4())
+
+    task_send(clickhouse_query_readonly_task, args=("SELECT 6 * 7 AS answer",), task_id=task_id)
+    answer = clickhouse_query_readonly_task.AsyncResult(task_id).get(timeout=10)
+
+    assert answer == {"columns": ["answer"], "rows": [["42"]]}
+    assert WorkerHeartbeat.objects.get(name=WorkerHeartbeat.CLICKHOUSE).ok
+
+
+def test_a_failing_task_is_logged_and_the_worker_goes_on(socket_path, event_log):
+    worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
+
+    with capture_logs() as logs:
+        worker.task_run(TaskRequest(task="outbox.clickhouse_query_readonly", args=("DROP x",)))
+        worker.task_run(TaskRequest(task="no.such_task", args=()))
+
+    assert [(log["event"], log.get("task")) for log in logs] == [
+        ("worker.task_failed", "outbox.clickhouse_query_readonly"),
+        ("worker.unknown_task", "no.such_task"),
+    ]
+
+
+def test_a_socket_path_too_long_for_the_system_is_refused_by_name(tmp_path):
+    path = str(tmp_path / ("x" * 120) / "worker.sock")
+
+    with pytest.raises(ValueError, match="set VAR_DIR to a shorter folder"):
+        EmbeddedWorker(app=celery_app, socket_path=path)
