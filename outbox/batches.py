@@ -5,8 +5,8 @@ database (`outbox.consumers`): both claim and lock batches here and ship them th
 
 A claim writes two rows (the batch and the consumer's cursor), not one per message: it takes
 the next messages after the cursor in (xid, id) order, but only those whose transaction is
-older than every transaction still running (the commit horizon, see OutboxMessage), so no
-message can later appear inside a range already taken.
+older than every transaction still running that can write in this database (the commit
+horizon, see OutboxMessage), so no message can later appear inside a range already taken.
 """
 
 from collections.abc import Callable
@@ -115,16 +115,40 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     )
 
 
-# The horizon: the oldest transaction still running, this one included. When this transaction
-# is that oldest one, its own messages are below the horizon too: every older transaction has
-# ended and nobody else writes with its id (tests run inside one transaction).
-_CLAIM = """
-    WITH horizon AS (
-        SELECT CASE WHEN own = xmin THEN xmin + 1 ELSE xmin END AS xid
-        FROM (
-            SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-                   pg_current_xact_id_if_assigned()::text::bigint AS own
-        ) AS snapshot
+# Every session of the server as pg_stat_activity shows it, read afresh. PostgreSQL keeps one
+# copy per transaction; the argument (NULL: every session) first drops it, so the sessions
+# are read after the statement's snapshot was taken, whatever this transaction read before.
+# A session's database and transaction id are shown to every role; its state and the start of
+# its transaction only to the same role or a member of pg_read_all_stats (outbox.checks).
+_SESSIONS = "pg_stat_get_activity((SELECT NULL::int FROM pg_stat_clear_snapshot()))"
+_THIS_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
+# The horizon: the oldest transaction still running that can write this database's messages,
+# this one included. The snapshot lists the running transactions of the whole server; only
+# those a session of another database holds are left out (a session writes in its own
+# database only). Every other one counts, a session of this database, a prepared transaction,
+# one whose session has just ended: none is passed unseen. A transaction that starts after the
+# snapshot is at or above its xmax, so a session read later cannot lower the horizon wrongly.
+# When this transaction is the oldest one, its own messages are below the horizon too: every
+# older one that could write here has ended and nobody else writes with its id (tests run
+# inside one transaction).
+_CLAIM = f"""
+    WITH snapshot AS (
+        SELECT pg_current_snapshot() AS snap,
+               pg_current_xact_id_if_assigned()::text::bigint AS own
+    ), oldest AS (
+        SELECT own, least(
+            pg_snapshot_xmax(snap)::text::bigint,
+            own,
+            (SELECT min(running::text::bigint) FROM pg_snapshot_xip(snap) AS running
+             WHERE NOT EXISTS (
+                 SELECT FROM {_SESSIONS} AS session
+                 WHERE session.backend_xid = running::xid AND session.datid <> {_THIS_DATABASE}
+             ))
+        ) AS xid
+        FROM snapshot
+    ), horizon AS (
+        SELECT CASE WHEN own = xid THEN xid + 1 ELSE xid END AS xid FROM oldest
     ), taken AS (
         SELECT xid, id, created_at FROM outbox_outboxmessage
         WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
@@ -142,36 +166,74 @@ _CLAIM = """
 HELD_BACK_WARNING_SECONDS = 5.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class HorizonHolder:
+    """The session of this database whose open transaction holds the commit horizon back.
+
+    `transaction_age_seconds` and `state` are None when the database role may not see them: a
+    session of another role, without pg_read_all_stats (outbox.checks).
+    """
+
+    pid: int
+    transaction_age_seconds: float | None
+    state: str | None
+
+
+def horizon_holder() -> HorizonHolder | None:
+    """The session of this database, but this one, with the oldest transaction that has an id.
+
+    Transactions of other databases never hold the horizon back, so they are never named.
+    """
+    with connection.cursor() as db:
+        db.execute(_HOLDER)
+        row = db.fetchone()
+    if row is None:
+        return None
+    pid, seconds, state = row
+    return HorizonHolder(
+        pid=pid,
+        transaction_age_seconds=None if seconds is None else round(seconds, 3),
+        state=state,
+    )
+
+
+_HOLDER = f"""
+    SELECT pid, extract(epoch FROM clock_timestamp() - xact_start)::float, state
+    FROM {_SESSIONS} AS session
+    WHERE datid = {_THIS_DATABASE} AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+    ORDER BY age(backend_xid) DESC
+    LIMIT 1
+"""
+
+
 def _horizon_check(db, where: dict) -> None:
     """Log the transaction that holds `where["consumer"]`'s committed messages back, if long.
 
-    A transaction open anywhere in the cluster (another database's too) keeps the horizon at
-    its id until it ends; nothing is lost meanwhile, but nothing after it ships.
+    A transaction open in this database keeps the horizon at its id until it ends; nothing is
+    lost meanwhile, but nothing after it ships. Without pg_read_all_stats a session of another
+    role shows no transaction start, so its hold is not logged (outbox.checks warns at start).
     """
-    db.execute(_HELD_BACK, where)
-    row = db.fetchone()
-    if row is not None and row[1] >= HELD_BACK_WARNING_SECONDS:
-        pid, seconds, database, state = row
+    db.execute(_UNCLAIMED, where)
+    if not db.fetchone()[0]:
+        return
+    holder = horizon_holder()
+    if holder is None or holder.transaction_age_seconds is None:
+        return
+    if holder.transaction_age_seconds >= HELD_BACK_WARNING_SECONDS:
         log.warning(
             "outbox.claim_held_back",
             consumer=where["consumer"],
-            pid=pid,
-            transaction_age_s=round(seconds, 1),
-            database=database,
-            state=state,
+            pid=holder.pid,
+            transaction_age_s=round(holder.transaction_age_seconds, 1),
+            state=holder.state,
         )
 
 
-_HELD_BACK = """
-    SELECT pid, extract(epoch FROM now() - xact_start)::float, datname, state
-    FROM pg_stat_activity
-    WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-      AND EXISTS (
-          SELECT FROM outbox_outboxmessage
-          WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
-      )
-    ORDER BY age(backend_xid) DESC
-    LIMIT 1
+_UNCLAIMED = """
+    SELECT EXISTS (
+        SELECT FROM outbox_outboxmessage
+        WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
+    )
 """
 
 

@@ -85,10 +85,11 @@ class OutboxMessage(models.Model):
     something with no row of its own carries `payload`.
 
     `xid` is the id of the transaction that wrote it (the database fills it in). Ids are drawn
-    from a sequence before commit, so transactions commit out of id order; but once every
-    transaction older than the oldest one still running has ended
-    (`pg_snapshot_xmin(pg_current_snapshot())`), no message can appear below that horizon.
-    Claims therefore take ranges in (xid, id) order, only below the horizon, and never look back.
+    from a sequence before commit, so transactions commit out of id order; but below the oldest
+    transaction still running that can write in this database (a session of this database, or
+    any the claim cannot place in another database: `outbox.batches`), every transaction that
+    could write a message has ended, so none can appear below that horizon. Claims therefore
+    take ranges in (xid, id) order, only below the horizon, and never look back.
     """
 
     consumer = models.CharField(max_length=32)

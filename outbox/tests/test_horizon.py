@@ -1,0 +1,80 @@
+"""The commit horizon counts only the transactions that can write this database's messages.
+
+A transaction open in another database of the server never holds a claim back; one open in
+this database always does, whichever role runs it and whatever the claimer may see of it.
+"""
+
+import pytest
+from structlog.testing import capture_logs
+
+from outbox.batches import batch_claim, batch_messages
+from outbox.tests.sessions import (
+    acting_as,
+    connect,
+    message_insert,
+    other_database_transaction,
+    role_without_stats,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def claimed(*, size: int = 100) -> int:
+    batch = batch_claim("analytics", size=size)
+    return 0 if batch is None else batch_messages(batch).count()
+
+
+def test_a_transaction_open_in_another_database_holds_no_claim_back(publish):
+    with other_database_transaction():
+        publish(3)
+
+        assert claimed() == 3
+
+
+def test_an_unprivileged_claimer_passes_another_databases_transaction_too(publish):
+    """The sessions' databases and transaction ids are shown to every role (PostgreSQL 15)."""
+    with role_without_stats() as claimer, other_database_transaction():
+        publish(3)
+
+        with acting_as(claimer):
+            assert claimed() == 3
+
+
+def test_an_uncommitted_message_of_another_role_is_never_passed(publish):
+    """A claimer that cannot see the writer's session's state still never passes its message."""
+    with role_without_stats() as writer, role_without_stats() as claimer:
+        publish(1)  # below the writer's transaction: claimable
+        session = connect(user=writer)
+        try:
+            message_insert(session)
+            publish(2)  # committed, but above the writer's transaction
+
+            with acting_as(claimer):
+                while_open = claimed()
+            session.commit()
+            with acting_as(claimer):
+                after = claimed()
+        finally:
+            session.close()
+
+    assert while_open == 1, "nothing ships past a transaction still open in this database"
+    assert after == 3
+
+
+def test_the_held_back_warning_names_the_holder_in_this_database_only(publish, monkeypatch):
+    monkeypatch.setattr("outbox.batches.HELD_BACK_WARNING_SECONDS", 0.0)
+    with other_database_transaction():  # older, so the oldest on the server
+        session = connect()
+        try:
+            message_insert(session)
+            publish(1)
+
+            with capture_logs() as logs:
+                assert claimed() == 0
+            holder = session.info.backend_pid
+        finally:
+            session.close()
+
+    [held] = [entry for entry in logs if entry["event"] == "outbox.claim_held_back"]
+    assert held["pid"] == holder
+    assert held["state"] == "idle in transaction"
