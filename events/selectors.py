@@ -13,9 +13,11 @@ from events.models import Event, MetricBucket
 from outbox.contracts import CONSUMER_METRICS
 from outbox.selectors import (
     Backlog,
+    HorizonHolder,
     broker_health,
     clickhouse_health,
     outbox_backlog,
+    outbox_horizon_holder,
     outbox_processed_until,
 )
 
@@ -35,6 +37,7 @@ class Readiness:
     checks: dict[str, str]
     failed: list[str]
     outbox: list[Backlog]
+    outbox_horizon_holder: HorizonHolder | None
 
     @property
     def status(self) -> str:
@@ -42,7 +45,10 @@ class Readiness:
 
 
 def readiness_check() -> Readiness:
-    """Check each dependency by name: database, broker, ClickHouse; report the outbox backlog."""
+    """Check each dependency by name: database, broker, ClickHouse; report the outbox backlog.
+
+    And the session of this database whose open transaction holds the outbox back, if any.
+    """
     database_ok = database_is_ready()
     problems = {
         "database": None if database_ok else "the database does not answer",
@@ -56,7 +62,8 @@ def readiness_check() -> Readiness:
     }
     failed = [name for name, problem in problems.items() if problem is not None]
     backlog = outbox_backlog() if database_ok else []
-    return Readiness(checks=checks, failed=failed, outbox=backlog)
+    holder = outbox_horizon_holder() if database_ok else None
+    return Readiness(checks=checks, failed=failed, outbox=backlog, outbox_horizon_holder=holder)
 
 
 @dataclass(frozen=True, kw_only=True)

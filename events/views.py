@@ -131,7 +131,7 @@ class HealthLiveView(APIView):
 
 
 class HealthReadyView(APIView):
-    """GET /healthz/ready: each dependency by name, and the outbox backlog."""
+    """GET /healthz/ready: each dependency by name, the outbox backlog and what holds it back."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -142,7 +142,8 @@ class HealthReadyView(APIView):
         description=(
             "503 when the database, the broker (when one is configured) or ClickHouse fails; "
             "`failed` names them. In embedded mode ClickHouse is judged by the worker's "
-            "heartbeat. The outbox backlog is reported, never a cause of 503."
+            "heartbeat. The outbox backlog, and the session of this database whose open "
+            "transaction holds the outbox back, are reported, never a cause of 503."
         ),
         responses={200: ReadinessSerializer, 503: ReadinessSerializer},
     )

@@ -5,9 +5,13 @@ this database always does, whichever role runs it and whatever the claimer may s
 """
 
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
 from structlog.testing import capture_logs
 
-from outbox.batches import batch_claim, batch_messages
+from outbox.batches import HorizonHolder, batch_claim, batch_messages
+from outbox.checks import horizon_visibility_check
+from outbox.selectors import outbox_horizon_holder
 from outbox.tests.sessions import (
     acting_as,
     connect,
@@ -78,3 +82,51 @@ def test_the_held_back_warning_names_the_holder_in_this_database_only(publish, m
     [held] = [entry for entry in logs if entry["event"] == "outbox.claim_held_back"]
     assert held["pid"] == holder
     assert held["state"] == "idle in transaction"
+
+
+def test_the_ready_probe_names_the_session_of_this_database_that_holds_the_outbox_back():
+    def holder() -> dict | None:
+        return APIClient().get("/healthz/ready").json()["outbox_horizon_holder"]
+
+    with other_database_transaction():
+        while_other = holder()
+        session = connect()
+        try:
+            message_insert(session)
+            while_open = holder()
+            pid = session.info.backend_pid
+        finally:
+            session.close()
+
+    assert while_other is None, "a transaction of another database holds nothing back"
+    assert while_open["pid"] == pid and while_open["state"] == "idle in transaction"
+    assert while_open["transaction_age_seconds"] >= 0
+
+
+def test_a_role_without_pg_read_all_stats_sees_the_holder_of_another_role_by_pid_only():
+    with role_without_stats() as writer, role_without_stats() as reader:
+        session = connect(user=writer)
+        try:
+            message_insert(session)
+            with acting_as(reader):
+                holder = outbox_horizon_holder()
+            pid = session.info.backend_pid
+        finally:
+            session.close()
+
+    assert holder == HorizonHolder(pid=pid, transaction_age_seconds=None, state=None)
+
+
+def test_the_start_up_check_warns_when_the_role_cannot_see_other_roles_sessions():
+    with role_without_stats() as role:
+        with acting_as(role):
+            without = horizon_visibility_check(None, databases=["default"])
+        with connection.cursor() as db:
+            db.execute(f'GRANT pg_read_all_stats TO "{role}"')
+        with acting_as(role):
+            granted = horizon_visibility_check(None, databases=["default"])
+
+    assert [warning.id for warning in without] == ["outbox.W001"]
+    assert role in without[0].msg and "pg_read_all_stats" in without[0].hint
+    assert granted == []
+    assert horizon_visibility_check(None, databases=["default"]) == []  # the tests' superuser

@@ -38,6 +38,7 @@ def test_ready_probe_names_each_dependency_and_the_backlog(api_client, db):
                 }
                 for consumer in ("analytics", "metrics")
             ],
+            "outbox_horizon_holder": None,
         }
 
 
