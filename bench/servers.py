@@ -17,7 +17,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "transactions.lua"
 # BENCH_POSTGRES_URL points a benchmark at another server, e.g. a private one, so no other
-# client's open transaction holds the outbox's commit horizon (docs/BENCHMARKS.md).
+# client's work shares its CPU (docs/BENCHMARKS.md).
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 
 

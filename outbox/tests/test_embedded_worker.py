@@ -1,7 +1,9 @@
 """`make run`'s worker without a broker: requests on a Unix socket, the same tasks, no queue."""
 
+import os
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -91,6 +93,9 @@ def worker(socket_path):
     worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
     thread = threading.Thread(target=worker.run)
     thread.start()
+    deadline = time.monotonic() + 10
+    while not os.path.exists(socket_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield worker
     worker.stop()
     thread.join(timeout=10)
