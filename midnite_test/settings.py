@@ -283,7 +283,8 @@ def _celery_broker(url: str) -> tuple[str, dict, str]:
     files under var/; production sets a redis:// URL.
     """
     if not url:
-        return "memory://", {}, f"file://{VAR_DIR / 'celery-results'}"
+        # Never connected to; a host keeps kombu from warning that it has none.
+        return "memory://localhost/", {}, f"file://{VAR_DIR / 'celery-results'}"
     # A web process publishing a wake-up gives up at once when Redis is down: the beat sweep
     # relays the message instead, and the request is not held up.
     options = {
@@ -297,13 +298,14 @@ def _celery_broker(url: str) -> tuple[str, dict, str]:
     return url, options, url
 
 
+_broker_url_set = bool(config("CELERY_BROKER_URL", default=""))
 (
     CELERY_BROKER_URL,
     CELERY_BROKER_TRANSPORT_OPTIONS,
     CELERY_RESULT_BACKEND,
 ) = _celery_broker(config("CELERY_BROKER_URL", default=""))
 # Without a broker, where `manage.py run_embedded_worker` listens (outbox/embedded_worker.py).
-EMBEDDED_WORKER_SOCKET = str(VAR_DIR / "worker.sock") if CELERY_BROKER_URL == "memory://" else ""
+EMBEDDED_WORKER_SOCKET = "" if _broker_url_set else str(VAR_DIR / "worker.sock")
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

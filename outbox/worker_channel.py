@@ -20,7 +20,8 @@ def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) ->
     """Ask a worker to run `task` with `args` now; raise OSError or the broker's error if it can't.
 
     Never waits: one connection attempt to the broker (CELERY_BROKER_TRANSPORT_OPTIONS), or one
-    non-blocking datagram to the embedded worker.
+    non-blocking datagram to the embedded worker. A request without `task_id` that finds the
+    worker's socket full is dropped silently.
     """
     path = settings.EMBEDDED_WORKER_SOCKET
     if not path:
@@ -28,4 +29,10 @@ def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) ->
         return
     request = json.dumps({"task": task.name, "args": list(args), "id": task_id}).encode()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:
-        channel.sendto(request, socket.MSG_DONTWAIT, path)
+        try:
+            channel.sendto(request, socket.MSG_DONTWAIT, path)
+        except BlockingIOError:
+            # A full socket: the busy worker has requests waiting, and runs a sweep of every
+            # consumer within a second. Only a caller that waits for its answer must know.
+            if task_id is not None:
+                raise

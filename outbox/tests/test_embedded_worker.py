@@ -48,12 +48,23 @@ def test_requests_sent_while_the_worker_is_busy_run_once_each(listening):
     assert _requests_drain(listening) == []
 
 
-def test_a_full_socket_refuses_a_request_at_once_instead_of_blocking_the_sender(listening):
+def test_a_full_socket_drops_a_wake_up_quietly_and_never_blocks_the_sender(listening):
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+
+    for _ in range(10_000):
+        task_send(outbox_process_many_task, args=(["analytics"],))
+
+    assert _requests_drain(listening) == [
+        TaskRequest(task="outbox.outbox_process_many", args=(("analytics",),))
+    ]
+
+
+def test_a_full_socket_refuses_a_request_whose_caller_waits_for_the_answer(listening):
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
 
     with pytest.raises(BlockingIOError):
-        for _ in range(100_000):
-            task_send(outbox_process_many_task, args=(["analytics"],))
+        for n in range(10_000):
+            task_send(clickhouse_query_readonly_task, args=("SELECT 1",), task_id=str(n))
 
 
 def test_a_wake_up_with_no_worker_listening_is_dropped_and_logged(socket_path, settings):
