@@ -7,13 +7,17 @@ notification to be sent; kills the worker and keeps posting while it is started 
 stops the whole group with SIGTERM (a supervisor) or SIGINT (Ctrl-C).
 """
 
+import fcntl
 import json
 import os
+import pty
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import termios
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -224,3 +228,56 @@ def test_a_killed_worker_is_started_again_while_the_web_tier_serves_and_ctrl_c_s
         stderr = _stop(service, signal.SIGINT)
 
     assert "the worker exited (signal SIGKILL); starting it again" in stderr
+
+
+def test_ctrl_c_on_a_terminal_stops_make_run_with_status_0(embedded):
+    """As a person runs it: `make run` on a terminal, then Ctrl-C typed on that terminal.
+
+    The terminal sends SIGINT to its foreground job; make would die of it (status 130)
+    however cleanly the service stopped, so the service takes the foreground while it runs.
+    """
+    env, port, _ = embedded
+    primary, secondary = pty.openpty()
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(secondary)
+    screen = bytearray()
+    reader = threading.Thread(target=_read_all, args=(primary, screen), daemon=True)
+    reader.start()
+    try:
+        assert _wait_until(lambda: _ready(port), seconds=90), "make run never became ready"
+        typed = time.monotonic()
+        os.write(primary, b"\x03")
+        make.wait(timeout=30)
+        took = time.monotonic() - typed
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    reader.join(timeout=5)
+    os.close(primary)
+    shown = screen.decode(errors="replace")
+    assert make.returncode == 0, shown[-3000:]
+    assert took < 10, f"stopping took {took:.1f} s"
+    for unclean in ("Interrupt", "Error", "refused to gracefully stop", "Killing"):
+        assert unclean not in shown
+
+
+def _read_all(primary: int, screen: bytearray) -> None:
+    """Keep reading the terminal, so the programs writing to it never block."""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the last program on the terminal closed it
+            return
+        if not chunk:
+            return
+        screen += chunk
