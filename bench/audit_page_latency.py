@@ -47,7 +47,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from events.models import User
+    from users.models import User
 
     call_command("migrate", verbosity=0)
     user = User.objects.create(external_id=f"u_bench_{uuid.uuid4().hex[:8]}")

@@ -105,9 +105,9 @@ def _bench(args: argparse.Namespace) -> int:
     django.setup()
     from django.db import transaction
 
-    from events.models import User
     from notifications.evaluation import notification_events_evaluate
     from notifications.sending import notifications_send_due
+    from users.models import User
 
     rng = random.Random(args.seed)
     start = datetime.now(timezone.utc) - timedelta(days=30)

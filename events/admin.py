@@ -1,22 +1,7 @@
 from django.contrib import admin
 
-from events.models import Event, User
-from events.services import user_save_new
+from events.models import Event
 from midnite_test.admin import ReadOnlyModelAdmin
-
-
-@admin.register(User)
-class UserAdmin(admin.ModelAdmin):
-    list_display = ("id", "external_id", "first_name", "last_name", "email", "created_at")
-    search_fields = ("=id", "external_id", "first_name", "last_name", "email")
-    list_filter = ("created_at",)
-
-    def save_model(self, request, obj: User, form, change: bool) -> None:
-        # A new user is announced like every other: through the outbox, in its transaction.
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
-            user_save_new(user=obj)
 
 
 @admin.register(Event)

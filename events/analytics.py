@@ -1,4 +1,4 @@
-"""What the events app ships to analytics: one record per event, alert and new user.
+"""What the events app ships to analytics: one record per event and per alert.
 
 Each record's key names what it is about for ever, so its ClickHouse row id is stable.
 """
@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from events.models import DEFAULT_TENANT, Event, User
+from events.models import Event
 from outbox.analytics import RowSource
 from outbox.contracts import AnalyticsRecord
 
 TOPIC_EVENT_STORED = "event_stored"
 TOPIC_ALERT_RAISED = "alert_raised"
-TOPIC_USER_CREATED = "user_created"
 
 _EVENT_FIELDS = (
     "pk",
@@ -90,16 +89,4 @@ def alert_record(*, event: Event, code: int) -> AnalyticsRecord:
         tenant_id=event.tenant_id,
         user_id=event.user_id,
         context={"code": code, "event_id": event.event_id},
-    )
-
-
-def user_record(user: User) -> AnalyticsRecord:
-    """Return the analytics record of `user` having been created."""
-    return AnalyticsRecord(
-        key=f"user:{user.pk}",
-        event_type=TOPIC_USER_CREATED,
-        occurred_at=user.created_at,
-        tenant_id=DEFAULT_TENANT,
-        user_id=user.pk,
-        context={"email": user.email, "first_name": user.first_name, "last_name": user.last_name},
     )

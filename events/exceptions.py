@@ -22,13 +22,6 @@ class DuplicateTimestamp(DomainError):
     http_status = 409
 
 
-class EmailTaken(DomainError):
-    """Another user already has this email, in some letter case."""
-
-    code = "email_taken"
-    http_status = 409
-
-
 class EventConflict(DomainError):
     """The tenant already has an event with this id, with different content."""
 

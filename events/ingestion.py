@@ -19,11 +19,12 @@ from django.utils import timezone
 from events.analytics import TOPIC_EVENT_STORED
 from events.contracts import EventInput, StoredEvent
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
-from events.models import Event, User
+from events.models import Event
 from events.validation import InvalidEvent, event_input_parse_serialized, payload_serialize
 from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_publish_subjects
+from users.models import User
 
 # Rows per INSERT: 10 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
 INSERT_CHUNK = 1_000

@@ -10,11 +10,11 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from events.analytics import TOPIC_USER_CREATED, user_record
-from events.models import User
 from events.validation import payload_serialize
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.services import outbox_publish
+from users.analytics import TOPIC_USER_CREATED, user_record
+from users.models import User
 
 # Users per INSERT on SQLite: 3 parameters a row stays under its parameter limit.
 INSERT_CHUNK = 1_000

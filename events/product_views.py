@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
 from events.exceptions import InvalidQuery
-from events.models import DEFAULT_TENANT
 from events.product_events import MAX_PRODUCT_EVENTS, product_events_ingest
 from events.serializers import (
     ProductEventBatchOutputSerializer,
@@ -20,6 +19,7 @@ from events.serializers import (
     ProductEventQuerySerializer,
 )
 from midnite_test.serializers import ErrorSerializer
+from users.models import DEFAULT_TENANT
 
 PRODUCT_EVENT_EXAMPLE = {
     "user_id": "u_12345",

@@ -133,20 +133,6 @@ class ReadinessSerializer(serializers.Serializer):
     )
 
 
-class UserRegisterInputSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=150, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, allow_blank=True)
-
-
-class UserOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
 @extend_schema_field(OpenApiTypes.DATETIME)
 class TimestampField(serializers.Field):
     """An ISO 8601 timestamp with a timezone, returned in UTC."""

@@ -11,8 +11,6 @@ urlpatterns = [
     path("events/bulk/", views.EventBulkIngestView.as_view()),
     path("metrics", views.MetricsView.as_view(), name="metrics"),
     path("metrics/", views.MetricsView.as_view()),
-    path("users", views.UserRegisterView.as_view(), name="user-register"),
-    path("users/", views.UserRegisterView.as_view()),
     path(
         "api/v1/events",
         product_views.ProductEventIngestView.as_view(),

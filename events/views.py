@@ -11,7 +11,6 @@ from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
 from events.exceptions import InvalidQuery
 from events.ingestion import event_ingest, events_bulk_ingest
-from events.models import DEFAULT_TENANT
 from events.selectors import EventFilters, EventPage, events_page, metrics_list, readiness_check
 from events.serializers import (
     EventBulkInputSerializer,
@@ -27,14 +26,13 @@ from events.serializers import (
     ReadinessSerializer,
     TransactionInputSerializer,
     TransactionOutputSerializer,
-    UserOutputSerializer,
-    UserRegisterInputSerializer,
     transaction_answer,
     transaction_input_validate,
 )
-from events.services import transaction_ingest, user_register
+from events.services import transaction_ingest
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
+from users.models import DEFAULT_TENANT
 
 
 class EventCreateView(APIView):
@@ -78,43 +76,6 @@ class EventCreateView(APIView):
             user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
         )
         return Response(transaction_answer(outcome))
-
-
-class UserRegisterView(APIView):
-    """POST /users: register a user and announce it to analytics."""
-
-    @extend_schema(
-        operation_id="user_register",
-        summary="Register a user",
-        description=(
-            "Errors: 400 `invalid_payload` (details name each bad field), 409 `email_taken` "
-            "(another user has this email in any letter case)."
-        ),
-        request=UserRegisterInputSerializer,
-        responses={201: UserOutputSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
-        examples=[
-            OpenApiExample(
-                "ada",
-                value={"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "email taken",
-                value={
-                    "error": "email_taken",
-                    "message": "A user with this email already exists.",
-                    "details": {"email": "ADA@example.com"},
-                },
-                response_only=True,
-                status_codes=["409"],
-            ),
-        ],
-    )
-    def post(self, request: Request) -> Response:
-        serializer = UserRegisterInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = user_register(**serializer.validated_data)
-        return Response(UserOutputSerializer(user).data, status=201)
 
 
 class HealthLiveView(APIView):

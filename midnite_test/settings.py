@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api_keys",
     "outbox",
+    "users",
     "events",
     "notifications",
 ]

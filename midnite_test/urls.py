@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -7,8 +8,14 @@ from rest_framework.permissions import AllowAny
 OPEN = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
+    path("", include("users.urls")),
     path("", include("events.urls")),
     path("", include("notifications.urls")),
+    # The admin's pages of the app users moved to keep answering at their old address.
+    re_path(
+        r"^admin/events/user/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/users/user/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
     path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),

@@ -15,14 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.models import Event, User
+from events.models import Event
 from notifications.config import notification_config
-from notifications.models import Decision, Notification
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
+from notifications.models import Decision, Notification
 from notifications.policy import LimitWindow, limit_window, quiet_hours_defer, user_timezone
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
+from users.models import User
 
 # Notifications that count against a limit: sent, or on their way.
 COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)

@@ -4,7 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from events.models import Event, User
+from events.models import Event
+from users.models import User
 
 
 class Notification(models.Model):

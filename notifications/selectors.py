@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
-from events.models import Event, User
+from events.models import Event
 from notifications.exceptions import UserNotFound
 from notifications.models import Decision, Notification
+from users.models import User
 
 AUDIT_LIMIT_DEFAULT = 50
 AUDIT_LIMIT_MAX = 500

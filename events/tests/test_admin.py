@@ -1,4 +1,4 @@
-"""The admin lists users and events with their alert codes."""
+"""The admin lists events with their alert codes."""
 
 from decimal import Decimal
 
@@ -23,14 +23,6 @@ def test_event_list_shows_alert_codes(admin_client, users):
 
     assert response.status_code == 200
     assert b"1100" in response.content
-
-
-def test_user_list_can_search_and_filter(admin_client, users):
-    response = admin_client.get("/admin/events/user/", {"q": "Test user 3"})
-
-    assert response.status_code == 200
-    assert b"user3@example.com" in response.content
-    assert b"user1@example.com" not in response.content
 
 
 def test_events_are_read_only_in_the_admin(admin_client, users):

@@ -8,10 +8,11 @@ from celery.contrib.testing.worker import start_worker
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from events.models import Alert, Event, User
+from events.models import Alert, Event
 from midnite_test.celery import app as celery_app
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay
+from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,7 +90,7 @@ def test_users_made_by_the_admin_and_the_demo_command_are_published(client, db):
     admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
     client.force_login(admin)
 
-    client.post("/admin/events/user/add/", {"email": "grace@example.com", "traits": "{}"})
+    client.post("/admin/users/user/add/", {"email": "grace@example.com", "traits": "{}"})
 
     assert User.objects.filter(email="grace@example.com").exists()
     assert OutboxMessage.objects.filter(topic="user_created").count() == 5

@@ -13,8 +13,9 @@ from django.db import connection, transaction
 
 from events.contracts import EventInput
 from events.ingestion import events_ingest
-from events.models import Event, User
+from events.models import Event
 from events.product_events import CONFLICT, product_events_ingest
+from users.models import User
 
 
 def _commit_once_a_backend_waits_on_a_lock(commit: threading.Event) -> None:

@@ -9,6 +9,6 @@ def test_the_admin_index_lists_app_users_apart_from_staff_users(admin_client):
         for app in response.context["app_list"]
         for model in app["models"]
     }
-    assert models[("events", "User")] == "App users"
+    assert models[("users", "User")] == "App users"
     assert models[("auth", "User")] == "Users"
     assert "App users" in response.text

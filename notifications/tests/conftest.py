@@ -8,9 +8,10 @@ from itertools import count
 import pytest
 from django.db import transaction
 
-from events.models import Event, User
+from events.models import Event
 from notifications.evaluation import notification_events_evaluate
 from notifications.models import Notification
+from users.models import User
 
 _ids = count(1)
 

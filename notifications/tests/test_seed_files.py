@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from events.history import UserEventHistory, event_record
-from events.models import Event, User
+from events.models import Event
 from notifications.config import NotificationConfig, notification_config_load
 from notifications.templates import template_render, template_variables
 from notifications.tests.seed import seed_dir
@@ -20,6 +20,7 @@ from rules.explain import condition_failure
 from rules.history import EventRecord
 from rules.memory import InMemoryHistory
 from rules.schema import Debounce
+from users.models import User
 
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=UTC)
 

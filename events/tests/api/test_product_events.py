@@ -6,10 +6,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from api_keys.services import api_key_create
-from events.models import Event, User
+from events.models import Event
 from events.tests.api.concurrently import client_with_key, post_all_at_once
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.models import OutboxMessage
+from users.models import User
 
 URL = "/api/v1/events"
 

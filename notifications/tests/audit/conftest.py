@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from api_keys.services import api_key_create
-from events.models import User
+from users.models import User
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from events.models import DEFAULT_TENANT, Event, User
+from events.models import Event
 from notifications.models import Decision, Notification
+from users.models import DEFAULT_TENANT, User
 
 _event_numbers = itertools.count(1)
 

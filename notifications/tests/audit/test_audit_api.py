@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from api_keys.services import api_key_create
-from events.models import User
 from notifications.selectors import user_audit
 from notifications.tests.audit.story import decision_store, event_store
+from users.models import User
 
 T0 = datetime(2025, 10, 31, 19, 30, tzinfo=timezone.utc)
 

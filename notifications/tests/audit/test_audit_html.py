@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
-from events.models import User
+from users.models import User
 
 from notifications.tests.audit.story import decision_store, event_store
 

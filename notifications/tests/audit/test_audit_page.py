@@ -14,10 +14,10 @@ from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
-from events.models import User
 from notifications.tests.audit.story import event_store
 from outbox.contracts import CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
+from users.models import User
 
 CHROMIUM = "/usr/bin/chromium"
 # Generous for a shared CI machine: the page polls every second.

@@ -7,15 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.color import no_style
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, TOPIC_USER_CREATED
-from events.analytics import alert_record, user_record
-from events.exceptions import DuplicateTimestamp, EmailTaken, TimestampOutOfOrder, UnknownUser
+from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, alert_record
+from events.exceptions import DuplicateTimestamp, TimestampOutOfOrder, UnknownUser
 from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
-from events.models import DEFAULT_TENANT, Alert, Event, User
+from events.models import Alert, Event
 from events.transaction_pipeline import (
     PipelinedTransaction,
     TransactionEvent,
@@ -31,6 +29,7 @@ from rules.history import EventRecord, History
 from rules.parser import alert_rules_parse
 from rules.plan import HistoryPlan, PlannedHistory, history_plan
 from rules.schema import AlertRule
+from users.models import DEFAULT_TENANT, User
 
 TRANSACTION_TYPES = ("deposit", "withdraw")
 TRANSACTION_SOURCE = "transactions"
@@ -269,67 +268,3 @@ def _transaction_replay(
         )
     codes = tuple(stored.alerts.order_by("code").values_list("code", flat=True))
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
-
-
-@transaction.atomic(durable=True)
-def user_register(*, email: str, first_name: str, last_name: str) -> User:
-    """Create a user and publish `user_created`, in one transaction.
-
-    Raises EmailTaken when another user has `email` in any letter case.
-    """
-    return user_save_new(user=User(email=email, first_name=first_name, last_name=last_name))
-
-
-@transaction.atomic
-def user_save_new(*, user: User) -> User:
-    """Insert the unsaved `user` and publish `user_created` in the same transaction.
-
-    Every way a user is created (the API, the admin, the demo users) goes through here.
-    Raises EmailTaken when another user has the email in any letter case.
-    """
-    if user.email and User.objects.filter(email__iexact=user.email).exists():
-        raise _email_taken(user.email)
-    try:
-        with transaction.atomic():
-            user.save(force_insert=True)
-    except IntegrityError as exc:
-        # A concurrent registration of the same address won the race.
-        raise _email_taken(user.email) from exc
-    outbox_publish(
-        messages=[user_record(user).as_message(topic=TOPIC_USER_CREATED)],
-        consumers=[CONSUMER_ANALYTICS],
-    )
-    return user
-
-
-def _email_taken(email: str) -> EmailTaken:
-    return EmailTaken("A user with this email already exists.", details={"email": email})
-
-
-DEMO_USER_IDS = (1, 2, 3, 4)
-
-
-@transaction.atomic
-def demo_users_ensure() -> list[User]:
-    """Create the demo users 1 to 4 if they are missing and return them.
-
-    Idempotent. Resets the id sequence afterwards, so users created later by the API do not
-    collide with these explicit ids.
-    """
-    existing = User.objects.in_bulk(DEMO_USER_IDS)
-    users = [
-        existing.get(user_id)
-        or user_save_new(
-            user=User(
-                id=user_id,
-                first_name="Test",
-                last_name=f"user {user_id}",
-                email=f"user{user_id}@example.com",
-            )
-        )
-        for user_id in DEMO_USER_IDS
-    ]
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sequence_reset_sql(no_style(), [User]):
-            cursor.execute(statement)
-    return users

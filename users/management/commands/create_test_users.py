@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from events.services import demo_users_ensure
+from users.services import demo_users_ensure
 
 
 class Command(BaseCommand):

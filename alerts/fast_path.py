@@ -27,12 +27,12 @@ from django.utils.functional import cached_property
 from api_keys.selectors import api_key_authenticate
 from api_keys.services import tenant_access_check
 from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
-from events.models import DEFAULT_TENANT
 from events.serializers import transaction_answer, transaction_input_plain
 from events.services import transaction_ingest
 from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
 from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads
+from users.models import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)
 

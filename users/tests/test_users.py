@@ -2,7 +2,7 @@
 
 from django.core.management import call_command
 
-from events.models import User
+from users.models import User
 
 
 def test_create_test_users_is_idempotent_and_prints_ids(db, capsys):

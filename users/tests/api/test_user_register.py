@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from events.analytics import TOPIC_USER_CREATED
-from events.models import User
 from events.tests.api.concurrently import post_all_at_once
 from outbox.models import OutboxMessage
+from users.analytics import TOPIC_USER_CREATED
+from users.models import User
 
 VALID = {"email": "Ada.Lovelace@Example.com", "first_name": "Ada", "last_name": "Lovelace"}
 THREADS = 8

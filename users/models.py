@@ -1,0 +1,42 @@
+"""The users whose events the service receives."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+# The tenant of what names none: a transaction (POST /event) and a user's analytics record.
+DEFAULT_TENANT = "default"
+
+
+class User(models.Model):
+    """A user of the fintech app whose events the service receives."""
+
+    external_id = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Moved from the events app with its table (migration users.0001).
+        db_table = "events_user"
+        ordering = ["id"]
+        # Told apart in the admin from Django's "Users", the staff who log in to it.
+        verbose_name = "app user"
+        verbose_name_plural = "app users"
+        constraints = [
+            # An address belongs to one user, whatever its letter case.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="user_unique_email_ci",
+                violation_error_message="A user with this email already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.external_id or f"user {self.pk}"

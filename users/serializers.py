@@ -1,0 +1,19 @@
+"""Input and output shapes of the users API."""
+
+from rest_framework import serializers
+
+from midnite_test.serializers import StrictSerializer
+
+
+class UserRegisterInputSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, allow_blank=True)
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
