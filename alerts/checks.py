@@ -2,7 +2,7 @@
 
 from django.core.checks import Error
 
-from events.services import alert_rule_engine
+from alerts.engine import alert_rule_engine
 from rules.exceptions import RuleParseError
 
 

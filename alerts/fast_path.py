@@ -24,11 +24,11 @@ from django.core.signals import request_finished, request_started
 from django.http.request import HttpHeaders, split_domain_port, validate_host
 from django.utils.functional import cached_property
 
+from alerts.serializers import transaction_answer, transaction_input_plain
+from alerts.services import transaction_ingest
 from api_keys.selectors import api_key_authenticate
 from api_keys.services import tenant_access_check
 from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
-from events.serializers import transaction_answer, transaction_input_plain
-from events.services import transaction_ingest
 from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
 from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads

@@ -23,8 +23,9 @@ import structlog
 from django.db import DatabaseError, connection, transaction
 from psycopg import Cursor, Pipeline
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED
-from events.history_batch import Anchor, question_answer, question_statement
+from alerts.analytics import TOPIC_ALERT_RAISED
+from alerts.planned_history import Anchor, question_answer, question_statement
+from events.analytics import TOPIC_EVENT_STORED
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
 from rules.plan import Answer, Question
 

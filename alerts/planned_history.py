@@ -3,7 +3,7 @@
 The statements mean what `events.history.UserEventHistory` asks through the ORM (the same
 filters, compiled once per filter by the ORM), but name the anchor by its idempotency key:
 they are sent in the same round trip as the statement that inserts it, before its id is known.
-PostgreSQL only (events.transaction_pipeline).
+PostgreSQL only (alerts.pipeline).
 """
 
 import functools

@@ -1,85 +1,35 @@
-"""Writes of the events app: transaction ingestion and the alert rules it evaluates."""
+"""Writes of the alerts app: a deposit or withdraw stored, and the alerts it raises."""
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, alert_record
-from events.exceptions import DuplicateTimestamp, TimestampOutOfOrder, UnknownUser
-from events.history import UnsupportedFilter, UserEventHistory, check_answerable, event_record
-from events.models import Alert, Event
-from events.transaction_pipeline import (
+from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
+from alerts.engine import alert_rule_engine
+from alerts.exceptions import DuplicateTimestamp, TimestampOutOfOrder
+from alerts.models import Alert
+from alerts.pipeline import (
     PipelinedTransaction,
     TransactionEvent,
     pipelined_transaction_run,
     transaction_alerts_queue,
     transaction_event_insert,
 )
+from events.analytics import TOPIC_EVENT_STORED
+from events.exceptions import UnknownUser
+from events.history import UserEventHistory, event_record
+from events.models import Event
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
 from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
-from rules.evaluator import alert_codes_evaluate
-from rules.exceptions import RuleParseError
-from rules.history import EventRecord, History
-from rules.parser import alert_rules_parse
-from rules.plan import HistoryPlan, PlannedHistory, history_plan
-from rules.schema import AlertRule
+from rules.history import EventRecord
+from rules.plan import PlannedHistory
 from users.models import DEFAULT_TENANT, User
 
 TRANSACTION_TYPES = ("deposit", "withdraw")
 TRANSACTION_SOURCE = "transactions"
-
-
-class AlertRuleEngine:
-    """Evaluate a set of alert rules against an event and its user's history."""
-
-    def __init__(self, rules: tuple[AlertRule, ...]) -> None:
-        for index, rule in enumerate(rules):
-            try:
-                check_answerable(rule.condition)
-            except UnsupportedFilter as exc:
-                raise RuleParseError(f"rules[{index}] (code {rule.code}).condition", str(exc))
-        self.rules = rules
-        self._plans: dict[str, HistoryPlan] = {}
-
-    @classmethod
-    def from_file(cls, path: Path) -> "AlertRuleEngine":
-        """Load and validate the rules in the YAML file at `path`.
-
-        Raises RuleParseError, naming the file, the rule and the field, for a bad file.
-        """
-        try:
-            return cls(alert_rules_parse(path.read_text()))
-        except OSError as exc:
-            raise RuleParseError(str(path), f"cannot read the rules file: {exc.strerror}")
-        except RuleParseError as exc:
-            raise RuleParseError(f"{path}: {exc.path}", exc.message)
-
-    def plan(self, event_type: str) -> HistoryPlan:
-        """Return the history questions the rules ask about an event of `event_type`."""
-        plan = self._plans.get(event_type)
-        if plan is None:
-            plan = self._plans[event_type] = history_plan(rules=self.rules, event_type=event_type)
-        return plan
-
-    def evaluate(self, *, event: EventRecord, history: History) -> tuple[int, ...]:
-        """Return the codes of the rules `event` raises, in ascending order."""
-        return alert_codes_evaluate(rules=self.rules, event=event, history=history)
-
-
-@functools.lru_cache(maxsize=4)
-def _alert_rule_engine_for(path: str) -> AlertRuleEngine:
-    return AlertRuleEngine.from_file(Path(path))
-
-
-def alert_rule_engine() -> AlertRuleEngine:
-    """Return the engine for `settings.ALERT_RULES_PATH`, loaded once per path."""
-    return _alert_rule_engine_for(str(settings.ALERT_RULES_PATH))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +53,7 @@ def transaction_ingest(
     one transaction, and publishes them to the outbox. The exact same transaction sent
     again returns the stored codes and writes nothing.
 
-    On PostgreSQL the transaction takes two round trips (events.transaction_pipeline); other
+    On PostgreSQL the transaction takes two round trips (alerts.pipeline); other
     databases run the same steps one statement at a time.
 
     Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and

@@ -9,7 +9,7 @@ from api_keys.models import ApiKey
 
 log = structlog.get_logger(__name__)
 
-# Set in a request's WSGI environ by the fast path of POST /event (events.fast_path) once it
+# Set in a request's WSGI environ by the fast path of POST /event (alerts.fast_path) once it
 # has counted the request, so Django answering it after all does not count it twice. Not an
 # HTTP_ key: no client can send it.
 THROTTLE_COUNTED = "midnite.throttle_counted"

@@ -32,8 +32,8 @@ def main() -> None:
     django.setup()
     from django.test import Client
 
-    from events.serializers import TransactionInputSerializer, TransactionOutputSerializer
-    from events.services import transaction_ingest
+    from alerts.serializers import TransactionInputSerializer, TransactionOutputSerializer
+    from alerts.services import transaction_ingest
 
     client = Client()
     next_t = iter(range(_latest_t() + 1, 2**40))

@@ -2,7 +2,7 @@
 
 No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user, the conditional
 insert of the event and its outbox rows, and the default rules' history questions for its type
-(events.transaction_pipeline and events.history_batch, copied as text so nothing of the
+(alerts.pipeline and alerts.planned_history, copied as text so nothing of the
 service is imported), one sync, then COMMIT. It evaluates no rule and writes no alert. Serve it
 with `bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
 """

@@ -1,4 +1,4 @@
-"""What the events app ships to analytics: one record per event and per alert.
+"""What the events app ships to analytics: one record per stored event.
 
 Each record's key names what it is about for ever, so its ClickHouse row id is stable.
 """
@@ -13,7 +13,6 @@ from outbox.analytics import RowSource
 from outbox.contracts import AnalyticsRecord
 
 TOPIC_EVENT_STORED = "event_stored"
-TOPIC_ALERT_RAISED = "alert_raised"
 
 _EVENT_FIELDS = (
     "pk",
@@ -77,16 +76,4 @@ def _event_record(
             "amount": None if amount is None else str(amount),
             "properties": properties,
         },
-    )
-
-
-def alert_record(*, event: Event, code: int) -> AnalyticsRecord:
-    """Return the analytics record of alert `code` raised by `event`."""
-    return AnalyticsRecord(
-        key=f"alert:{event.tenant_id}:{event.event_id}:{code}",
-        event_type=TOPIC_ALERT_RAISED,
-        occurred_at=event.occurred_at,
-        tenant_id=event.tenant_id,
-        user_id=event.user_id,
-        context={"code": code, "event_id": event.event_id},
     )

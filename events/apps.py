@@ -1,20 +1,17 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class EventsConfig(AppConfig):
     name = "events"
-    verbose_name = "Events and alerts"
+    verbose_name = "Events"
 
     def ready(self) -> None:
-        # Imported here because the check loads services, which need the app registry ready.
+        # Imported here: the models need the app registry ready.
         from events.analytics import EVENT_ROW_SOURCE, TOPIC_EVENT_STORED, event_records_load
-        from events.checks import alert_rules_check
         from events.metrics import metric_buckets_add
         from outbox.contracts import CONSUMER_METRICS
         from outbox.services import analytics_loader_register, outbox_consumer_register
 
-        checks.register(alert_rules_check)
         analytics_loader_register(
             topic=TOPIC_EVENT_STORED, loader=event_records_load, source=EVENT_ROW_SOURCE
         )

@@ -9,19 +9,6 @@ class UnknownUser(DomainError):
     code = "unknown_user"
 
 
-class TimestampOutOfOrder(DomainError):
-    """The transaction's `t` is below the user's latest."""
-
-    code = "timestamp_out_of_order"
-
-
-class DuplicateTimestamp(DomainError):
-    """The user already sent a different transaction with this `t`."""
-
-    code = "duplicate_timestamp"
-    http_status = 409
-
-
 class EventConflict(DomainError):
     """The tenant already has an event with this id, with different content."""
 

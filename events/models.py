@@ -1,4 +1,4 @@
-"""The event store, and the alerts raised on events."""
+"""The event store."""
 
 from django.db import models
 from django.db.models import Q
@@ -45,23 +45,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
-
-
-class Alert(models.Model):
-    """An alert code raised by an event, stored so a replayed request gets the same answer."""
-
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="alerts")
-    code = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["event_id", "code"]
-        constraints = [
-            models.UniqueConstraint(fields=["event", "code"], name="alert_unique_event_code"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.code} on {self.event_id}"
 
 
 class MetricBucket(models.Model):

@@ -3,8 +3,6 @@ from django.urls import path
 from events import product_views, views
 
 urlpatterns = [
-    path("event", views.EventCreateView.as_view(), name="event-create"),
-    path("event/", views.EventCreateView.as_view()),
     path("events", views.EventsView.as_view(), name="events"),
     path("events/", views.EventsView.as_view()),
     path("events/bulk", views.EventBulkIngestView.as_view(), name="events-bulk"),

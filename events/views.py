@@ -24,58 +24,9 @@ from events.serializers import (
     MetricsQuerySerializer,
     MetricsSerializer,
     ReadinessSerializer,
-    TransactionInputSerializer,
-    TransactionOutputSerializer,
-    transaction_answer,
-    transaction_input_validate,
 )
-from events.services import transaction_ingest
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
-from users.models import DEFAULT_TENANT
-
-
-class EventCreateView(APIView):
-    """POST /event: store a deposit or withdraw and answer with the alerts it raises."""
-
-    @extend_schema(
-        operation_id="event_create",
-        summary="Record a deposit or withdrawal and return its alert codes",
-        description=(
-            "`t` is whole seconds since the epoch, unique and strictly increasing per user. "
-            "The exact same request sent again returns the stored answer. Errors: 400 "
-            "`invalid_payload` (details name each bad field), 400 `unknown_user`, 400 "
-            "`timestamp_out_of_order`, 409 `duplicate_timestamp`, 413 `payload_too_large` "
-            "(over 64 KiB), 415 `unsupported_media_type`."
-        ),
-        request=TransactionInputSerializer,
-        responses={
-            200: TransactionOutputSerializer,
-            400: ErrorSerializer,
-            409: ErrorSerializer,
-            413: ErrorSerializer,
-            415: ErrorSerializer,
-        },
-        examples=[
-            OpenApiExample(
-                "deposit",
-                value={"type": "deposit", "amount": "42.00", "user_id": 1, "t": 10},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "alerts",
-                value={"alert": True, "alert_codes": [30, 123], "user_id": 1},
-                response_only=True,
-            ),
-        ],
-    )
-    def post(self, request: Request) -> Response:
-        data = transaction_input_validate(request.data)
-        tenant_access_check(key=request.auth, tenant_id=DEFAULT_TENANT)
-        outcome = transaction_ingest(
-            user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
-        )
-        return Response(transaction_answer(outcome))
 
 
 class HealthLiveView(APIView):

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "outbox",
     "users",
     "events",
+    "alerts",
     "notifications",
 ]
 
@@ -151,7 +152,7 @@ ALLOW_ANONYMOUS = config("ALLOW_ANONYMOUS", default=False, cast=bool)
 API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=30.0, cast=float)
 # Requests per key (per client IP without a key), e.g. 6000/min; empty switches throttling off.
 API_THROTTLE_RATE = config("API_THROTTLE_RATE", default="6000/min")
-# POST /event's plain case answered in front of Django's request cycle (events.fast_path).
+# POST /event's plain case answered in front of Django's request cycle (alerts.fast_path).
 EVENT_FAST_PATH = config("EVENT_FAST_PATH", default=True, cast=bool)
 
 

@@ -8,7 +8,7 @@ Then moves every object that exists by then (Django, the apps, the parsed rules:
 the process, and without this each full collection walks them all: 60-70 ms during which
 the worker serves nothing; frozen, 8 ms (docs/BENCHMARKS.md).
 
-`POST /event`'s plain case is answered in front of Django (events.fast_path); every other
+`POST /event`'s plain case is answered in front of Django (alerts.fast_path); every other
 request, and any that case refuses, goes to Django's handler.
 """
 
@@ -21,7 +21,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
 
 django_application = get_wsgi_application()
-from events.fast_path import transaction_fast_path  # noqa: E402 - needs the apps loaded
+from alerts.fast_path import transaction_fast_path  # noqa: E402 - needs the apps loaded
 
 application = transaction_fast_path(django_application)
 # The checks `manage.py check` runs: errors raise SystemCheckError, warnings go to stderr.

@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from django.core import checks
 
-from events.services import AlertRuleEngine, transaction_ingest
+from alerts.engine import AlertRuleEngine
+from alerts.services import transaction_ingest
 from rules.exceptions import RuleParseError
 
 HALF_THRESHOLD_RULES = """

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from events.history_batch import Anchor, question_answer, question_statement
+from alerts.planned_history import Anchor, question_answer, question_statement
 from events.models import Event
 from events.tests.test_history import FILTERS, stored  # noqa: F401 - the fixture
 from rules.memory import InMemoryHistory

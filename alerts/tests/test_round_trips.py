@@ -5,7 +5,7 @@ A round trip ends with a message that makes the server answer and wait for the c
 the API key (it keeps it, api_keys.selectors), a request costs the transaction's two round
 trips. Served for real too: Django's per-request connection health check (CONN_HEALTH_CHECKS, a
 `SELECT 1` round trip) is not run for it; a connection found broken before the COMMIT is
-replaced and the transaction run again (events.transaction_pipeline.pipelined_transaction_run).
+replaced and the transaction run again (alerts.pipeline.pipelined_transaction_run).
 """
 
 import re
@@ -19,10 +19,11 @@ import pytest
 from django.db import OperationalError, connection
 from psycopg import pq
 
-from events import transaction_pipeline
-from events.fast_path import transaction_fast_path
-from events.models import Alert, Event
-from events.tests.wsgi_client import wsgi_post
+from alerts import pipeline as transaction_pipeline
+from alerts.fast_path import transaction_fast_path
+from alerts.models import Alert
+from alerts.tests.wsgi_client import wsgi_post
+from events.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

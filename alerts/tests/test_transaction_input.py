@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.exceptions import ValidationError
 
-from events.serializers import TransactionInputSerializer, transaction_input_validate
+from alerts.serializers import TransactionInputSerializer, transaction_input_validate
 
 VALID = {"type": "deposit", "amount": "42.00", "user_id": 1, "t": 10}
 BODIES = [

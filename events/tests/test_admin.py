@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from alerts.services import transaction_ingest
 from events.models import Event
-from events.services import transaction_ingest
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from celery.contrib.testing.worker import start_worker
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from events.models import Alert, Event
+from alerts.models import Alert
+from events.models import Event
 from midnite_test.celery import app as celery_app
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from events.analytics import TOPIC_ALERT_RAISED, TOPIC_EVENT_STORED, alert_record
+from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
+from events.analytics import TOPIC_EVENT_STORED
 from outbox.analytics import batch_columns_build
 from outbox.analytics_copy import batch_render
 from outbox.batches import batch_take

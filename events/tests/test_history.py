@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from alerts.services import transaction_ingest
 from events.history import UserEventHistory, event_record
 from events.models import Event
-from events.services import transaction_ingest
 from rules.conditions import Operator, PropertyMatch
 from rules.history import EventFilter
 from rules.memory import InMemoryHistory

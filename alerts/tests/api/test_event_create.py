@@ -1,6 +1,7 @@
 """POST /event: answers, alert codes and idempotency through the HTTP API."""
 
-from events.models import Alert, Event
+from alerts.models import Alert
+from events.models import Event
 
 
 def test_deposit_without_alert_answers_no_codes(post_event):

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from events.models import Event
-from events.tests.api.concurrently import client_with_key, post_all_at_once
+from midnite_test.tests.concurrently import client_with_key, post_all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

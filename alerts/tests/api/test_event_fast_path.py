@@ -22,14 +22,14 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from structlog.testing import capture_logs
 
+from alerts.fast_path import transaction_fast_path
+from alerts.tests.wsgi_client import wsgi_post
+from alerts.views import EventCreateView
 from api_keys.authentication import ApiKeyAuthentication
 from api_keys.permissions import HasApiKey
 from api_keys.services import api_key_create
 from api_keys.throttles import ApiKeyRateThrottle
-from events.fast_path import transaction_fast_path
 from events.models import Event
-from events.tests.wsgi_client import wsgi_post
-from events.views import EventCreateView
 
 # API_THROTTLE_RATE's default: `make run` and production serve with the throttle on.
 SERVED_RATE = "6000/min"
@@ -269,7 +269,7 @@ def test_a_failure_of_its_own_is_logged_and_django_answers(fast, django_app, api
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+    monkeypatch.setattr("alerts.fast_path.transaction_ingest", broken)
 
     with capture_logs() as logs:
         status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
@@ -282,7 +282,7 @@ def test_in_front_fails_a_test_whose_request_fell_back(fast, caller, in_front, m
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+    monkeypatch.setattr("alerts.fast_path.transaction_ingest", broken)
 
     with pytest.raises(AssertionError, match="RuntimeError"):
         with in_front():
@@ -298,7 +298,7 @@ def test_django_answers_a_failed_request_under_the_id_the_failure_was_logged_wit
         logged_under.append(structlog.contextvars.get_contextvars()["request_id"])
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("events.fast_path.transaction_ingest", broken)
+    monkeypatch.setattr("alerts.fast_path.transaction_ingest", broken)
 
     _, headers, _ = wsgi_post(fast, _transaction(1), key=api_key)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from events.models import Event
-from events.tests.api.concurrently import post_all_at_once
+from midnite_test.tests.concurrently import post_all_at_once
 from outbox.models import OutboxMessage
 
 EVENT = {

@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from api_keys.services import api_key_create
 from events.models import Event
-from events.tests.api.concurrently import client_with_key, post_all_at_once
+from midnite_test.tests.concurrently import client_with_key, post_all_at_once
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.models import OutboxMessage
 from users.models import User

@@ -4,7 +4,7 @@ import pytest
 
 from api_keys.services import api_key_create
 from events.models import Event
-from events.tests.api.concurrently import client_with_key
+from midnite_test.tests.concurrently import client_with_key
 
 
 def _event(tenant_id: str, n: int = 1) -> dict:

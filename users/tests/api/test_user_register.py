@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from events.tests.api.concurrently import post_all_at_once
+from midnite_test.tests.concurrently import post_all_at_once
 from outbox.models import OutboxMessage
 from users.analytics import TOPIC_USER_CREATED
 from users.models import User
