@@ -9,8 +9,7 @@ from django.db.models import Q, QuerySet
 
 from events.contracts import StoredEvent, stored_event
 from events.exceptions import InvalidQuery
-from events.models import Event, MetricBucket
-from outbox.contracts import CONSUMER_METRICS
+from events.models import Event
 from outbox.selectors import (
     Backlog,
     HorizonHolder,
@@ -18,7 +17,6 @@ from outbox.selectors import (
     clickhouse_health,
     outbox_backlog,
     outbox_horizon_holder,
-    outbox_processed_until,
 )
 
 
@@ -102,41 +100,6 @@ def events_after_cursor(
     """Return the events of `events` (newest first) that come after `cursor` (time, id)."""
     occurred_at, pk = cursor
     return events.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Metrics:
-    as_of: datetime
-    buckets: list[MetricBucket]
-
-
-def metrics_list(
-    *,
-    tenant_id: str,
-    bucket_size: str,
-    bucket_from: datetime | None = None,
-    bucket_to: datetime | None = None,
-    source: str | None = None,
-    event_type: str | None = None,
-) -> Metrics:
-    """Return the tenant's buckets of one size, oldest first, and how fresh they are.
-
-    `as_of`: every event committed before it is counted (the creation time of the oldest
-    metrics message not yet processed, or now when there is none).
-    """
-    buckets = MetricBucket.objects.filter(tenant_id=tenant_id, bucket_size=bucket_size)
-    for name, value in (
-        ("bucket_start__gte", bucket_from),
-        ("bucket_start__lt", bucket_to),
-        ("source", source),
-        ("event_type", event_type),
-    ):
-        if value is not None:
-            buckets = buckets.filter(**{name: value})
-    as_of = outbox_processed_until(consumer=CONSUMER_METRICS)
-    return Metrics(
-        as_of=as_of, buckets=list(buckets.order_by("bucket_start", "source", "event_type"))
-    )
 
 
 @dataclass(frozen=True, kw_only=True)

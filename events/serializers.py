@@ -5,8 +5,9 @@ from decimal import Decimal
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
 
-from events.models import MetricBucket
+from events.exceptions import InvalidQuery
 from events.validation import timestamp_parse
 from midnite_test.serializers import MoneyField, StrictSerializer
 
@@ -147,28 +148,6 @@ class EventPageSerializer(serializers.Serializer):
     results = EventOutputSerializer(many=True)
 
 
-class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
-    tenant_id = serializers.CharField(max_length=128)
-    bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
-    source = serializers.CharField(required=False, max_length=64)
-    event_type = serializers.CharField(required=False, max_length=64)
-
-
-class MetricBucketSerializer(serializers.Serializer):
-    bucket_start = TimestampField()
-    source = serializers.CharField()
-    event_type = serializers.CharField()
-    count = serializers.IntegerField()
-    amount_sum = serializers.DecimalField(max_digits=24, decimal_places=2)
-
-
-class MetricsSerializer(serializers.Serializer):
-    tenant_id = serializers.CharField()
-    bucket_size = serializers.CharField()
-    as_of = TimestampField(help_text="Every event committed before this time is counted.")
-    buckets = MetricBucketSerializer(many=True)
-
-
 class ProductEventInputSerializer(serializers.Serializer):
     """One item of POST /api/v1/events (documentation: items are checked by events.validation)."""
 
@@ -209,3 +188,16 @@ class ProductEventBatchOutputSerializer(serializers.Serializer):
         many=True,
         help_text="Invalid items, and items whose event_id is stored with other content.",
     )
+
+
+def query_parse(serializer_class, request: Request) -> dict:
+    """Return the request's query parameters validated by `serializer_class`.
+
+    Raises InvalidQuery, naming each bad parameter in its details.
+    """
+    serializer = serializer_class(data=request.query_params.dict())
+    if not serializer.is_valid():
+        raise InvalidQuery(
+            "The query parameters are invalid; see details.", details=serializer.errors
+        )
+    return serializer.validated_data

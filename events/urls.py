@@ -7,8 +7,6 @@ urlpatterns = [
     path("events/", views.EventsView.as_view()),
     path("events/bulk", views.EventBulkIngestView.as_view(), name="events-bulk"),
     path("events/bulk/", views.EventBulkIngestView.as_view()),
-    path("metrics", views.MetricsView.as_view(), name="metrics"),
-    path("metrics/", views.MetricsView.as_view()),
     path(
         "api/v1/events",
         product_views.ProductEventIngestView.as_view(),

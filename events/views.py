@@ -9,9 +9,8 @@ from rest_framework.views import APIView
 
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
-from events.exceptions import InvalidQuery
 from events.ingestion import event_ingest, events_bulk_ingest
-from events.selectors import EventFilters, EventPage, events_page, metrics_list, readiness_check
+from events.selectors import EventFilters, EventPage, events_page, readiness_check
 from events.serializers import (
     EventBulkInputSerializer,
     EventBulkOutputSerializer,
@@ -21,9 +20,8 @@ from events.serializers import (
     EventPageSerializer,
     EventQuerySerializer,
     HealthSerializer,
-    MetricsQuerySerializer,
-    MetricsSerializer,
     ReadinessSerializer,
+    query_parse,
 )
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
@@ -153,7 +151,7 @@ class EventsView(APIView):
         ],
     )
     def get(self, request: Request) -> Response:
-        query = _query(EventQuerySerializer, request)
+        query = query_parse(EventQuerySerializer, request)
         tenants = _tenants_readable(request, query.get("tenant_id"))
         filters = EventFilters(
             tenant_ids=tenants,
@@ -206,65 +204,6 @@ class EventBulkIngestView(APIView):
             ),
         )
         return Response(EventBulkOutputSerializer(outcome).data)
-
-
-class MetricsView(APIView):
-    """GET /metrics: time-bucketed counts and amount sums of a tenant's events."""
-
-    @extend_schema(
-        operation_id="metrics_list",
-        summary="Event counts and amount sums per time bucket",
-        description=(
-            "From buckets a worker keeps up to date from the outbox; `as_of` says up to when "
-            "every committed event is counted (within about a second under `make run`). "
-            "Errors: 400 `invalid_query` (an unknown `bucket_size` included), 403 "
-            "`tenant_forbidden`."
-        ),
-        parameters=[MetricsQuerySerializer],
-        responses={200: MetricsSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
-        examples=[
-            OpenApiExample(
-                "hourly",
-                value={
-                    "tenant_id": "tenant_1",
-                    "bucket_size": "hour",
-                    "as_of": "2024-01-15T11:00:00.5Z",
-                    "buckets": [
-                        {
-                            "bucket_start": "2024-01-15T10:00:00Z",
-                            "source": "web",
-                            "event_type": "purchase",
-                            "count": 2,
-                            "amount_sum": "25.00",
-                        }
-                    ],
-                },
-                response_only=True,
-            )
-        ],
-    )
-    def get(self, request: Request) -> Response:
-        query = _query(MetricsQuerySerializer, request)
-        tenant_access_check(key=request.auth, tenant_id=query["tenant_id"])
-        metrics = metrics_list(
-            tenant_id=query["tenant_id"],
-            bucket_size=query["bucket_size"],
-            bucket_from=query.get("from"),
-            bucket_to=query.get("to"),
-            source=query.get("source"),
-            event_type=query.get("event_type"),
-        )
-        body = {"tenant_id": query["tenant_id"], "bucket_size": query["bucket_size"]}
-        return Response(MetricsSerializer(body | vars(metrics)).data)
-
-
-def _query(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.query_params.dict())
-    if not serializer.is_valid():
-        raise InvalidQuery(
-            "The query parameters are invalid; see details.", details=serializer.errors
-        )
-    return serializer.validated_data
 
 
 def _tenants_readable(request: Request, tenant_id: str | None) -> frozenset[str] | None:

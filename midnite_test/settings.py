@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "users",
     "events",
     "alerts",
+    "metrics",
     "notifications",
 ]
 

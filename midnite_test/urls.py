@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("users.urls")),
     path("", include("events.urls")),
     path("", include("alerts.urls")),
+    path("", include("metrics.urls")),
     path("", include("notifications.urls")),
     # The admin's pages of the app users moved to keep answering at their old address.
     re_path(

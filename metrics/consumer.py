@@ -14,7 +14,8 @@ from decimal import Decimal
 from django.db import connection
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.models import Event, MetricBucket
+from events.models import Event
+from metrics.models import MetricBucket
 
 _TRUNCATE = {
     MetricBucket.Size.MINUTE: dict(second=0, microsecond=0),

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from events.contracts import EventInput
 from events.ingestion import events_ingest, events_insert_new
-from events.models import MetricBucket
+from metrics.models import MetricBucket
 from outbox.contracts import CONSUMER_METRICS
 from outbox.services import outbox_process
 

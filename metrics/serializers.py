@@ -1,0 +1,29 @@
+"""Input and output shapes of GET /metrics."""
+
+from rest_framework import serializers
+
+from events.serializers import TimeRangeQueryMixin, TimestampField
+from metrics.models import MetricBucket
+from midnite_test.serializers import StrictSerializer
+
+
+class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
+    tenant_id = serializers.CharField(max_length=128)
+    bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
+    source = serializers.CharField(required=False, max_length=64)
+    event_type = serializers.CharField(required=False, max_length=64)
+
+
+class MetricBucketSerializer(serializers.Serializer):
+    bucket_start = TimestampField()
+    source = serializers.CharField()
+    event_type = serializers.CharField()
+    count = serializers.IntegerField()
+    amount_sum = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
+class MetricsSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    bucket_size = serializers.CharField()
+    as_of = TimestampField(help_text="Every event committed before this time is counted.")
+    buckets = MetricBucketSerializer(many=True)
