@@ -20,7 +20,7 @@ class EventInput:
     properties: dict[str, Any] = field(default_factory=dict)
     user_id: int | None = None
     amount: Decimal | None = None
-    # The user's traits as merged when a product event was stored (events.product_events).
+    # The user's traits as merged when a product event was stored (events.product.services).
     # Not part of the event's content: a re-sent event is compared without them.
     user_traits: dict[str, Any] = field(default_factory=dict, compare=False)
 

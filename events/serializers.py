@@ -15,49 +15,6 @@ MAX_TRANSACTION_AMOUNT = Decimal(10) ** 12
 MAX_ID = 2**63 - 1
 
 
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
-
-
-class BacklogSerializer(serializers.Serializer):
-    consumer = serializers.CharField()
-    unshipped = serializers.IntegerField()
-    oldest_age_seconds = serializers.FloatField(allow_null=True)
-    dead_lettered = serializers.IntegerField()
-
-
-class HorizonHolderSerializer(serializers.Serializer):
-    pid = serializers.IntegerField(help_text="The PostgreSQL backend's process id.")
-    transaction_age_seconds = serializers.FloatField(
-        allow_null=True,
-        help_text="Null when the database role may not see it (grant it pg_read_all_stats).",
-    )
-    state = serializers.CharField(
-        allow_null=True,
-        help_text=(
-            "pg_stat_activity's state, such as `idle in transaction`; null when the database "
-            "role may not see it."
-        ),
-    )
-
-
-class ReadinessSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    checks = serializers.DictField(
-        child=serializers.CharField(), help_text='`"ok"` or `"failed: <why>"`, per dependency.'
-    )
-    failed = serializers.ListField(child=serializers.CharField())
-    outbox = BacklogSerializer(many=True)
-    outbox_horizon_holder = HorizonHolderSerializer(
-        allow_null=True,
-        help_text=(
-            "The session of this database with the oldest open transaction that has written: "
-            "the outbox ships nothing it or later transactions wrote until it ends. Null when "
-            "there is none. Transactions of other databases never hold the outbox back."
-        ),
-    )
-
-
 @extend_schema_field(OpenApiTypes.DATETIME)
 class TimestampField(serializers.Field):
     """An ISO 8601 timestamp with a timezone, returned in UTC."""
@@ -146,48 +103,6 @@ class EventPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(required=False, allow_null=True, help_text="Only with `page`.")
     results = EventOutputSerializer(many=True)
-
-
-class ProductEventInputSerializer(serializers.Serializer):
-    """One item of POST /api/v1/events (documentation: items are checked by events.validation)."""
-
-    user_id = serializers.CharField(
-        max_length=128, help_text="The user's external id; the user is created on first sight."
-    )
-    event_type = serializers.CharField(max_length=64)
-    event_timestamp = serializers.CharField(help_text="ISO 8601 with a timezone, stored as UTC.")
-    properties = serializers.DictField(required=False, help_text="At most 64 KiB serialized.")
-    user_traits = serializers.DictField(
-        required=False, help_text="Merged into the user's traits (shallow) when the event is new."
-    )
-    event_id = serializers.CharField(
-        max_length=128,
-        required=False,
-        allow_null=True,
-        help_text='Idempotency key, not starting with "txn:"; without one, the content is.',
-    )
-
-
-class ProductEventQuerySerializer(StrictSerializer):
-    tenant_id = serializers.CharField(
-        required=False,
-        max_length=128,
-        help_text="Default: the API key's tenant when it has exactly one, else `default`.",
-    )
-
-
-class ProductEventProblemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="The item's position in the array, from 0.")
-    errors = serializers.DictField(help_text="Per-field problems.")
-
-
-class ProductEventBatchOutputSerializer(serializers.Serializer):
-    accepted = serializers.IntegerField(help_text="Events stored by this request.")
-    duplicates = serializers.IntegerField(help_text="Events stored before with the same content.")
-    rejected = ProductEventProblemSerializer(
-        many=True,
-        help_text="Invalid items, and items whose event_id is stored with other content.",
-    )
 
 
 def query_parse(serializer_class, request: Request) -> dict:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from events import product_views, views
+from events import views
+from events.product import views as product_views
 
 urlpatterns = [
     path("events", views.EventsView.as_view(), name="events"),
@@ -13,8 +14,4 @@ urlpatterns = [
         name="product-events-ingest",
     ),
     path("api/v1/events/", product_views.ProductEventIngestView.as_view()),
-    path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),
-    path("healthz/ready", views.HealthReadyView.as_view(), name="health-ready"),
-    path("health", views.HealthLiveView.as_view()),
-    path("ready", views.HealthReadyView.as_view()),
 ]

@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
 from events.ingestion import event_ingest, events_bulk_ingest
-from events.selectors import EventFilters, EventPage, events_page, readiness_check
+from events.selectors import EventFilters, EventPage, events_page
 from events.serializers import (
     EventBulkInputSerializer,
     EventBulkOutputSerializer,
@@ -19,50 +18,10 @@ from events.serializers import (
     EventOutputSerializer,
     EventPageSerializer,
     EventQuerySerializer,
-    HealthSerializer,
-    ReadinessSerializer,
     query_parse,
 )
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.serializers import ErrorSerializer
-
-
-class HealthLiveView(APIView):
-    """GET /healthz/live: the process is up."""
-
-    # Probes answer without an API key, and are never throttled.
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = []
-
-    @extend_schema(operation_id="health_live", responses={200: HealthSerializer})
-    def get(self, request: Request) -> Response:
-        return Response({"status": "ok"})
-
-
-class HealthReadyView(APIView):
-    """GET /healthz/ready: each dependency by name, the outbox backlog and what holds it back."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = []
-
-    @extend_schema(
-        operation_id="health_ready",
-        description=(
-            "503 when the database, the broker (when one is configured) or ClickHouse fails; "
-            "`failed` names them. In embedded mode ClickHouse is judged by the worker's "
-            "heartbeat. The outbox backlog, and the session of this database whose open "
-            "transaction holds the outbox back, are reported, never a cause of 503."
-        ),
-        responses={200: ReadinessSerializer, 503: ReadinessSerializer},
-    )
-    def get(self, request: Request) -> Response:
-        readiness = readiness_check()
-        return Response(
-            ReadinessSerializer(readiness).data, status=200 if not readiness.failed else 503
-        )
-
 
 EVENT_EXAMPLE = {
     "event_id": "evt_001",

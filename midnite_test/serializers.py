@@ -96,3 +96,46 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="Stable machine-readable code, e.g. unknown_user.")
     message = serializers.CharField(help_text="Human-readable explanation.")
     details = serializers.DictField(help_text="Per-field problems or other context.")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class BacklogSerializer(serializers.Serializer):
+    consumer = serializers.CharField()
+    unshipped = serializers.IntegerField()
+    oldest_age_seconds = serializers.FloatField(allow_null=True)
+    dead_lettered = serializers.IntegerField()
+
+
+class HorizonHolderSerializer(serializers.Serializer):
+    pid = serializers.IntegerField(help_text="The PostgreSQL backend's process id.")
+    transaction_age_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Null when the database role may not see it (grant it pg_read_all_stats).",
+    )
+    state = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "pg_stat_activity's state, such as `idle in transaction`; null when the database "
+            "role may not see it."
+        ),
+    )
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    checks = serializers.DictField(
+        child=serializers.CharField(), help_text='`"ok"` or `"failed: <why>"`, per dependency.'
+    )
+    failed = serializers.ListField(child=serializers.CharField())
+    outbox = BacklogSerializer(many=True)
+    outbox_horizon_holder = HorizonHolderSerializer(
+        allow_null=True,
+        help_text=(
+            "The session of this database with the oldest open transaction that has written: "
+            "the outbox ships nothing it or later transactions wrote until it ends. Null when "
+            "there is none. Transactions of other databases never hold the outbox back."
+        ),
+    )

@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from midnite_test import views
+
 # The schema and the docs are public: no API key is asked for, and a key sent is ignored.
 OPEN = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
@@ -18,6 +20,10 @@ urlpatterns = [
         r"^admin/events/user/(?P<rest>.*)$",
         RedirectView.as_view(url="/admin/users/user/%(rest)s", query_string=True),
     ),
+    path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),
+    path("healthz/ready", views.HealthReadyView.as_view(), name="health-ready"),
+    path("health", views.HealthLiveView.as_view()),
+    path("ready", views.HealthReadyView.as_view()),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
     path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),

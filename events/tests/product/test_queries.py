@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
-from events.product_events import product_events_ingest
+from events.product.services import product_events_ingest
 
 
 def _items(count: int) -> list[dict]:

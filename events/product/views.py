@@ -1,7 +1,4 @@
-"""HTTP API for product events: POST /api/v1/events.
-
-Its own module beside `views.py`, which is past the size the house rules split at.
-"""
+"""HTTP API for product events: POST /api/v1/events."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -12,12 +9,12 @@ from rest_framework.views import APIView
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
 from events.exceptions import InvalidQuery
-from events.product_events import MAX_PRODUCT_EVENTS, product_events_ingest
-from events.serializers import (
+from events.product.serializers import (
     ProductEventBatchOutputSerializer,
     ProductEventInputSerializer,
     ProductEventQuerySerializer,
 )
+from events.product.services import MAX_PRODUCT_EVENTS, product_events_ingest
 from midnite_test.serializers import ErrorSerializer
 from users.models import DEFAULT_TENANT
 

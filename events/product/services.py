@@ -4,7 +4,7 @@ Every item of a batch is judged on its own. The valid ones are stored through th
 service (`events_ingest`) with source "product", in one transaction with:
 - the users they name by external id, created on first sight (`INSERT ... ON CONFLICT
   (external_id) DO NOTHING RETURNING`), each new one with its `user_created` message
-  (`events.product_users`);
+  (`events.product.users`);
 - each user's traits, merged (a shallow dict update) with the `user_traits` of the user's new
   events in item order, and each new event's snapshot of them as that event left them
   (`Event.user_traits`); a duplicate merges nothing;
@@ -22,9 +22,10 @@ import structlog
 from django.db import transaction
 
 from events.contracts import EventInput, ProductEvent
+from events.event_rows import events_stored_keys
 from events.exceptions import TooManyProductEvents
-from events.ingestion import IngestOutcome, events_ingest, events_stored_keys
-from events.product_users import users_create_and_lock, users_traits_update
+from events.ingestion import IngestOutcome, events_ingest
+from events.product.users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
 from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS

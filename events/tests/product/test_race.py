@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from events.contracts import EventInput
 from events.ingestion import events_ingest
 from events.models import Event
-from events.product_events import CONFLICT, product_events_ingest
+from events.product.services import CONFLICT, product_events_ingest
 from users.models import User
 
 

@@ -1,0 +1,227 @@
+"""The event table's set-based statements: insert the new rows, read back the stored ones.
+
+On PostgreSQL each is one statement over arrays (`unnest`), whatever the number of events;
+elsewhere (SQLite) multi-row VALUES and IN lists in chunks.
+"""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from django.db import connection
+
+from events.contracts import EventInput, StoredEvent
+from events.models import Event
+from events.validation import payload_serialize
+
+# Rows per INSERT: 10 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
+INSERT_CHUNK = 1_000
+_COLUMNS = (
+    "tenant_id",
+    "event_id",
+    "user_id",
+    "event_type",
+    "source",
+    "occurred_at",
+    "amount",
+    "properties",
+    "user_traits",
+    "received_at",
+)
+
+
+def event_rows_insert(
+    events: Sequence[EventInput],
+    *,
+    received_at: datetime,
+    properties_json: Sequence[str] | None,
+) -> dict[tuple[str, str], int]:
+    if not events:
+        return {}
+    if connection.vendor == "postgresql":
+        if properties_json is None:
+            properties_json = [payload_serialize(e.properties) for e in events]
+        return _insert_unnest(events, received_at=received_at, properties_json=properties_json)
+    return _insert_values(events, received_at=received_at)
+
+
+# PostgreSQL: one statement whatever the number of events, its columns sent as 9 arrays.
+# The arrays go in binary (%b): psycopg then copies each string as it is, where the text
+# format quotes and escapes every element in Python.
+_INSERT_UNNEST = """
+    INSERT INTO events_event
+        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+         user_traits, received_at)
+    SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
+           properties::jsonb, user_traits::jsonb, %s
+    FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
+                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[])
+        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+                user_traits)
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING id, tenant_id, event_id
+"""
+
+
+def _insert_unnest(
+    events: Sequence[EventInput], *, received_at: datetime, properties_json: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    columns = [
+        [e.tenant_id for e in events],
+        [e.event_id for e in events],
+        [e.user_id for e in events],
+        [e.event_type for e in events],
+        [e.source for e in events],
+        [e.occurred_at for e in events],
+        [e.amount for e in events],
+        list(properties_json),
+        [payload_serialize(e.user_traits) if e.user_traits else "{}" for e in events],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_UNNEST, [received_at, *columns])
+        return {(tenant, event_id): pk for pk, tenant, event_id in cursor.fetchall()}
+
+
+def _insert_values(
+    events: Sequence[EventInput], *, received_at: datetime
+) -> dict[tuple[str, str], int]:
+    """Any other database (SQLite): multi-row VALUES, INSERT_CHUNK rows a statement."""
+    fields = [Event._meta.get_field(name) for name in _COLUMNS]
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    inserted = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), INSERT_CHUNK):
+            chunk = events[start : start + INSERT_CHUNK]
+            row = f"({', '.join(['%s'] * len(fields))})"
+            sql = (
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "
+                "ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING id, tenant_id, event_id"
+            )
+            params = [
+                f.get_db_prep_save(value, connection)
+                for event in chunk
+                for f, value in zip(fields, _values(event, received_at))
+            ]
+            cursor.execute(sql, params)
+            inserted.update({(tenant, event_id): pk for pk, tenant, event_id in cursor.fetchall()})
+    return inserted
+
+
+def _values(event: EventInput, received_at: datetime) -> tuple:
+    return (
+        event.tenant_id,
+        event.event_id,
+        event.user_id,
+        event.event_type,
+        event.source,
+        event.occurred_at,
+        event.amount,
+        event.properties,
+        event.user_traits,
+        received_at,
+    )
+
+
+def events_stored_keys(*, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Return which of these (tenant_id, event_id) keys are stored; reads only the keys."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(_existing_in(keys, fields=("tenant_id", "event_id")))
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_KEYS_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
+        return set(cursor.fetchall())
+
+
+_STORED_KEYS_UNNEST = """
+    SELECT tenant_id, event_id FROM events_event
+    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+"""
+
+
+def event_rows_stored(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+    """Return the stored events with these (tenant_id, event_id) keys.
+
+    Reads value tuples, not model instances: a re-sent batch reads back every one of its rows.
+    """
+    if not keys:
+        return {}
+    rows = _existing_unnest(keys) if connection.vendor == "postgresql" else _existing_in(keys)
+    found: dict[tuple[str, str], StoredEvent] = {}
+    for pk, tenant_id, event_id, source, event_type, occurred_at, *rest in rows:
+        properties, user_id, amount, user_traits, received_at = rest
+        event = EventInput(
+            tenant_id=tenant_id,
+            event_id=event_id,
+            source=source,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            properties=properties,
+            user_id=user_id,
+            amount=amount,
+            user_traits=user_traits,
+        )
+        found[(tenant_id, event_id)] = StoredEvent(pk=pk, event=event, received_at=received_at)
+    return found
+
+
+_STORED_FIELDS = (
+    "pk",
+    "tenant_id",
+    "event_id",
+    "source",
+    "event_type",
+    "occurred_at",
+    "properties",
+    "user_id",
+    "amount",
+    "user_traits",
+    "received_at",
+)
+
+# PostgreSQL: one statement whatever the number of keys, probing the unique index per key.
+# The times come as the session time zone's wall clock, which psycopg reads in C, and get
+# the connection's tzinfo here: the value Django's own (Python) timestamptz loader returns.
+_EXISTING_UNNEST = """
+    SELECT id, tenant_id, event_id, source, event_type, occurred_at AT TIME ZONE %s,
+           properties, user_id, amount, user_traits, received_at AT TIME ZONE %s
+    FROM events_event
+    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+"""
+
+
+def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
+    zone = connection.timezone_name
+    with connection.cursor() as cursor:
+        cursor.execute(_EXISTING_UNNEST, [zone, zone, [t for t, _ in keys], [e for _, e in keys]])
+        rows = cursor.fetchall()
+    tzinfo = connection.timezone
+    # The JSON columns arrive as text, as the ORM's JSONField gets them before decoding them.
+    decode = Event._meta.get_field("properties").from_db_value
+    return [
+        (
+            *row[:5],
+            row[5].replace(tzinfo=tzinfo),
+            decode(row[6], None, connection),
+            row[7],
+            row[8],
+            decode(row[9], None, connection),
+            row[10].replace(tzinfo=tzinfo),
+        )
+        for row in rows
+    ]
+
+
+def _existing_in(
+    keys: list[tuple[str, str]], fields: Sequence[str] = _STORED_FIELDS
+) -> list[tuple]:
+    """Any other database (SQLite): one IN query per tenant and INSERT_CHUNK ids."""
+    rows: list[tuple] = []
+    for tenant_id in {tenant for tenant, _ in keys}:
+        ids = [event_id for tenant, event_id in keys if tenant == tenant_id]
+        for start in range(0, len(ids), INSERT_CHUNK):
+            rows += Event.objects.filter(
+                tenant_id=tenant_id, event_id__in=ids[start : start + INSERT_CHUNK]
+            ).values_list(*fields)
+    return rows
