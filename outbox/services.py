@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
+from celery import Task
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -19,7 +20,6 @@ from outbox.contracts import CONSUMER_ANALYTICS, Message
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
-from outbox.tasks import outbox_process_many_task
 from outbox.worker_channel import task_send
 
 log = structlog.get_logger(__name__)
@@ -31,6 +31,9 @@ PURGE_CHUNK = 50
 # Not locked: under threads a race can only send one more message or leave a consumer to the sweep.
 _wake_owed: set[str] = set()
 _wake_sent_at = float("-inf")
+# The task a wake-up sends (outbox.outbox_process_many). The tasks call these services, so
+# this module does not import them: OutboxConfig.ready registers it.
+_wake_task: Task | None = None
 
 
 def outbox_publish(*, messages: Sequence[Message], consumers: Sequence[str]) -> int:
@@ -121,6 +124,12 @@ def analytics_loader_register(
         SOURCES[topic] = source
 
 
+def outbox_wake_task_register(*, task: Task) -> None:
+    """Set the task outbox_wake sends; called once, at start-up (OutboxConfig.ready)."""
+    global _wake_task
+    _wake_task = task
+
+
 def outbox_wake(*, consumers: Sequence[str]) -> None:
     """Ask a worker to process `consumers` now: one request for every consumer owed.
 
@@ -139,7 +148,7 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
     owed = sorted(_wake_owed)
     _wake_owed.clear()
     try:
-        task_send(outbox_process_many_task, args=(owed,))
+        task_send(_wake_task, args=(owed,))
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
         log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from alerts.services import transaction_ingest
 from events.history import UserEventHistory, event_record
 from events.models import Event
 from rules.conditions import Operator, PropertyMatch
@@ -87,25 +86,3 @@ def test_exists_matches_the_reference_and_excludes_the_anchor(stored, events, se
     )
 
     assert orm.exists(events=events, **window) == memory.exists(events=events, **window)
-
-
-@pytest.mark.parametrize("history_size", [10, 1000])
-def test_queries_per_transaction_do_not_grow_with_history(
-    users, django_assert_num_queries, history_size
-):
-    Event.objects.bulk_create(
-        Event(
-            event_id=f"h{i}",
-            user_id=1,
-            event_type="deposit" if i % 2 else "withdraw",
-            occurred_at=EPOCH + timedelta(seconds=i),
-            amount=Decimal("1"),
-        )
-        for i in range(history_size)
-    )
-    t = int((EPOCH + timedelta(days=1)).timestamp())
-
-    # Lock the user, insert the event with its outbox messages, last 3 deposits, the 30 s sum;
-    # the test's transaction turns the service's transaction into a savepoint and its release.
-    with django_assert_num_queries(6):
-        transaction_ingest(user_id=1, event_type="deposit", amount=Decimal("5"), t=t)
