@@ -85,8 +85,10 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     cursor = OutboxCursor.objects.select_for_update().get(consumer=consumer)
     if connection.vendor == "postgresql":
         with connection.cursor() as db:
+            db.execute(_HORIZON, {"consumer": consumer})
+            horizon, elsewhere = db.fetchone()
             where = {"consumer": consumer, "xid": cursor.xid, "id": cursor.id, "n": size}
-            db.execute(_CLAIM, where)
+            db.execute(_CLAIM, {**where, "horizon": horizon, "elsewhere": elsewhere})
             count, oldest_at, first, last = db.fetchone()
             if not count:
                 _horizon_check(db, where)
@@ -123,32 +125,78 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
 _SESSIONS = "pg_stat_get_activity((SELECT NULL::int FROM pg_stat_clear_snapshot()))"
 _THIS_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
 
-# The horizon: the oldest transaction still running that can write this database's messages,
-# this one included. The snapshot lists the running transactions of the whole server; only
-# those a session of another database holds are left out (a session writes in its own
-# database only). Every other one counts, a session of this database, a prepared transaction,
-# one whose session has just ended: none is passed unseen. A transaction that starts after the
-# snapshot is at or above its xmax, so a session read later cannot lower the horizon wrongly.
-# When this transaction is the oldest one, its own messages are below the horizon too: every
-# older one that could write here has ended and nobody else writes with its id (tests run
-# inside one transaction).
-_CLAIM = f"""
+# The horizon: below it, every transaction that can write this database's messages has ended,
+# this one aside. Found in two statements, each with a snapshot of its own.
+#
+# The first looks at each transaction its snapshot counts as running, below its xmax: it
+# leaves out those a session of another database holds (a session writes in its own database
+# only) and those that have ended since the snapshot was taken. Every other one holds the
+# horizon: a session of this database, a prepared transaction, one whose session has just
+# ended but that has not finished. A transaction that starts after the snapshot gets an id at
+# or above its xmax, so the sessions read later cannot lower the horizon wrongly.
+#
+# A transaction that claims its own messages (tests claim inside the transaction that wrote)
+# has an id at or above that xmax, and the ids between the two were given out before its own
+# and had not ended at the snapshot: each of those is looked at too. Among them are other
+# sessions' subtransactions (savepoints), which pg_stat_activity does not show, so these are
+# placed by their session's transaction id or else by the lock every transaction takes on its
+# own id (pg_locks), which names its session.
+#
+# The second statement takes the messages below that horizon with a later snapshot, which sees
+# what the transactions that ended meanwhile wrote. A transaction whose end the commit log
+# shows before its snapshot does (a moment, during its commit) still holds it back. Had one
+# statement done both, a transaction that ended between its snapshot and its look at the
+# sessions would have held every claim back as if it were this database's: under other
+# clients' short transactions, claims found nothing at random.
+_HORIZON = f"""
     WITH snapshot AS (
-        SELECT pg_current_snapshot() AS snap,
-               pg_current_xact_id_if_assigned()::text::bigint AS own
-    ), oldest AS (
-        SELECT own, least(
-            pg_snapshot_xmax(snap)::text::bigint,
-            own,
-            (SELECT min(running::text::bigint) FROM pg_snapshot_xip(snap) AS running
-             WHERE NOT EXISTS (
-                 SELECT FROM {_SESSIONS} AS session
-                 WHERE session.backend_xid = running::xid AND session.datid <> {_THIS_DATABASE}
-             ))
-        ) AS xid
-        FROM snapshot
-    ), horizon AS (
-        SELECT CASE WHEN own = xid THEN xid + 1 ELSE xid END AS xid FROM oldest
+        SELECT pg_snapshot_xmax(snap)::text::bigint AS xmax, own,
+               EXISTS (
+                   SELECT FROM outbox_outboxmessage
+                   WHERE consumer = %(consumer)s AND xid = own
+               ) AS claims_own
+        FROM (
+            SELECT pg_current_snapshot() AS snap,
+                   pg_current_xact_id_if_assigned()::text::bigint AS own
+        ) AS current
+    ), sessions AS MATERIALIZED (
+        SELECT pid, backend_xid, datid <> {_THIS_DATABASE} AS elsewhere FROM {_SESSIONS}
+    ), listed AS (
+        SELECT running::text::bigint AS xid, EXISTS (
+                   SELECT FROM sessions
+                   WHERE sessions.backend_xid = running::xid AND sessions.elsewhere
+               ) AS elsewhere
+        FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+    ), given_before_own AS (
+        SELECT xid, EXISTS (
+                   SELECT FROM sessions
+                   WHERE sessions.backend_xid = xid::text::xid AND sessions.elsewhere
+               ) OR EXISTS (
+                   SELECT FROM pg_locks JOIN sessions USING (pid)
+                   WHERE pg_locks.locktype = 'transactionid' AND pg_locks.granted
+                     AND pg_locks.transactionid = xid::text::xid AND sessions.elsewhere
+               ) AS elsewhere
+        FROM snapshot, generate_series(xmax, own - 1) AS xid
+        WHERE claims_own
+    ), running AS (
+        SELECT xid, elsewhere,
+               coalesce(pg_xact_status(xid::text::xid8), 'in progress') = 'in progress'
+                   AS in_progress
+        FROM (SELECT * FROM listed UNION ALL SELECT * FROM given_before_own) AS counted
+    )
+    SELECT least(
+               CASE WHEN claims_own AND own >= xmax THEN own + 1 ELSE xmax END,
+               (SELECT min(xid) FROM running WHERE in_progress AND NOT elsewhere)
+           ),
+           ARRAY(SELECT xid FROM running WHERE elsewhere)
+    FROM snapshot
+"""
+_CLAIM = """
+    WITH horizon AS (
+        SELECT least(%(horizon)s::bigint, (
+            SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+            WHERE running::text::bigint <> ALL (%(elsewhere)s::bigint[])
+        )) AS xid
     ), taken AS (
         SELECT xid, id, created_at FROM outbox_outboxmessage
         WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)

@@ -4,6 +4,7 @@ Each opens its own psycopg connection to the test run's server, as another clien
 """
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,18 +33,47 @@ def other_database_transaction() -> Iterator[psycopg.Connection]:
     What another service's migration or a forgotten psql session does: the transaction has an
     id, so it is in every snapshot of the server until it ends.
     """
+    with other_database() as name, connect(dbname=name) as other:
+        other.execute("CREATE TABLE held (n int)")
+        other.execute("INSERT INTO held VALUES (1)")
+        yield other
+
+
+@contextmanager
+def other_database_churn() -> Iterator[None]:
+    """Short write transactions committed one after another in a database of their own.
+
+    What another busy client of the server does: at any moment one of them is running, and
+    many end between a claim's snapshot and its next look at the server's sessions.
+    """
+    stop = threading.Event()
+
+    def churn(name: str) -> None:
+        with connect(dbname=name, autocommit=True) as other:
+            other.execute("CREATE TABLE churn (n int)")
+            while not stop.is_set():
+                with other.transaction():
+                    other.execute("INSERT INTO churn VALUES (1)")
+
+    with other_database() as name:
+        worker = threading.Thread(target=churn, args=(name,))
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join(timeout=10)
+
+
+@contextmanager
+def other_database() -> Iterator[str]:
+    """A database of its own on the test run's server, dropped afterwards; yields its name."""
     name = f"midnite_other_{secrets.token_hex(4)}"
     with connect(dbname="postgres", autocommit=True) as admin:
         # template0: nobody connects to it, so another suite's session cannot make this fail.
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
     try:
-        other = connect(dbname=name)
-        try:
-            other.execute("CREATE TABLE held (n int)")
-            other.execute("INSERT INTO held VALUES (1)")
-            yield other
-        finally:
-            other.close()
+        yield name
     finally:
         with connect(dbname="postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
