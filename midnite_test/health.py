@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connection
 
+from outbox.horizon import HorizonHolder
 from outbox.selectors import (
     Backlog,
-    HorizonHolder,
     broker_health,
     clickhouse_health,
     outbox_backlog,

@@ -87,7 +87,7 @@ class OutboxMessage(models.Model):
     `xid` is the id of the transaction that wrote it (the database fills it in). Ids are drawn
     from a sequence before commit, so transactions commit out of id order; but below the oldest
     transaction still running that can write in this database (a session of this database, or
-    any the claim cannot place in another database: `outbox.batches`), every transaction that
+    any the claim cannot place in another database: `outbox.horizon`), every transaction that
     could write a message has ended, so none can appear below that horizon. Claims therefore
     take ranges in (xid, id) order, only below the horizon, and never look back.
     """

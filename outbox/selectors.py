@@ -16,7 +16,8 @@ from outbox.clickhouse.client import (
 from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
-from outbox.batches import HorizonHolder, horizon_holder, position_after
+from outbox.batches import position_after
+from outbox.horizon import HorizonHolder, horizon_holder
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 

@@ -9,9 +9,10 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 from structlog.testing import capture_logs
 
-from outbox.batches import HorizonHolder, batch_claim, batch_messages, batch_take
+from outbox.batches import batch_claim, batch_messages, batch_take
 from outbox.checks import horizon_visibility_check
 from outbox.contracts import CONSUMER_ANALYTICS
+from outbox.horizon import HorizonHolder
 from outbox.services import outbox_publish
 from outbox.tests.conftest import record
 from outbox.selectors import outbox_horizon_holder
@@ -90,7 +91,7 @@ def test_an_uncommitted_message_of_another_role_is_never_passed(publish):
 
 
 def test_the_held_back_warning_names_the_holder_in_this_database_only(publish, monkeypatch):
-    monkeypatch.setattr("outbox.batches.HELD_BACK_WARNING_SECONDS", 0.0)
+    monkeypatch.setattr("outbox.horizon.HELD_BACK_WARNING_SECONDS", 0.0)
     with other_database_transaction():  # older, so the oldest on the server
         session = connect()
         try:

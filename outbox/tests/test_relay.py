@@ -268,7 +268,7 @@ def test_a_message_committed_after_later_ids_shipped_is_still_shipped_once(
 def test_a_claim_held_back_long_by_an_open_transaction_says_which(
     publish, open_transaction, monkeypatch
 ):
-    monkeypatch.setattr("outbox.batches.HELD_BACK_WARNING_SECONDS", 0.0)
+    monkeypatch.setattr("outbox.horizon.HELD_BACK_WARNING_SECONDS", 0.0)
     publish(1)
 
     with capture_logs() as logs:
