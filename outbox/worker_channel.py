@@ -21,7 +21,7 @@ def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) ->
 
     Never waits: one connection attempt to the broker (CELERY_BROKER_TRANSPORT_OPTIONS), or one
     non-blocking datagram to the embedded worker. A request without `task_id` that finds the
-    worker's socket full is dropped silently.
+    worker's socket full, or no worker, is dropped silently.
     """
     path = settings.EMBEDDED_WORKER_SOCKET
     if not path:
@@ -31,8 +31,9 @@ def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) ->
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:
         try:
             channel.sendto(request, socket.MSG_DONTWAIT, path)
-        except BlockingIOError:
-            # A full socket: the busy worker has requests waiting, and runs a sweep of every
-            # consumer within a second. Only a caller that waits for its answer must know.
+        except (BlockingIOError, FileNotFoundError, ConnectionRefusedError):
+            # A full socket (the busy worker has requests waiting) or none (the worker is
+            # starting, or starting again: bin/run-embedded says so): its sweep of every
+            # consumer finds the work. Only a caller that waits for its answer must know.
             if task_id is not None:
                 raise
