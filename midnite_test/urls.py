@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
     path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema", **OPEN), name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema", **OPEN)),
 ]
 
 handler400 = "midnite_test.http_errors.bad_request"

@@ -12,3 +12,12 @@ def test_the_schema_is_served_at_api_schema_as_at_docs_schema(db):
     assert api.status_code == docs.status_code == 200
     assert api.content == docs.content
     assert b"openapi: 3" in api.content
+
+
+def test_the_docs_page_answers_with_and_without_a_trailing_slash(db):
+    client = APIClient()
+
+    pages = [client.get(path) for path in ("/docs", "/docs/")]
+
+    assert [page.status_code for page in pages] == [200, 200]
+    assert all(b'"/docs/schema"' in page.content for page in pages)
