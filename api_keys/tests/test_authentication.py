@@ -16,6 +16,7 @@ OPEN_PATHS = {
     "/health",
     "/ready",
     "/docs",
+    "/docs/",
     "/docs/schema",
     "/api/schema/",
 }
