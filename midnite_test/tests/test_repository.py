@@ -22,15 +22,6 @@ OUTSIDE = re.compile(
     r"|(?<![\w.$-])/(?:(?:work|root|home|Users)/|tmp\b)"
 )
 
-# Lines allowed as they are, with why. Only whole lines: anything else in these files still fails.
-ALLOWED = {
-    # Users' file, kept verbatim (see its SOURCE.md); it names the shared folder to forbid it.
-    "notifications/tests/fixtures/notification-seed/README.md": {
-        "must not be edited. A test never reads `.." + "/shared`: users and CI machines elsewhere"
-        " don't have it. The",
-    },
-}
-
 
 def tracked_files() -> list[str]:
     """Return the paths git tracks in this checkout (it raises when git is missing)."""
@@ -63,12 +54,7 @@ def test_no_tracked_file_names_a_path_outside_the_repository():
         if not file.exists():  # tracked but deleted in the working tree: nothing to read
             continue
         text = file.read_bytes().decode("utf-8", errors="replace")
-        allowed = ALLOWED.get(path, set())
-        found += [
-            f"{path}:{number}: {line.strip()}"
-            for number, line in outside_paths(text)
-            if line not in allowed
-        ]
+        found += [f"{path}:{number}: {line.strip()}" for number, line in outside_paths(text)]
 
     assert not found, "paths outside the repository:\n" + "\n".join(found)
 

@@ -71,7 +71,6 @@ def outcome(config: NotificationConfig, name: str, events: list[EventRecord]) ->
 SEED_SHA256 = {
     "notification_rules.yml": "709fc842a093b2fcf22c608a9fb135c980aa7b09d8e12d5e16581d631c847f09",
     "notifications.yaml": "3f5491c50e976c77bbc21aa69299081c5bf03908090585c4727774c0d072a438",
-    "README.md": "67c07d0013a7de8b7072b160fac98805ee53017dfdacef3767d2373e792c3861",
 }
 
 
