@@ -16,6 +16,7 @@ import json
 import os
 import select
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class EmbeddedWorker:
         self._app = app
         self._socket_path = socket_path
         self._stopping = False
+        # Set once requests sent to the socket reach this worker.
+        self.listening = threading.Event()
         now = app.now()
         self._entries = [
             _Entry(
@@ -150,6 +153,7 @@ class EmbeddedWorker:
         try:
             channel.bind(self._socket_path)
             os.chmod(self._socket_path, 0o600)
+            self.listening.set()
             yield channel
         finally:
             channel.close()

@@ -1,9 +1,7 @@
 """`make run`'s worker without a broker: requests on a Unix socket, the same tasks, no queue."""
 
-import os
 import socket
 import threading
-import time
 import uuid
 
 import pytest
@@ -111,9 +109,7 @@ def worker(socket_path):
     worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not os.path.exists(socket_path) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert worker.listening.wait(timeout=10), "the worker never listened"
     yield worker
     worker.stop()
     thread.join(timeout=10)
