@@ -106,7 +106,13 @@ class _Claims:
         return batch is not None
 
     def ahead(self) -> None:
-        """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog."""
+        """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog.
+
+        The oldest claim queued is waited for: its batch is committed, so a ship that looked for
+        a due batch before it was loaded would render it a second time.
+        """
+        if self.pending:
+            self.next()
         while self.pending and self.pending[0].done():
             self.next()
         if not self.backlog or connection.vendor != "postgresql":
