@@ -1,4 +1,4 @@
-"""System checks: API_THROTTLE_RATE must parse, at start-up and in `manage.py check`."""
+"""System checks of API keys' settings, at start-up and in `manage.py check`."""
 
 import re
 
@@ -18,6 +18,25 @@ def throttle_rate_check(app_configs, **kwargs) -> list[Error]:
                 f"API_THROTTLE_RATE={rate!r} is not a rate such as 6000/min "
                 "(periods: s, min, hour, day; empty switches throttling off).",
                 id="api_keys.E001",
+            )
+        ]
+    return []
+
+
+# What README promises: every process refuses a revoked key within this many seconds.
+REVOCATION_WINDOW_SECONDS = 2.0
+
+
+def key_cache_period_check(app_configs, **kwargs) -> list[Error]:
+    """Report an API_KEY_CACHE_SECONDS that would let a revoked key work longer than promised."""
+    period = settings.API_KEY_CACHE_SECONDS
+    if not 0 <= period <= REVOCATION_WINDOW_SECONDS:
+        return [
+            Error(
+                f"API_KEY_CACHE_SECONDS={period:g} must be between 0 and "
+                f"{REVOCATION_WINDOW_SECONDS:g}: a revoked key works in each process for that "
+                "long.",
+                id="api_keys.E002",
             )
         ]
     return []
