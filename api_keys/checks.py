@@ -4,6 +4,7 @@ import re
 
 from django.conf import settings
 from django.core.checks import Error
+from django.core.exceptions import ImproperlyConfigured
 
 # What DRF's throttles parse: a count, then a period read from its first letter.
 RATE = re.compile(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)")
@@ -40,3 +41,34 @@ def key_cache_period_check(app_configs, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+# SECRET_KEYs published with the service (settings' default, env.example, docker-compose.yml):
+# anyone can sign an admin session with them.
+KNOWN_SECRET_KEYS = frozenset({"dev-only-insecure-key-change-me-in-production", "change-me"})
+
+
+def secret_key_check(app_configs, **kwargs) -> list[Error]:
+    """Report, in `check --deploy`, a production SECRET_KEY that is missing or published.
+
+    The key signs the admin's sessions, the other way in besides API keys. Django only warns
+    (security.W009); a deployment with DEBUG off fails here instead. With DEBUG on (a
+    developer's machine) the published default is fine.
+    """
+    if settings.DEBUG:
+        return []
+    try:
+        key = settings.SECRET_KEY
+    except ImproperlyConfigured:  # set but empty
+        key = ""
+    if key and key not in KNOWN_SECRET_KEYS and not key.startswith("django-insecure-"):
+        return []
+    return [
+        Error(
+            "SECRET_KEY is missing or a published default, and DEBUG is off: anyone could sign "
+            "an admin session.",
+            hint='Set SECRET_KEY to a long random value, e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(50))".',
+            id="api_keys.E003",
+        )
+    ]
