@@ -6,12 +6,12 @@ from django.conf import settings
 from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
 
-# What DRF's throttles parse: a count, then a period read from its first letter.
+# What the throttle parses (throttle_rate_parse): a count, then a period read from its first letter.
 RATE = re.compile(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
 def throttle_rate_check(app_configs, **kwargs) -> list[Error]:
-    """Report an API_THROTTLE_RATE DRF could not parse, which would fail every request."""
+    """Report an API_THROTTLE_RATE the throttle could not parse, which would fail every request."""
     rate = settings.API_THROTTLE_RATE
     if rate and not RATE.fullmatch(rate):
         return [

@@ -161,7 +161,7 @@ EVENT_FAST_PATH = config("EVENT_FAST_PATH", default=True, cast=bool)
 def _cache(url: str) -> dict:
     """Return the default cache: Redis at `url` (shared by every process), else local memory.
 
-    It holds the throttles' request history. Redis that does not answer within a second lets
+    It holds the throttle's counters. Redis that does not answer within a second lets
     requests through (api_keys.throttles) rather than holding them up.
     """
     if not url:
