@@ -375,7 +375,7 @@ def test_a_failure_of_its_own_is_logged_with_its_traceback_and_sent_to_sentry(
     sentry_ingest, django_app, fast, events_table_gone, api_key
 ):
     with capture_logs() as logs:
-        status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
+        status, _, _ = wsgi_post(fast, _transaction(1, amount="987654.32"), key=api_key)
     sentry_sdk.flush(timeout=10)
 
     [failed] = [line for line in logs if line["event"] == "event.fast_path_failed"]
@@ -392,3 +392,4 @@ def test_a_failure_of_its_own_is_logged_with_its_traceback_and_sent_to_sentry(
     ]
     assert len(reported) == 1
     assert Event._meta.db_table in reported[0]["exception"]["values"][-1]["value"]
+    assert b"987654.32" not in b"".join(sentry_ingest.envelopes), "the body reached Sentry"
