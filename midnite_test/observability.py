@@ -3,6 +3,8 @@
 # What a request's report may keep: no body, query string or cookies, which carry customers'
 # emails, phone numbers and amounts.
 _REQUEST_KEPT = frozenset({"method", "url", "headers", "env"})
+# Where a PostgreSQL error's message goes on to quote values (psycopg's str of the error).
+_POSTGRESQL_DETAIL = "\nDETAIL:"
 
 
 def sentry_configure(*, dsn: str, environment: str, traces_sample_rate: float) -> None:
@@ -35,8 +37,12 @@ def sentry_configure(*, dsn: str, environment: str, traces_sample_rate: float) -
 def sentry_event_scrub(event: dict, hint: dict) -> dict:
     """Keep of an event's request only its method, URL and (filtered) headers.
 
-    Also drops a Celery task's arguments: they may carry what a request sent.
+    Also drops a Celery task's arguments, which may carry what a request sent, and the DETAIL
+    of a PostgreSQL error, which quotes the row it failed on (`Key (lower(email))=(...)`).
     """
+    for exception in event.get("exception", {}).get("values", []):
+        if isinstance(exception.get("value"), str):
+            exception["value"] = exception["value"].split(_POSTGRESQL_DETAIL)[0]
     request = event.get("request")
     if request:
         event["request"] = {name: value for name, value in request.items() if name in _REQUEST_KEPT}

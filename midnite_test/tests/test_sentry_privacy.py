@@ -8,11 +8,12 @@ back from a loopback ingest.
 import pytest
 import sentry_sdk
 from django.core.wsgi import get_wsgi_application
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from alerts.tests.wsgi_client import wsgi_post
 from events.models import Event
 from midnite_test.tests.sentry_ingest import sentry_ingest_running
+from users.models import User
 
 EMAIL = "jane.secret@example.com"
 PHONE = "+447700900123"
@@ -61,3 +62,19 @@ def test_a_failed_request_reaches_sentry_without_its_body(
     sent = b"".join(sentry_ingest.envelopes)
     for secret in (EMAIL, PHONE, AMOUNT, "jane.secret", api_key):
         assert secret.encode() not in sent, f"{secret} reached Sentry"
+
+
+def test_a_database_error_reaches_sentry_without_the_row_it_quotes(sentry_ingest, db):
+    User.objects.create(email=EMAIL)
+    try:
+        with transaction.atomic():
+            User.objects.create(email=EMAIL.upper())
+    except IntegrityError as exc:
+        assert connection.vendor != "postgresql" or EMAIL in str(exc)  # in its DETAIL line
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush(timeout=10)
+
+    [error] = sentry_ingest.events("event")
+    assert "user_unique_email_ci" in error["exception"]["values"][-1]["value"]
+    sent = b"".join(sentry_ingest.envelopes)
+    assert EMAIL.encode() not in sent and EMAIL.upper().encode() not in sent
