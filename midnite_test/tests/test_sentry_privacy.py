@@ -58,7 +58,7 @@ def test_a_failed_request_reaches_sentry_without_its_body(
     [error] = sentry_ingest.events("event")
     assert error["request"]["method"] == "POST"
     assert error["request"]["url"] == "http://testserver/events"
-    assert error["exception"]["values"][-1]["type"] == "ProgrammingError"
+    assert Event._meta.db_table in error["exception"]["values"][-1]["value"]
     sent = b"".join(sentry_ingest.envelopes)
     for secret in (EMAIL, PHONE, AMOUNT, "jane.secret", api_key):
         assert secret.encode() not in sent, f"{secret} reached Sentry"
