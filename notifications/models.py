@@ -7,6 +7,9 @@ from django.utils import timezone
 from events.models import Event
 from users.models import User
 
+# The codename of the permission to read every tenant's audit trail (app label notifications).
+AUDIT_EVERY_TENANT = "view_every_tenant_audit"
+
 
 class Notification(models.Model):
     """What one notification rule decided about one event, and where delivery stands.
@@ -48,6 +51,8 @@ class Notification(models.Model):
                 fields=["rule", "trigger_event"], name="notification_unique_rule_event"
             ),
         ]
+        # Staff read the audit trail through their admin session, which names no tenant.
+        permissions = [(AUDIT_EVERY_TENANT, "Can read every tenant's audit trail")]
         indexes = [
             models.Index(
                 fields=["user", "notification_type", "trigger_occurred_at"],

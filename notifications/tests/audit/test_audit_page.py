@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
+from notifications.tests.audit.staff import staff_create
 from notifications.tests.audit.story import event_store
 from outbox.contracts import CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
@@ -53,7 +53,7 @@ def ada(transactional_db) -> User:
 def staff_session(transactional_db) -> str:
     """The session cookie of a staff member logged in to the admin."""
     client = Client()
-    client.force_login(get_user_model().objects.create_user("oncall", is_staff=True))
+    client.force_login(staff_create("oncall"))
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 

@@ -1,8 +1,8 @@
 """What a key limited to one tenant reads in the audit trail: what its own tenant sent.
 
-The events go in through the real API (`POST /api/v1/events`, one key per tenant), the worker's
-evaluation and the sender, so the rows are those a deployment has; each leak is checked in
-the JSON and in the page a browser gets.
+The events go in through the real API (`POST /api/v1/events`, one key per tenant), the
+evaluation the notifications consumer runs and the sender, so the rows are those a deployment
+has; each leak is checked in the JSON and in the page a browser gets.
 """
 
 import json
@@ -12,9 +12,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from api_keys.services import api_key_create
+from events.models import Event
+from notifications.evaluation import notification_events_evaluate
 from notifications.sending import notifications_send_due
-from outbox.contracts import CONSUMER_NOTIFICATIONS
-from outbox.services import outbox_process
 
 OPERATIONS = "risk-ops@fintech.example"
 AUDIT_DATA = re.compile(r'<script id="audit-data" type="application/json">(.*?)</script>', re.S)
@@ -41,7 +41,8 @@ def _payment_failed(event_id: str, *, at: str, attempt: int, traits: dict) -> di
 def _send(client: APIClient, *events: dict) -> None:
     response = client.post("/api/v1/events", list(events), format="json")
     assert response.status_code == 202, response.content
-    outbox_process(consumer=CONSUMER_NOTIFICATIONS)
+    stored = Event.objects.filter(event_id__in=[event["event_id"] for event in events])
+    notification_events_evaluate(event_ids=list(stored.values_list("pk", flat=True)))
     notifications_send_due()
 
 
