@@ -63,7 +63,12 @@ class Notification(models.Model):
                 condition=Q(status="scheduled"),
                 name="notification_due",
             ),
-            models.Index(fields=["user", "created_at"], name="notification_user_created"),
+            # The audit's notification history, newest first, read in index order.
+            models.Index(
+                fields=["user", "created_at", "id"],
+                condition=~Q(status="not_matched"),
+                name="notification_user_history",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -85,7 +90,10 @@ class Decision(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "created_at"], name="decision_user_created")]
+        # The audit's decisions, newest first, read in index order.
+        indexes = [
+            models.Index(fields=["user", "created_at", "id"], name="decision_user_created_id")
+        ]
 
     def __str__(self) -> str:
         return f"{self.status}: {self.reason}"
