@@ -2,16 +2,16 @@
 
 from rest_framework import serializers
 
-from events.serializers import TimeRangeQueryMixin, TimestampField
+from events.serializers import IdentifierField, TimeRangeQueryMixin, TimestampField
 from metrics.models import MetricBucket
 from midnite_test.serializers import StrictSerializer
 
 
 class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
-    tenant_id = serializers.CharField(max_length=128)
+    tenant_id = IdentifierField(max_length=128)
     bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
-    source = serializers.CharField(required=False, max_length=64)
-    event_type = serializers.CharField(required=False, max_length=64)
+    source = IdentifierField(required=False, max_length=64)
+    event_type = IdentifierField(required=False, max_length=64)
 
 
 class MetricBucketSerializer(serializers.Serializer):
