@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from events.serializers import IdentifierField, TimeRangeQueryMixin, TimestampField
 from metrics.models import MetricBucket
+from metrics.selectors import MAX_BUCKETS_PER_PAGE
 from midnite_test.serializers import StrictSerializer
 
 
@@ -12,6 +13,10 @@ class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
     bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
     source = IdentifierField(required=False, max_length=64)
     event_type = IdentifierField(required=False, max_length=64)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_BUCKETS_PER_PAGE, default=MAX_BUCKETS_PER_PAGE
+    )
+    cursor = serializers.CharField(required=False, help_text="From a page's `next` link.")
 
 
 class MetricBucketSerializer(serializers.Serializer):
@@ -27,3 +32,6 @@ class MetricsSerializer(serializers.Serializer):
     bucket_size = serializers.CharField()
     as_of = TimestampField(help_text="Every event committed before this time is counted.")
     buckets = MetricBucketSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page's URL; null on the last page."
+    )

@@ -120,3 +120,38 @@ def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_query"
     assert field in response.json()["details"]
+
+
+def test_an_answer_holds_at_most_page_size_buckets_and_links_the_next_page(api_client, counted):
+    query = {"tenant_id": "tenant_1", "bucket_size": "minute", "page_size": 4}
+    pages = [api_client.get("/metrics", query).json()]
+    while pages[-1]["next"]:
+        pages.append(api_client.get(pages[-1]["next"]).json())
+
+    assert [len(page["buckets"]) for page in pages] == [4, 2]
+    visited = [
+        (b["bucket_start"], b["source"], b["event_type"]) for p in pages for b in p["buckets"]
+    ]
+    assert visited == [row[:3] for row in _buckets(api_client, "minute")]
+    assert len(set(visited)) == len(STAMPS)
+
+
+def test_an_answer_is_capped_at_5000_buckets(api_client, db):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "page_size": 5_001}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "page_size": ["Ensure this value is less than or equal to 5000."]
+    }
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "WyIyMDI0Il0", "WzEsMiwzXQ"])
+def test_a_cursor_this_api_did_not_make_is_400(api_client, db, cursor):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "cursor": cursor}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"cursor": ["Invalid cursor."]}
