@@ -5,6 +5,7 @@ MAX_BODY_DEPTH levels of nesting; each view's body limit enforced before the bod
 """
 
 import json
+import re
 from decimal import Decimal
 
 from rest_framework import exceptions, renderers
@@ -36,6 +37,19 @@ MAX_BODY_DEPTH = 64
 # Integer literals longer than this come back as Decimal, as other numbers do: Python's int
 # refuses more than 4,300 digits, and the validators give one answer for any number too long.
 _LONG_INTEGER = 40
+
+
+# A \uD800-\uDFFF escape, or a surrogate encoded as UTF-8 bytes (which json decodes as is):
+# where a lone surrogate can come from. Such a string cannot be stored or encoded as UTF-8.
+_SURROGATE_IN_BODY = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class LoneSurrogate(ValueError):
+    """A string of the body holds half of a UTF-16 surrogate pair: it is not text."""
+
+    def __init__(self) -> None:
+        super().__init__("a string holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
 
 
 class NestedTooDeeply(ValueError):
@@ -77,8 +91,8 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
 def json_strict_loads(body: bytes) -> object:
     """Parse `body` as StrictJSONParser does.
 
-    Raises ValueError (RepeatedKey, NestedTooDeeply) or, for a body nested deeper than the
-    decoder can follow, RecursionError.
+    Raises ValueError (RepeatedKey, NestedTooDeeply, LoneSurrogate) or, for a body nested
+    deeper than the decoder can follow, RecursionError.
     """
     with collector_paused():
         value = json.loads(
@@ -91,7 +105,27 @@ def json_strict_loads(body: bytes) -> object:
     # Each level opens one bracket at least: most bodies need no walk.
     if body.count(b"[") + body.count(b"{") > MAX_BODY_DEPTH and _deeper_than(value, MAX_BODY_DEPTH):
         raise NestedTooDeeply()
+    if (
+        _SURROGATE_IN_BODY.search(body) or json.detect_encoding(body) != "utf-8"
+    ) and _has_lone_surrogate(value):
+        raise LoneSurrogate()
     return value
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether a key or a string anywhere in `value` holds a lone surrogate."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is str:
+            if _SURROGATE.search(item):
+                return True
+        elif type(item) is dict:
+            pending += item.keys()
+            pending += item.values()
+        elif type(item) is list:
+            pending += item
+    return False
 
 
 def _deeper_than(value: object, levels: int) -> bool:

@@ -275,3 +275,26 @@ def test_a_body_declared_over_its_limit_is_refused_before_it_is_read(post, api_c
         "message": f"The request body is larger than the {limit} this endpoint accepts.",
         "details": {},
     }
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/events", _raw(EVENT, payload='{"note": "\\ud800"}')),
+        ("/events", _raw({k: v for k, v in EVENT.items() if k != "source"}, source='"\\udfff"')),
+        ("/events/bulk", '{"events": [' + _raw(EVENT, payload='{"\\ud800": 1}') + "]}"),
+        ("/api/v1/events", "[" + _raw(PRODUCT, user_traits='{"a": ["\\udc00"]}') + "]"),
+        ("/users", '{"email": "a@example.com", "first_name": "\\ud800", "last_name": "B"}'),
+    ],
+)
+def test_a_lone_surrogate_is_not_text_and_is_refused_whole(post, path, body):
+    before = _stored()
+
+    response = post(path, body)
+
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "The request body is not valid JSON: a string holds a lone UTF-16 surrogate "
+        "(\\ud800 to \\udfff)"
+    )
+    assert _stored() == before
