@@ -9,7 +9,12 @@ import base64
 import json
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
+from alerts.fast_path import transaction_fast_path
+from alerts.tests.wsgi_client import wsgi_post
 from events.models import Event
 from outbox.models import OutboxMessage
 from users.models import User
@@ -298,3 +303,34 @@ def test_a_lone_surrogate_is_not_text_and_is_refused_whole(post, path, body):
         "(\\ud800 to \\udfff)"
     )
     assert _stored() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"type": "deposit", "amount": "1.00", "user_id": 1, "t": 10413792000}',
+        '{"type": "deposit", "amount": "1.00", "user_id": 1, "t": 1' + "0" * 5000 + "}",
+        '{"type": "deposit", "amount": "1' + "0" * 400 + '", "user_id": 1, "t": 1}',
+        '{"type": "\\ud800", "amount": "1.00", "user_id": 1, "t": 1}',
+        '{"type": ' + "[" * 900 + "]" * 900 + ', "amount": "1.00", "user_id": 1, "t": 1}',
+    ],
+    ids=["after 2299", "5000-digit t", "400-digit amount", "surrogate", "900 levels"],
+)
+def test_post_event_s_fast_path_refuses_hostile_bodies_as_django_does(api_client, users, body):
+    """Served, the fast path parses the body first: it must hand each of these to Django."""
+    django_answer = api_client.generic("POST", "/event", body, "application/json")
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        status, _, content = wsgi_post(
+            transaction_fast_path(WSGIHandler()),
+            body.encode(),
+            HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
+        )
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+    assert django_answer.status_code == 400
+    assert (status, json.loads(content)) == (400, django_answer.json())
+    assert not Event.objects.exists()
