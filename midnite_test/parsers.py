@@ -39,9 +39,6 @@ MAX_BODY_DEPTH = 64
 _LONG_INTEGER = 40
 
 
-# A \uD800-\uDFFF escape, or a surrogate encoded as UTF-8 bytes (which json decodes as is):
-# where a lone surrogate can come from. Such a string cannot be stored or encoded as UTF-8.
-_SURROGATE_IN_BODY = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -94,21 +91,23 @@ def json_strict_loads(body: bytes) -> object:
     Raises ValueError (RepeatedKey, NestedTooDeeply, LoneSurrogate) or, for a body nested
     deeper than the decoder can follow, RecursionError.
     """
+    # Strict UTF-8, as RFC 8259 asks: a surrogate's UTF-8 bytes are refused here, so only a
+    # \ud800 to \udfff escape can make a lone one.
+    text = body.decode("utf-8")
     with collector_paused():
         value = json.loads(
-            body,
+            text,
             parse_float=_decimal_without_exponent,
             parse_int=_integer,
             parse_constant=_reject_constant,
             object_pairs_hook=_object_without_repeated_keys,
         )
-    # Each level opens one bracket at least: most bodies need no walk.
-    if body.count(b"[") + body.count(b"{") > MAX_BODY_DEPTH and _deeper_than(value, MAX_BODY_DEPTH):
-        raise NestedTooDeeply()
-    if (
-        _SURROGATE_IN_BODY.search(body) or json.detect_encoding(body) != "utf-8"
-    ) and _has_lone_surrogate(value):
-        raise LoneSurrogate()
+        # Each level opens one bracket at least: most bodies need no walk.
+        brackets = text.count("[") + text.count("{")
+        if brackets > MAX_BODY_DEPTH and _deeper_than(value, MAX_BODY_DEPTH):
+            raise NestedTooDeeply()
+        if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(value):
+            raise LoneSurrogate()
     return value
 
 

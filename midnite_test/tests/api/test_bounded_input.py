@@ -334,3 +334,21 @@ def test_post_event_s_fast_path_refuses_hostile_bodies_as_django_does(api_client
     assert django_answer.status_code == 400
     assert (status, json.loads(content)) == (400, django_answer.json())
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"a": "\ud800"}'.encode("utf-8", "surrogatepass"), '{"a": "é"}'.encode("latin-1")],
+    ids=["a surrogate's UTF-8 bytes", "Latin-1"],
+)
+@pytest.mark.parametrize("path", ["/events", "/events/bulk", "/api/v1/events", "/event", "/users"])
+def test_a_body_that_is_not_utf_8_is_refused_whole(post, path, raw):
+    before = _stored()
+
+    response = post(path, raw)
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(
+        "The request body is not valid JSON: 'utf-8' codec can't decode byte"
+    )
+    assert _stored() == before
