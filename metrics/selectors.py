@@ -8,8 +8,9 @@ from datetime import datetime
 from django.db.models import Q
 
 from events.exceptions import InvalidQuery
-from events.validation import time_in_range
+from events.validation import identifier_check, time_in_range
 from metrics.models import MetricBucket
+from midnite_test.parsers import json_strict_loads
 from outbox.contracts import CONSUMER_METRICS
 from outbox.selectors import outbox_processed_until
 
@@ -82,15 +83,16 @@ def _cursor_encode(bucket: MetricBucket) -> str:
 
 def _cursor_decode(cursor: str) -> tuple[datetime, str, str]:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        start, source, event_type = json.loads(text)
+        # As strict as a body: the key's strings reach the query.
+        key = json_strict_loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        start, source, event_type = key
         if not (isinstance(start, str) and isinstance(source, str) and isinstance(event_type, str)):
             raise ValueError("not a bucket's key")
         parsed = datetime.fromisoformat(start)
         if parsed.tzinfo is None:
             raise ValueError("no timezone")
-        return time_in_range(parsed), source, event_type
-    except (ValueError, TypeError):
+        return time_in_range(parsed), identifier_check(source), identifier_check(event_type)
+    except (ValueError, TypeError, RecursionError):
         raise InvalidQuery(
             "The cursor is not one this API made; follow the `next` links.",
             details={"cursor": ["Invalid cursor."]},

@@ -37,8 +37,6 @@ MAX_BODY_DEPTH = 64
 # Integer literals longer than this come back as Decimal, as other numbers do: Python's int
 # refuses more than 4,300 digits, and the validators give one answer for any number too long.
 _LONG_INTEGER = 40
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -91,9 +89,9 @@ def json_strict_loads(body: bytes) -> object:
     Raises ValueError (RepeatedKey, NestedTooDeeply, LoneSurrogate) or, for a body nested
     deeper than the decoder can follow, RecursionError.
     """
-    # Strict UTF-8, as RFC 8259 asks: a surrogate's UTF-8 bytes are refused here, so only a
-    # \ud800 to \udfff escape can make a lone one.
-    text = body.decode("utf-8")
+    # Strict UTF-8, as RFC 8259 asks (a byte order mark ignored, as it allows): a surrogate's
+    # UTF-8 bytes are refused here, so only a \ud800 to \udfff escape can make a lone one.
+    text = body.decode("utf-8").removeprefix("\ufeff")
     with collector_paused():
         value = json.loads(
             text,

@@ -1,5 +1,6 @@
 """GET /metrics: buckets kept by the metrics consumer, each event counted once."""
 
+import base64
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -147,7 +148,23 @@ def test_an_answer_is_capped_at_5000_buckets(api_client, db):
     }
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", "WyIyMDI0Il0", "WzEsMiwzXQ"])
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        _cursor('["2024"]'),
+        _cursor("[1, 2, 3]"),
+        _cursor('["2024-01-15T10:00:00Z", "web\\u0000", "click"]'),
+        _cursor('["2024-01-15T10:00:00Z", "\\ud800", "click"]'),
+        _cursor('["0001-01-01T00:00:00+01:00", "web", "click"]'),
+        _cursor("[" * 2000 + "]" * 2000),
+    ],
+    ids=["not base64", "short", "numbers", "NUL", "surrogate", "year 1", "deep"],
+)
 def test_a_cursor_this_api_did_not_make_is_400(api_client, db, cursor):
     response = api_client.get(
         "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "cursor": cursor}
