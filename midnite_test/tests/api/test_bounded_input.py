@@ -239,7 +239,7 @@ def test_a_product_identifier_with_a_control_character_is_rejected_by_index(post
     [("/events", "tenant_id"), ("/events", "source"), ("/metrics", "event_type")]
     + [("/metrics", "tenant_id")],
 )
-def test_a_query_identifier_with_a_control_character_is_invalid_query(api_client, path, field):
+def test_a_query_identifier_with_a_control_character_is_invalid_query(api_client, db, path, field):
     query = {"tenant_id": "t", "bucket_size": "hour"} if path == "/metrics" else {}
 
     response = api_client.get(path, {**query, field: "a\nb"})
@@ -248,7 +248,7 @@ def test_a_query_identifier_with_a_control_character_is_invalid_query(api_client
     assert response.json()["details"] == {field: [CONTROL]}
 
 
-def test_a_product_batch_for_a_tenant_with_a_control_character_is_refused(post, api_client):
+def test_a_product_batch_for_a_tenant_with_a_control_character_is_refused(api_client, db):
     response = api_client.post("/api/v1/events?tenant_id=a%0Ab", [PRODUCT], format="json")
 
     assert response.status_code == 400
@@ -266,7 +266,9 @@ def test_a_product_batch_for_a_tenant_with_a_control_character_is_refused(post, 
         ("/api/v1/events", "32 MiB"),
     ],
 )
-def test_a_body_declared_over_its_limit_is_refused_before_it_is_read(post, api_client, path, limit):
+def test_a_body_declared_over_its_limit_is_refused_before_it_is_read(
+    api_client, users, path, limit
+):
     declared = {"64 KiB": 2**16, "256 KiB": 2**18, "32 MiB": 2**25}[limit] + 1
 
     # The test client's input refuses to be read past the 2 bytes it holds.
