@@ -39,6 +39,21 @@ class StrictIntegerField(serializers.IntegerField):
         return data
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string: a number or a boolean is refused, not stored as its text."""
+
+    default_error_messages = {"not_a_string": "A string is required."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(StrictCharField, serializers.EmailField):
+    """An email address given as a JSON string."""
+
+
 @extend_schema_field(
     {
         "oneOf": [

@@ -1,5 +1,6 @@
 """GET /metrics: buckets kept by the metrics consumer, each event counted once."""
 
+import base64
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -120,3 +121,54 @@ def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_query"
     assert field in response.json()["details"]
+
+
+def test_an_answer_holds_at_most_page_size_buckets_and_links_the_next_page(api_client, counted):
+    query = {"tenant_id": "tenant_1", "bucket_size": "minute", "page_size": 4}
+    pages = [api_client.get("/metrics", query).json()]
+    while pages[-1]["next"]:
+        pages.append(api_client.get(pages[-1]["next"]).json())
+
+    assert [len(page["buckets"]) for page in pages] == [4, 2]
+    visited = [
+        (b["bucket_start"], b["source"], b["event_type"]) for p in pages for b in p["buckets"]
+    ]
+    assert visited == [row[:3] for row in _buckets(api_client, "minute")]
+    assert len(set(visited)) == len(STAMPS)
+
+
+def test_an_answer_is_capped_at_5000_buckets(api_client, db):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "page_size": 5_001}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "page_size": ["Ensure this value is less than or equal to 5000."]
+    }
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        _cursor('["2024"]'),
+        _cursor("[1, 2, 3]"),
+        _cursor('["2024-01-15T10:00:00Z", "web\\u0000", "click"]'),
+        _cursor('["2024-01-15T10:00:00Z", "\\ud800", "click"]'),
+        _cursor('["0001-01-01T00:00:00+01:00", "web", "click"]'),
+        _cursor("[" * 2000 + "]" * 2000),
+    ],
+    ids=["not base64", "short", "numbers", "NUL", "surrogate", "year 1", "deep"],
+)
+def test_a_cursor_this_api_did_not_make_is_400(api_client, db, cursor):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "cursor": cursor}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"cursor": ["Invalid cursor."]}
