@@ -2,8 +2,12 @@
 
 Runs as the handler of the outbox's `notifications` consumer, inside the transaction that marks
 the messages done: a crash rolls the decisions back with the claim, and the events are handed
-out again. Users are locked in id order, so one user's events are evaluated one worker at a time
-and a limit is checked against everything already decided for that user.
+out again. The users are locked in id order, so one user's events are evaluated one worker at a
+time and a limit is checked against everything already decided for that user; on PostgreSQL
+with an advisory lock of the evaluation's own, not the users' rows: `POST /event` locks the
+user's row for its transaction, and the two must never wait on each other. (The notifications
+inserted here take the weak FOR KEY SHARE lock on the user's row that the foreign key asks
+for, which the row lock `POST /event` takes, FOR NO KEY UPDATE, does not conflict with.)
 """
 
 from collections import defaultdict
@@ -11,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
@@ -27,6 +31,12 @@ from users.models import User
 
 # Notifications that count against a limit: sent, or on their way.
 COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
+# The first key of the evaluation's advisory locks (the second is the user's id): "ntfy".
+_LOCK_NAMESPACE = 0x6E746679
+_USERS_LOCK = """
+    SELECT pg_advisory_xact_lock(%s, (user_id %% 2147483648)::int)
+    FROM unnest(%s::bigint[]) AS user_id ORDER BY user_id
+"""
 
 
 def notification_messages_handle(messages: Sequence[tuple]) -> None:
@@ -48,12 +58,9 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     )
     if not events:
         return 0
-    users = {
-        user.pk: user
-        for user in User.objects.select_for_update()
-        .filter(pk__in={event.user_id for event in events})
-        .order_by("pk")
-    }
+    user_ids = sorted({event.user_id for event in events})
+    _users_lock(user_ids)
+    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids)}
     decided = set(
         Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
     )
@@ -84,6 +91,16 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
 
         transaction.on_commit(notifications_send_wake)
     return len(batch.notifications)
+
+
+def _users_lock(user_ids: list[int]) -> None:
+    """Take the evaluation's lock on each user, in id order, until the transaction ends.
+
+    On SQLite a writing transaction has the whole database to itself already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_USERS_LOCK, [_LOCK_NAMESPACE, user_ids])
 
 
 @dataclass
