@@ -20,10 +20,17 @@ from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
+from notifications.channels import address_missing
 from notifications.config import notification_config
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
 from notifications.models import Decision, Notification
-from notifications.policy import LimitWindow, limit_window, quiet_hours_defer, user_timezone
+from notifications.policy import (
+    LimitWindow,
+    event_too_old,
+    limit_window,
+    quiet_hours_defer,
+    user_timezone,
+)
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
@@ -195,16 +202,24 @@ class _Batch:
         )
         if failure is not None:
             return Notification.Status.NOT_MATCHED, failure
+        skipped = f"skipped {rule.notification_type}"
         if not template.private and user.traits.get("unsubscribed") is True:
-            return Notification.Status.SUPPRESSED, f"skipped {rule.notification_type}: unsubscribed"
+            return Notification.Status.SUPPRESSED, f"{skipped}: unsubscribed"
+        missing = (
+            None
+            if template.private
+            else address_missing(template.channel, email=user.email, traits=user.traits)
+        )
+        if missing is not None:
+            return Notification.Status.SUPPRESSED, f"{skipped}: {missing}"
         tz = user_timezone(traits)
         window = limit_window(rule.debounce, at=event.occurred_at, tz=tz)
         key = (user.pk, rule.notification_type)
         if window is not None:
-            sent = self.limits.count(key, window)
-            if sent >= window.limit:
+            counted = self.limits.count(key, window)
+            if counted >= window.limit:
                 return Notification.Status.SUPPRESSED, (
-                    f"skipped {rule.notification_type}: already sent {sent} of {window.limit} "
+                    f"{skipped}: already scheduled or sent {counted} of {window.limit} "
                     f"{window.description}"
                 )
         due = self.now + timedelta(seconds=rule.delay_seconds)
@@ -214,6 +229,9 @@ class _Batch:
             if deferred != due:
                 reasons.append(f"deferred by quiet hours to {deferred.isoformat()}")
                 due = deferred
+        too_old = event_too_old(rule.max_event_age_seconds, occurred_at=event.occurred_at, now=due)
+        if too_old is not None:
+            return Notification.Status.SUPPRESSED, f"{skipped}: {too_old}"
         notification.due_at = due
         variables = _variables(event, user, traits)
         notification.subject, missing_subject = template_render(template.subject, variables)
