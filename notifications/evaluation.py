@@ -6,8 +6,9 @@ out again. The users are locked in id order, so one user's events are evaluated 
 time and a limit is checked against everything already decided for that user; on PostgreSQL
 with an advisory lock of the evaluation's own, not the users' rows: `POST /event` locks the
 user's row for its transaction, and the two must never wait on each other. (The notifications
-inserted here take the weak FOR KEY SHARE lock on the user's row that the foreign key asks
-for, which the row lock `POST /event` takes, FOR NO KEY UPDATE, does not conflict with.)
+inserted here have the foreign key's check take the weak FOR KEY SHARE lock on the user's row
+at commit, Django's foreign keys being deferred; the row lock `POST /event` takes, FOR NO KEY
+UPDATE, does not conflict with it.)
 """
 
 from collections import defaultdict

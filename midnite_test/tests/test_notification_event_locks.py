@@ -17,6 +17,7 @@ from midnite_test.tests.concurrently import client_with_key
 from notifications.evaluation import notification_events_evaluate
 from notifications.models import Notification
 from notifications.tests.conftest import product_event
+from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,6 +76,34 @@ def test_post_event_does_not_wait_for_an_evaluation_of_the_same_user(users, api_
     assert unblocked, "POST /event waited for the evaluation's transaction"
     [response] = results
     assert response.status_code == 200, response
+
+
+def test_product_ingestion_does_not_wait_for_an_evaluation_of_the_same_user(api_key):
+    """The sibling: POST /api/v1/events locks the users it names, and updates their traits."""
+    user = User.objects.create(external_id="u_lock", email="lock@example.com")
+    signup = product_event(user, "signup_completed", SIGNUP)
+    body = [
+        {
+            "user_id": "u_lock",
+            "event_type": "link_bank_success",
+            "event_timestamp": "2025-10-30T13:00:00Z",
+            "user_traits": {"phone": "+447700900123"},
+        }
+    ]
+    with transaction.atomic():
+        notification_events_evaluate(event_ids=[signup.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            evaluator_pid = cursor.fetchone()[0]
+        post, results = _in_thread(
+            lambda: client_with_key(api_key).post("/api/v1/events", body, format="json")
+        )
+        unblocked = _finishes_without_waiting_on(post, evaluator_pid)
+    post.join()
+
+    assert unblocked, "POST /api/v1/events waited for the evaluation's transaction"
+    [response] = results
+    assert response.status_code == 202, response
 
 
 def test_an_evaluation_does_not_wait_for_post_event_on_the_same_user(users, api_key, monkeypatch):

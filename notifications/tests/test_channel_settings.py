@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core import checks
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_VARIABLES = (
@@ -95,3 +96,18 @@ def test_the_plain_check_leaves_delivery_to_the_deploy_check():
     result = _manage("check", DEBUG="false")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_a_lease_shorter_than_one_send_is_a_system_check_error(settings):
+    settings.NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS = 5
+    settings.EMAIL_TIMEOUT = 10
+    settings.NOTIFICATION_SEND_LEASE_SECONDS = 20
+
+    errors = [e for e in checks.run_checks() if e.id.startswith("notifications")]
+
+    assert [error.id for error in errors] == ["notifications.E002"]
+    assert "NOTIFICATION_SEND_LEASE_SECONDS (20) is shorter than one delivery may take (30 s" in (
+        errors[0].msg
+    )
+    settings.NOTIFICATION_SEND_LEASE_SECONDS = 30
+    assert not [e for e in checks.run_checks() if e.id.startswith("notifications")]
