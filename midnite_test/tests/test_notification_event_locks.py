@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 import alerts.services
+import events.product.services
 from midnite_test.tests.concurrently import client_with_key
 from notifications.evaluation import notification_events_evaluate
 from notifications.models import Notification
@@ -141,3 +142,43 @@ def test_an_evaluation_does_not_wait_for_post_event_on_the_same_user(users, api_
     assert evaluated == [1]
     [response] = posted
     assert response.status_code == 200, response
+
+
+def test_an_evaluation_does_not_wait_for_product_ingestion_of_the_same_user(api_key, monkeypatch):
+    user = User.objects.create(external_id="u_lock", email="lock@example.com")
+    signup = product_event(user, "signup_completed", SIGNUP)
+    body = [{"user_id": "u_lock", "event_type": "click", "event_timestamp": "2025-10-30T13:00:00Z"}]
+    locked, finish = threading.Event(), threading.Event()
+    ingester_pid: list[int] = []
+    traits_update = events.product.services.users_traits_update
+
+    def traits_update_then_wait(*args, **kwargs):
+        """Hold the ingestion's transaction open once it has locked and updated its users."""
+        result = traits_update(*args, **kwargs)
+        ingester_pid.append(connection.connection.info.backend_pid)
+        locked.set()
+        finish.wait(timeout=60)
+        return result
+
+    monkeypatch.setattr(events.product.services, "users_traits_update", traits_update_then_wait)
+    post, posted = _in_thread(
+        lambda: client_with_key(api_key).post("/api/v1/events", body, format="json")
+    )
+    try:
+        assert locked.wait(timeout=60), "the ingestion never reached its lock"
+
+        def evaluate() -> int:
+            with transaction.atomic():
+                return notification_events_evaluate(event_ids=[signup.pk])
+
+        evaluation, evaluated = _in_thread(evaluate)
+        unblocked = _finishes_without_waiting_on(evaluation, ingester_pid[0])
+    finally:
+        finish.set()
+        post.join()
+    evaluation.join()
+
+    assert unblocked, "the evaluation waited for the ingestion's transaction"
+    assert evaluated == [1]
+    [response] = posted
+    assert response.status_code == 202, response
