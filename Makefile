@@ -25,6 +25,8 @@ install: $(VENV)/.installed
 run: export LOG_FORMAT ?= console
 # Requests without an API key are served, on every tenant; `ALLOW_ANONYMOUS=false make run` not.
 run: export ALLOW_ANONYMOUS ?= true
+# Notifications with no provider configured are printed (emails) or logged (SMS, alerts).
+run: export NOTIFICATION_CONSOLE_DELIVERY ?= true
 run: install
 	mkdir -p $${VAR_DIR:-var}
 	$(BIN)/python manage.py migrate --no-input

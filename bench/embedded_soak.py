@@ -155,6 +155,7 @@ def start_service(var_dir: Path) -> tuple[subprocess.Popen, int]:
     outbound = ("EMAIL_HOST", "SMS_WEBHOOK_URL", "INTERNAL_ALERT_EMAIL", "INTERNAL_WEBHOOK_URL")
     env = {k: v for k, v in os.environ.items() if k not in servers + outbound}
     env |= {"VAR_DIR": str(var_dir), "ALLOW_ANONYMOUS": "true", "LOG_FORMAT": "console"}
+    env |= {"NOTIFICATION_CONSOLE_DELIVERY": "true"}  # as `make run` sets it
     env |= {"PORT": str(port), "WEB_CONCURRENCY": "2", "BIN": str(Path(sys.executable).parent)}
     for command in ("migrate", "create_test_users", "clickhouse_migrate"):
         manage = [sys.executable, "manage.py", command]

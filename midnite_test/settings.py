@@ -235,12 +235,17 @@ NOTIFICATION_SEND_MAX_SECONDS = config("NOTIFICATION_SEND_MAX_SECONDS", 10.0, ca
 
 
 # Notification channels (notifications/channels.py; README, "Settings").
-# Email: SMTP when EMAIL_HOST is set, else the console (`make run` prints each email); tests
-# use locmem. EMAIL_BACKEND may name any other Django email backend.
+# Only where chosen (`make run` chooses it): a channel with no provider writes to the console
+# (emails) or the log (SMS, internal alerts) instead of failing; `check --deploy` errs on a
+# deployment that neither configures a provider nor chooses this.
+NOTIFICATION_CONSOLE_DELIVERY = config("NOTIFICATION_CONSOLE_DELIVERY", default=False, cast=bool)
+# Email: SMTP when EMAIL_HOST is set, else the console where chosen; tests use locmem.
+# EMAIL_BACKEND may name any other Django email backend.
 EMAIL_HOST = config("EMAIL_HOST", default="")
+_EMAIL_CONSOLE = NOTIFICATION_CONSOLE_DELIVERY and not EMAIL_HOST
 EMAIL_BACKEND = config(
     "EMAIL_BACKEND",
-    default=f"django.core.mail.backends.{'smtp' if EMAIL_HOST else 'console'}.EmailBackend",
+    default=f"django.core.mail.backends.{'console' if _EMAIL_CONSOLE else 'smtp'}.EmailBackend",
 )
 EMAIL_PORT = config("EMAIL_PORT", default=587, cast=int)
 EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
@@ -262,7 +267,7 @@ def _webhook_url(name: str) -> str:
     return url
 
 
-# Unset: SMS and internal alerts go to the log.
+# Unset: SMS and internal alerts fail, or go to the log where NOTIFICATION_CONSOLE_DELIVERY.
 SMS_WEBHOOK_URL = _webhook_url("SMS_WEBHOOK_URL")
 INTERNAL_ALERT_EMAIL = config("INTERNAL_ALERT_EMAIL", default="", cast=Csv())
 INTERNAL_WEBHOOK_URL = _webhook_url("INTERNAL_WEBHOOK_URL")

@@ -37,7 +37,8 @@ AUDIT_EXAMPLE = {
             "created_at": "2025-10-31T19:30:01Z",
             "sent_at": None,
             "suppression_reason": (
-                "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                " (2025-10-31, UTC)"
             ),
         }
     ],
@@ -48,7 +49,8 @@ AUDIT_EXAMPLE = {
             "trigger_event": "evt_2",
             "status": "suppressed",
             "reason": (
-                "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                " (2025-10-31, UTC)"
             ),
             "created_at": "2025-10-31T19:30:01Z",
         }

@@ -10,7 +10,7 @@ service (`events_ingest`) with source "product", in one transaction with:
   (`Event.user_traits`); a duplicate merges nothing;
 - the new events' `event_stored` messages to analytics, metrics and notifications.
 
-The users are locked (`SELECT ... FOR UPDATE`, by id) before their events are looked up, so
+The users are locked (`SELECT ... FOR NO KEY UPDATE`, by id) before their events are looked up, so
 concurrent batches of one user merge one after the other.
 """
 

@@ -48,6 +48,7 @@ def embedded(tmp_path):
         },
         "VAR_DIR": str(tmp_path),
         "ALLOW_ANONYMOUS": "true",  # as `make run` sets it
+        "NOTIFICATION_CONSOLE_DELIVERY": "true",  # and this
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "BIN": str(Path(sys.executable).parent),

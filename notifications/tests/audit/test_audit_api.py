@@ -29,7 +29,8 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
         event=payment,
         rule="insufficient_funds_email",
         status="suppressed",
-        reason="skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)",
+        reason="skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+        " (2025-10-31, UTC)",
         at=_at(61),
     )
 
@@ -64,7 +65,8 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                 "created_at": "2025-10-31T19:31:01Z",
                 "sent_at": None,
                 "suppression_reason": (
-                    "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                    "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                    " (2025-10-31, UTC)"
                 ),
             },
             {
@@ -84,7 +86,8 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                 "trigger_event": payment.event_id,
                 "status": "suppressed",
                 "reason": (
-                    "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                    "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                    " (2025-10-31, UTC)"
                 ),
                 "created_at": "2025-10-31T19:31:01Z",
             },
