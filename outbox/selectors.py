@@ -101,13 +101,18 @@ def clickhouse_health() -> str | None:
         except OutboxError as exc:
             return str(exc)[:300]
         return None
-    heartbeat = WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
+    heartbeat = worker_heartbeat()
     if heartbeat is None:
         return "no worker has reported on the embedded store yet"
     age = timezone.now() - heartbeat.checked_at
     if age > timedelta(seconds=settings.CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS):
         return f"the worker last reported {int(age.total_seconds())} s ago"
     return None if heartbeat.ok else heartbeat.error
+
+
+def worker_heartbeat() -> WorkerHeartbeat | None:
+    """Return the worker's last report on ClickHouse (every 5 s and at its start), if any."""
+    return WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
 
 
 def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
