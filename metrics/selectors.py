@@ -3,14 +3,17 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from events.analytics import TOPIC_EVENT_STORED
+from events.models import Event
 from metrics.models import MetricBucket
 from outbox.contracts import CONSUMER_METRICS
-from outbox.selectors import outbox_processed_until
+from outbox.selectors import outbox_dead_lettered_subjects, outbox_processed_until
 
 
 @dataclass(frozen=True, kw_only=True)
 class Metrics:
     as_of: datetime
+    dead_lettered: int
     buckets: list[MetricBucket]
 
 
@@ -26,7 +29,10 @@ def metrics_list(
     """Return the tenant's buckets of one size, oldest first, and how fresh they are.
 
     `as_of`: every event committed before it is counted (the creation time of the oldest
-    metrics message not yet processed, or now when there is none).
+    metrics message not yet processed, or now when there is none), but the `dead_lettered`
+    ones: the tenant's events the metrics consumer gave up on, counted in no bucket until an
+    operator re-queues them (`manage.py outbox retry-dead`), which holds `as_of` back again
+    until they are counted. Waiting for them instead would stop `as_of` for good.
     """
     buckets = MetricBucket.objects.filter(tenant_id=tenant_id, bucket_size=bucket_size)
     for name, value in (
@@ -38,6 +44,9 @@ def metrics_list(
         if value is not None:
             buckets = buckets.filter(**{name: value})
     as_of = outbox_processed_until(consumer=CONSUMER_METRICS)
+    dead = outbox_dead_lettered_subjects(consumer=CONSUMER_METRICS, topic=TOPIC_EVENT_STORED)
     return Metrics(
-        as_of=as_of, buckets=list(buckets.order_by("bucket_start", "source", "event_type"))
+        as_of=as_of,
+        dead_lettered=Event.objects.filter(tenant_id=tenant_id, pk__in=dead).count(),
+        buckets=list(buckets.order_by("bucket_start", "source", "event_type")),
     )

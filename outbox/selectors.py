@@ -137,11 +137,21 @@ def broker_health() -> str | None:
     return None
 
 
+def outbox_dead_lettered_subjects(*, consumer: str, topic: str) -> QuerySet[OutboxMessage]:
+    """The subject ids of `consumer`'s dead-lettered `topic` messages (an index range)."""
+    return OutboxMessage.objects.filter(
+        consumer=consumer, topic=topic, dead_lettered_at__isnull=False
+    ).values_list("subject_id", flat=True)
+
+
 def outbox_processed_until(*, consumer: str) -> datetime:
     """Return the time before which every committed message of `consumer` was processed.
 
     The creation time of its oldest unprocessed message, or now when there is none. A
-    transaction that commits late carries an older creation time and moves it back.
+    transaction that commits late carries an older creation time and moves it back. A
+    dead-lettered message is not waited for (it would hold the time back until someone
+    re-queues it): callers report those apart (outbox_dead_lettered_subjects). Re-queued,
+    it is unprocessed again and holds the time back until it is processed.
     """
     in_open_batches = OutboxBatch.objects.filter(
         consumer=consumer, shipped_at__isnull=True
