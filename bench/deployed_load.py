@@ -158,8 +158,8 @@ def _run(args, env: dict, base: str, database_url: str, broker, with_worker: boo
         sampler.join()
     # The drain is timed from the end of the load, or from the start of a worker that was not
     # running during it.
-    worker = worker or _worker_start(args.mode, env, base)
     drain_from = time.monotonic()
+    worker = worker or _worker_start(args.mode, env, base)
     drained = _drain(base)
     drain_seconds = None if drained is None else drained - drain_from
     _worker_stop(worker)
