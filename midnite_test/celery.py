@@ -81,7 +81,7 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
             "schedule": timedelta(seconds=settings.NOTIFICATION_SEND_INTERVAL_SECONDS),
             "options": {"expires": max(settings.NOTIFICATION_SEND_INTERVAL_SECONDS, 1)},
         },
-        # What readiness reports about an embedded ClickHouse only the worker may open.
+        # What /healthz/status reports about an embedded ClickHouse only the worker may open.
         "clickhouse-heartbeat": {
             "task": "outbox.clickhouse_heartbeat_record",
             "schedule": timedelta(seconds=5),
