@@ -9,8 +9,9 @@ by endpoint, the status counts, 5xx and connection errors, p50/p99 latency, GET 
 status and the outbox backlog of GET /healthz/status. With `--start` it sets up a fresh service
 in a temporary VAR_DIR (as `make run` and midnite_test/tests/test_embedded_mode.py do), can
 SIGKILL its worker at `--kill-worker-at` offsets (timing the new worker and readiness), and
-stops it with SIGINT to its process group at the end, as Ctrl-C does. It then waits up to 60 s for the backlog to drain and
-exits 1 on any 5xx or connection error, a backlog left, a dead letter or an unclean stop.
+stops it with SIGINT to its process group at the end, as Ctrl-C does. It then waits up to 60 s
+for the backlog to drain and exits 1 on any 5xx or connection error, a backlog left, a dead
+letter or an unclean stop.
 
     .venv/bin/python bench/embedded_soak.py --start --minutes 2 --kill-worker-at 40
     .venv/bin/python bench/embedded_soak.py --url http://127.0.0.1:8000 --minutes 30 --rate 20
