@@ -7,12 +7,14 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from events.analytics import TOPIC_EVENT_STORED
 from events.exceptions import InvalidQuery
+from events.models import Event
 from events.validation import identifier_check, time_in_range
 from metrics.models import MetricBucket
 from midnite_test.parsers import json_strict_loads
 from outbox.contracts import CONSUMER_METRICS
-from outbox.selectors import outbox_processed_until
+from outbox.selectors import outbox_dead_lettered_subjects, outbox_processed_until
 
 # The most buckets one answer holds (a year of hours is 8,760 per source and type).
 MAX_BUCKETS_PER_PAGE = 5_000
@@ -21,6 +23,7 @@ MAX_BUCKETS_PER_PAGE = 5_000
 @dataclass(frozen=True, kw_only=True)
 class Metrics:
     as_of: datetime
+    dead_lettered: int
     buckets: list[MetricBucket]
     # Where the next page starts; None on the last page.
     next_cursor: str | None = None
@@ -44,7 +47,10 @@ def metrics_list(
     cursor this API did not make.
 
     `as_of`: every event committed before it is counted (the creation time of the oldest
-    metrics message not yet processed, or now when there is none).
+    metrics message not yet processed, or now when there is none), but the `dead_lettered`
+    ones: the tenant's events the metrics consumer gave up on, counted in no bucket until an
+    operator re-queues them (`manage.py outbox retry-dead`), which holds `as_of` back again
+    until they are counted. Waiting for them instead would stop `as_of` for good.
     """
     buckets = MetricBucket.objects.filter(tenant_id=tenant_id, bucket_size=bucket_size)
     for name, value in (
@@ -58,10 +64,12 @@ def metrics_list(
     if cursor is not None:
         buckets = buckets.filter(_after(*_cursor_decode(cursor)))
     as_of = outbox_processed_until(consumer=CONSUMER_METRICS)
+    dead = outbox_dead_lettered_subjects(consumer=CONSUMER_METRICS, topic=TOPIC_EVENT_STORED)
     rows = list(buckets.order_by("bucket_start", "source", "event_type")[: page_size + 1])
     more = len(rows) > page_size
     return Metrics(
         as_of=as_of,
+        dead_lettered=Event.objects.filter(tenant_id=tenant_id, pk__in=dead).count(),
         buckets=rows[:page_size],
         next_cursor=_cursor_encode(rows[page_size - 1]) if more else None,
     )

@@ -30,7 +30,17 @@ class MetricBucketSerializer(serializers.Serializer):
 class MetricsSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     bucket_size = serializers.CharField()
-    as_of = TimestampField(help_text="Every event committed before this time is counted.")
+    as_of = TimestampField(
+        help_text=(
+            "Every event committed before this time is counted, but the `dead_lettered` ones."
+        )
+    )
+    dead_lettered = serializers.IntegerField(
+        help_text=(
+            "The tenant's events the metrics consumer gave up on: counted in no bucket, and "
+            "not waited for by `as_of`, until an operator re-queues them."
+        )
+    )
     buckets = MetricBucketSerializer(many=True)
     next = serializers.URLField(
         allow_null=True, help_text="The next page's URL; null on the last page."

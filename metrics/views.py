@@ -35,6 +35,7 @@ class MetricsView(APIView):
                     "tenant_id": "tenant_1",
                     "bucket_size": "hour",
                     "as_of": "2024-01-15T11:00:00.5Z",
+                    "dead_lettered": 0,
                     "buckets": [
                         {
                             "bucket_start": "2024-01-15T10:00:00Z",

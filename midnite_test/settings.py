@@ -210,7 +210,7 @@ ENVIRONMENT = config("ENVIRONMENT", default="development")
 
 # Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.
 CLICKHOUSE_URL = config("CLICKHOUSE_URL", default=f"chdb://{VAR_DIR / 'clickhouse'}")
-# Readiness in embedded mode trusts the worker's ClickHouse heartbeat for this long.
+# /healthz/status names embedded ClickHouse failed once the worker's heartbeat is this old.
 CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS", 30, cast=int)
 
 # The outbox relay (docs/architecture.md, "Workers and the outbox").
@@ -220,7 +220,7 @@ OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
 OUTBOX_HANDLER_BATCH_SECONDS = config("OUTBOX_HANDLER_BATCH_SECONDS", default=1.0, cast=float)
 OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0, cast=float)
 # One relay task ships batches for at most this long, then leaves the worker to other tasks.
-OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=10.0, cast=float)
+OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=2.0, cast=float)
 OUTBOX_WAKEUP_INTERVAL = config("OUTBOX_WAKEUP_INTERVAL", default=0.05, cast=float)
 OUTBOX_RETRY_BASE_SECONDS = config("OUTBOX_RETRY_BASE_SECONDS", default=1.0, cast=float)
 OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast=float)
@@ -319,6 +319,10 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Each worker slot takes its next task only when it is free: a relay runs for seconds, and a
+# task held behind it in the worker's own buffer (the ClickHouse heartbeat) would wait for it
+# although another slot was free. The default, 4 per slot, suits many short tasks.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")

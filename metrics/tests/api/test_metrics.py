@@ -6,11 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from events.contracts import EventInput
 from events.ingestion import events_ingest
+from outbox.batches import batch_claim, batch_failure_record
 from outbox.contracts import CONSUMER_METRICS
-from outbox.services import outbox_process
+from outbox.services import outbox_dead_letters_retry, outbox_process
 
 # Across a minute, an hour and a day boundary.
 STAMPS = [
@@ -104,6 +107,33 @@ def test_as_of_is_held_back_by_unprocessed_events(api_client, counted):
     caught_up = api_client.get("/metrics", {"tenant_id": "tenant_1", "bucket_size": "day"}).json()
 
     assert waiting["as_of"] < caught_up["as_of"]
+
+
+def _metrics(api_client, tenant_id: str = "tenant_1") -> dict:
+    return api_client.get("/metrics", {"tenant_id": tenant_id, "bucket_size": "day"}).json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_lettered_event_is_reported_and_never_holds_as_of_back(api_client, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    events_ingest(events=[_events()[0]])
+    poison = batch_claim(CONSUMER_METRICS, size=1)
+    batch_failure_record(batch_id=poison.pk, error=ValueError("refused"), rejected=True)
+    after_the_event = timezone.now()
+
+    given_up = _metrics(api_client)
+    other_tenant = _metrics(api_client, "tenant_2")
+    outbox_dead_letters_retry(consumer=CONSUMER_METRICS)
+    requeued = _metrics(api_client)
+    outbox_process(consumer=CONSUMER_METRICS)
+    counted = _metrics(api_client)
+
+    assert given_up["dead_lettered"] == 1 and given_up["buckets"] == []
+    assert parse_datetime(given_up["as_of"]) >= after_the_event  # not held back for good
+    assert other_tenant["dead_lettered"] == 0
+    assert requeued["dead_lettered"] == 0
+    assert parse_datetime(requeued["as_of"]) < after_the_event  # waiting for it again
+    assert counted["dead_lettered"] == 0 and counted["buckets"][0]["count"] == 1
 
 
 @pytest.mark.parametrize(
