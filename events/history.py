@@ -44,12 +44,18 @@ def event_record(event: Event, *, user_traits: dict[str, Any]) -> EventRecord:
 
 
 class UserEventHistory:
-    """One user's events as of an anchor event that is already stored."""
+    """One user's events as of an anchor event that is already stored.
 
-    def __init__(self, *, user_id: int, anchor: Event, user_traits: dict[str, Any]) -> None:
+    `scope` narrows them to one stream of events (the alert stream: `alerts.stream`).
+    """
+
+    def __init__(
+        self, *, user_id: int, anchor: Event, user_traits: dict[str, Any], scope: Q = Q()
+    ) -> None:
         self._user_id = user_id
         self._anchor = anchor
         self._user_traits = user_traits
+        self._scope = scope
 
     def last(self, *, count: int, events: EventFilter) -> Sequence[EventRecord]:
         at = self._anchor.occurred_at
@@ -93,7 +99,9 @@ class UserEventHistory:
 
     def _matching(self, events: EventFilter, condition: Q) -> QuerySet[Event]:
         # One filter() call: each extra call clones the query, which is costly on the hot path.
-        return Event.objects.filter(Q(user_id=self._user_id) & event_filter_q(events) & condition)
+        return Event.objects.filter(
+            Q(user_id=self._user_id) & self._scope & event_filter_q(events) & condition
+        )
 
 
 @functools.lru_cache(maxsize=256)
