@@ -207,8 +207,10 @@ def _transaction_replay(
     earlier `t` is out of order, even when it was used before.
     """
     event_id = transaction_event_id(user_id=user_id, t=t)
-    stored = Event.objects.filter(stream_q(), event_id=event_id).first()
-    if stored is None or not latest:
+    # By its unique key alone, and without a LIMIT: a planner that cannot tell how many rows
+    # match may expect a LIMIT to end a scan early, and scan instead of probing the key.
+    stored = next(iter(Event.objects.filter(tenant_id=DEFAULT_TENANT, event_id=event_id)), None)
+    if stored is None or stored.source != TRANSACTION_SOURCE or not latest:
         raise TimestampOutOfOrder(
             f"t={t} is before user {user_id}'s latest transaction; t must increase per user.",
             details={"t": t},
