@@ -4,9 +4,10 @@
 A fresh deployment serves before its first ANALYZE (this machine runs PostgreSQL with autovacuum
 off): the planner knows the table's size but nothing of its contents. This measures what a
 user's history then costs `POST /event`: a fresh database, migrated and never analyzed, one user
-with HISTORY_SHORT transactions and one with `--history` of them; each loaded in turn by wrk
-over one connection, interleaved, `--rounds` times. Prints req/s and p99 of each run, then the
-medians and the long / short ratio.
+with `--history` transactions and, for each round, a new user with HISTORY_SHORT of them (a
+loaded user's history grows by thousands a run); after a 3 s warm-up, each is loaded in turn by
+wrk over one connection, `--rounds` times. Prints req/s and p99 of each run, then the medians
+and the long / short ratio.
 
     python bench/history_growth.py                       # 33,000 events, 3 rounds of 10 s
     python bench/history_growth.py --history 100000 --rounds 5
