@@ -24,8 +24,8 @@ from django.db import DatabaseError, connection, transaction
 from psycopg import Cursor, Pipeline
 
 from alerts.analytics import TOPIC_ALERT_RAISED
-from alerts.stream import STREAM_SQL
 from alerts.planned_history import Anchor, question_answer, question_statement
+from alerts.stream import STREAM_SQL
 from events.analytics import TOPIC_EVENT_STORED
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
 from rules.plan import Answer, Question

@@ -10,7 +10,6 @@ from django.utils import timezone
 from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
 from alerts.engine import alert_rule_engine
 from alerts.exceptions import DuplicateTimestamp, TimestampOutOfOrder
-from alerts.stream import TRANSACTION_TYPES, stream_q
 from alerts.models import Alert
 from alerts.pipeline import (
     PipelinedTransaction,
@@ -19,6 +18,7 @@ from alerts.pipeline import (
     transaction_alerts_queue,
     transaction_event_insert,
 )
+from alerts.stream import TRANSACTION_TYPES, stream_q
 from events.analytics import TOPIC_EVENT_STORED
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
