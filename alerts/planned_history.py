@@ -1,9 +1,9 @@
 """A plan's history questions as SQL statements, sent in one batch with the event's insert.
 
-The statements mean what `events.history.UserEventHistory` asks through the ORM (the same
-filters, compiled once per filter by the ORM), but name the anchor by its idempotency key:
-they are sent in the same round trip as the statement that inserts it, before its id is known.
-PostgreSQL only (alerts.pipeline).
+The statements mean what `events.history.UserEventHistory` scoped to the alert stream asks
+through the ORM (the same filters, compiled once per filter by the ORM), but name the anchor
+by its idempotency key: they are sent in the same round trip as the statement that inserts it,
+before its id is known. PostgreSQL only (alerts.pipeline).
 """
 
 import dataclasses
