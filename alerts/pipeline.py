@@ -25,6 +25,7 @@ from psycopg import Cursor, Pipeline
 
 from alerts.analytics import TOPIC_ALERT_RAISED
 from alerts.planned_history import Anchor, question_answer, question_statement
+from alerts.stream import STREAM_SQL
 from events.analytics import TOPIC_EVENT_STORED
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
 from rules.plan import Answer, Question
@@ -37,13 +38,15 @@ T = TypeVar("T")
 # committing its notifications), so the two never wait on each other.
 _USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
 
-# Inserts nothing when the user has a transaction at or after `t`: a replay, a conflict or
-# out of order, which the caller tells apart. The outbox rows need the new id, hence the CTE.
-# The check compares `t` with the user's latest transaction of each type (LATEST: one
-# `_LATEST_OF_TYPE` per type), not `NOT EXISTS (... occurred_at >= t)`: once the statement is
-# prepared, PostgreSQL may switch to a generic plan, and its generic plan for NOT EXISTS scans
-# all of the user's events through the user_id index when none matches (32 ms for 100,000
-# events; docs/BENCHMARKS.md). max() is a backward scan of (user, type, time) under any plan.
+# Inserts nothing when the user's stream has a transaction at or after `t`: a replay, a
+# conflict or out of order, which the caller tells apart. The outbox rows need the new id,
+# hence the CTE. The check compares `t` with the stream's latest transaction of each type
+# (LATEST: one `_LATEST_OF_TYPE` per type), not `NOT EXISTS (... occurred_at >= t)`: once the
+# statement is prepared, PostgreSQL may switch to a generic plan, and its generic plan for NOT
+# EXISTS scans all of the user's events through the user_id index when none matches (32 ms for
+# 100,000 events; docs/BENCHMARKS.md). Nor max(): without statistics the planner may read
+# every event of the type to aggregate them. ORDER BY ... LIMIT 1 on the stream's index is a
+# backward scan that stops at its first row under any plan (alerts.stream).
 _EVENT_INSERT = """
     WITH new AS (
         INSERT INTO events_event
@@ -61,7 +64,8 @@ _EVENT_INSERT = """
     SELECT id FROM new
 """
 _LATEST_OF_TYPE = (
-    "(SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s)"
+    f"(SELECT occurred_at FROM events_event WHERE user_id = %s AND {STREAM_SQL}"
+    " AND event_type = %s ORDER BY occurred_at DESC LIMIT 1)"
 )
 
 _ALERTS_INSERT = """

@@ -1,11 +1,12 @@
 """A plan's history questions as SQL statements, sent in one batch with the event's insert.
 
-The statements mean what `events.history.UserEventHistory` asks through the ORM (the same
-filters, compiled once per filter by the ORM), but name the anchor by its idempotency key:
-they are sent in the same round trip as the statement that inserts it, before its id is known.
-PostgreSQL only (alerts.pipeline).
+The statements mean what `events.history.UserEventHistory` scoped to the alert stream asks
+through the ORM (the same filters, compiled once per filter by the ORM), but name the anchor
+by its idempotency key: they are sent in the same round trip as the statement that inserts it,
+before its id is known. PostgreSQL only (alerts.pipeline).
 """
 
+import dataclasses
 import functools
 import json
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 
+from alerts.stream import STREAM_SQL, TRANSACTION_TYPES
 from events.history import event_filter_q
 from events.models import Event
 from rules.history import EventFilter, EventRecord
@@ -42,30 +44,51 @@ class Anchor:
 
 
 def question_statement(question: Question, *, anchor: Anchor) -> tuple[str, list[Any]]:
-    """Return the SQL and parameters that answer `question` about `anchor`'s user."""
-    where, where_params = _filter_sql(question.events)
-    params: list[Any] = [anchor.user_id, *where_params]
-    matching = f"FROM events_event WHERE user_id = %s AND {where}"
+    """Return the SQL and parameters that answer `question` about `anchor`'s user's stream.
+
+    One SELECT per event type (UNION ALL), each bounded by its own ORDER BY ... LIMIT or time
+    range on `event_stream_type_time`: an `IN` list of types would be a scan of every event
+    of those types and a sort, unless the planner's statistics say otherwise.
+    """
+    where, where_params = _filter_sql(dataclasses.replace(question.events, event_types=None))
+    types = sorted(
+        TRANSACTION_TYPES if question.events.event_types is None else question.events.event_types
+    )
     anchor_id = [anchor.tenant_id, anchor.event_id]
+
+    def matching(columns: str, condition: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """One SELECT of `columns` per type, joined by UNION ALL, and its parameters."""
+        if not types:
+            return f"SELECT {columns} FROM events_event WHERE FALSE", []
+        select = (
+            f"(SELECT {columns} FROM events_event WHERE user_id = %s AND {STREAM_SQL} "
+            f"AND event_type = %s AND {where} AND {condition})"
+        )
+        return " UNION ALL ".join([select] * len(types)), [
+            param
+            for event_type in types
+            for param in (anchor.user_id, event_type, *where_params, *params)
+        ]
+
     if isinstance(question, LastQuestion):
         at = anchor.occurred_at
-        sql = (
-            f"SELECT id, event_type, occurred_at, amount, properties {matching} "
-            f"AND occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) "
-            f"ORDER BY occurred_at DESC, id DESC LIMIT {int(question.count)}"
+        newest = f"ORDER BY occurred_at DESC, id DESC LIMIT {int(question.count)}"
+        sql, params = matching(
+            "id, event_type, occurred_at, amount, properties",
+            f"occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) {newest}",
+            [at, at, *anchor_id],
         )
-        return sql, [*params, at, at, *anchor_id]
+        if len(types) > 1:
+            sql = f"SELECT * FROM ({sql}) AS latest {newest}"
+        return sql, params
     in_window = [question.start, question.end]
     if isinstance(question, AggregateQuestion):
-        sql = (
-            f"SELECT {_AGGREGATED[question.function]} {matching} AND occurred_at BETWEEN %s AND %s"
-        )
-        return sql, [*params, *in_window]
-    sql = (
-        f"SELECT EXISTS (SELECT 1 {matching} AND occurred_at BETWEEN %s AND %s "
-        f"AND id <> {_ANCHOR_ID})"
+        sql, params = matching("id, amount", "occurred_at BETWEEN %s AND %s", in_window)
+        return f"SELECT {_AGGREGATED[question.function]} FROM ({sql}) AS matching", params
+    sql, params = matching(
+        "1", f"occurred_at BETWEEN %s AND %s AND id <> {_ANCHOR_ID}", [*in_window, *anchor_id]
     )
-    return sql, [*params, *in_window, *anchor_id]
+    return f"SELECT EXISTS ({sql})", params
 
 
 def question_answer(

@@ -4,7 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from alerts.services import TRANSACTION_TYPES, TransactionOutcome
+from alerts.services import TransactionOutcome
+from alerts.stream import TRANSACTION_TYPES
 from events.serializers import MAX_ID, MAX_TRANSACTION_AMOUNT
 from events.validation import LATEST_TIME
 from midnite_test.serializers import MoneyField, StrictIntegerField, StrictSerializer, money_parse

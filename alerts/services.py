@@ -18,18 +18,16 @@ from alerts.pipeline import (
     transaction_alerts_queue,
     transaction_event_insert,
 )
+from alerts.stream import TRANSACTION_TYPES, stream_q
 from events.analytics import TOPIC_EVENT_STORED
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
-from events.models import Event
+from events.models import TRANSACTION_SOURCE, Event
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
 from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
 from rules.history import EventRecord
 from rules.plan import PlannedHistory
 from users.models import DEFAULT_TENANT, User
-
-TRANSACTION_TYPES = ("deposit", "withdraw")
-TRANSACTION_SOURCE = "transactions"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +97,7 @@ def _transaction_ingest_pipelined(
             pk=inserted.event_pk, user_id=user_id, event_type=event_type, amount=amount, t=t
         )
         fallback = UserEventHistory(
-            user_id=user_id, anchor=stored, user_traits=inserted.user_traits
+            user_id=user_id, anchor=stored, user_traits=inserted.user_traits, scope=stream_q()
         )
         codes = engine.evaluate(
             event=event_record(stored, user_traits=inserted.user_traits),
@@ -138,7 +136,9 @@ def _transaction_ingest_plain(
     event = _event_in_memory(pk=None, user_id=user_id, event_type=event_type, amount=amount, t=t)
     event.save(force_insert=True)
     outbox_publish_subjects(topic=TOPIC_EVENT_STORED, subject_ids=[event.pk], consumers=CONSUMERS)
-    history = UserEventHistory(user_id=user_id, anchor=event, user_traits=user_traits)
+    history = UserEventHistory(
+        user_id=user_id, anchor=event, user_traits=user_traits, scope=stream_q()
+    )
     record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
     Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
@@ -160,13 +160,15 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _latest_transaction_at(user_id: int) -> datetime:
-    latest = (
-        Event.objects.filter(user_id=user_id, event_type__in=TRANSACTION_TYPES)
+    """Return the time of the user's latest transaction in the stream: one query per type."""
+    latest = [
+        Event.objects.filter(stream_q(), user_id=user_id, event_type=event_type)
         .order_by("-occurred_at")
         .values_list("occurred_at", flat=True)
         .first()
-    )
-    return _NEVER if latest is None else latest
+        for event_type in TRANSACTION_TYPES
+    ]
+    return max((at for at in latest if at is not None), default=_NEVER)
 
 
 def _event_in_memory(
@@ -209,8 +211,10 @@ def _transaction_replay(
     earlier `t` is out of order, even when it was used before.
     """
     event_id = transaction_event_id(user_id=user_id, t=t)
-    stored = Event.objects.filter(tenant_id=DEFAULT_TENANT, event_id=event_id).first()
-    if stored is None or not latest:
+    # By its unique key alone, and without a LIMIT: a planner that cannot tell how many rows
+    # match may expect a LIMIT to end a scan early, and scan instead of probing the key.
+    stored = next(iter(Event.objects.filter(tenant_id=DEFAULT_TENANT, event_id=event_id)), None)
+    if stored is None or stored.source != TRANSACTION_SOURCE or not latest:
         raise TimestampOutOfOrder(
             f"t={t} is before user {user_id}'s latest transaction; t must increase per user.",
             details={"t": t},

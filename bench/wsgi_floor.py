@@ -22,10 +22,7 @@ _EVENT_INSERT = """
             (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
              user_traits, received_at)
         SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE COALESCE(GREATEST(
-            (SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s),
-            (SELECT max(occurred_at) FROM events_event WHERE user_id = %s AND event_type = %s)
-        ), '-infinity') < %s
+        WHERE COALESCE(GREATEST(LATEST_OF_TYPE, LATEST_OF_TYPE), '-infinity') < %s
         ON CONFLICT (tenant_id, event_id) DO NOTHING
         RETURNING id
     ), published AS (
@@ -35,17 +32,28 @@ _EVENT_INSERT = """
     )
     SELECT id FROM new
 """
+_STREAM = "tenant_id = 'default' AND source = 'transactions'"
+_EVENT_INSERT = _EVENT_INSERT.replace(
+    "LATEST_OF_TYPE",
+    f"(SELECT occurred_at FROM events_event WHERE user_id = %s AND {_STREAM}"
+    " AND event_type = %s ORDER BY occurred_at DESC LIMIT 1)",
+)
 _ANCHOR_ID = "(SELECT id FROM events_event WHERE tenant_id = %s AND event_id = %s)"
-_LAST = (
-    "SELECT id, event_type, occurred_at, amount, properties FROM events_event "
-    'WHERE user_id = %s AND ("events_event"."event_type" IN ({types})) '
-    f"AND occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) "
-    "ORDER BY occurred_at DESC, id DESC LIMIT 3"
+_NEWEST = "ORDER BY occurred_at DESC, id DESC LIMIT 3"
+# One SELECT per type, as alerts.planned_history sends them.
+_LAST_OF_TYPE = (
+    "(SELECT id, event_type, occurred_at, amount, properties FROM events_event "
+    f"WHERE user_id = %s AND {_STREAM} AND event_type = %s AND TRUE "
+    f"AND occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) {_NEWEST})"
+)
+_LAST_DEPOSITS = _LAST_OF_TYPE
+_LAST_TRANSACTIONS = (
+    f"SELECT * FROM ({_LAST_OF_TYPE} UNION ALL {_LAST_OF_TYPE}) AS latest {_NEWEST}"
 )
 _DEPOSITS_SUM = (
-    "SELECT SUM(amount) FROM events_event "
-    'WHERE user_id = %s AND ("events_event"."event_type" IN (%s)) '
-    "AND occurred_at BETWEEN %s AND %s"
+    "SELECT SUM(amount) FROM ((SELECT id, amount FROM events_event "
+    f"WHERE user_id = %s AND {_STREAM} AND event_type = %s AND TRUE "
+    "AND occurred_at BETWEEN %s AND %s)) AS matching"
 )
 _TYPES = ["deposit", "withdraw"]
 _CONSUMERS = ["analytics", "metrics"]
@@ -95,15 +103,18 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> bool:
             ],
         )
         if event_type == "deposit":
-            last = _LAST.format(types="%s")
+            last = [user_id, "deposit", occurred_at, occurred_at, *anchor]
             asked = [
-                connection.execute(last, [user_id, "deposit", occurred_at, occurred_at, *anchor]),
+                connection.execute(_LAST_DEPOSITS, last),
                 connection.execute(_DEPOSITS_SUM, [user_id, "deposit", occurred_at, occurred_at]),
             ]
         else:
-            last = _LAST.format(types="%s, %s")
-            params = [user_id, *_TYPES, occurred_at, occurred_at, *anchor]
-            asked = [connection.execute(last, params)]
+            params = [
+                param
+                for event_type in _TYPES
+                for param in (user_id, event_type, occurred_at, occurred_at, *anchor)
+            ]
+            asked = [connection.execute(_LAST_TRANSACTIONS, params)]
         pipeline.sync()
         user.fetchone()
         new = inserted.fetchone() is not None

@@ -44,21 +44,36 @@ def event_record(event: Event, *, user_traits: dict[str, Any]) -> EventRecord:
 
 
 class UserEventHistory:
-    """One user's events as of an anchor event that is already stored."""
+    """One user's events as of an anchor event that is already stored.
 
-    def __init__(self, *, user_id: int, anchor: Event, user_traits: dict[str, Any]) -> None:
+    `scope` narrows them to one stream of events (the alert stream: `alerts.stream`). A
+    question about several event types is asked once per type, each on the (user, type,
+    time) index: an `IN` list of types can be a scan of the user's every event when the
+    planner has no statistics to tell it otherwise.
+    """
+
+    def __init__(
+        self, *, user_id: int, anchor: Event, user_traits: dict[str, Any], scope: Q = Q()
+    ) -> None:
         self._user_id = user_id
         self._anchor = anchor
         self._user_traits = user_traits
+        self._scope = scope
 
     def last(self, *, count: int, events: EventFilter) -> Sequence[EventRecord]:
         at = self._anchor.occurred_at
-        not_after_anchor = Q(occurred_at__lt=at) | Q(occurred_at=at, id__lte=self._anchor.pk)
-        rows = (
-            self._matching(events, not_after_anchor)
+        # `occurred_at <= at` on its own as well: a condition the index scan can start from.
+        not_after_anchor = Q(occurred_at__lte=at) & (
+            Q(occurred_at__lt=at) | Q(id__lte=self._anchor.pk)
+        )
+        rows = [
+            row
+            for one_type in _per_type(events)
+            for row in self._matching(one_type, not_after_anchor)
             .order_by("-occurred_at", "-id")
             .values_list("id", "event_type", "occurred_at", "amount", "properties")[:count]
-        )
+        ]
+        newest = sorted(rows, key=lambda row: (row[2], row[0]), reverse=True)[:count]
         return [
             EventRecord(
                 sequence=pk,
@@ -68,7 +83,7 @@ class UserEventHistory:
                 properties=properties,
                 user_traits=self._user_traits,
             )
-            for pk, event_type, occurred_at, amount, properties in rows
+            for pk, event_type, occurred_at, amount, properties in newest
         ]
 
     def aggregate(
@@ -83,17 +98,40 @@ class UserEventHistory:
         if function != "count" and path != "amount":
             raise UnsupportedFilter(f"{function} is only supported over amount")
         expression = _AGGREGATES[function]("id" if function == "count" else "amount")
-        matching = self._matching(events, Q(occurred_at__range=(start, end)))
-        value = matching.aggregate(value=expression)["value"]
-        return None if value is None else Decimal(value)
+        in_window = Q(occurred_at__range=(start, end))
+        answers = (
+            self._matching(one_type, in_window).aggregate(value=expression)["value"]
+            for one_type in _per_type(events)
+        )
+        values = [Decimal(value) for value in answers if value is not None]
+        if not values:
+            return None
+        return _COMBINED[function](values)
 
     def exists(self, *, events: EventFilter, start: datetime, end: datetime) -> bool:
         in_window = Q(occurred_at__range=(start, end)) & ~Q(id=self._anchor.pk)
-        return self._matching(events, in_window).exists()
+        return any(self._matching(one_type, in_window).exists() for one_type in _per_type(events))
 
     def _matching(self, events: EventFilter, condition: Q) -> QuerySet[Event]:
         # One filter() call: each extra call clones the query, which is costly on the hot path.
-        return Event.objects.filter(Q(user_id=self._user_id) & event_filter_q(events) & condition)
+        return Event.objects.filter(
+            Q(user_id=self._user_id) & self._scope & event_filter_q(events) & condition
+        )
+
+
+# How the answers of each type's query make the answer over all of them.
+_COMBINED = {"count": sum, "sum": sum, "min": min, "max": max}
+
+
+def _per_type(events: EventFilter) -> list[EventFilter]:
+    """Return `events` as one filter per event type (itself when it names at most one type, or
+    every type)."""
+    if events.event_types is None or len(events.event_types) <= 1:
+        return [events]
+    return [
+        dataclasses.replace(events, event_types=frozenset({event_type}))
+        for event_type in sorted(events.event_types)
+    ]
 
 
 @functools.lru_cache(maxsize=256)

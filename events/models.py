@@ -6,6 +6,11 @@ from django.utils import timezone
 
 from users.models import DEFAULT_TENANT, User
 
+# The source of POST /event's deposits and withdraws, stored in DEFAULT_TENANT: the alert
+# stream. Its latest `t` and its alert history are read from it alone (`event_stream_type_time`),
+# so no other tenant or way in can move or feed them.
+TRANSACTION_SOURCE = "transactions"
+
 
 class Event(models.Model):
     """One thing a user did. `(tenant_id, event_id)` is the client's idempotency key."""
@@ -34,8 +39,20 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["user", "occurred_at"], name="event_user_time"),
-            models.Index(fields=["user", "event_type", "occurred_at"], name="event_user_type_time"),
+            # A user's events newest first, of every type or of one, are `ORDER BY occurred_at
+            # DESC, id DESC LIMIT n` read backwards in index order: the id makes the order
+            # whole, so no plan has to sort (a planner without statistics would sort them all).
+            models.Index(fields=["user", "occurred_at", "id"], name="event_user_time"),
+            models.Index(
+                fields=["user", "event_type", "occurred_at", "id"], name="event_user_type_time"
+            ),
+            # One backward scan per event type finds a user's latest transactions in (time,
+            # id) order whatever the planner knows; partial, so other events don't pay for it.
+            models.Index(
+                fields=["user", "event_type", "occurred_at", "id"],
+                condition=Q(tenant_id=DEFAULT_TENANT, source=TRANSACTION_SOURCE),
+                name="event_stream_type_time",
+            ),
             models.Index(fields=["tenant_id", "occurred_at", "id"], name="event_tenant_time"),
             models.Index(
                 fields=["tenant_id", "source", "event_type", "occurred_at"],

@@ -11,7 +11,9 @@ core's reference semantics (`rules.memory.InMemoryHistory`). A rule that asks an
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from django.db import connection
 
 from events.history import UserEventHistory, event_record
 from events.models import Event
@@ -100,10 +102,34 @@ def _preloaded(events: Sequence[Event], lookback: Lookback) -> Iterable[Event]:
     if lookback.event_types and events:
         start = min(event.occurred_at for event in events) - timedelta(seconds=lookback.seconds)
         end = max(event.occurred_at for event in events)
-        for event in Event.objects.filter(
-            user_id__in={event.user_id for event in events},
-            event_type__in=sorted(lookback.event_types),
-            occurred_at__range=(start, end),
-        ):
+        users = sorted({event.user_id for event in events})
+        for event in _in_window(users, sorted(lookback.event_types), start, end):
             by_pk.setdefault(event.pk, event)
     return by_pk.values()
+
+
+# One range per (user, type) pair on event_user_type_time, whatever the planner knows: with IN
+# lists of users and types (or two lists crossed) instead, a never-analyzed table can be read
+# through the (user, time) index, every event of the users in the window, of any type.
+_IN_WINDOW_PER_USER_AND_TYPE = """
+    SELECT event.* FROM unnest(%s::bigint[], %s::text[]) AS wanted (user_id, event_type)
+    CROSS JOIN LATERAL (
+        SELECT * FROM events_event
+        WHERE user_id = wanted.user_id AND event_type = wanted.event_type
+            AND occurred_at BETWEEN %s AND %s
+    ) AS event
+"""
+
+
+def _in_window(
+    users: list[int], event_types: list[str], start: datetime, end: datetime
+) -> Iterable[Event]:
+    if connection.vendor == "postgresql":
+        pairs = [(user, event_type) for user in users for event_type in event_types]
+        return Event.objects.raw(
+            _IN_WINDOW_PER_USER_AND_TYPE,
+            [[user for user, _ in pairs], [event_type for _, event_type in pairs], start, end],
+        )
+    return Event.objects.filter(
+        user_id__in=users, event_type__in=event_types, occurred_at__range=(start, end)
+    )

@@ -1,15 +1,46 @@
-"""The batch's SQL answers each history question like the in-memory reference (PostgreSQL)."""
+"""The batch's SQL answers each history question like the in-memory reference (PostgreSQL),
+from the alert stream alone."""
 
+import random
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 
 from alerts.planned_history import Anchor, question_answer, question_statement
-from events.models import Event
-from events.tests.test_history import FILTERS, stored  # noqa: F401 - the fixture
+from events.history import event_record
+from events.models import TRANSACTION_SOURCE, Event
+from events.tests.test_history import EPOCH, FILTERS
 from rules.memory import InMemoryHistory
 from rules.plan import AggregateQuestion, ExistsQuestion, LastQuestion
+
+
+@pytest.fixture
+def stored(users):
+    """A user's stream, some transactions sharing a second, as records; and, interleaved, the
+    same user's events of other tenants and sources, which no answer may count."""
+    rng = random.Random(7)
+
+    def event(i: int, **fields) -> Event:
+        return Event(
+            event_id=f"e{i}",
+            user_id=1,
+            event_type=rng.choice(["deposit", "withdraw"]),
+            occurred_at=EPOCH + timedelta(seconds=i // 2),
+            amount=rng.choice([None, Decimal("10"), Decimal("50"), Decimal("75.25")]),
+            properties=rng.choice(
+                [{}, {"channel": "card"}, {"channel": "bank"}, {"channel": None}]
+            ),
+            **fields,
+        )
+
+    stream = Event.objects.bulk_create(event(i, source=TRANSACTION_SOURCE) for i in range(60))
+    Event.objects.bulk_create(
+        [event(i, tenant_id="acme", source=TRANSACTION_SOURCE) for i in range(60)]
+        + [event(1000 + i, source="web") for i in range(60)]
+    )
+    return [event_record(event, user_traits={}) for event in stream]
 
 
 def _answer(question, anchor: Anchor):

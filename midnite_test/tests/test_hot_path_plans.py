@@ -1,0 +1,332 @@
+"""The hot paths' statements read a bounded number of rows on a never-analyzed database.
+
+A fresh deployment serves before its first ANALYZE (autovacuum off here): the planner then
+knows the table's size but nothing of its contents, and a statement whose good plan depends
+on an estimate may read a user's whole history. One user gets 100,000 events; each test runs
+the real code (a view, the fast path, a consumer), records every statement it sent, and runs
+each again under EXPLAIN ANALYZE: no plan node may touch more than MAX_ROWS_TOUCHED rows.
+"""
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from psycopg import sql
+
+from alerts.fast_path import transaction_fast_path
+from alerts.tests.wsgi_client import wsgi_post
+from events.history import UserEventHistory
+from events.models import Event
+from metrics.consumer import metric_buckets_add
+from midnite_test.tests.query_plans import PlanNode, plan_nodes_run
+from notifications.evaluation import notification_messages_handle
+from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
+from outbox.models import OutboxMessage
+from rules.history import EventFilter
+from users.models import User
+
+HISTORY = 100_000
+# What one request or one consumer batch here needs: a few LIMIT rows, a 30 s window, a day
+# of one rare type, the request's own events. A whole history is a thousand times more.
+MAX_ROWS_TOUCHED = 100
+SEEDED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+# After the seeded history (one event a minute for 100,000 minutes: 70 days).
+NOW_T = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
+
+# One event a minute, in turn: a deposit and a withdraw of POST /event's stream, a web click
+# with an amount, and a product event (mostly page views; a signup, a bank link and a failed
+# payment every 200 minutes).
+_SEED = """
+    INSERT INTO events_event
+        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+         user_traits, received_at)
+    SELECT
+        'default',
+        'seed-' || i,
+        1,
+        CASE i %% 4
+            WHEN 0 THEN 'deposit' WHEN 1 THEN 'withdraw' WHEN 2 THEN 'click'
+            ELSE CASE (i / 4) %% 50
+                WHEN 0 THEN 'signup_completed' WHEN 1 THEN 'link_bank_success'
+                WHEN 2 THEN 'payment_failed' ELSE 'page_view' END
+        END,
+        CASE i %% 4 WHEN 0 THEN 'transactions' WHEN 1 THEN 'transactions' WHEN 2 THEN 'web'
+            ELSE 'product' END,
+        %s::timestamptz + i * interval '1 minute',
+        CASE WHEN i %% 4 < 3 THEN 10 + i %% 7 END,
+        '{}',
+        '{}',
+        now()
+    FROM generate_series(0, %s - 1) AS i
+"""
+
+
+@pytest.fixture
+def history(users):
+    """User 1 (external id "u_1") with HISTORY events, on tables never analyzed."""
+    User.objects.filter(pk=1).update(external_id="u_1", traits={"marketing_opt_in": True})
+    with connection.cursor() as cursor:
+        cursor.execute(_SEED, [SEEDED_FROM, HISTORY])
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'events_event'")
+        assert cursor.fetchone() == (0,), "events_event has statistics: the test means none"
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple
+
+
+def _statements_of(run: Callable[[], object]) -> list[Statement]:
+    """Return the data statements `run` sends, as sent (with their parameters)."""
+    sent: list[Statement] = []
+
+    def record(execute, sql, params, many, context):
+        if _reads(sql):
+            sent.append(Statement(sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    # Capturing makes `alerts.pipeline` send through Django's cursors, which the wrapper sees.
+    with CaptureQueriesContext(connection), connection.execute_wrapper(record):
+        run()
+    assert sent, "the code sent no statement: the test follows nothing"
+    return sent
+
+
+def _reads(sql: str) -> bool:
+    """Whether `sql` reads the tables: not a transaction's bracket nor an insert of the rows it
+    is given (VALUES, or bulk_create's UNNEST), which, run again, would only fail on them."""
+    verb = sql.lstrip().split(None, 1)[0].upper()
+    if verb == "INSERT":
+        return "SELECT" in sql.upper() and not _GIVEN_ROWS.search(sql)
+    return verb in ("SELECT", "WITH", "UPDATE", "DELETE")
+
+
+_GIVEN_ROWS = re.compile(r"SELECT \* FROM UNNEST\(", re.IGNORECASE)
+
+
+def _widest(statement: Statement) -> PlanNode:
+    """Run `statement` again under EXPLAIN ANALYZE, undone, and return its widest node."""
+    try:
+        with transaction.atomic():
+            nodes = plan_nodes_run(statement.sql, statement.params)
+            raise _Undo
+    except _Undo:
+        pass
+    return max(nodes, key=lambda node: node.rows_touched)
+
+
+def _widest_generic(statement: Statement) -> PlanNode:
+    """As `_widest`, under the generic plan of `statement` prepared.
+
+    psycopg prepares a statement once it has run DATABASE_PREPARE_THRESHOLD times on a
+    connection; PostgreSQL may then plan it once for any parameters, blind to their values.
+    """
+    # A name of its own each time: psycopg prepares a text it sees again, PREPARE included,
+    # and deallocates every statement when a savepoint is rolled back, so it is done inside.
+    name = f"hot_path_{next(_PREPARED)}"
+    types = ", ".join(_sql_type(param) for param in statement.params)
+    literals = ", ".join(_literal(param) for param in statement.params)
+    prepare, execute = (f"{name} ({types})", f"{name} ({literals})") if types else (name, name)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"PREPARE {prepare} AS {_numbered(statement.sql)}")
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            nodes = plan_nodes_run(f"EXECUTE {execute}")
+            cursor.execute(f"DEALLOCATE {name}")
+            raise _Undo
+    except _Undo:
+        pass
+    return max(nodes, key=lambda node: node.rows_touched)
+
+
+_PREPARED = itertools.count()
+
+
+# In isinstance order: a bool is an int, a TextChoices member a str.
+_SQL_TYPES = ((bool, "boolean"), (int, "bigint"), (str, "text"), (Decimal, "numeric"))
+
+
+def _sql_type(param: object) -> str:
+    if isinstance(param, (list, tuple)):
+        known = [item for item in param if item is not None]
+        return (_sql_type(known[0]) if known else "text") + "[]"
+    if isinstance(param, datetime):
+        return "timestamptz"
+    return next((name for kind, name in _SQL_TYPES if isinstance(param, kind)), "text")
+
+
+def _literal(param: object) -> str:
+    """`param` as an SQL literal: EXECUTE under EXPLAIN takes no bound parameters."""
+    return sql.Literal(list(param) if isinstance(param, tuple) else param).as_string(
+        connection.connection
+    )
+
+
+def _numbered(text: str) -> str:
+    """Return `text` with psycopg's placeholders (%s, %b) as PostgreSQL's ($1, $2, ...)."""
+    numbers = itertools.count(1)
+    return re.sub(r"%[sb%]", lambda m: "%" if m[0] == "%%" else f"${next(numbers)}", text)
+
+
+class _Undo(Exception):
+    """Rolls back the savepoint an explained write ran in."""
+
+
+def _assert_bounded(statements: list[Statement]) -> None:
+    """Assert that no plan node of `statements`, custom or generic, touches too many rows."""
+    unbounded = [
+        (widest, statement.sql)
+        for statement in statements
+        for explain in (_widest, _widest_generic)
+        if (widest := explain(statement)).rows_touched > MAX_ROWS_TOUCHED
+    ]
+    assert unbounded == []
+
+
+def _transaction(t: int, type_: str = "deposit") -> dict:
+    return {"type": type_, "amount": "10.00", "user_id": 1, "t": t}
+
+
+def test_post_event_through_django(history, api_client):
+    def post():
+        for t, type_ in ((NOW_T, "withdraw"), (NOW_T + 1, "deposit"), (NOW_T + 1, "deposit")):
+            response = api_client.post("/event", _transaction(t, type_), format="json")
+            assert response.status_code == 200, response.json()
+
+    _assert_bounded(_statements_of(post))
+
+
+def test_post_event_out_of_order_and_conflicting(history, api_client):
+    assert api_client.post("/event", _transaction(NOW_T), format="json").status_code == 200
+
+    def post():
+        assert api_client.post("/event", _transaction(NOW_T - 1), format="json").status_code == 400
+        conflict = {**_transaction(NOW_T), "amount": "11.00"}
+        assert api_client.post("/event", conflict, format="json").status_code == 409
+
+    _assert_bounded(_statements_of(post))
+
+
+def _not_django(environ, start_response):
+    raise AssertionError("the fast path handed the request to Django")
+
+
+@pytest.fixture
+def fast_path(settings):
+    """The fast path in front of nothing: each request must be its own to answer."""
+    settings.API_THROTTLE_RATE = None
+    # Its signals would close the test's connection, inside the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield transaction_fast_path(_not_django)
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_post_event_through_the_fast_path(history, api_key, fast_path):
+    app = fast_path
+
+    def post():
+        for t in (NOW_T, NOW_T + 1, NOW_T + 1):
+            status, _, content = wsgi_post(app, _transaction(t), key=api_key)
+            assert status == 200, content
+
+    _assert_bounded(_statements_of(post))
+
+
+def _event(n: int, **changes) -> dict:
+    return {
+        "event_id": f"evt_{n}",
+        "tenant_id": "default",
+        "source": "web",
+        "event_type": "click",
+        "timestamp": "2026-06-01T00:00:00Z",
+        "user_id": 1,
+        "amount": "3.00",
+        **changes,
+    }
+
+
+def test_post_events_and_bulk_new_and_again(history, api_client):
+    def post():
+        for _ in range(2):
+            assert api_client.post("/events", _event(0), format="json").status_code in (200, 201)
+            bulk = {"events": [_event(n) for n in range(1, 11)]}
+            assert api_client.post("/events/bulk", bulk, format="json").status_code == 200
+
+    _assert_bounded(_statements_of(post))
+
+
+def _product_items() -> list[dict]:
+    """User 1's signup, bank link and failed payments, and a new user's bank link."""
+    return [
+        {
+            "user_id": user,
+            "event_type": event_type,
+            "event_timestamp": f"2026-03-11T12:00:{n:02d}Z",
+            "properties": {"failure_reason": "INSUFFICIENT_FUNDS", "attempt_number": n},
+            "user_traits": {"plan": "pro"},
+        }
+        for n, (user, event_type) in enumerate(
+            [
+                ("u_1", "signup_completed"),
+                ("u_1", "link_bank_success"),
+                ("u_1", "payment_failed"),
+                ("u_1", "payment_failed"),
+                ("u_2", "link_bank_success"),
+            ]
+        )
+    ]
+
+
+def test_product_events_new_and_again(history, api_client):
+    def post():
+        for _ in range(2):
+            response = api_client.post("/api/v1/events", _product_items(), format="json")
+            assert response.status_code == 202, response.json()
+
+    _assert_bounded(_statements_of(post))
+
+
+def _messages(consumer: str) -> list[tuple]:
+    return list(
+        OutboxMessage.objects.filter(consumer=consumer).values_list(
+            "id", "topic", "subject_id", "payload"
+        )
+    )
+
+
+def test_the_metrics_and_notifications_consumers(history, api_client):
+    assert api_client.post("/api/v1/events", _product_items(), format="json").status_code == 202
+    assert api_client.post("/event", _transaction(NOW_T), format="json").status_code == 200
+    metrics, notifications = _messages(CONSUMER_METRICS), _messages(CONSUMER_NOTIFICATIONS)
+    assert len(metrics) == 6 and len(notifications) == 5
+
+    statements = _statements_of(lambda: metric_buckets_add(metrics))
+    statements += _statements_of(lambda: notification_messages_handle(notifications))
+
+    _assert_bounded(statements)
+    assert Event.objects.count() == HISTORY + 6
+
+
+def test_the_stores_history_questions_about_several_types(history):
+    """What the notification rules that are not a bounded look back ask the store."""
+    anchor = Event.objects.get(tenant_id="default", event_id=f"seed-{HISTORY - 1}")
+    store = UserEventHistory(user_id=1, anchor=anchor, user_traits={})
+    several = EventFilter(event_types=frozenset({"deposit", "withdraw", "signup_completed"}))
+    window = dict(start=anchor.occurred_at - timedelta(minutes=30), end=anchor.occurred_at)
+
+    def ask():
+        assert len(store.last(count=3, events=several)) == 3
+        assert store.aggregate(function="count", path="", events=several, **window) > 0
+        assert store.exists(events=several, **window)
+
+    _assert_bounded(_statements_of(ask))
