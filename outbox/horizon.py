@@ -22,10 +22,23 @@ def messages_below_horizon(
 
     Returns their count, the oldest publication time and the first and last (xid, id). Runs in
     the caller's transaction, which holds the consumer's cursor.
+
+    Takes nothing, and logs `outbox.cursor_ahead`, while the cursor is ahead of every
+    transaction id the server has given out (a restore, a move to another cluster): the
+    messages written since have lower ids and would wait behind it unseen (cursors_ahead).
     """
     with connection.cursor() as db:
         db.execute(_HORIZON, {"consumer": consumer})
-        horizon, elsewhere = db.fetchone()
+        horizon, elsewhere, next_xid = db.fetchone()
+        if after[0] >= next_xid:
+            log.error(
+                "outbox.cursor_ahead",
+                consumer=consumer,
+                cursor_xid=after[0],
+                server_next_xid=next_xid,
+                hint="manage.py outbox rebase-cursor",
+            )
+            return 0, None, None, None
         where = {"consumer": consumer, "xid": after[0], "id": after[1], "n": size}
         db.execute(_IN_INDEX_ORDER)
         db.execute(_CLAIM, {**where, "horizon": horizon, "elsewhere": elsewhere})
@@ -106,7 +119,8 @@ _HORIZON = f"""
                CASE WHEN claims_own AND own >= xmax THEN own + 1 ELSE xmax END,
                (SELECT min(xid) FROM running WHERE in_progress AND NOT elsewhere)
            ),
-           ARRAY(SELECT xid FROM running WHERE elsewhere)
+           ARRAY(SELECT xid FROM running WHERE elsewhere),
+           xmax
     FROM snapshot
 """
 _CLAIM = """
@@ -136,6 +150,39 @@ _IN_INDEX_ORDER = """
 """
 # The first and last (xid, id) come back as arrays, which compare as the row comparison does,
 # so one pass finds them unsorted: half the time of the numeric xid * 2^63 + id it replaced.
+
+
+@dataclass(frozen=True, kw_only=True)
+class CursorAhead:
+    """A consumer whose cursor is at or past the next transaction id the server gives out.
+
+    Transaction ids never go back on one cluster, so the database was restored or moved to
+    another: every message written since lies behind the cursor, and claims stop until
+    `manage.py outbox rebase-cursor` (outbox.services.outbox_cursors_rebase).
+    """
+
+    consumer: str
+    cursor_xid: int
+    server_next_xid: int
+
+
+def cursors_ahead() -> list[CursorAhead]:
+    """The consumers whose cursor is ahead of the server's transaction ids. PostgreSQL only."""
+    with connection.cursor() as db:
+        db.execute(_AHEAD)
+        return [
+            CursorAhead(consumer=consumer, cursor_xid=xid, server_next_xid=next_xid)
+            for consumer, xid, next_xid in db.fetchall()
+        ]
+
+
+_AHEAD = """
+    SELECT consumer, xid, next_xid
+    FROM outbox_outboxcursor,
+         (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid) AS server
+    WHERE xid >= next_xid
+    ORDER BY consumer
+"""
 
 
 # A claim that finds messages only above the horizon this long says what holds it back.
