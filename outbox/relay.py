@@ -8,7 +8,6 @@ the next relay re-sends them under the same insert deduplication token (`batch_t
 from the range and its rows), which ClickHouse recognises.
 """
 
-import hashlib
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -202,7 +201,6 @@ def batch_token(batch: OutboxBatch, block: EventLogBlock) -> str:
     two ranges with the same bounds but other rows (on SQLite every xid is 0, and ids start
     again with a new database).
     """
-    rows = block.tsv if block.tsv is not None else repr(block.columns).encode()
     key = ":".join(
         str(part)
         for part in (
@@ -212,7 +210,7 @@ def batch_token(batch: OutboxBatch, block: EventLogBlock) -> str:
             batch.last_xid,
             batch.last_id,
             batch.size,
-            hashlib.sha256(rows).hexdigest(),
+            block.digest,
         )
     )
     return str(uuid5(BATCH_TOKEN_NAMESPACE, key))
