@@ -80,7 +80,7 @@ def _render_statement(batch: OutboxBatch) -> tuple[str, dict]:
 
 
 # The batch's messages in (xid, id) order, as outbox.batches.batch_messages selects them: a
-# retried batch renders the same block, which ClickHouse's insert deduplication requires.
+# retried batch renders the same block, so it gets the same token (outbox.relay.batch_token).
 # Each message's row comes from its payload or from its topic's source, through one lateral
 # subquery whose branches are gated on the message, so a source costs one index lookup per
 # message of its topic and nothing for the others.

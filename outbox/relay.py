@@ -80,7 +80,7 @@ class _Claims:
     AHEAD claims queued, so it goes from one claim to the next without waiting for a ship to
     ask. A batch's messages are fixed once its claim commits (the range lies below the commit
     horizon, and only the failure of an attempt, under the batch's lock, changes them by
-    deleting the batch), so rows rendered before the batch is locked are the rows it ships.
+    deleting the batch), so rows rendered before the batch is leased are the rows it ships.
     Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
     and only once a claim came back full, so a trickle of messages never starts the thread.
     """
@@ -93,7 +93,7 @@ class _Claims:
         self.backlog = False
         self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        # Batches rendered ahead, by id, until a ship locks them (another relay may ship them);
+        # Batches rendered ahead, by id, until a ship leases them (another relay may ship them);
         # None for a batch PostgreSQL would not render, so its ship does not try again.
         self.loaded: dict[UUID, EventLogBlock | None] = {}
 
