@@ -58,7 +58,7 @@ def is_outage(error: ClickHouseError) -> bool:
     if isinstance(error, OperationalError):
         return True
     code = getattr(error, "code", None)
-    return code is None and not isinstance(error, DataError) or code in OUTAGE_CODES
+    return (code is None and not isinstance(error, DataError)) or code in OUTAGE_CODES
 
 
 # Codes of a server in trouble, whatever the statement: a query that met one runs later.
