@@ -152,9 +152,14 @@ def batch_lease_next_due(consumer: str, *, lease: timedelta) -> OutboxBatch | No
 
     Nothing stays locked while the batch ships: its next attempt moves to the lease's end, so
     no other relay takes it before, and one that does after (this one died, or its ClickHouse
-    insert outlived the lease) re-sends the same rows under the same token.
+    insert outlived the lease) re-sends the same rows under the same token. The commit does
+    not wait for the disk: a lease lost in a crash of PostgreSQL only lets another relay send
+    the same rows under the same token sooner.
     """
     with transaction.atomic(durable=True):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as db:
+                db.execute("SET LOCAL synchronous_commit = off")
         batch = batch_lock_next_due(consumer)
         if batch is not None:
             batch.next_attempt_at = timezone.now() + lease
