@@ -148,23 +148,42 @@ def batch_lock_next_due(consumer: str) -> OutboxBatch | None:
 
 
 def batch_lease_next_due(consumer: str, *, lease: timedelta) -> OutboxBatch | None:
-    """Take the next due batch of `consumer` for `lease`, in a transaction of its own.
+    """Take the next due batch of `consumer` for `lease`, committed at once.
 
     Nothing stays locked while the batch ships: its next attempt moves to the lease's end, so
     no other relay takes it before, and one that does after (this one died, or its ClickHouse
-    insert outlived the lease) re-sends the same rows under the same token. The commit does
-    not wait for the disk: a lease lost in a crash of PostgreSQL only lets another relay send
-    the same rows under the same token sooner.
+    insert outlived the lease) re-sends the same rows under the same token. On PostgreSQL one
+    statement, its own transaction, whose commit does not wait for the disk: a lease lost in a
+    crash of PostgreSQL only lets another relay send the same rows under the same token sooner.
     """
-    with transaction.atomic(durable=True):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as db:
-                db.execute("SET LOCAL synchronous_commit = off")
-        batch = batch_lock_next_due(consumer)
-        if batch is not None:
-            batch.next_attempt_at = timezone.now() + lease
-            batch.save(update_fields=["next_attempt_at"])
-    return batch
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        with transaction.atomic(durable=True):
+            batch = batch_lock_next_due(consumer)
+            if batch is not None:
+                batch.next_attempt_at = now + lease
+                batch.save(update_fields=["next_attempt_at"])
+        return batch
+    parameters = {"consumer": consumer, "now": now, "until": now + lease}
+    return next(iter(OutboxBatch.objects.raw(_LEASE, parameters)), None)
+
+
+# batch_lock_next_due and the lease's write in one round trip.
+_LEASE = """
+    WITH asynchronous AS (
+        SELECT set_config('synchronous_commit', 'off', true)
+    ), due AS (
+        SELECT id FROM outbox_outboxbatch
+        WHERE consumer = %(consumer)s AND shipped_at IS NULL AND next_attempt_at <= %(now)s
+        ORDER BY next_attempt_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox_outboxbatch AS batch SET next_attempt_at = %(until)s
+    FROM due, asynchronous
+    WHERE batch.id = due.id
+    RETURNING batch.*
+"""
 
 
 def batch_mark_shipped(batch_id: UUID) -> None:
