@@ -26,6 +26,7 @@ def messages_below_horizon(
     Takes nothing, and logs `outbox.cursor_ahead`, while the cursor is ahead of every
     transaction id the server has given out (a restore, a move to another cluster): the
     messages written since have lower ids and would wait behind it unseen (cursors_ahead).
+    The cursor never passes the claim's own transaction or the snapshot's xmax otherwise.
     """
     with connection.cursor() as db:
         db.execute(_HORIZON, {"consumer": consumer})
@@ -120,7 +121,7 @@ _HORIZON = f"""
                (SELECT min(xid) FROM running WHERE in_progress AND NOT elsewhere)
            ),
            ARRAY(SELECT xid FROM running WHERE elsewhere),
-           xmax
+           greatest(xmax, own + 1)
     FROM snapshot
 """
 _CLAIM = """
@@ -176,10 +177,18 @@ def cursors_ahead() -> list[CursorAhead]:
         ]
 
 
+# The next transaction id the server gives out, as this transaction knows it: its snapshot's
+# xmax is one past the last transaction that ended, and its own id, if it has one, may be past
+# that (a test claims inside the transaction that wrote its messages, and moves the cursor
+# there).
 _AHEAD = """
     SELECT consumer, xid, next_xid
-    FROM outbox_outboxcursor,
-         (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid) AS server
+    FROM outbox_outboxcursor, (
+        SELECT greatest(
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                   pg_current_xact_id_if_assigned()::text::bigint + 1
+               ) AS next_xid
+    ) AS server
     WHERE xid >= next_xid
     ORDER BY consumer
 """
