@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/midnite_test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test lint install chromium bench openapi clean
+.PHONY: run test lint check-deploy install chromium bench openapi clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ install: $(VENV)/.installed
 run: export LOG_FORMAT ?= console
 # Requests without an API key are served, on every tenant; `ALLOW_ANONYMOUS=false make run` not.
 run: export ALLOW_ANONYMOUS ?= true
+# Notifications with no provider configured are printed (emails) or logged (SMS, alerts).
+run: export NOTIFICATION_CONSOLE_DELIVERY ?= true
 run: install
 	mkdir -p $${VAR_DIR:-var}
 	$(BIN)/python manage.py migrate --no-input
@@ -36,8 +38,8 @@ run: install
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-## Lint, then every test on PostgreSQL, then the API tests once more on SQLite.
-test: install lint chromium
+## Lint, the deployment checks, then every test on PostgreSQL, then the API tests on SQLite.
+test: install lint check-deploy chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest
 	mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest users/tests/api events/tests/api alerts/tests/api metrics/tests/api midnite_test/tests/api
@@ -48,6 +50,21 @@ lint: install
 	$(BIN)/flake8
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+## `manage.py check --deploy` in a production-like environment: DEBUG off, a random SECRET_KEY,
+## a broker, a shared cache, an SMTP server and webhooks (none of them is contacted).
+check-deploy: export DEBUG = false
+check-deploy: export SECRET_KEY = $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+check-deploy: export ALLOWED_HOSTS = api.example.com
+check-deploy: export DATABASE_URL = $(TEST_DATABASE_URL)
+check-deploy: export CELERY_BROKER_URL = $(TEST_BROKER_URL)
+check-deploy: export CACHE_URL = $(TEST_BROKER_URL)
+check-deploy: export CLICKHOUSE_URL = http://clickhouse.example.com:8123/default
+check-deploy: export EMAIL_HOST = smtp.example.com
+check-deploy: export SMS_WEBHOOK_URL = https://sms.example.com/send
+check-deploy: export INTERNAL_WEBHOOK_URL = https://alerts.example.com/hook
+check-deploy: install
+	$(BIN)/python manage.py check --deploy
 
 ## Regenerate docs/openapi.yaml from the code (a test fails when it is stale).
 openapi: install

@@ -8,6 +8,7 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here because the check loads services, which need the app registry ready.
-        from alerts.checks import alert_rules_check
+        from alerts.checks import alert_rules_check, fast_path_middleware_check
 
         checks.register(alert_rules_check)
+        checks.register(fast_path_middleware_check)

@@ -1,8 +1,11 @@
-"""System checks: the alert rules file must load, at start-up and in `manage.py check`."""
+"""System checks, at start-up and in `manage.py check`: the alert rules file must load, and
+POST /event's fast path must mirror the middleware it runs in front of."""
 
-from django.core.checks import Error
+from django.conf import settings
+from django.core.checks import Error, Warning
 
 from alerts.engine import alert_rule_engine
+from alerts.fast_path import fast_path_mirrors_middleware
 from rules.exceptions import RuleParseError
 
 
@@ -13,3 +16,18 @@ def alert_rules_check(app_configs, **kwargs) -> list[Error]:
     except RuleParseError as exc:
         return [Error(f"Invalid alert rules: {exc}", id="events.E001")]
     return []
+
+
+def fast_path_middleware_check(app_configs, **kwargs) -> list[Warning]:
+    """Warn that the fast path stands aside because MIDDLEWARE is not the list it mirrors."""
+    if not settings.EVENT_FAST_PATH or fast_path_mirrors_middleware():
+        return []
+    return [
+        Warning(
+            "MIDDLEWARE differs from the list POST /event's fast path mirrors, so it is off: "
+            "every POST /event goes through Django's request cycle.",
+            hint="Make the fast path reproduce the new middleware and list it in "
+            "alerts.fast_path.MIRRORED_MIDDLEWARE, or set EVENT_FAST_PATH=false.",
+            id="alerts.W001",
+        )
+    ]

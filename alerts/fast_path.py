@@ -10,7 +10,10 @@ the fast path did not exist. That is safe because the endpoint is idempotent: a 
 that raised wrote nothing, and one that committed is answered again as a replay.
 
 Served only through the WSGI application (`midnite_test.wsgi`); Django's test client and
-`manage.py runserver` never take it. `EVENT_FAST_PATH=false` switches it off.
+`manage.py runserver` never take it. `EVENT_FAST_PATH=false` switches it off, and so does a
+MIDDLEWARE other than the one it mirrors (`MIRRORED_MIDDLEWARE`; system check alerts.W001):
+a middleware it does not know of could refuse or change a request it would answer. A failure
+that is not a refusal is logged with its traceback and sent to Sentry, then Django answers.
 """
 
 import io
@@ -18,6 +21,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import sentry_sdk
 import structlog
 from django.conf import settings
 from django.core.signals import request_finished, request_started
@@ -39,6 +43,21 @@ log = structlog.get_logger(__name__)
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _ACCEPTED = frozenset({"", "*/*", "application/json"})
 _REQUEST_ID = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+
+# The middleware whose effect on a plain POST /event the fast path reproduces: the request id
+# (`request_id_bind`), the security and frame headers (`_security_headers`), and the rest,
+# which leave a key-authenticated, CSRF-exempt API request without a slash alone.
+MIRRORED_MIDDLEWARE = (
+    "midnite_test.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
 
 
 def transaction_fast_path(django_application: WSGIApp) -> WSGIApp:
@@ -74,11 +93,17 @@ def _eligible(environ: dict) -> bool:
         and length.isdigit()
         and 0 < int(length) <= DEFAULT_MAX_BODY_BYTES
         and settings.EVENT_FAST_PATH
+        and fast_path_mirrors_middleware()
         and not settings.DEBUG
         and not settings.SECURE_SSL_REDIRECT
         and not settings.SECURE_HSTS_SECONDS
         and _host_allowed(environ)
     )
+
+
+def fast_path_mirrors_middleware() -> bool:
+    """Whether MIDDLEWARE is exactly the list the fast path mirrors; if not, it stands aside."""
+    return tuple(settings.MIDDLEWARE) == MIRRORED_MIDDLEWARE
 
 
 def _host_allowed(environ: dict) -> bool:
@@ -97,7 +122,10 @@ def _answer(
     except (DomainError, ValueError, RecursionError):  # refused: Django says why
         return None
     except Exception as exc:  # noqa: BLE001 - any failure is Django's to answer, and report
-        log.warning("event.fast_path_failed", error=type(exc).__name__)
+        # A warning, not an error: the request is still answered. The traceback goes to the
+        # log and the exception to Sentry (none of the request's body: observability.py).
+        log.warning("event.fast_path_failed", error=type(exc).__name__, exc_info=True)
+        sentry_sdk.capture_exception(exc)
         return None
     finally:
         request_finished.send(sender=__name__)

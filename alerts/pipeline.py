@@ -32,7 +32,10 @@ from rules.plan import Answer, Question
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR UPDATE"
+# NO KEY UPDATE, not UPDATE: it queues the user's transactions all the same, but not the
+# FOR KEY SHARE that the check of a foreign key to the user takes (notification evaluation
+# committing its notifications), so the two never wait on each other.
+_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
 
 # Inserts nothing when the user has a transaction at or after `t`: a replay, a conflict or
 # out of order, which the caller tells apart. The outbox rows need the new id, hence the CTE.

@@ -6,10 +6,11 @@ from rest_framework import serializers
 
 from alerts.services import TRANSACTION_TYPES, TransactionOutcome
 from events.serializers import MAX_ID, MAX_TRANSACTION_AMOUNT
+from events.validation import LATEST_TIME
 from midnite_test.serializers import MoneyField, StrictIntegerField, StrictSerializer, money_parse
 
-# 9999-12-31T23:59:59Z, the last second a datetime can hold.
-MAX_TIMESTAMP = 253402300799
+# 2299-12-31T23:59:59Z, the last second ClickHouse's event log can hold.
+MAX_TIMESTAMP = int(LATEST_TIME.timestamp())
 
 
 class TransactionInputSerializer(StrictSerializer):

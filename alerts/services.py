@@ -124,7 +124,11 @@ def _transaction_ingest_pipelined(
 def _transaction_ingest_plain(
     *, user_id: int, event_type: str, amount: Decimal, t: int
 ) -> TransactionOutcome:
-    locked = User.objects.select_for_update().filter(pk=user_id).values_list("traits", flat=True)
+    locked = (
+        User.objects.select_for_update(no_key=True)
+        .filter(pk=user_id)
+        .values_list("traits", flat=True)
+    )
     user_traits = locked.first()
     if user_traits is None:
         raise _unknown_user(user_id)

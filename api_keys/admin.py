@@ -38,7 +38,11 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
     def tenant_list(self, key: ApiKey) -> str:
         return ", ".join(key.tenants) or "all"
 
-    @admin.action(description="Revoke the selected API keys")
+    def has_revoke_permission(self, request) -> bool:
+        """Revoking changes a key: staff who may only view keys are not offered it."""
+        return request.user.has_perm("api_keys.change_apikey")
+
+    @admin.action(description="Revoke the selected API keys", permissions=["revoke"])
     def revoke(self, request, queryset) -> None:
         count = api_keys_revoke(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(

@@ -9,6 +9,12 @@ class ApiKeysConfig(AppConfig):
     def ready(self) -> None:
         # Registers the Bearer scheme with drf-spectacular; imported for that side effect.
         import api_keys.openapi  # noqa: F401
-        from api_keys.checks import throttle_rate_check
+        from api_keys.checks import (
+            key_cache_period_check,
+            secret_key_check,
+            throttle_rate_check,
+        )
 
         checks.register(throttle_rate_check)
+        checks.register(key_cache_period_check)
+        checks.register(secret_key_check, checks.Tags.security, deploy=True)

@@ -26,9 +26,9 @@ def api_key_hash(plaintext: str) -> str:
 def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     """Return the active key `plaintext` is, or None for an unknown or revoked key.
 
-    Each answer, found or not, is kept in this process for API_KEY_CACHE_SECONDS, so most
-    requests cost no query. A key revoked by another process therefore keeps working here for
-    at most that long.
+    Each answer, found or not, is kept in this process for API_KEY_CACHE_SECONDS (at most 2 s,
+    api_keys.checks), so a busy key costs one query a second. A key revoked by another process
+    therefore keeps working here for at most that long.
     """
     digest = api_key_hash(plaintext)
     now = time.monotonic()

@@ -5,12 +5,13 @@ Sends about `--rate` requests/s for `--minutes` from at most 4 threads, only to 
 product-event batches of 1-20 items over a few hundred external user ids (signups among them,
 which send welcome emails) to POST /api/v1/events, valid deposits and withdraws of users 1-4 to
 POST /event and batches of 100 events to POST /events/bulk. Every 10 s it prints the requests
-by endpoint, the status counts, 5xx and connection errors, p50/p99 latency and the outbox
-backlog of GET /healthz/ready. With `--start` it sets up a fresh service in a temporary VAR_DIR
-(as `make run` and midnite_test/tests/test_embedded_mode.py do), can SIGKILL its worker at
-`--kill-worker-at` offsets (timing the new worker and readiness), and stops it with SIGINT to its
-process group at the end, as Ctrl-C does. It then waits up to 60 s for the backlog to drain and
-exits 1 on any 5xx or connection error, a backlog left, a dead letter or an unclean stop.
+by endpoint, the status counts, 5xx and connection errors, p50/p99 latency, GET /healthz/ready's
+status and the outbox backlog of GET /healthz/status. With `--start` it sets up a fresh service
+in a temporary VAR_DIR (as `make run` and midnite_test/tests/test_embedded_mode.py do), can
+SIGKILL its worker at `--kill-worker-at` offsets (timing the new worker and readiness), and
+stops it with SIGINT to its process group at the end, as Ctrl-C does. It then waits up to 60 s
+for the backlog to drain and exits 1 on any 5xx or connection error, a backlog left, a dead
+letter or an unclean stop.
 
     .venv/bin/python bench/embedded_soak.py --start --minutes 2 --kill-worker-at 40
     .venv/bin/python bench/embedded_soak.py --url http://127.0.0.1:8000 --minutes 30 --rate 20
@@ -133,14 +134,16 @@ def request(url: str, body=None, timeout: float = 10) -> tuple[int | str, bytes]
 
 
 def readiness(base: str) -> tuple[int | str, dict[str, tuple[int, int]]]:
-    """GET /healthz/ready: its status and the outbox's (unshipped, dead-lettered) per consumer."""
+    """GET /healthz/ready's status, and the outbox's (unshipped, dead-lettered) per consumer
+    from GET /healthz/status."""
     status, body = request(f"{base}/healthz/ready", timeout=5)
     if status == "conn":
         ERRORS.append(f"{time.strftime('%T')} /healthz/ready {body.decode()}")
         return status, {}
+    answer, body = request(f"{base}/healthz/status", timeout=5)
     try:
-        outbox = json.loads(body).get("outbox", [])
-    except ValueError:  # not the readiness JSON: no backlog to tell
+        outbox = json.loads(body).get("outbox", []) if answer == 200 else []
+    except ValueError:  # not the status JSON: no backlog to tell
         outbox = []
     return status, {b["consumer"]: (b["unshipped"], b["dead_lettered"]) for b in outbox}
 
@@ -155,6 +158,7 @@ def start_service(var_dir: Path) -> tuple[subprocess.Popen, int]:
     outbound = ("EMAIL_HOST", "SMS_WEBHOOK_URL", "INTERNAL_ALERT_EMAIL", "INTERNAL_WEBHOOK_URL")
     env = {k: v for k, v in os.environ.items() if k not in servers + outbound}
     env |= {"VAR_DIR": str(var_dir), "ALLOW_ANONYMOUS": "true", "LOG_FORMAT": "console"}
+    env |= {"NOTIFICATION_CONSOLE_DELIVERY": "true"}  # as `make run` sets it
     env |= {"PORT": str(port), "WEB_CONCURRENCY": "2", "BIN": str(Path(sys.executable).parent)}
     for command in ("migrate", "create_test_users", "clickhouse_migrate"):
         manage = [sys.executable, "manage.py", command]

@@ -46,6 +46,7 @@ def main() -> int:
         DATABASE_URL=f"{POSTGRES_URL}/{args.database}",
         CELERY_BROKER_URL=args.broker,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        NOTIFICATION_CONSOLE_DELIVERY="true",  # SMS to the log, as before
         LOG_LEVEL="WARNING",
     )
     database_recreate(args.database)

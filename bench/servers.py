@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -60,12 +61,20 @@ PRODUCTION_WORKERS = (os.cpu_count() or 1) + 1
 
 
 def wsgi_server_start(
-    env: dict, *, server: str, app: str, port: int, workers: int, cwd: Path = ROOT
+    env: dict,
+    *,
+    server: str,
+    app: str,
+    port: int,
+    workers: int,
+    cwd: Path = ROOT,
+    output: IO | None = None,
 ) -> subprocess.Popen:
     """Start `server` (gunicorn or granian) serving the WSGI module `app`, as production would.
 
     gunicorn: sync workers with gunicorn.conf.py (its access log included); granian: one
-    blocking thread per worker process, with its plain access log (as `bin/run-embedded`).
+    blocking thread per worker process, with its plain access log (as `bin/run-embedded`), to
+    `output` if given, else this process's standard output.
     """
     if server == "gunicorn":
         return gunicorn_start(env, app=app, port=port, workers=workers, cwd=cwd)
@@ -80,7 +89,7 @@ def wsgi_server_start(
         "--log-level=warning",
         f"{app}:application",
     ]
-    return _ready(subprocess.Popen(command, cwd=cwd, env=env), port=port)
+    return _ready(subprocess.Popen(command, cwd=cwd, env=env, stdout=output), port=port)
 
 
 def _ready(server: subprocess.Popen, *, port: int) -> subprocess.Popen:

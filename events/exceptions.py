@@ -17,7 +17,7 @@ class EventConflict(DomainError):
 
 
 class TooManyEvents(DomainError):
-    """A bulk request holds more events than one request may."""
+    """A batch (POST /events/bulk, POST /api/v1/events) holds more events than one may."""
 
     code = "too_many_events"
     http_status = 413
@@ -27,9 +27,3 @@ class InvalidQuery(DomainError):
     """A query parameter is malformed; `details` names each one."""
 
     code = "invalid_query"
-
-
-class TooManyProductEvents(TooManyEvents):
-    """A product event batch holds more than 5,000 items: 400, like any malformed batch."""
-
-    http_status = 400

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from events.contracts import StoredEvent, stored_event
 from events.exceptions import InvalidQuery
 from events.models import Event
+from events.validation import time_in_range
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +99,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
         parsed = datetime.fromisoformat(occurred_at)
         if parsed.tzinfo is None:
             raise ValueError("no timezone")
-        return parsed, int(pk)
+        return time_in_range(parsed), int(pk)
     except ValueError:
         raise InvalidQuery(
             "The cursor is not one this API made; follow the `next` links.",

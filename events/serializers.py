@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from events.exceptions import InvalidQuery
-from events.validation import timestamp_parse
+from events.validation import identifier_check, timestamp_parse
 from midnite_test.serializers import MoneyField, StrictSerializer
 
 MAX_TRANSACTION_AMOUNT = Decimal(10) ** 12
@@ -27,6 +27,16 @@ class TimestampField(serializers.Field):
 
     def to_representation(self, value):
         return value.isoformat().replace("+00:00", "Z")
+
+
+class IdentifierField(serializers.CharField):
+    """A tenant, source or event type to filter by: no control characters, as when stored."""
+
+    def to_internal_value(self, data):
+        try:
+            return identifier_check(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class EventInputSerializer(serializers.Serializer):
@@ -89,9 +99,9 @@ class TimeRangeQueryMixin:
 
 
 class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
-    tenant_id = serializers.CharField(required=False, max_length=128)
-    source = serializers.CharField(required=False, max_length=64)
-    event_type = serializers.CharField(required=False, max_length=64)
+    tenant_id = IdentifierField(required=False, max_length=128)
+    source = IdentifierField(required=False, max_length=64)
+    event_type = IdentifierField(required=False, max_length=64)
     user_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)

@@ -19,6 +19,13 @@ from midnite_test.serializers import money_parse
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 64
 MAX_PAYLOAD_BYTES = 64 * 1024
+# Levels of objects and arrays in a payload, properties or traits (the value itself is 1).
+MAX_PAYLOAD_DEPTH = 32
+# Digits of a number in a payload, properties or traits: any such number is a finite double.
+MAX_NUMBER_DIGITS = 40
+# The times ClickHouse's DateTime64 can hold: every stored event goes to its event log.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_USER_ID = 2**63 - 1
 RESERVED_EVENT_ID_PREFIX = "txn:"
@@ -140,6 +147,9 @@ def _fields_check(
 
 # PostgreSQL's text and jsonb cannot hold the NUL character.
 _NUL = "The NUL character (\\u0000) is not allowed."
+# C0 and C1 control characters (NUL, line breaks, escape...): never part of an identifier.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = "Control characters (such as \\u0000, \\n or \\u001b) are not allowed."
 # \u0000 in serialized JSON, not preceded by an escaped backslash (a literal "\\u0000").
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -152,11 +162,18 @@ def _text(limit: int):
             raise ValueError("This field may not be blank.")
         if len(value) > limit:
             raise ValueError(f"At most {limit} characters are allowed.")
-        if "\x00" in value:
-            raise ValueError(_NUL)
+        if _CONTROL_CHARACTER.search(value):
+            raise ValueError(_CONTROL)
         return value
 
     return check
+
+
+def identifier_check(value: str) -> str:
+    """Return the identifier `value`; raise ValueError if it holds a control character."""
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError(_CONTROL)
+    return value
 
 
 def _event_id(value: Any) -> str:
@@ -178,7 +195,26 @@ def timestamp_parse(value: Any) -> datetime:
         raise ValueError(f"{value!r} is not an ISO 8601 timestamp.") from None
     if parsed.tzinfo is None:
         raise ValueError("The timestamp must carry a timezone, such as Z or +01:00.")
-    return parsed.astimezone(UTC)
+    return time_in_range(parsed)
+
+
+_OUT_OF_RANGE = (
+    f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}."
+)
+
+
+def time_in_range(moment: datetime) -> datetime:
+    """Return the aware `moment` in UTC; raise ValueError outside EARLIEST_TIME..LATEST_TIME.
+
+    Year 1 with a positive offset, or 9999 with a negative one, has no UTC datetime at all.
+    """
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_TIME <= utc <= LATEST_TIME:
+        raise ValueError(_OUT_OF_RANGE)
+    return utc
 
 
 def payload_serialize(value: dict) -> str:
@@ -189,7 +225,7 @@ def payload_serialize(value: dict) -> str:
 def _payload(value: Any) -> tuple[dict, str]:
     if not isinstance(value, dict):
         raise ValueError("A JSON object is required.")
-    value = _without_decimals(value)
+    value = _without_decimals(value, MAX_PAYLOAD_DEPTH)
     serialized = payload_serialize(value)
     if len(serialized.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
@@ -202,17 +238,30 @@ def _payload(value: Any) -> tuple[dict, str]:
 _SCALARS = frozenset({str, int, bool, float, type(None)})
 
 
-def _without_decimals(value: Any) -> Any:
-    """Return `value` with the parser's exact Decimals as JSON-storable ints and floats."""
+def _without_decimals(value: Any, levels: int) -> Any:
+    """Return `value` with the parser's exact Decimals as JSON-storable ints and floats.
+
+    Raises ValueError for a container nested deeper than `levels` (counting `value`) or a
+    number of more than MAX_NUMBER_DIGITS digits (the parser gives such integers as Decimal).
+    """
     if isinstance(value, Decimal):
+        _, digits, exponent = value.as_tuple()
+        # Digits as written: 0.0001 has one significant digit and four after the point.
+        if max(len(digits), -exponent) > MAX_NUMBER_DIGITS:
+            raise ValueError(f"Numbers may have at most {MAX_NUMBER_DIGITS} digits.")
         return int(value) if value == value.to_integral_value() else float(value)
+    if levels < 1 and isinstance(value, (dict, list)):
+        raise ValueError(f"Objects and arrays may nest at most {MAX_PAYLOAD_DEPTH} levels deep.")
     if isinstance(value, dict):
         return {
-            key: item if type(item) in _SCALARS else _without_decimals(item)
+            key: item if type(item) in _SCALARS else _without_decimals(item, levels - 1)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [item if type(item) in _SCALARS else _without_decimals(item) for item in value]
+        return [
+            item if type(item) in _SCALARS else _without_decimals(item, levels - 1)
+            for item in value
+        ]
     return value
 
 

@@ -153,9 +153,7 @@ class EventBulkIngestView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        items = request.data.get("events") if isinstance(request.data, dict) else None
-        if not isinstance(items, list) or not items or set(request.data) != {"events"}:
-            raise ValidationError({"events": ['Send {"events": [...]} with 1 to 5,000 events.']})
+        items = _bulk_items(request.data)
         outcome = events_bulk_ingest(
             items=items,
             tenant_check=lambda tenant_id: tenant_access_check(
@@ -163,6 +161,22 @@ class EventBulkIngestView(APIView):
             ),
         )
         return Response(EventBulkOutputSerializer(outcome).data)
+
+
+def _bulk_items(data) -> list:
+    """Return the items of a bulk body, `{"events": [...]}`.
+
+    Raises ValidationError naming each field that is wrong, a key other than `events` included.
+    """
+    errors = {}
+    items = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        errors["events"] = ['Send {"events": [...]} with 1 to 5,000 events.']
+    if isinstance(data, dict):
+        errors |= {name: ["Unknown field."] for name in data if name != "events"}
+    if errors:
+        raise ValidationError(errors)
+    return items
 
 
 def _tenants_readable(request: Request, tenant_id: str | None) -> frozenset[str] | None:

@@ -2,16 +2,21 @@
 
 from rest_framework import serializers
 
-from events.serializers import TimeRangeQueryMixin, TimestampField
+from events.serializers import IdentifierField, TimeRangeQueryMixin, TimestampField
 from metrics.models import MetricBucket
+from metrics.selectors import MAX_BUCKETS_PER_PAGE
 from midnite_test.serializers import StrictSerializer
 
 
 class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
-    tenant_id = serializers.CharField(max_length=128)
+    tenant_id = IdentifierField(max_length=128)
     bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
-    source = serializers.CharField(required=False, max_length=64)
-    event_type = serializers.CharField(required=False, max_length=64)
+    source = IdentifierField(required=False, max_length=64)
+    event_type = IdentifierField(required=False, max_length=64)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_BUCKETS_PER_PAGE, default=MAX_BUCKETS_PER_PAGE
+    )
+    cursor = serializers.CharField(required=False, help_text="From a page's `next` link.")
 
 
 class MetricBucketSerializer(serializers.Serializer):
@@ -25,5 +30,18 @@ class MetricBucketSerializer(serializers.Serializer):
 class MetricsSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     bucket_size = serializers.CharField()
-    as_of = TimestampField(help_text="Every event committed before this time is counted.")
+    as_of = TimestampField(
+        help_text=(
+            "Every event committed before this time is counted, but the `dead_lettered` ones."
+        )
+    )
+    dead_lettered = serializers.IntegerField(
+        help_text=(
+            "The tenant's events the metrics consumer gave up on: counted in no bucket, and "
+            "not waited for by `as_of`, until an operator re-queues them."
+        )
+    )
     buckets = MetricBucketSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page's URL; null on the last page."
+    )

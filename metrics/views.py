@@ -21,6 +21,8 @@ class MetricsView(APIView):
         description=(
             "From buckets a worker keeps up to date from the outbox; `as_of` says up to when "
             "every committed event is counted (within about a second under `make run`). "
+            "Oldest first, at most `page_size` buckets (5,000, the default and the most) an "
+            "answer; `next` is the URL of the next page, null on the last. "
             "Errors: 400 `invalid_query` (an unknown `bucket_size` included), 403 "
             "`tenant_forbidden`."
         ),
@@ -33,6 +35,7 @@ class MetricsView(APIView):
                     "tenant_id": "tenant_1",
                     "bucket_size": "hour",
                     "as_of": "2024-01-15T11:00:00.5Z",
+                    "dead_lettered": 0,
                     "buckets": [
                         {
                             "bucket_start": "2024-01-15T10:00:00Z",
@@ -42,6 +45,7 @@ class MetricsView(APIView):
                             "amount_sum": "25.00",
                         }
                     ],
+                    "next": None,
                 },
                 response_only=True,
             )
@@ -57,6 +61,21 @@ class MetricsView(APIView):
             bucket_to=query.get("to"),
             source=query.get("source"),
             event_type=query.get("event_type"),
+            page_size=query["page_size"],
+            cursor=query.get("cursor"),
         )
-        body = {"tenant_id": query["tenant_id"], "bucket_size": query["bucket_size"]}
+        body = {
+            "tenant_id": query["tenant_id"],
+            "bucket_size": query["bucket_size"],
+            "next": _next_url(request, metrics.next_cursor),
+        }
         return Response(MetricsSerializer(body | vars(metrics)).data)
+
+
+def _next_url(request: Request, cursor: str | None) -> str | None:
+    """The URL of the page after `cursor`: this request's, with the cursor changed."""
+    if cursor is None:
+        return None
+    params = request.query_params.copy()
+    params["cursor"] = cursor
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")

@@ -70,7 +70,8 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
                 "task": "outbox.outbox_relay",
                 "schedule": timedelta(seconds=relay_every),
                 "args": (consumer,),
-                "options": {"expires": max(relay_every * 5, 5)},
+                # Superseded by the next sweep: a late one is dropped, not run.
+                "options": {"expires": max(relay_every, 1)},
             }
             for consumer in (*CONSUMERS, CONSUMER_NOTIFICATIONS)
         },
@@ -78,9 +79,9 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
         "notifications-send-due": {
             "task": "notifications.send_due",
             "schedule": timedelta(seconds=settings.NOTIFICATION_SEND_INTERVAL_SECONDS),
-            "options": {"expires": max(settings.NOTIFICATION_SEND_INTERVAL_SECONDS * 5, 5)},
+            "options": {"expires": max(settings.NOTIFICATION_SEND_INTERVAL_SECONDS, 1)},
         },
-        # What readiness reports about an embedded ClickHouse only the worker may open.
+        # What /healthz/status reports about an embedded ClickHouse only the worker may open.
         "clickhouse-heartbeat": {
             "task": "outbox.clickhouse_heartbeat_record",
             "schedule": timedelta(seconds=5),

@@ -1,16 +1,26 @@
-"""Reads of the health probes: each dependency by name, the outbox backlog and what holds it."""
+"""Reads of the health probes: readiness (can this process serve?) and the operators' status.
+
+Readiness asks only what a web process needs to serve: its database. A broker, ClickHouse, a
+stale worker heartbeat or a backlog never take a web process out of rotation, since another
+process would fare no better and requests still commit to the outbox, which keeps what the
+worker owes. The status reports each of those, for people and alerts, and answers 200.
+"""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from outbox.horizon import HorizonHolder
+from outbox.models import WorkerHeartbeat
 from outbox.selectors import (
     Backlog,
     broker_health,
     clickhouse_health,
     outbox_backlog,
     outbox_horizon_holder,
+    worker_heartbeat,
 )
 
 
@@ -28,8 +38,6 @@ def database_is_ready() -> bool:
 class Readiness:
     checks: dict[str, str]
     failed: list[str]
-    outbox: list[Backlog]
-    outbox_horizon_holder: HorizonHolder | None
 
     @property
     def status(self) -> str:
@@ -37,22 +45,63 @@ class Readiness:
 
 
 def readiness_check() -> Readiness:
-    """Check each dependency by name: database, broker, ClickHouse; report the outbox backlog.
+    """Check what this process needs to serve: the database. No error text, no host names."""
+    database_ok = database_is_ready()
+    return Readiness(
+        checks={"database": "ok" if database_ok else "failed"},
+        failed=[] if database_ok else ["database"],
+    )
 
-    And the session of this database whose open transaction holds the outbox back, if any.
+
+@dataclass(frozen=True, kw_only=True)
+class Heartbeat:
+    """The worker's last report on ClickHouse, and how long ago that was."""
+
+    checked_at: datetime
+    age_seconds: float
+    clickhouse_ok: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status:
+    checks: dict[str, str]
+    failed: list[str]
+    outbox: list[Backlog]
+    outbox_horizon_holder: HorizonHolder | None
+    worker_heartbeat: Heartbeat | None
+
+    @property
+    def status(self) -> str:
+        return "degraded" if self.failed else "ok"
+
+
+def status_report() -> Status:
+    """Each dependency by name, the outbox backlog, what holds it back, the worker's heartbeat.
+
+    Database, broker (none under `make run`) and ClickHouse (a server is pinged; an embedded
+    store, which only the worker may open, is judged by the worker's heartbeat).
     """
     database_ok = database_is_ready()
     problems = {
         "database": None if database_ok else "the database does not answer",
         "broker": broker_health(),
-        # An embedded store is judged by the worker's heartbeat, kept in the database.
         "clickhouse": clickhouse_health() if database_ok else "unknown without the database",
     }
-    checks = {
-        name: "ok" if problem is None else f"failed: {problem}"
-        for name, problem in problems.items()
-    }
-    failed = [name for name, problem in problems.items() if problem is not None]
-    backlog = outbox_backlog() if database_ok else []
-    holder = outbox_horizon_holder() if database_ok else None
-    return Readiness(checks=checks, failed=failed, outbox=backlog, outbox_horizon_holder=holder)
+    heartbeat = worker_heartbeat() if database_ok else None
+    return Status(
+        checks={
+            name: "ok" if problem is None else f"failed: {problem}"
+            for name, problem in problems.items()
+        },
+        failed=[name for name, problem in problems.items() if problem is not None],
+        outbox=outbox_backlog() if database_ok else [],
+        outbox_horizon_holder=outbox_horizon_holder() if database_ok else None,
+        worker_heartbeat=None if heartbeat is None else _heartbeat(heartbeat),
+    )
+
+
+def _heartbeat(heartbeat: WorkerHeartbeat) -> Heartbeat:
+    age = (timezone.now() - heartbeat.checked_at).total_seconds()
+    return Heartbeat(
+        checked_at=heartbeat.checked_at, age_seconds=round(age, 3), clickhouse_ok=heartbeat.ok
+    )

@@ -1,10 +1,15 @@
-"""A strict JSON parser: exact decimals, no NaN, Infinity or exponent notation, no repeated keys."""
+"""The API's JSON parser: strict, exact and bounded.
+
+Exact decimals; no NaN, Infinity or exponent notation; each key once per object; at most
+MAX_BODY_DEPTH levels of nesting; each view's body limit enforced before the body is read.
+"""
 
 import json
+import re
 from decimal import Decimal
 
-from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
+from rest_framework import exceptions, renderers
+from rest_framework.parsers import BaseParser
 
 from midnite_test.memory import collector_paused
 
@@ -26,6 +31,27 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Levels of objects and arrays in a body (the body itself is 1): deeper bodies are refused
+# whole, before any code walks them recursively.
+MAX_BODY_DEPTH = 64
+# Integer literals longer than this come back as Decimal, as other numbers do: Python's int
+# refuses more than 4,300 digits, and the validators give one answer for any number too long.
+_LONG_INTEGER = 40
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class LoneSurrogate(ValueError):
+    """A string of the body holds half of a UTF-16 surrogate pair: it is not text."""
+
+    def __init__(self) -> None:
+        super().__init__("a string holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
+
+
+class NestedTooDeeply(ValueError):
+    """The body nests objects and arrays deeper than MAX_BODY_DEPTH."""
+
+    def __init__(self) -> None:
+        super().__init__(f"objects and arrays nest more than {MAX_BODY_DEPTH} levels deep")
 
 
 def _size(size: int) -> str:
@@ -36,6 +62,10 @@ def _decimal_without_exponent(literal: str) -> Decimal:
     if "e" in literal or "E" in literal:
         raise ValueError(f"number {literal!r} uses exponent notation; send a plain decimal")
     return Decimal(literal)
+
+
+def _integer(literal: str) -> int | Decimal:
+    return int(literal) if len(literal) <= _LONG_INTEGER else Decimal(literal)
 
 
 def _reject_constant(name: str) -> None:
@@ -54,39 +84,101 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def json_strict_loads(body: bytes) -> object:
-    """Parse `body` as StrictJSONParser does; raise ValueError (RepeatedKey) or RecursionError."""
+    """Parse `body` as StrictJSONParser does.
+
+    Raises ValueError (RepeatedKey, NestedTooDeeply, LoneSurrogate) or, for a body nested
+    deeper than the decoder can follow, RecursionError.
+    """
+    # Strict UTF-8, as RFC 8259 asks (a byte order mark ignored, as it allows): a surrogate's
+    # UTF-8 bytes are refused here, so only a \ud800 to \udfff escape can make a lone one.
+    text = body.decode("utf-8").removeprefix("\ufeff")
     with collector_paused():
-        return json.loads(
-            body,
+        value = json.loads(
+            text,
             parse_float=_decimal_without_exponent,
+            parse_int=_integer,
             parse_constant=_reject_constant,
             object_pairs_hook=_object_without_repeated_keys,
         )
+        # Each level opens one bracket at least: most bodies need no walk.
+        brackets = text.count("[") + text.count("{")
+        if brackets > MAX_BODY_DEPTH and _deeper_than(value, MAX_BODY_DEPTH):
+            raise NestedTooDeeply()
+        if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(value):
+            raise LoneSurrogate()
+    return value
 
 
-class StrictJSONParser(JSONParser):
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether a key or a string anywhere in `value` holds a lone surrogate."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is str:
+            if _SURROGATE.search(item):
+                return True
+        elif type(item) is dict:
+            pending += item.keys()
+            pending += item.values()
+        elif type(item) is list:
+            pending += item
+    return False
+
+
+def _deeper_than(value: object, levels: int) -> bool:
+    """Whether `value` nests objects and arrays more than `levels` deep, level by level."""
+    level = [value] if type(value) in (dict, list) else []
+    for _ in range(levels):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if type(container) is dict else container)
+            if type(child) in (dict, list)
+        ]
+        if not level:
+            return False
+    return True
+
+
+class StrictJSONParser(BaseParser):
     """Parse JSON with JSON numbers as Decimal, never float, and each key once per object.
 
     A body larger than the view's `max_body_bytes` (64 KiB unless the view says otherwise)
-    is answered with 413 before it is parsed. Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the
-    largest any view accepts.
+    is answered with 413 before it is read, when its Content-Length says so, or as soon as
+    the bytes read pass the limit; it is never parsed. Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    is the largest any view accepts. Not a JSONParser: DRF reads the whole body (up to that
+    largest size) before it calls a JSONParser, and gives this one the stream.
     """
 
+    media_type = "application/json"
+    renderer_class = renderers.JSONRenderer
+
     def parse(self, stream, media_type=None, parser_context=None):
-        view = (parser_context or {}).get("view")
-        limit = getattr(view, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        context = parser_context or {}
+        limit = getattr(context.get("view"), "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        request = context.get("request")
+        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise PayloadTooLarge(
-                f"The request body is larger than the {_size(limit)} this endpoint accepts."
-            )
+            raise _too_large(limit)
         try:
             return json_strict_loads(body)
         except RepeatedKey as exc:
             raise exceptions.ParseError(
                 f"The request body repeats the key {exc.key!r} in one object; send each key once."
             )
+        except (NestedTooDeeply, RecursionError):
+            raise exceptions.ParseError(
+                f"The request body nests objects and arrays more than {MAX_BODY_DEPTH} levels "
+                "deep."
+            )
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
-        except RecursionError:
-            raise exceptions.ParseError("The request body is not valid JSON: nested too deeply")
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than the {_size(limit)} this endpoint accepts."
+    )

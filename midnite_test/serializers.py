@@ -39,6 +39,21 @@ class StrictIntegerField(serializers.IntegerField):
         return data
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string: a number or a boolean is refused, not stored as its text."""
+
+    default_error_messages = {"not_a_string": "A string is required."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(StrictCharField, serializers.EmailField):
+    """An email address given as a JSON string."""
+
+
 @extend_schema_field(
     {
         "oneOf": [
@@ -125,7 +140,21 @@ class HorizonHolderSerializer(serializers.Serializer):
 
 
 class ReadinessSerializer(serializers.Serializer):
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="`ok`, or `unavailable` (503).")
+    checks = serializers.DictField(
+        child=serializers.CharField(), help_text='`{"database": "ok"}` or `"failed"`.'
+    )
+    failed = serializers.ListField(child=serializers.CharField())
+
+
+class WorkerHeartbeatSerializer(serializers.Serializer):
+    checked_at = serializers.DateTimeField()
+    age_seconds = serializers.FloatField(help_text="How long ago the worker last reported.")
+    clickhouse_ok = serializers.BooleanField(help_text="Whether ClickHouse answered it.")
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`ok`, or `degraded` when a dependency failed.")
     checks = serializers.DictField(
         child=serializers.CharField(), help_text='`"ok"` or `"failed: <why>"`, per dependency.'
     )
@@ -137,5 +166,12 @@ class ReadinessSerializer(serializers.Serializer):
             "The session of this database with the oldest open transaction that has written: "
             "the outbox ships nothing it or later transactions wrote until it ends. Null when "
             "there is none. Transactions of other databases never hold the outbox back."
+        ),
+    )
+    worker_heartbeat = WorkerHeartbeatSerializer(
+        allow_null=True,
+        help_text=(
+            "The worker's last report (every 5 s and at its start); null when no worker ever "
+            "reported. A growing age says the worker is down or stuck."
         ),
     )

@@ -149,8 +149,9 @@ REST_FRAMEWORK = {
 # API keys (README, "API keys and tenants"). With ALLOW_ANONYMOUS a request without a key is
 # served and acts on every tenant (`make run` sets it); a key that is sent must be valid.
 ALLOW_ANONYMOUS = config("ALLOW_ANONYMOUS", default=False, cast=bool)
-# Each process keeps a key lookup this long, so a revoked key stops working within it.
-API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=30.0, cast=float)
+# Each process keeps a key lookup this long, so a revoked key stops working within it: at
+# most 2 s (api_keys.checks). One query per key per process per period, with or without Redis.
+API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=1.0, cast=float)
 # Requests per key (per client IP without a key), e.g. 6000/min; empty switches throttling off.
 API_THROTTLE_RATE = config("API_THROTTLE_RATE", default="6000/min")
 # POST /event's plain case answered in front of Django's request cycle (alerts.fast_path).
@@ -160,7 +161,7 @@ EVENT_FAST_PATH = config("EVENT_FAST_PATH", default=True, cast=bool)
 def _cache(url: str) -> dict:
     """Return the default cache: Redis at `url` (shared by every process), else local memory.
 
-    It holds the throttles' request history. Redis that does not answer within a second lets
+    It holds the throttle's counters. Redis that does not answer within a second lets
     requests through (api_keys.throttles) rather than holding them up.
     """
     if not url:
@@ -209,7 +210,7 @@ ENVIRONMENT = config("ENVIRONMENT", default="development")
 
 # Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.
 CLICKHOUSE_URL = config("CLICKHOUSE_URL", default=f"chdb://{VAR_DIR / 'clickhouse'}")
-# Readiness in embedded mode trusts the worker's ClickHouse heartbeat for this long.
+# /healthz/status names embedded ClickHouse failed once the worker's heartbeat is this old.
 CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS", 30, cast=int)
 
 # The outbox relay (docs/architecture.md, "Workers and the outbox").
@@ -219,7 +220,7 @@ OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
 OUTBOX_HANDLER_BATCH_SECONDS = config("OUTBOX_HANDLER_BATCH_SECONDS", default=1.0, cast=float)
 OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0, cast=float)
 # One relay task ships batches for at most this long, then leaves the worker to other tasks.
-OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=10.0, cast=float)
+OUTBOX_RELAY_MAX_SECONDS = config("OUTBOX_RELAY_MAX_SECONDS", default=2.0, cast=float)
 OUTBOX_WAKEUP_INTERVAL = config("OUTBOX_WAKEUP_INTERVAL", default=0.05, cast=float)
 OUTBOX_RETRY_BASE_SECONDS = config("OUTBOX_RETRY_BASE_SECONDS", default=1.0, cast=float)
 OUTBOX_RETRY_MAX_SECONDS = config("OUTBOX_RETRY_MAX_SECONDS", default=60.0, cast=float)
@@ -234,12 +235,17 @@ NOTIFICATION_SEND_MAX_SECONDS = config("NOTIFICATION_SEND_MAX_SECONDS", 10.0, ca
 
 
 # Notification channels (notifications/channels.py; README, "Settings").
-# Email: SMTP when EMAIL_HOST is set, else the console (`make run` prints each email); tests
-# use locmem. EMAIL_BACKEND may name any other Django email backend.
+# Only where chosen (`make run` chooses it): a channel with no provider writes to the console
+# (emails) or the log (SMS, internal alerts) instead of failing; `check --deploy` errs on a
+# deployment that neither configures a provider nor chooses this.
+NOTIFICATION_CONSOLE_DELIVERY = config("NOTIFICATION_CONSOLE_DELIVERY", default=False, cast=bool)
+# Email: SMTP when EMAIL_HOST is set, else the console where chosen; tests use locmem.
+# EMAIL_BACKEND may name any other Django email backend.
 EMAIL_HOST = config("EMAIL_HOST", default="")
+_EMAIL_CONSOLE = NOTIFICATION_CONSOLE_DELIVERY and not EMAIL_HOST
 EMAIL_BACKEND = config(
     "EMAIL_BACKEND",
-    default=f"django.core.mail.backends.{'smtp' if EMAIL_HOST else 'console'}.EmailBackend",
+    default=f"django.core.mail.backends.{'console' if _EMAIL_CONSOLE else 'smtp'}.EmailBackend",
 )
 EMAIL_PORT = config("EMAIL_PORT", default=587, cast=int)
 EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
@@ -261,7 +267,7 @@ def _webhook_url(name: str) -> str:
     return url
 
 
-# Unset: SMS and internal alerts go to the log.
+# Unset: SMS and internal alerts fail, or go to the log where NOTIFICATION_CONSOLE_DELIVERY.
 SMS_WEBHOOK_URL = _webhook_url("SMS_WEBHOOK_URL")
 INTERNAL_ALERT_EMAIL = config("INTERNAL_ALERT_EMAIL", default="", cast=Csv())
 INTERNAL_WEBHOOK_URL = _webhook_url("INTERNAL_WEBHOOK_URL")
@@ -313,6 +319,10 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Each worker slot takes its next task only when it is free: a relay runs for seconds, and a
+# task held behind it in the worker's own buffer (the ClickHouse heartbeat) would wait for it
+# although another slot was free. The default, 4 per slot, suits many short tasks.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")

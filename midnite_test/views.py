@@ -1,13 +1,25 @@
-"""The health probes: GET /healthz/live and GET /healthz/ready."""
+"""The health probes, GET /healthz/live and /healthz/ready; the operators' GET /healthz/status."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from midnite_test.health import readiness_check
-from midnite_test.serializers import HealthSerializer, ReadinessSerializer
+from api_keys.authentication import ApiKeyAuthentication
+from api_keys.exceptions import TenantForbidden
+from api_keys.selectors import tenants_allowed
+from midnite_test.health import readiness_check, status_report
+from midnite_test.serializers import (
+    ErrorSerializer,
+    HealthSerializer,
+    ReadinessSerializer,
+    StatusSerializer,
+)
+from notifications.permissions import is_staff_session
 
 
 class HealthLiveView(APIView):
@@ -24,7 +36,7 @@ class HealthLiveView(APIView):
 
 
 class HealthReadyView(APIView):
-    """GET /healthz/ready: each dependency by name, the outbox backlog and what holds it back."""
+    """GET /healthz/ready: whether this process can serve, which is whether its database answers."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -33,10 +45,10 @@ class HealthReadyView(APIView):
     @extend_schema(
         operation_id="health_ready",
         description=(
-            "503 when the database, the broker (when one is configured) or ClickHouse fails; "
-            "`failed` names them. In embedded mode ClickHouse is judged by the worker's "
-            "heartbeat. The outbox backlog, and the session of this database whose open "
-            "transaction holds the outbox back, are reported, never a cause of 503."
+            "200 while this process's database answers, else 503. Nothing else: a broker or "
+            "ClickHouse outage, a stale worker or a backlog never takes a web process out of "
+            "rotation (requests still commit, and the outbox keeps what the worker owes). "
+            "`GET /healthz/status` reports those."
         ),
         responses={200: ReadinessSerializer, 503: ReadinessSerializer},
     )
@@ -45,3 +57,46 @@ class HealthReadyView(APIView):
         return Response(
             ReadinessSerializer(readiness).data, status=200 if not readiness.failed else 503
         )
+
+
+class EveryTenantKeyOrStaffSession(BasePermission):
+    """Let through a key that acts on every tenant, a staff session, or anyone when anonymous.
+
+    The status names internals (backlogs of every tenant, database sessions), so a key limited
+    to tenants is 403. On-call engineers may read it in a browser logged in to /admin/.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if request.auth is not None:
+            if tenants_allowed(key=request.auth) is None:
+                return True
+            raise TenantForbidden("This API key is limited to tenants; the status is not.")
+        if is_staff_session(request) or settings.ALLOW_ANONYMOUS:
+            return True
+        raise NotAuthenticated(
+            "Send an API key (`Authorization: Bearer <key>`) or log in to /admin/ as staff."
+        )
+
+
+class HealthStatusView(APIView):
+    """GET /healthz/status: each dependency, the outbox backlog and the worker's heartbeat."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [EveryTenantKeyOrStaffSession]
+
+    @extend_schema(
+        operation_id="health_status",
+        description=(
+            "For operators: each dependency by name (`database`, `broker`: always `ok` under "
+            "`make run`, which has none; `clickhouse`: a server is pinged, an embedded store "
+            "is judged by the worker's heartbeat), `failed` naming what failed (`status` "
+            "`degraded`), the outbox backlog per consumer, the session of this database "
+            "whose open transaction holds the outbox back, and the worker's last heartbeat "
+            "with its age. Always 200 when it can answer. Needs an API key that acts on every "
+            "tenant or a staff session of /admin/; a key limited to tenants is 403 "
+            "`tenant_forbidden`."
+        ),
+        responses={200: StatusSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(StatusSerializer(status_report()).data)

@@ -9,12 +9,18 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the check loads the configuration and the handler's modules need the
         # app registry ready.
-        from notifications.checks import notification_config_check
+        from notifications.checks import (
+            notification_config_check,
+            notification_delivery_check,
+            notification_lease_check,
+        )
         from notifications.evaluation import notification_messages_handle
         from outbox.contracts import CONSUMER_NOTIFICATIONS
         from outbox.services import outbox_consumer_register
 
         checks.register(notification_config_check)
+        checks.register(notification_lease_check)
+        checks.register(notification_delivery_check, deploy=True)
         outbox_consumer_register(
             consumer=CONSUMER_NOTIFICATIONS, handler=notification_messages_handle
         )

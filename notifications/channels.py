@@ -4,14 +4,16 @@
 `DeliveryFailed`, which says whether trying again later can help; the caller owns attempts,
 backoff (notifications.delivery) and the notification's status.
 
-- User-facing email goes through Django's email backend (the console by default, SMTP when
-  configured, locmem in tests) to the user's address.
+- User-facing email goes through Django's email backend (SMTP when `EMAIL_HOST` is set, the
+  console where NOTIFICATION_CONSOLE_DELIVERY chose it, locmem in tests) to the user's address.
 - SMS is a JSON POST to `SMS_WEBHOOK_URL`, with the idempotency key in the body and in an
   `Idempotency-Key` header, so a provider can drop a retried duplicate.
 - Private messages (internal alerts) never reach the user: they go to `INTERNAL_WEBHOOK_URL`
   and/or `INTERNAL_ALERT_EMAIL`.
-- A channel with nowhere configured to send writes the message's ids to the log and counts as
-  delivered to `log`, so `make run` works with no provider.
+- A channel with nowhere configured to send fails (retryably: the operator may configure it),
+  unless NOTIFICATION_CONSOLE_DELIVERY chose the console: then the message's ids are written to
+  the log and it counts as delivered to `log`, so `make run` works with no provider. Nowhere
+  else does a message vanish into a log.
 
 Log lines and errors carry ids, never the text, a phone number or a full email address.
 """
@@ -20,12 +22,14 @@ import json
 import smtplib
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
+from typing import Any
 
 import structlog
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,50 @@ DESTINATION_INTERNAL_WEBHOOK = "webhook:internal"
 
 # How much of a refusing webhook's answer goes into the error.
 _ERROR_BODY_CHARS = 200
+# Email backends that deliver nowhere: chosen only with NOTIFICATION_CONSOLE_DELIVERY.
+_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_NOWHERE_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+)
+
+
+def user_email(email: str | None, traits: Mapping[str, Any]) -> str:
+    """Return the user's email address: the user's own, else the `email` trait; "" if none."""
+    return email or str(traits.get("email") or "")
+
+
+def user_phone(traits: Mapping[str, Any]) -> str:
+    """Return the user's phone number, the `phone` trait; "" if none."""
+    return str(traits.get("phone") or "")
+
+
+def address_missing(channel: str, *, email: str | None, traits: Mapping[str, Any]) -> str | None:
+    """Return "no email address" or "no phone number" when the user has nowhere to receive a
+    message of `channel`; None when they have."""
+    if channel == CHANNEL_EMAIL and not user_email(email, traits):
+        return "no email address"
+    if channel == CHANNEL_SMS and not user_phone(traits):
+        return "no phone number"
+    return None
+
+
+def delivery_seconds_max() -> float:
+    """Return the longest one `message_deliver` should take, for leases to outlast.
+
+    An internal alert waits on the webhook and then on the mail server; each waits up to its
+    timeout to connect and again for the answer.
+    """
+    return 2 * (settings.NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS + settings.EMAIL_TIMEOUT)
+
+
+def email_transport_configured() -> bool:
+    """Return whether emails go somewhere real: SMTP to EMAIL_HOST, or another backend that
+    is not the console, a file or nowhere (locmem counts: tests choose it)."""
+    if settings.EMAIL_BACKEND == _SMTP_BACKEND:
+        return bool(settings.EMAIL_HOST)
+    return settings.EMAIL_BACKEND not in _NOWHERE_BACKENDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +134,7 @@ def message_deliver(message: OutgoingMessage) -> tuple[str, ...]:
 def _email_deliver(message: OutgoingMessage) -> tuple[str, ...]:
     if not message.email:
         raise DeliveryFailed("the user has no email address", retryable=False)
+    _email_transport_require()
     _email_send(message, to=[message.email])
     return (f"email:{_email_masked(message.email)}",)
 
@@ -94,7 +143,7 @@ def _sms_deliver(message: OutgoingMessage) -> tuple[str, ...]:
     if not message.phone:
         raise DeliveryFailed("the user has no phone number", retryable=False)
     if not settings.SMS_WEBHOOK_URL:
-        return _log_deliver(message, reason="SMS_WEBHOOK_URL is not set")
+        return _console_deliver(message, reason="SMS_WEBHOOK_URL is not set")
     payload = {
         "idempotency_key": message.idempotency_key,
         "notification_type": message.notification_type,
@@ -136,15 +185,27 @@ def _internal_deliver(message: OutgoingMessage) -> tuple[str, ...]:
         destinations.append(DESTINATION_INTERNAL_WEBHOOK)
     recipients = list(settings.INTERNAL_ALERT_EMAIL)
     if recipients:
+        _email_transport_require()
         _email_send(message, to=recipients)
         destinations.extend(f"email:{address}" for address in recipients)
     if not destinations:
-        return _log_deliver(message, reason="INTERNAL_ALERT_EMAIL and INTERNAL_WEBHOOK_URL unset")
+        return _console_deliver(
+            message, reason="INTERNAL_ALERT_EMAIL and INTERNAL_WEBHOOK_URL are not set"
+        )
     return tuple(destinations)
 
 
-def _log_deliver(message: OutgoingMessage, *, reason: str) -> tuple[str, ...]:
-    """Write the message's ids (never its text or the user's contact details) to the log."""
+def _email_transport_require() -> None:
+    """Raise DeliveryFailed (retryable) when emails would go nowhere and that was not chosen."""
+    if not settings.NOTIFICATION_CONSOLE_DELIVERY and not email_transport_configured():
+        raise DeliveryFailed("no email transport: EMAIL_HOST is not set", retryable=True)
+
+
+def _console_deliver(message: OutgoingMessage, *, reason: str) -> tuple[str, ...]:
+    """Write the message's ids (never its text or the user's contact details) to the log,
+    where NOTIFICATION_CONSOLE_DELIVERY chose it; else fail, retryably, naming what is unset."""
+    if not settings.NOTIFICATION_CONSOLE_DELIVERY:
+        raise DeliveryFailed(f"nowhere to deliver: {reason}", retryable=True)
     log.info(
         "notification.logged",
         idempotency_key=message.idempotency_key,
@@ -173,6 +234,13 @@ def _email_send(message: OutgoingMessage, *, to: list[str]) -> None:
     )
     try:
         email.send(fail_silently=False)
+    except (BadHeaderError, ValueError) as error:
+        # A newline in a header (the subject, an address) or an address that cannot be
+        # encoded: sending again cannot help. The error's text would quote the header.
+        raise DeliveryFailed(
+            f"email not sent: a header or an address cannot be encoded ({type(error).__name__})",
+            retryable=False,
+        ) from error
     except smtplib.SMTPRecipientsRefused as error:
         codes = sorted({code for code, _ in error.recipients.values()})
         permanent = all(code >= 500 for code in codes)

@@ -2,8 +2,13 @@
 
 Runs as the handler of the outbox's `notifications` consumer, inside the transaction that marks
 the messages done: a crash rolls the decisions back with the claim, and the events are handed
-out again. Users are locked in id order, so one user's events are evaluated one worker at a time
-and a limit is checked against everything already decided for that user.
+out again. The users are locked in id order, so one user's events are evaluated one worker at a
+time and a limit is checked against everything already decided for that user; on PostgreSQL
+with an advisory lock of the evaluation's own, not the users' rows: `POST /event` locks the
+user's row for its transaction, and the two must never wait on each other. (The notifications
+inserted here have the foreign key's check take the weak FOR KEY SHARE lock on the user's row
+at commit, Django's foreign keys being deferred; the row lock `POST /event` takes, FOR NO KEY
+UPDATE, does not conflict with it.)
 """
 
 from collections import defaultdict
@@ -11,15 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
+from notifications.channels import address_missing
 from notifications.config import notification_config
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
 from notifications.models import Decision, Notification
-from notifications.policy import LimitWindow, limit_window, quiet_hours_defer, user_timezone
+from notifications.policy import (
+    LimitWindow,
+    event_too_old,
+    limit_window,
+    quiet_hours_defer,
+    user_timezone,
+)
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
@@ -27,6 +39,12 @@ from users.models import User
 
 # Notifications that count against a limit: sent, or on their way.
 COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
+# The first key of the evaluation's advisory locks (the second is the user's id): "ntfy".
+_LOCK_NAMESPACE = 0x6E746679
+_USERS_LOCK = """
+    SELECT pg_advisory_xact_lock(%s, (user_id %% 2147483648)::int)
+    FROM unnest(%s::bigint[]) AS user_id ORDER BY user_id
+"""
 
 
 def notification_messages_handle(messages: Sequence[tuple]) -> None:
@@ -48,12 +66,9 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     )
     if not events:
         return 0
-    users = {
-        user.pk: user
-        for user in User.objects.select_for_update()
-        .filter(pk__in={event.user_id for event in events})
-        .order_by("pk")
-    }
+    user_ids = sorted({event.user_id for event in events})
+    _users_lock(user_ids)
+    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids)}
     decided = set(
         Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
     )
@@ -84,6 +99,16 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
 
         transaction.on_commit(notifications_send_wake)
     return len(batch.notifications)
+
+
+def _users_lock(user_ids: list[int]) -> None:
+    """Take the evaluation's lock on each user, in id order, until the transaction ends.
+
+    On SQLite a writing transaction has the whole database to itself already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_USERS_LOCK, [_LOCK_NAMESPACE, user_ids])
 
 
 @dataclass
@@ -178,16 +203,24 @@ class _Batch:
         )
         if failure is not None:
             return Notification.Status.NOT_MATCHED, failure
+        skipped = f"skipped {rule.notification_type}"
         if not template.private and user.traits.get("unsubscribed") is True:
-            return Notification.Status.SUPPRESSED, f"skipped {rule.notification_type}: unsubscribed"
+            return Notification.Status.SUPPRESSED, f"{skipped}: unsubscribed"
+        missing = (
+            None
+            if template.private
+            else address_missing(template.channel, email=user.email, traits=user.traits)
+        )
+        if missing is not None:
+            return Notification.Status.SUPPRESSED, f"{skipped}: {missing}"
         tz = user_timezone(traits)
         window = limit_window(rule.debounce, at=event.occurred_at, tz=tz)
         key = (user.pk, rule.notification_type)
         if window is not None:
-            sent = self.limits.count(key, window)
-            if sent >= window.limit:
+            counted = self.limits.count(key, window)
+            if counted >= window.limit:
                 return Notification.Status.SUPPRESSED, (
-                    f"skipped {rule.notification_type}: already sent {sent} of {window.limit} "
+                    f"{skipped}: already scheduled or sent {counted} of {window.limit} "
                     f"{window.description}"
                 )
         due = self.now + timedelta(seconds=rule.delay_seconds)
@@ -197,6 +230,9 @@ class _Batch:
             if deferred != due:
                 reasons.append(f"deferred by quiet hours to {deferred.isoformat()}")
                 due = deferred
+        too_old = event_too_old(rule.max_event_age_seconds, occurred_at=event.occurred_at, now=due)
+        if too_old is not None:
+            return Notification.Status.SUPPRESSED, f"{skipped}: {too_old}"
         notification.due_at = due
         variables = _variables(event, user, traits)
         notification.subject, missing_subject = template_render(template.subject, variables)

@@ -7,6 +7,9 @@ from django.utils import timezone
 from events.models import Event
 from users.models import User
 
+# The codename of the permission to read every tenant's audit trail (app label notifications).
+AUDIT_EVERY_TENANT = "view_every_tenant_audit"
+
 
 class Notification(models.Model):
     """What one notification rule decided about one event, and where delivery stands.
@@ -48,6 +51,8 @@ class Notification(models.Model):
                 fields=["rule", "trigger_event"], name="notification_unique_rule_event"
             ),
         ]
+        # Staff read the audit trail through their admin session, which names no tenant.
+        permissions = [(AUDIT_EVERY_TENANT, "Can read every tenant's audit trail")]
         indexes = [
             models.Index(
                 fields=["user", "notification_type", "trigger_occurred_at"],
@@ -58,7 +63,12 @@ class Notification(models.Model):
                 condition=Q(status="scheduled"),
                 name="notification_due",
             ),
-            models.Index(fields=["user", "created_at"], name="notification_user_created"),
+            # The audit's notification history, newest first, read in index order.
+            models.Index(
+                fields=["user", "created_at", "id"],
+                condition=~Q(status="not_matched"),
+                name="notification_user_history",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,7 +90,10 @@ class Decision(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "created_at"], name="decision_user_created")]
+        # The audit's decisions, newest first, read in index order.
+        indexes = [
+            models.Index(fields=["user", "created_at", "id"], name="decision_user_created_id")
+        ]
 
     def __str__(self) -> str:
         return f"{self.status}: {self.reason}"

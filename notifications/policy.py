@@ -1,4 +1,5 @@
-"""Time arithmetic of the notification policies: the user's timezone, limit windows, quiet hours.
+"""Time arithmetic of the notification policies: the user's timezone, limit windows, quiet hours,
+the age of an event.
 
 Pure functions of their arguments, so the edges (a day boundary in Tokyo, a quiet window that
 wraps midnight) are tested without a database.
@@ -31,7 +32,8 @@ def user_timezone(traits: Mapping[str, Any]) -> ZoneInfo:
 class LimitWindow:
     """The trigger times whose notifications count against a limit: start <= t < end.
 
-    None on either side leaves it open. `description` finishes "already sent 1 of 1 ...".
+    None on either side leaves it open. `description` finishes "already scheduled or sent 1 of
+    1 ...".
     """
 
     limit: int
@@ -87,3 +89,19 @@ def quiet_hours_defer(due: datetime, quiet: QuietHours, *, tz: ZoneInfo) -> date
     if not inside:
         return due
     return datetime.combine(end_day, quiet.end, tzinfo=tz).astimezone(timezone.utc)
+
+
+def event_too_old(
+    max_age_seconds: int | None, *, occurred_at: datetime, now: datetime
+) -> str | None:
+    """Return why an event that occurred at `occurred_at` is too old to notify about at `now`,
+    or None when the rule sets no maximum age or the event is within it."""
+    if max_age_seconds is None:
+        return None
+    age = now - occurred_at
+    if age <= timedelta(seconds=max_age_seconds):
+        return None
+    return (
+        f"the event is {duration_text(int(age.total_seconds()))} old, more than the rule's "
+        f"max_event_age_seconds ({duration_text(max_age_seconds)})"
+    )

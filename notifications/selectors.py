@@ -1,10 +1,13 @@
 """Reads of the notifications app: a user's audit trail."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from events.models import Event
@@ -22,6 +25,13 @@ _NOT_DELIVERED = {
     Notification.Status.SUPPRESSED,
     Notification.Status.CANCELLED,
     Notification.Status.FAILED,
+}
+# An internal alert's delivery (its recipients, its providers' errors) is for operators: a
+# tenant-limited reader sees that it was sent, scheduled or failed, and these words for why.
+_INTERNAL_DELIVERY_REASONS = {
+    Notification.Status.SCHEDULED: "scheduled for the internal recipients",
+    Notification.Status.SENT: "sent to the internal recipients",
+    Notification.Status.FAILED: "not delivered to the internal recipients",
 }
 
 
@@ -73,13 +83,18 @@ def user_audit(
     user by primary key. Each list holds at most `limit` entries (1 to AUDIT_LIMIT_MAX).
     `tenants` (None: every tenant) restricts the events, and the notifications and decisions
     they triggered, to those tenants; a user with no event in them is unknown to the caller.
-    Four queries whatever the sizes. Raises UserNotFound.
+    Such a reader sees the traits as the newest of those events carried them, not the user's
+    traits merged from every tenant, and no internal alert's delivery details.
+    Six queries whatever the sizes (the lists are read in index order, see
+    `_read_in_index_order`). Raises UserNotFound.
     """
     found = _user_find(user=user, tenants=tenants)
     in_tenants = Q() if tenants is None else Q(trigger_event__tenant_id__in=tenants)
     events = Event.objects.filter(user=found).order_by("-occurred_at", "-id")
+    event_fields = _EVENT_FIELDS
     if tenants is not None:
         events = events.filter(tenant_id__in=tenants)
+        event_fields = (*_EVENT_FIELDS, "user_traits")
     notifications = (
         Notification.objects.filter(in_tenants, user=found)
         .exclude(status=Notification.Status.NOT_MATCHED)
@@ -89,16 +104,49 @@ def user_audit(
         Q() if tenants is None else Q(notification__trigger_event__tenant_id__in=tenants),
         user=found,
     ).order_by("-created_at", "-id")
+    with _read_in_index_order():
+        event_rows = list(events.values(*event_fields)[:limit])
+        notification_rows = list(notifications.values(*_NOTIFICATION_FIELDS)[:limit])
+        decision_rows = list(decisions.values(*_DECISION_FIELDS)[:limit])
+    every_tenant = tenants is None
     return UserAudit(
         id=found.pk,
         user_id=found.external_id or str(found.pk),
-        traits=found.traits,
-        recent_events=[_event(row) for row in events.values(*_EVENT_FIELDS)[:limit]],
+        traits=found.traits if every_tenant else _newest_traits(event_rows),
+        recent_events=[_event(row) for row in event_rows],
         notification_history=[
-            _notification(row) for row in notifications.values(*_NOTIFICATION_FIELDS)[:limit]
+            _notification(row, every_tenant=every_tenant) for row in notification_rows
         ],
-        decisions=[_decision(row) for row in decisions.values(*_DECISION_FIELDS)[:limit]],
+        decisions=[_decision(row, every_tenant=every_tenant) for row in decision_rows],
     )
+
+
+@contextmanager
+def _read_in_index_order() -> Iterator[None]:
+    """Run the queries inside with PostgreSQL's explicit sorts priced out (`enable_sort`).
+
+    Each list is `ORDER BY <time> DESC, id DESC LIMIT n` on an index that starts with the
+    user: read backwards, it stops after about n rows. Without statistics (a database never
+    analyzed) the planner guesses a user has a few dozen rows and prefers reading them all
+    and sorting them, which for a user with 100,000 events reads 100,000 rows. Priced out of
+    sorts, it reads the index in order (an incremental sort at most breaks ties).
+    The setting is this transaction's and is put back as it was when the block ends.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)"
+        )
+        previous, _ = cursor.fetchone()
+        yield
+        cursor.execute("SELECT set_config('enable_sort', %s, true)", [previous])
+
+
+def _newest_traits(event_rows: list[dict]) -> dict[str, Any]:
+    """Return the traits as the newest of `event_rows` carried them ({} without events)."""
+    return event_rows[0]["user_traits"] if event_rows else {}
 
 
 def _user_find(*, user: str, tenants: frozenset[str] | None) -> User:
@@ -130,11 +178,13 @@ _NOTIFICATION_FIELDS = (
     "sent_at",
     "reason",
     "last_error",
+    "private",
 )
 _DECISION_FIELDS = (
     "notification__rule",
     "notification__notification_type",
     "notification__trigger_event__event_id",
+    "notification__private",
     "status",
     "reason",
     "created_at",
@@ -150,11 +200,23 @@ def _event(row: dict) -> AuditEvent:
     )
 
 
-def _notification(row: dict) -> AuditNotification:
+def _reason_shown(*, status: str, reason: str, private: bool, every_tenant: bool) -> str:
+    """Return `reason` as the reader may see it: an internal alert's delivery is for operators."""
+    if private and not every_tenant and status in _INTERNAL_DELIVERY_REASONS:
+        return _INTERNAL_DELIVERY_REASONS[status]
+    return reason
+
+
+def _notification(row: dict, *, every_tenant: bool) -> AuditNotification:
     reason = None
     if row["status"] in _NOT_DELIVERED:
         # A failed delivery may carry only the channel's last error.
-        reason = row["reason"] or row["last_error"]
+        reason = _reason_shown(
+            status=row["status"],
+            reason=row["reason"] or row["last_error"],
+            private=row["private"],
+            every_tenant=every_tenant,
+        )
     return AuditNotification(
         notification_type=row["notification_type"],
         channel=row["channel"],
@@ -166,12 +228,17 @@ def _notification(row: dict) -> AuditNotification:
     )
 
 
-def _decision(row: dict) -> AuditDecision:
+def _decision(row: dict, *, every_tenant: bool) -> AuditDecision:
     return AuditDecision(
         rule=row["notification__rule"],
         notification_type=row["notification__notification_type"],
         trigger_event=row["notification__trigger_event__event_id"],
         status=row["status"],
-        reason=row["reason"],
+        reason=_reason_shown(
+            status=row["status"],
+            reason=row["reason"],
+            private=row["notification__private"],
+            every_tenant=every_tenant,
+        ),
         created_at=row["created_at"],
     )

@@ -37,7 +37,8 @@ AUDIT_EXAMPLE = {
             "created_at": "2025-10-31T19:30:01Z",
             "sent_at": None,
             "suppression_reason": (
-                "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                " (2025-10-31, UTC)"
             ),
         }
     ],
@@ -48,7 +49,8 @@ AUDIT_EXAMPLE = {
             "trigger_event": "evt_2",
             "status": "suppressed",
             "reason": (
-                "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+                "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
+                " (2025-10-31, UTC)"
             ),
             "created_at": "2025-10-31T19:30:01Z",
         }
@@ -59,7 +61,8 @@ AUDIT_EXAMPLE = {
 class UserAuditView(APIView):
     """GET /audit/<user_id>: a user's events, notifications and decisions; JSON or a live page."""
 
-    # A browser carries the admin's session cookie, not a key; staff read every tenant.
+    # A browser carries the admin's session cookie, not a key; staff with the permission read
+    # every tenant.
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [ApiKeyOrStaffSession]
     # JSON first: it is the answer to `Accept: */*` and to no Accept header at all.
@@ -73,10 +76,14 @@ class UserAuditView(APIView):
             "nobody's external id names the user by primary key. Each list holds at most "
             "`limit` entries, newest first. With `Accept: text/html` (a browser) the answer is "
             "a page that polls this JSON every second, so new events and decisions appear "
-            "without a reload. A key limited to tenants sees only those tenants' events and "
-            "the notifications and decisions they triggered; a user with no event in them is "
-            "404. A staff member logged in to /admin/ may read it too (every tenant). "
-            "Errors: 400 `invalid_query` (details name the parameter), 404 `user_not_found`."
+            "without a reload. A key limited to tenants sees only those tenants' events, "
+            "the notifications and decisions they triggered, and the traits as the newest of "
+            "those events carried them; an internal alert's delivery is shown without its "
+            "recipients; a user with no event in them is 404. A staff member logged in to "
+            "/admin/ with the permission `notifications.view_every_tenant_audit` reads every "
+            "tenant. Errors: 400 `invalid_query` (details name the parameter), 401 "
+            "`not_authenticated`, 403 `permission_denied` (staff without that permission), "
+            "404 `user_not_found`."
         ),
         parameters=[
             AuditQuerySerializer,
@@ -88,6 +95,7 @@ class UserAuditView(APIView):
             (200, "application/json"): UserAuditSerializer,
             (200, "text/html"): OpenApiTypes.STR,
             (400, "application/json"): ErrorSerializer,
+            (403, "application/json"): ErrorSerializer,
             (404, "application/json"): ErrorSerializer,
         },
         examples=[OpenApiExample("a suppressed email", value=AUDIT_EXAMPLE, response_only=True)],

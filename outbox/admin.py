@@ -56,7 +56,11 @@ class OutboxMessageAdmin(ReadOnlyModelAdmin):
             return "shipped"
         return "waiting" if not message.attempts else f"retrying: {message.last_error[:80]}"
 
-    @admin.action(description="Re-queue the selected dead-lettered messages")
+    def has_retry_permission(self, request) -> bool:
+        """Re-queueing changes messages: staff who may only view them are not offered it."""
+        return request.user.has_perm("outbox.change_outboxmessage")
+
+    @admin.action(description="Re-queue the selected dead-lettered messages", permissions=["retry"])
     def retry(self, request, queryset) -> None:
         count = outbox_dead_letters_retry(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Re-queued {count} messages.", messages.SUCCESS)

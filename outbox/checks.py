@@ -14,7 +14,7 @@ def horizon_visibility_check(app_configs, databases=None, **kwargs) -> list[chec
     The commit horizon itself needs no privilege: PostgreSQL shows every role each session's
     database and transaction id, so transactions of other databases never hold claims back.
     Naming the session of this database that does hold them (its age and state, on
-    /healthz/ready and in `outbox.claim_held_back`) needs pg_read_all_stats for a session of
+    /healthz/status and in `outbox.claim_held_back`) needs pg_read_all_stats for a session of
     another role.
     """
     warnings = []
@@ -32,7 +32,7 @@ def horizon_visibility_check(app_configs, databases=None, **kwargs) -> list[chec
                     "member of pg_read_all_stats (or pg_monitor): a session of another role "
                     "that holds the outbox back (a migration, a psql session left idle in a "
                     "transaction) is named by its pid only, without its age or state, on "
-                    "/healthz/ready, and the worker never logs outbox.claim_held_back for it. "
+                    "/healthz/status, and the worker never logs outbox.claim_held_back for it. "
                     "Claims are not affected: nothing is lost, and transactions of other "
                     "databases still hold nothing back.",
                     hint=f'GRANT pg_read_all_stats TO "{role}";',

@@ -133,7 +133,7 @@ class OutboxMessage(models.Model):
 class WorkerHeartbeat(models.Model):
     """What a worker last saw of a dependency the web processes cannot reach themselves.
 
-    In embedded mode only the worker may open ClickHouse, so readiness reads its heartbeat.
+    In embedded mode only the worker may open ClickHouse, so /healthz/status reads its heartbeat.
     """
 
     CLICKHOUSE = "clickhouse"

@@ -111,13 +111,18 @@ def clickhouse_health() -> str | None:
         except OutboxError as exc:
             return str(exc)[:300]
         return None
-    heartbeat = WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
+    heartbeat = worker_heartbeat()
     if heartbeat is None:
         return "no worker has reported on the embedded store yet"
     age = timezone.now() - heartbeat.checked_at
     if age > timedelta(seconds=settings.CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS):
         return f"the worker last reported {int(age.total_seconds())} s ago"
     return None if heartbeat.ok else heartbeat.error
+
+
+def worker_heartbeat() -> WorkerHeartbeat | None:
+    """Return the worker's last report on ClickHouse (every 5 s and at its start), if any."""
+    return WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
 
 
 def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
@@ -142,11 +147,21 @@ def broker_health() -> str | None:
     return None
 
 
+def outbox_dead_lettered_subjects(*, consumer: str, topic: str) -> QuerySet[OutboxMessage]:
+    """The subject ids of `consumer`'s dead-lettered `topic` messages (an index range)."""
+    return OutboxMessage.objects.filter(
+        consumer=consumer, topic=topic, dead_lettered_at__isnull=False
+    ).values_list("subject_id", flat=True)
+
+
 def outbox_processed_until(*, consumer: str) -> datetime:
     """Return the time before which every committed message of `consumer` was processed.
 
     The creation time of its oldest unprocessed message, or now when there is none. A
-    transaction that commits late carries an older creation time and moves it back.
+    transaction that commits late carries an older creation time and moves it back. A
+    dead-lettered message is not waited for (it would hold the time back until someone
+    re-queues it): callers report those apart (outbox_dead_lettered_subjects). Re-queued,
+    it is unprocessed again and holds the time back until it is processed.
     """
     in_open_batches = OutboxBatch.objects.filter(
         consumer=consumer, shipped_at__isnull=True

@@ -22,7 +22,7 @@ from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.horizon import cursors_ahead
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
-from outbox.worker_channel import task_send
+from outbox.worker_channel import task_send, wakeups_release, wakeups_reserve
 
 log = structlog.get_logger(__name__)
 
@@ -138,9 +138,12 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
 
     Sends at most one message per OUTBOX_WAKEUP_INTERVAL per process, whatever the number of
     consumers (`outbox.outbox_process_many`); consumers asked for in between are owed and go
-    with the next message sent. Only a wake-up: what it does not send (still owed when no
-    later commit comes, or the broker is down) is processed by the periodic sweep instead.
-    A failed send is one attempt (outbox.worker_channel.task_send). Never raises.
+    with the next message sent. A consumer whose wake-up is still pending in the broker's
+    queue is left out (outbox.worker_channel.wakeups_reserve), so the queue holds at most one
+    per consumer however many requests commit. Only a wake-up: what it does not send (still
+    owed when no later commit comes, or the broker is down) is processed by the periodic
+    sweep instead. A failed send is one attempt (outbox.worker_channel.task_send). Never
+    raises.
     """
     global _wake_sent_at
     _wake_owed.update(consumers)
@@ -150,10 +153,22 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
     _wake_sent_at = now
     owed = sorted(_wake_owed)
     _wake_owed.clear()
+    reserved: list[str] = []
     try:
-        task_send(_wake_task, args=(owed,))
+        reserved = wakeups_reserve(owed)
+        if reserved:
+            task_send(_wake_task, args=(reserved,))
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
         log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
+        _reserved_release(reserved)
+
+
+def _reserved_release(consumers: list[str]) -> None:
+    """Let the next commit wake `consumers`, whose wake-up was reserved but not sent."""
+    try:
+        wakeups_release(consumers)
+    except Exception:  # noqa: BLE001 - the marks expire by themselves
+        pass
 
 
 @transaction.atomic

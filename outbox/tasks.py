@@ -3,15 +3,31 @@
 from celery import shared_task
 
 from outbox.contracts import CONSUMER_ANALYTICS
+from outbox.worker_channel import wakeup_started
 
 
 @shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
 def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
-    """Process one consumer: the beat sweep's task, and the wake-up before outbox_process_many."""
+    """Process one consumer: the beat sweep's task."""
     from django.conf import settings
 
     from outbox.services import outbox_process
 
+    outbox_process(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
+
+
+@shared_task(name="outbox.outbox_wakeup", ignore_result=True, acks_late=True)
+def outbox_wakeup_task(consumer: str) -> None:
+    """Process one consumer because a commit asked: clear its pending mark first.
+
+    Cleared before looking for work, so a commit from now on sends the next wake-up
+    (outbox.worker_channel); the sweep's task leaves the mark to the wake-up that holds it.
+    """
+    from django.conf import settings
+
+    from outbox.services import outbox_process
+
+    wakeup_started(consumer)
     outbox_process(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
 
 
@@ -23,7 +39,7 @@ def outbox_process_many_task(consumers: list[str]) -> None:
     worker processes, so a long ClickHouse relay never holds the notifications back.
     """
     for consumer in consumers:
-        outbox_relay_task.apply_async(args=(consumer,))
+        outbox_wakeup_task.apply_async(args=(consumer,))
 
 
 @shared_task(name="outbox.outbox_shipped_purge", ignore_result=True, acks_late=True)

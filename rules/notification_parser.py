@@ -28,6 +28,7 @@ _RULE_KEYS = (
     "debounce_limit",
     "debounce_calendar_day",
     "quiet_hours",
+    "max_event_age_seconds",
     "event_conditions",
     "condition",
 )
@@ -74,15 +75,17 @@ def _rule_parse(node: Node) -> NotificationRule:
     node.keys_allow(*_RULE_KEYS)
     notification_type = node.text("notification_type")
     name = node.text("name") if _present(node, "name") else notification_type
+    delay_seconds = _count(node, "delay_seconds")
     return NotificationRule(
         name=name,
         notification_type=notification_type,
         event_type=node.text("event_type"),
         condition=_rule_condition(node),
-        delay_seconds=_count(node, "delay_seconds"),
+        delay_seconds=delay_seconds,
         recheck=_flag(node, "recheck"),
         debounce=_debounce(node),
         quiet_hours=_quiet_hours(node),
+        max_event_age_seconds=_max_event_age(node, delay_seconds=delay_seconds),
     )
 
 
@@ -114,6 +117,23 @@ def _debounce(node: Node) -> Debounce:
             f"needs debounce_period_seconds: {ONE_DAY_SECONDS} (one day), not {period or 0}",
         )
     return Debounce(limit=limit, period_seconds=period, calendar_day=calendar_day)
+
+
+def _max_event_age(node: Node, *, delay_seconds: int) -> int | None:
+    """Return the rule's maximum event age in seconds; absent or null is none (any age).
+
+    It must exceed `delay_seconds`: an event is at least that old when it is sent.
+    """
+    if not _present(node, "max_event_age_seconds"):
+        return None
+    seconds = node.integer("max_event_age_seconds", minimum=1)
+    if seconds <= delay_seconds:
+        raise node.error(
+            "max_event_age_seconds",
+            f"must be more than delay_seconds ({delay_seconds}), or no event would ever be sent; "
+            f"got {seconds}",
+        )
+    return seconds
 
 
 def _quiet_hours(node: Node) -> QuietHours | None:

@@ -78,7 +78,8 @@ class NotificationRule:
     """Send `notification_type` for an event of `event_type` that satisfies `condition`.
 
     `name` is unique in a rules file; it is the notification type unless the rule names itself,
-    so two rules may send one type.
+    so two rules may send one type. `max_event_age_seconds`: an event older than this when it
+    would be scheduled or sent is skipped (None: any age).
     """
 
     name: str
@@ -89,3 +90,4 @@ class NotificationRule:
     recheck: bool = False
     debounce: Debounce = Debounce()
     quiet_hours: QuietHours | None = None
+    max_event_age_seconds: int | None = None

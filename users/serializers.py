@@ -2,13 +2,13 @@
 
 from rest_framework import serializers
 
-from midnite_test.serializers import StrictSerializer
+from midnite_test.serializers import StrictCharField, StrictEmailField, StrictSerializer
 
 
 class UserRegisterInputSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=150, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    email = StrictEmailField(max_length=254)
+    first_name = StrictCharField(max_length=150, allow_blank=True)
+    last_name = StrictCharField(max_length=150, allow_blank=True)
 
 
 class UserOutputSerializer(serializers.Serializer):

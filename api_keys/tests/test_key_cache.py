@@ -1,12 +1,21 @@
 """A key is looked up in the database once per API_KEY_CACHE_SECONDS per process."""
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import pytest
+from django.db import connection
 from django.utils import timezone
 
+from api_keys.checks import REVOCATION_WINDOW_SECONDS, key_cache_period_check
 from api_keys.models import ApiKey
 from api_keys.selectors import api_key_authenticate
 from api_keys.services import api_key_revoke
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _register_nobody(client):
@@ -60,3 +69,77 @@ def test_a_key_revoked_in_this_process_stops_working_at_once(issue, client_for):
     api_key_revoke(prefix_or_name=issued.api_key.name)
 
     assert _register_nobody(client).status_code == 401
+
+
+@pytest.fixture
+def other_process(settings):
+    """Start another web process's key cache on `plaintext`, with or without Redis configured.
+
+    It reads the settings from the environment as a deployment does, with
+    API_KEY_CACHE_SECONDS at its default. Returns a function asking it whether it accepts the
+    key now.
+    """
+    started = []
+
+    def start(plaintext: str, *, cache_url: str):
+        database = connection.settings_dict
+        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+        url += database["NAME"]
+        if connection.vendor == "sqlite":
+            url = f"sqlite:///{database['NAME']}"
+        env = {**os.environ, "DATABASE_URL": url, "CACHE_URL": cache_url}
+        env.pop("API_KEY_CACHE_SECONDS", None)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "api_keys.tests.key_child", plaintext],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(child)
+
+        def answer() -> str:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return child.stdout.readline().strip()
+
+        return answer
+
+    yield start
+    for child in started:
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("with_redis", [False, True], ids=["without-redis", "with-redis"])
+def test_every_process_refuses_a_revoked_key_within_two_seconds(
+    issue, other_process, settings, with_redis
+):
+    issued = issue()
+    lookup = other_process(
+        issued.plaintext, cache_url=settings.CELERY_BROKER_URL if with_redis else ""
+    )
+    assert lookup() == "ACCEPTED"  # and kept in that process's cache
+
+    api_key_revoke(prefix_or_name=issued.api_key.name)
+    time.sleep(REVOCATION_WINDOW_SECONDS)
+
+    assert lookup() == "REFUSED"
+
+
+@pytest.mark.parametrize("period", [2.5, 30, -1])
+def test_a_cache_period_longer_than_the_revocation_window_fails_the_system_check(settings, period):
+    settings.API_KEY_CACHE_SECONDS = period
+
+    [error] = key_cache_period_check(None)
+
+    assert error.id == "api_keys.E002"
+
+
+@pytest.mark.parametrize("period", [0, 1, 2])
+def test_a_cache_period_within_the_revocation_window_passes_the_system_check(settings, period):
+    settings.API_KEY_CACHE_SECONDS = period
+
+    assert key_cache_period_check(None) == []

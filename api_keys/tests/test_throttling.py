@@ -1,6 +1,8 @@
 """API_THROTTLE_RATE per key, per client IP without a key; 429 `throttled` with Retry-After."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -9,6 +11,7 @@ from rest_framework.test import APIClient
 from structlog.testing import capture_logs
 
 from api_keys.checks import throttle_rate_check
+from api_keys.throttles import ApiKeyRateThrottle
 
 
 @pytest.fixture
@@ -116,7 +119,7 @@ def test_an_empty_rate_switches_throttling_off(issue, client_for, settings, thre
     assert statuses == {400}
 
 
-def test_with_redis_the_history_is_kept_in_redis(issue, client_for, settings, redis_cache):
+def test_with_redis_the_count_is_kept_in_redis(issue, client_for, settings, redis_cache):
     server, prefix = redis_cache
     settings.API_THROTTLE_RATE = "1/min"
     issued = issue()
@@ -125,7 +128,66 @@ def test_with_redis_the_history_is_kept_in_redis(issue, client_for, settings, re
     answered = [_register_nobody(client).status_code for _ in range(2)]
 
     assert answered == [400, 429]
-    assert server.exists(f"{prefix}:1:throttle_api_key:{issued.api_key.prefix}")
+    [key] = server.keys(f"{prefix}:1:throttle:api:key:{issued.api_key.prefix}:*")
+    assert int(server.get(key)) == 2
+    assert 0 < server.ttl(key) <= 61
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Count the requests written to any Redis connection: a pipeline is written as one."""
+    sent = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(connection, command, *args, **kwargs):
+        sent.append(command)
+        return send(connection, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    return sent
+
+
+def test_with_redis_n_plus_one_requests_give_one_429_each_in_one_round_trip(
+    issue, client_for, settings, redis_cache, redis_round_trips
+):
+    settings.API_THROTTLE_RATE = "5/min"
+    client = client_for(issue().plaintext)
+    _register_nobody(client)  # the first request on a fresh connection pool
+    answered, round_trips = [], []
+
+    for _ in range(5):
+        redis_round_trips.clear()
+        answered.append(_register_nobody(client))
+        round_trips.append(len(redis_round_trips))
+
+    assert [response.status_code for response in answered] == [400] * 4 + [429]
+    assert 0 < int(answered[-1]["Retry-After"]) <= 60
+    assert round_trips == [1] * 5
+
+
+def test_with_redis_concurrent_requests_never_pass_more_than_the_rate(issue, settings, redis_cache):
+    settings.API_THROTTLE_RATE = "20/min"
+    request = _KeyedRequest(issue().api_key)
+    start = threading.Barrier(8)
+
+    def spend() -> list[bool]:
+        start.wait()
+        return [ApiKeyRateThrottle().allow_request(request, None) for _ in range(6)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = [
+            answer for answers in pool.map(lambda _: spend(), range(8)) for answer in answers
+        ]
+
+    assert (allowed.count(True), allowed.count(False)) == (20, 28)
+
+
+class _KeyedRequest:
+    """What the throttle reads of a request made with `key`, as the fast path hands it over."""
+
+    def __init__(self, key) -> None:
+        self.auth = key
+        self.META = {"REMOTE_ADDR": "127.0.0.1"}
 
 
 def test_a_cache_that_does_not_answer_lets_requests_through(issue, client_for, settings):

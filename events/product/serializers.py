@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from events.serializers import IdentifierField
 from midnite_test.serializers import StrictSerializer
 
 
@@ -26,7 +27,7 @@ class ProductEventInputSerializer(serializers.Serializer):
 
 
 class ProductEventQuerySerializer(StrictSerializer):
-    tenant_id = serializers.CharField(
+    tenant_id = IdentifierField(
         required=False,
         max_length=128,
         help_text="Default: the API key's tenant when it has exactly one, else `default`.",

@@ -10,7 +10,7 @@ service (`events_ingest`) with source "product", in one transaction with:
   (`Event.user_traits`); a duplicate merges nothing;
 - the new events' `event_stored` messages to analytics, metrics and notifications.
 
-The users are locked (`SELECT ... FOR UPDATE`, by id) before their events are looked up, so
+The users are locked (`SELECT ... FOR NO KEY UPDATE`, by id) before their events are looked up, so
 concurrent batches of one user merge one after the other.
 """
 
@@ -23,7 +23,7 @@ from django.db import transaction
 
 from events.contracts import EventInput, ProductEvent
 from events.event_rows import events_stored_keys
-from events.exceptions import TooManyProductEvents
+from events.exceptions import TooManyEvents
 from events.ingestion import IngestOutcome, events_ingest
 from events.product.users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
@@ -56,10 +56,10 @@ def product_events_ingest(*, items: Sequence[Any], tenant_id: str) -> ProductIng
     event id is stored with other content. Rejected items are logged with their index and
     field names. Side effects, in one transaction: users created, traits merged, events and
     outbox messages written (see the module's docstring).
-    Raises TooManyProductEvents (nothing stored) for more than MAX_PRODUCT_EVENTS items.
+    Raises TooManyEvents (nothing stored) for more than MAX_PRODUCT_EVENTS items.
     """
     if len(items) > MAX_PRODUCT_EVENTS:
-        raise TooManyProductEvents(
+        raise TooManyEvents(
             f"A batch holds at most {MAX_PRODUCT_EVENTS:,} events; this one has "
             f"{len(items):,}. Split it; nothing was stored.",
             details={"max_events": MAX_PRODUCT_EVENTS, "events": len(items)},

@@ -24,11 +24,12 @@ def users_create_and_lock(*, external_ids: Collection[str]) -> dict[str, tuple[i
     """Create the users not seen before, lock every one, and return their (pk, traits).
 
     Side effects, in the caller's transaction: a user row and a `user_created` outbox message
-    for each new external id. The rows are locked (`SELECT ... FOR UPDATE`) in id order, so
-    concurrent batches naming the same users queue instead of deadlocking.
+    for each new external id. The rows are locked (`SELECT ... FOR NO KEY UPDATE`, which lets
+    the check of a foreign key to them through: notification evaluation committing) in id
+    order, so concurrent batches naming the same users queue instead of deadlocking.
     """
     _users_insert_missing(sorted(external_ids))
-    users = User.objects.select_for_update().order_by("id")
+    users = User.objects.select_for_update(no_key=True).order_by("id")
     if connection.vendor == "postgresql":
         # One array parameter rather than an IN list of up to 5,000 placeholders.
         users = users.filter(

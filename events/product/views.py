@@ -46,8 +46,8 @@ class ProductEventIngestView(APIView):
             "a new event's `user_traits` are merged into the user's traits in item order. "
             "The tenant is `tenant_id`, else the API key's tenant when it has exactly one, "
             "else `default`. Errors: 400 `invalid_payload` (not a JSON array), 400 "
-            "`too_many_events` (over 5,000 items), 400 `invalid_query`, 403 "
-            "`tenant_forbidden`, 413 `payload_too_large`; nothing is stored."
+            "`invalid_query`, 403 `tenant_forbidden`, 413 `too_many_events` (over 5,000 "
+            "items), 413 `payload_too_large`; nothing is stored."
         ),
         parameters=[ProductEventQuerySerializer],
         request=ProductEventInputSerializer(many=True),

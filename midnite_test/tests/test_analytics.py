@@ -13,6 +13,7 @@ from events.models import Event
 from midnite_test.celery import app as celery_app
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay
+from outbox.tests.conftest import broker  # noqa: F401 - a fixture
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,6 +98,7 @@ def test_users_made_by_the_admin_and_the_demo_command_are_published(client, db):
     assert OutboxMessage.objects.filter(topic="user_created").count() == 5
 
 
+@pytest.mark.usefixtures("broker")  # no wake-up an earlier test left pending, no stale task
 def test_a_running_worker_ships_a_new_event_and_user_within_2_seconds(
     api_client, post_event, event_log, settings
 ):

@@ -48,6 +48,7 @@ def embedded(tmp_path):
         },
         "VAR_DIR": str(tmp_path),
         "ALLOW_ANONYMOUS": "true",  # as `make run` sets it
+        "NOTIFICATION_CONSOLE_DELIVERY": "true",  # and this
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "BIN": str(Path(sys.executable).parent),
@@ -94,9 +95,12 @@ def _welcome_status(port: int) -> str | None:
 
 
 def _ready(port: int) -> bool:
+    """The web tier serves (/healthz/ready) and the worker has reported (/healthz/status)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/ready", timeout=2) as r:
-            return r.status == 200
+            serves = r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/status", timeout=5) as r:
+            return serves and json.loads(r.read())["worker_heartbeat"] is not None
     except OSError:
         return False
 
@@ -164,7 +168,6 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
     env, port, database = embedded
     service = _start(env)
     try:
-        # Ready means the web answers and the worker has reported on ClickHouse.
         assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
         assert _wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
 

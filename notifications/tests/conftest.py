@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,13 +73,20 @@ class WebhookServer:
     """A loopback HTTP server that answers each POST with the next of `answers`.
 
     An answer is (status, body); the last one repeats. Status None holds the request until the
-    test ends, so the client times out.
+    test ends (or sets `release`), so the client times out; `holding` is set once one is held.
+    Every answer waits `delay_seconds` first: a slow provider.
     """
 
     url: str
     answers: list[tuple[int | None, str]] = field(default_factory=lambda: [(200, "ok")])
     received: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
+    delay_seconds: float = 0.0
+
+    def keys(self) -> list[str]:
+        """Return the idempotency key of each request received, in order."""
+        return [request.body["idempotency_key"] for request in self.received]
 
 
 @pytest.fixture
@@ -92,8 +100,10 @@ def webhook():
             state.received.append(Received(self.path, dict(self.headers), json.loads(raw)))
             status, text = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
             if status is None:
+                state.holding.set()
                 state.release.wait(timeout=30)
                 return
+            time.sleep(state.delay_seconds)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

@@ -6,9 +6,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core import checks
 
 ROOT = Path(__file__).resolve().parents[2]
-CHANNEL_VARIABLES = ("EMAIL_HOST", "EMAIL_BACKEND", "SMS_WEBHOOK_URL", "INTERNAL_WEBHOOK_URL")
+CHANNEL_VARIABLES = (
+    "EMAIL_HOST",
+    "EMAIL_BACKEND",
+    "SMS_WEBHOOK_URL",
+    "INTERNAL_WEBHOOK_URL",
+    "NOTIFICATION_CONSOLE_DELIVERY",
+    "DEBUG",
+)
 PRINT_SETTINGS = (
     "from django.conf import settings; "
     "print(settings.EMAIL_BACKEND); print(settings.INTERNAL_ALERT_EMAIL)"
@@ -23,13 +31,15 @@ def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_email_goes_to_the_console_when_no_smtp_host_is_set():
-    result = _manage("shell", "-v", "0", "-c", PRINT_SETTINGS, EMAIL_HOST="")
+def test_email_goes_to_the_console_only_where_chosen():
+    chosen = _manage("shell", "-v", "0", "-c", PRINT_SETTINGS, NOTIFICATION_CONSOLE_DELIVERY="true")
+    unchosen = _manage("shell", "-v", "0", "-c", PRINT_SETTINGS)
 
-    assert result.returncode == 0, result.stderr
-    backend, internal = result.stdout.splitlines()
+    assert chosen.returncode == 0, chosen.stderr
+    backend, internal = chosen.stdout.splitlines()
     assert backend == "django.core.mail.backends.console.EmailBackend"
     assert internal == "[]"
+    assert unchosen.stdout.splitlines()[0] == "django.core.mail.backends.smtp.EmailBackend"
 
 
 def test_email_goes_over_smtp_when_a_host_is_set():
@@ -55,3 +65,49 @@ def test_start_up_fails_on_a_webhook_url_that_is_not_http(url):
 
     assert result.returncode != 0
     assert "SMS_WEBHOOK_URL must be an http:// or https:// URL" in result.stderr
+
+
+def test_a_deployment_with_nowhere_to_deliver_fails_its_deploy_check():
+    result = _manage("check", "--deploy", DEBUG="false")
+
+    assert result.returncode != 0
+    assert "notifications.E003" in result.stderr
+    assert "Notifications have nowhere to go" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"EMAIL_HOST": "smtp.example.com"},
+        {"SMS_WEBHOOK_URL": "https://sms.example.com/send"},
+        {"INTERNAL_WEBHOOK_URL": "https://ops.example.com/alerts"},
+        {"NOTIFICATION_CONSOLE_DELIVERY": "true"},
+        {"DEBUG": "true"},
+    ],
+    ids=lambda variables: next(iter(variables)),
+)
+def test_a_deployment_that_delivers_somewhere_or_chose_the_console_passes(variables):
+    result = _manage("check", "--deploy", **{"DEBUG": "false", **variables})
+
+    assert "notifications.E003" not in result.stderr
+
+
+def test_the_plain_check_leaves_delivery_to_the_deploy_check():
+    result = _manage("check", DEBUG="false")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_lease_shorter_than_one_send_is_a_system_check_error(settings):
+    settings.NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS = 5
+    settings.EMAIL_TIMEOUT = 10
+    settings.NOTIFICATION_SEND_LEASE_SECONDS = 20
+
+    errors = [e for e in checks.run_checks() if e.id.startswith("notifications")]
+
+    assert [error.id for error in errors] == ["notifications.E002"]
+    assert "NOTIFICATION_SEND_LEASE_SECONDS (20) is shorter than one delivery may take (30 s" in (
+        errors[0].msg
+    )
+    settings.NOTIFICATION_SEND_LEASE_SECONDS = 30
+    assert not [e for e in checks.run_checks() if e.id.startswith("notifications")]

@@ -259,7 +259,8 @@ def test_sms_without_a_phone_number_fails_for_good(sms_webhook):
     assert sms_webhook.received == []
 
 
-def test_sms_without_a_webhook_is_logged_with_ids_only(caplog, mailoutbox):
+def test_sms_without_a_webhook_is_logged_with_ids_only_where_chosen(caplog, mailoutbox, settings):
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True
     caplog.set_level(logging.INFO, logger="notifications.channels")
 
     assert message_deliver(_message(channel="sms")) == ("log",)
@@ -338,7 +339,10 @@ def test_private_webhook_failure_sends_no_email_so_the_retry_sends_it_once(
     assert len(mailoutbox) == 1
 
 
-def test_private_message_with_no_operator_destination_is_logged(caplog, mailoutbox):
+def test_private_message_with_no_operator_destination_is_logged_where_chosen(
+    caplog, mailoutbox, settings
+):
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True
     caplog.set_level(logging.INFO, logger="notifications.channels")
 
     assert message_deliver(_message(private=True)) == ("log",)
@@ -364,3 +368,60 @@ def test_delivery_failure_survives_pickling_with_its_retryability():
 
     assert (failure.error, failure.retryable) == ("SMS webhook answered 503: down", False)
     assert str(failure) == "SMS webhook answered 503: down"
+
+
+@pytest.mark.parametrize(
+    "message, unset",
+    [
+        (_message(channel="sms"), "SMS_WEBHOOK_URL is not set"),
+        (_message(private=True), "INTERNAL_ALERT_EMAIL and INTERNAL_WEBHOOK_URL are not set"),
+    ],
+)
+def test_a_message_with_nowhere_to_go_fails_unless_the_console_was_chosen(
+    message, unset, caplog, mailoutbox
+):
+    caplog.set_level(logging.INFO, logger="notifications.channels")
+
+    with pytest.raises(DeliveryFailed) as failure:
+        message_deliver(message)
+
+    assert failure.value.error == f"nowhere to deliver: {unset}"
+    assert failure.value.retryable is True
+    assert "notification.logged" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "backend", ["console", "smtp"], ids=["the console backend", "SMTP without a host"]
+)
+def test_email_with_no_transport_fails_unless_the_console_was_chosen(backend, settings, mailoutbox):
+    settings.EMAIL_BACKEND = f"django.core.mail.backends.{backend}.EmailBackend"
+    settings.EMAIL_HOST = ""
+
+    with pytest.raises(DeliveryFailed) as failure:
+        message_deliver(_message())
+
+    assert failure.value.error == "no email transport: EMAIL_HOST is not set"
+    assert failure.value.retryable is True
+
+
+def test_email_goes_to_the_console_where_chosen(settings, capsys):
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+    assert message_deliver(_message()) == ("email:j***@example.com",)
+    assert "Subject: Payment failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"subject": "Welcome u_1\nBcc: x@example.com"}, {"email": "jane\n@example.com"}],
+    ids=["a newline in the subject", "a newline in the address"],
+)
+def test_an_email_that_cannot_be_encoded_fails_for_good_without_quoting_it(changes, mailoutbox):
+    with pytest.raises(DeliveryFailed) as failure:
+        message_deliver(_message(**changes))
+
+    assert failure.value.retryable is False
+    assert failure.value.error.startswith("email not sent: a header or an address cannot be")
+    assert "example.com" not in failure.value.error
+    assert mailoutbox == []

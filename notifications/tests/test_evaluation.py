@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone as django_timezone
 
 from notifications.evaluation import notification_events_evaluate
 from notifications.models import Decision, Notification
@@ -41,7 +42,7 @@ def test_welcome_email_is_sent_once_ever(app_user):
     assert decision(first, "WELCOME_EMAIL").status == SCHEDULED
     repeat = decision(again, "WELCOME_EMAIL")
     assert repeat.status == SUPPRESSED
-    assert repeat.reason == "skipped WELCOME_EMAIL: already sent 1 of 1 ever"
+    assert repeat.reason == "skipped WELCOME_EMAIL: already scheduled or sent 1 of 1 ever"
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def test_welcome_email_is_sent_once_ever(app_user):
     ],
 )
 def test_bank_link_nudge_within_24h_of_signup(app_user, after, status):
-    product_event(app_user, "signup_completed", SIGNUP)
+    product_event(app_user, "signup_completed", SIGNUP, traits={"phone": "+447700900123"})
     link = product_event(app_user, "link_bank_success", SIGNUP + after)
     evaluate(link)
     nudge = decision(link, "BANK_LINK_NUDGE_SMS")
@@ -84,7 +85,7 @@ def test_insufficient_funds_email_once_per_calendar_day(app_user):
     repeat = decision(evening, "INSUFFICIENT_FUNDS_EMAIL")
     assert repeat.status == SUPPRESSED
     assert repeat.reason == (
-        "skipped INSUFFICIENT_FUNDS_EMAIL: already sent 1 of 1 today (2025-10-31, UTC)"
+        "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today (2025-10-31, UTC)"
     )
     assert decision(next_day, "INSUFFICIENT_FUNDS_EMAIL").status == SCHEDULED
 
@@ -231,3 +232,60 @@ def test_quiet_hours_defer_user_facing_sends_to_their_end_in_the_users_zone(
     assert "deferred by quiet hours to " in welcome.reason
     # An internal alert is not user-facing: quiet hours do not hold it back.
     assert decision(signup, "HIGH_RISK_ALERT").reason.startswith("due now; missing variables: ")
+
+
+def test_a_user_with_no_email_address_is_skipped_at_evaluation_and_not_counted(app_user):
+    app_user.email = ""
+    app_user.save()
+    first = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(first)
+    skipped = decision(first, "WELCOME_EMAIL")
+    assert (skipped.status, skipped.reason) == (
+        SUPPRESSED,
+        "skipped WELCOME_EMAIL: no email address",
+    )
+    assert skipped.due_at is None
+
+    # Once ever: the skipped welcome did not use the user's one.
+    again = product_event(
+        app_user, "signup_completed", SIGNUP + timedelta(days=1), traits={"email": "u1@x.example"}
+    )
+    evaluate(again)
+    assert decision(again, "WELCOME_EMAIL").status == SCHEDULED
+
+
+def test_a_user_with_no_phone_number_gets_no_sms_and_the_decision_says_so(app_user):
+    product_event(app_user, "signup_completed", SIGNUP)
+    link = product_event(app_user, "link_bank_success", SIGNUP + timedelta(hours=1))
+    evaluate(link)
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    assert (nudge.status, nudge.reason) == (
+        SUPPRESSED,
+        "skipped BANK_LINK_NUDGE_SMS: no phone number",
+    )
+
+
+AGED_RULES = """
+rules:
+  - notification_type: WELCOME_EMAIL
+    event_type: signup_completed
+    max_event_age_seconds: 604800
+    event_conditions: []
+"""
+
+
+def test_an_event_older_than_the_rules_maximum_age_is_skipped_and_the_decision_says_so(
+    app_user, settings, tmp_path
+):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(AGED_RULES)
+    settings.NOTIFICATION_RULES_PATH = rules
+    now = django_timezone.now()
+    backfilled = product_event(app_user, "signup_completed", now - timedelta(days=21))
+    recent = product_event(app_user, "signup_completed", now - timedelta(days=6))
+    evaluate(backfilled, recent)
+    old = decision(backfilled, "WELCOME_EMAIL")
+    assert old.status == SUPPRESSED
+    assert old.reason.startswith("skipped WELCOME_EMAIL: the event is 21d")
+    assert old.reason.endswith(" old, more than the rule's max_event_age_seconds (7d)")
+    assert decision(recent, "WELCOME_EMAIL").status == SCHEDULED

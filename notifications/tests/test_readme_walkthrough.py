@@ -37,6 +37,7 @@ def _worker_runs() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_walkthrough_gives_the_documented_audit_trail(settings):
     settings.ALLOW_ANONYMOUS = True
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True  # as `make run` sets it
     settings.SMS_WEBHOOK_URL = ""
     settings.INTERNAL_WEBHOOK_URL = ""
     settings.INTERNAL_ALERT_EMAIL = []

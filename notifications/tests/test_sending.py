@@ -7,6 +7,7 @@ from django.core import mail
 from django.utils import timezone as django_timezone
 
 from notifications.models import Notification
+from users.models import User
 from notifications.sending import notifications_send_due
 from notifications.tests.conftest import decision, evaluate, product_event
 
@@ -160,3 +161,162 @@ def test_a_delayed_notification_that_still_holds_is_sent(app_user, delayed_rules
     notifications_send_due()
     assert decision(signup, "WELCOME_EMAIL").status == S.SENT
     assert len(mail.outbox) == 1
+
+
+def test_a_header_breaking_user_id_fails_that_alert_and_the_rest_of_the_claim_is_sent(
+    app_user, settings
+):
+    settings.INTERNAL_ALERT_EMAIL = ["oncall@example.com"]
+    # HIGH_RISK_ALERT's subject carries the user id; a newline in it would inject a header.
+    breaking = User.objects.create(external_id="u_2\nBcc: x@example.com", email="u2@example.com")
+    failed = product_event(
+        breaking, "payment_failed", SIGNUP, {"failure_reason": "X", "attempt_number": 3}
+    )
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(failed, signup)
+
+    assert notifications_send_due() == 2
+
+    alert = decision(failed, "HIGH_RISK_ALERT")
+    assert (alert.status, alert.attempts) == (S.FAILED, 1)
+    assert alert.last_error.startswith("email not sent: a header or an address cannot be")
+    assert alert.reason.startswith("failed after 1 attempt(s): email not sent: ")
+    assert decision(signup, "WELCOME_EMAIL").status == S.SENT
+    assert [message.to for message in mail.outbox] == [["u1@example.com"]]
+
+
+def test_a_notification_claimed_for_every_attempt_without_an_outcome_is_not_sent_again(
+    app_user, settings
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    # Three claims whose sender died (or outlived its lease) before recording what happened.
+    Notification.objects.filter(trigger_event=signup).update(attempts=3)
+    _make_due(decision(signup, "WELCOME_EMAIL"))
+
+    notifications_send_due()
+
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert (welcome.status, welcome.attempts) == (S.FAILED, 3)
+    assert welcome.reason == (
+        "failed after 3 attempt(s): no outcome was recorded: "
+        "the sender stopped or outlived its lease"
+    )
+    assert _statuses(welcome) == [S.SCHEDULED, S.FAILED]
+    assert mail.outbox == []
+
+
+def test_a_user_whose_address_is_gone_by_the_send_is_skipped_not_failed(app_user):
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(signup)
+    app_user.email = ""
+    app_user.save()
+
+    notifications_send_due()
+
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert (welcome.status, welcome.reason) == (
+        S.SUPPRESSED,
+        "skipped WELCOME_EMAIL: no email address",
+    )
+    assert welcome.last_error == ""
+    assert mail.outbox == []
+
+
+def _quiet_rules(settings, tmp_path, *, start: str, end: str) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(f"""
+rules:
+  - notification_type: BANK_LINK_NUDGE_SMS
+    event_type: link_bank_success
+    quiet_hours: {{start: "{start}", end: "{end}"}}
+    event_conditions: []
+""")
+    settings.NOTIFICATION_RULES_PATH = rules
+
+
+def _clock(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%H:%M")
+
+
+def test_a_retry_that_would_fall_in_quiet_hours_waits_for_their_end(
+    app_user, settings, tmp_path, webhook
+):
+    # Quiet from two minutes from now for two hours (UTC, the user's zone); the retry is due
+    # 5 to 10 minutes from now.
+    now = django_timezone.now()
+    _quiet_rules(
+        settings,
+        tmp_path,
+        start=_clock(now + timedelta(minutes=2)),
+        end=_clock(now + timedelta(hours=2, minutes=2)),
+    )
+    settings.NOTIFICATION_RETRY_BASE_SECONDS = 600
+    settings.SMS_WEBHOOK_URL = webhook.url
+    webhook.answers = [(503, "down")]
+    link = product_event(app_user, "link_bank_success", now, traits={"phone": "+447700900123"})
+    evaluate(link)
+
+    notifications_send_due()
+
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    quiet_end = (now + timedelta(hours=2, minutes=2)).replace(second=0, microsecond=0)
+    assert (nudge.status, nudge.due_at) == (S.SCHEDULED, quiet_end)
+    retry = nudge.decisions.order_by("id").last().reason
+    assert retry.endswith(f"retrying at {quiet_end.isoformat()}, when the quiet hours end")
+
+
+def test_a_send_due_in_quiet_hours_is_deferred_without_using_an_attempt(
+    app_user, settings, tmp_path, webhook
+):
+    now = django_timezone.now()
+    product_event(app_user, "signup_completed", now - timedelta(minutes=5))
+    link = product_event(app_user, "link_bank_success", now, traits={"phone": "+447700900123"})
+    evaluate(link)  # the shipped rules, without quiet hours: due now
+    _quiet_rules(
+        settings,
+        tmp_path,
+        start=_clock(now - timedelta(hours=1)),
+        end=_clock(now + timedelta(hours=1)),
+    )
+    settings.SMS_WEBHOOK_URL = webhook.url
+
+    notifications_send_due()
+
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    quiet_end = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert (nudge.status, nudge.attempts, nudge.due_at) == (S.SCHEDULED, 0, quiet_end)
+    assert _statuses(nudge) == [S.SCHEDULED, S.SCHEDULED]
+    assert nudge.decisions.order_by("id").last().reason == (
+        f"deferred by quiet hours to {quiet_end.isoformat()}"
+    )
+    assert webhook.received == []
+
+
+def test_a_late_retry_of_an_event_past_the_rules_maximum_age_is_skipped(
+    app_user, settings, tmp_path
+):
+    rules = tmp_path / "rules.yml"
+    rules.write_text("""
+rules:
+  - notification_type: WELCOME_EMAIL
+    event_type: signup_completed
+    max_event_age_seconds: 86400
+    event_conditions: []
+""")
+    settings.NOTIFICATION_RULES_PATH = rules
+    signup = product_event(app_user, "signup_completed", django_timezone.now())
+    evaluate(signup)
+    # The first attempts failed; the retry comes two days after the event.
+    Notification.objects.filter(trigger_event=signup).update(
+        trigger_occurred_at=django_timezone.now() - timedelta(days=2)
+    )
+
+    notifications_send_due()
+
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert welcome.status == S.SUPPRESSED
+    assert welcome.reason.startswith("skipped WELCOME_EMAIL: the event is 2d")
+    assert welcome.reason.endswith("old, more than the rule's max_event_age_seconds (1d)")
+    assert mail.outbox == []

@@ -3,6 +3,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import transaction
 
 from midnite_test.celery import app as celery_app
@@ -65,3 +67,11 @@ def broker_unreachable():
         yield
     finally:
         write_to(None)
+
+
+@pytest.fixture
+def broker():
+    """The Redis broker's default queue emptied, and no wake-up marked pending."""
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue.delete("celery", *queue.keys("wakeup-pending:*"))
+    return queue

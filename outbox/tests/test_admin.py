@@ -108,3 +108,41 @@ def test_changing_a_message_is_forbidden(admin_client, messages):
     assert response.status_code == 403
     message = OutboxMessage.objects.get(pk=messages["waiting"])
     assert (message.consumer, message.topic) == ("analytics", "test")
+
+
+def _offered_actions(response) -> set[str]:
+    form = response.context["action_form"]  # None when no action is offered
+    return {name for name, _ in form.fields["action"].choices} if form else set()
+
+
+def _staff_client(client, django_user_model, *permissions: str):
+    """Log in a staff user (not a superuser) holding only `permissions` of outbox messages."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="outbox", codename__in=permissions)
+    )
+    client.force_login(user)
+    return client
+
+
+def test_staff_who_may_only_view_messages_cannot_requeue_dead_letters(
+    client, django_user_model, messages
+):
+    viewer = _staff_client(client, django_user_model, "view_outboxmessage")
+
+    listing = viewer.get(LIST_URL)
+    viewer.post(LIST_URL, {"action": "retry", "index": 0, "_selected_action": [messages["dead"]]})
+
+    assert listing.status_code == 200
+    assert "retry" not in _offered_actions(listing)
+    assert OutboxMessage.objects.get(pk=messages["dead"]).dead_lettered_at is not None
+
+
+def test_staff_with_the_change_permission_requeue_dead_letters(client, django_user_model, messages):
+    changer = _staff_client(client, django_user_model, "view_outboxmessage", "change_outboxmessage")
+
+    changer.post(LIST_URL, {"action": "retry", "index": 0, "_selected_action": [messages["dead"]]})
+
+    assert OutboxMessage.objects.get(pk=messages["dead"]).dead_lettered_at is None

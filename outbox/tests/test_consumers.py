@@ -8,7 +8,7 @@ from outbox.contracts import Message
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.consumers import FIRST_BATCH_SIZE, HANDLERS, _batch_size, _rates
 from outbox.services import outbox_consumer_register, outbox_process, outbox_publish
-from outbox.tasks import outbox_process_many_task, outbox_relay_task
+from outbox.tasks import outbox_process_many_task, outbox_wakeup_task
 
 
 @pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_one_wake_up_message_becomes_one_task_per_consumer(monkeypatch):
     """The worker fans the web process's one message out, so consumers run side by side."""
     queued = []
     monkeypatch.setattr(
-        outbox_relay_task, "apply_async", lambda args, **options: queued.append(args)
+        outbox_wakeup_task, "apply_async", lambda args, **options: queued.append(args)
     )
 
     outbox_process_many_task(["analytics", "notifications"])

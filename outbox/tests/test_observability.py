@@ -143,12 +143,12 @@ def test_a_line_logged_while_serving_a_request_carries_the_returned_request_id(
 
 
 def test_django_request_lines_carry_the_request_id_the_client_sent(rendered_lines, db):
-    # No worker has reported on the embedded store: readiness answers 503, and Django logs it.
-    response = APIClient().get("/healthz/ready", HTTP_X_REQUEST_ID="probe-7")
+    # The status needs a key: Django logs the 401.
+    response = APIClient().get("/healthz/status", HTTP_X_REQUEST_ID="probe-7")
 
-    assert response.status_code == 503
+    assert response.status_code == 401
     assert response["X-Request-ID"] == "probe-7"
-    [line] = rendered_lines.named("Service Unavailable: /healthz/ready")
+    [line] = rendered_lines.named("Unauthorized: /healthz/status")
     assert line["logger"] == "django.request"
     assert line.get("request_id") == "probe-7", line
 

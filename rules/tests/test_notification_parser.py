@@ -72,6 +72,15 @@ def test_two_rules_may_send_one_type_when_one_is_named():
     assert {rule.notification_type for rule in rules} == {"INSUFFICIENT_FUNDS_EMAIL"}
 
 
+def test_a_maximum_event_age_is_read_in_seconds_and_absent_or_null_is_none():
+    (rule,) = notification_rules_parse(RULE + "    max_event_age_seconds: 604800\n")
+    (unset,) = notification_rules_parse(RULE + "    max_event_age_seconds: null\n")
+
+    assert rule.max_event_age_seconds == 604800
+    assert unset.max_event_age_seconds is None
+    assert notification_rules_parse(RULE)[0].max_event_age_seconds is None
+
+
 def test_quiet_hours_are_read_as_wall_clock_times_and_may_wrap_midnight():
     (rule,) = notification_rules_parse(RULE + '    quiet_hours: {start: "22:00", end: "07:30"}\n')
 
@@ -170,6 +179,20 @@ ITEM = f"{FIRST}.event_conditions[1]"
         (
             RULE + '    quiet_hours: {start: "07:00", end: "07:00"}\n',
             "rules[0] (INSUFFICIENT_FUNDS_EMAIL).quiet_hours.end: must differ from start",
+        ),
+        (
+            RULE + "    max_event_age_seconds: 7d\n",
+            "rules[0] (INSUFFICIENT_FUNDS_EMAIL).max_event_age_seconds: must be an integer >= 1, "
+            "not str '7d'",
+        ),
+        (
+            RULE + "    max_event_age_seconds: 0\n",
+            "rules[0] (INSUFFICIENT_FUNDS_EMAIL).max_event_age_seconds: must be an integer >= 1",
+        ),
+        (
+            RULE + "    max_event_age_seconds: 300\n",
+            "rules[0] (INSUFFICIENT_FUNDS_EMAIL).max_event_age_seconds: must be more than "
+            "delay_seconds (300), or no event would ever be sent; got 300",
         ),
         (
             RULE + "    condition: {type: property_match, path: amount, op: gt, value: 1}\n",

@@ -15,14 +15,17 @@ import json
 from contextlib import contextmanager
 
 import pytest
+import sentry_sdk
 import structlog
+from django.core import checks
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from structlog.testing import capture_logs
 
-from alerts.fast_path import transaction_fast_path
+from alerts.checks import fast_path_middleware_check
+from alerts.fast_path import MIRRORED_MIDDLEWARE, transaction_fast_path
 from alerts.tests.wsgi_client import wsgi_post
 from alerts.views import EventCreateView
 from api_keys.authentication import ApiKeyAuthentication
@@ -30,6 +33,7 @@ from api_keys.permissions import HasApiKey
 from api_keys.services import api_key_create
 from api_keys.throttles import ApiKeyRateThrottle
 from events.models import Event
+from midnite_test.tests.sentry_ingest import sentry_ingest_running
 
 # API_THROTTLE_RATE's default: `make run` and production serve with the throttle on.
 SERVED_RATE = "6000/min"
@@ -303,3 +307,89 @@ def test_django_answers_a_failed_request_under_the_id_the_failure_was_logged_wit
     _, headers, _ = wsgi_post(fast, _transaction(1), key=api_key)
 
     assert headers["X-Request-ID"] == logged_under[0]
+
+
+# Failing closed: a middleware it does not mirror switches it off, and a failure of its own is
+# reported in full.
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda middleware: [*middleware, "django.middleware.gzip.GZipMiddleware"],
+        lambda middleware: [m for m in middleware if "XFrameOptions" not in m],
+        lambda middleware: list(reversed(middleware)),
+    ],
+    ids=["added", "removed", "reordered"],
+)
+def test_with_other_middleware_every_request_goes_to_django(
+    fast, django_app, api_key, settings, change
+):
+    settings.MIDDLEWARE = change(settings.MIDDLEWARE)
+
+    status, _, _ = wsgi_post(fast, _transaction(1), key=api_key)
+
+    assert (status, django_app.calls) == (200, 1)
+
+
+def test_the_settings_middleware_is_the_list_the_fast_path_mirrors(settings):
+    assert tuple(settings.MIDDLEWARE) == MIRRORED_MIDDLEWARE
+    assert fast_path_middleware_check(None) == []
+
+
+def test_other_middleware_fails_the_system_check_with_a_warning(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
+
+    [warning] = fast_path_middleware_check(None)
+
+    assert (warning.id, warning.level) == ("alerts.W001", checks.WARNING)
+
+
+def test_switched_off_other_middleware_raises_no_warning(settings):
+    settings.EVENT_FAST_PATH = False
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
+
+    assert fast_path_middleware_check(None) == []
+
+
+@pytest.fixture
+def sentry_ingest():
+    yield from sentry_ingest_running()
+
+
+@pytest.fixture
+def events_table_gone(transactional_db):
+    """Storing an event fails with a database error until the test ends: a real failure."""
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO gone_for_this_test")
+    yield
+    # What the server does after a request that failed in the database (close_old_connections,
+    # which django_app disconnects).
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE gone_for_this_test RENAME TO {table}")
+
+
+def test_a_failure_of_its_own_is_logged_with_its_traceback_and_sent_to_sentry(
+    sentry_ingest, django_app, fast, events_table_gone, api_key
+):
+    with capture_logs() as logs:
+        status, _, _ = wsgi_post(fast, _transaction(1, amount="987654.32"), key=api_key)
+    sentry_sdk.flush(timeout=10)
+
+    [failed] = [line for line in logs if line["event"] == "event.fast_path_failed"]
+    assert failed["exc_info"] is True  # rendered as the traceback (structured_logging.py)
+    assert (status, django_app.calls) == (500, 1), "Django answered, and failed too"
+    reported = [
+        error
+        for error in sentry_ingest.events("event")
+        if any(
+            frame.get("module") == "alerts.fast_path" and frame["function"] == "_answer"
+            for value in error["exception"]["values"]
+            for frame in value["stacktrace"]["frames"]
+        )
+    ]
+    assert len(reported) == 1
+    assert Event._meta.db_table in reported[0]["exception"]["values"][-1]["value"]
+    assert b"987654.32" not in b"".join(sentry_ingest.envelopes), "the body reached Sentry"

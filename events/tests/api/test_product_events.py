@@ -81,10 +81,10 @@ def test_a_body_that_is_not_json_is_400_and_stores_nothing(api_client, raw):
     assert _nothing_stored()
 
 
-def test_more_than_5000_items_is_400_and_stores_nothing(send):
+def test_more_than_5000_items_is_413_and_stores_nothing(send):
     response = send([_item(n % 60, user_id=f"u_{n}") for n in range(5_001)])
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"] == "too_many_events"
     assert response.json()["details"] == {"max_events": 5_000, "events": 5_001}
     assert _nothing_stored()

@@ -1,15 +1,19 @@
 """GET /metrics: buckets kept by the metrics consumer, each event counted once."""
 
+import base64
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from events.contracts import EventInput
 from events.ingestion import events_ingest
+from outbox.batches import batch_claim, batch_failure_record
 from outbox.contracts import CONSUMER_METRICS
-from outbox.services import outbox_process
+from outbox.services import outbox_dead_letters_retry, outbox_process
 
 # Across a minute, an hour and a day boundary.
 STAMPS = [
@@ -105,6 +109,33 @@ def test_as_of_is_held_back_by_unprocessed_events(api_client, counted):
     assert waiting["as_of"] < caught_up["as_of"]
 
 
+def _metrics(api_client, tenant_id: str = "tenant_1") -> dict:
+    return api_client.get("/metrics", {"tenant_id": tenant_id, "bucket_size": "day"}).json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_lettered_event_is_reported_and_never_holds_as_of_back(api_client, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    events_ingest(events=[_events()[0]])
+    poison = batch_claim(CONSUMER_METRICS, size=1)
+    batch_failure_record(batch_id=poison.pk, error=ValueError("refused"), rejected=True)
+    after_the_event = timezone.now()
+
+    given_up = _metrics(api_client)
+    other_tenant = _metrics(api_client, "tenant_2")
+    outbox_dead_letters_retry(consumer=CONSUMER_METRICS)
+    requeued = _metrics(api_client)
+    outbox_process(consumer=CONSUMER_METRICS)
+    counted = _metrics(api_client)
+
+    assert given_up["dead_lettered"] == 1 and given_up["buckets"] == []
+    assert parse_datetime(given_up["as_of"]) >= after_the_event  # not held back for good
+    assert other_tenant["dead_lettered"] == 0
+    assert requeued["dead_lettered"] == 0
+    assert parse_datetime(requeued["as_of"]) < after_the_event  # waiting for it again
+    assert counted["dead_lettered"] == 0 and counted["buckets"][0]["count"] == 1
+
+
 @pytest.mark.parametrize(
     "params, field",
     [
@@ -120,3 +151,54 @@ def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_query"
     assert field in response.json()["details"]
+
+
+def test_an_answer_holds_at_most_page_size_buckets_and_links_the_next_page(api_client, counted):
+    query = {"tenant_id": "tenant_1", "bucket_size": "minute", "page_size": 4}
+    pages = [api_client.get("/metrics", query).json()]
+    while pages[-1]["next"]:
+        pages.append(api_client.get(pages[-1]["next"]).json())
+
+    assert [len(page["buckets"]) for page in pages] == [4, 2]
+    visited = [
+        (b["bucket_start"], b["source"], b["event_type"]) for p in pages for b in p["buckets"]
+    ]
+    assert visited == [row[:3] for row in _buckets(api_client, "minute")]
+    assert len(set(visited)) == len(STAMPS)
+
+
+def test_an_answer_is_capped_at_5000_buckets(api_client, db):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "page_size": 5_001}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "page_size": ["Ensure this value is less than or equal to 5000."]
+    }
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        _cursor('["2024"]'),
+        _cursor("[1, 2, 3]"),
+        _cursor('["2024-01-15T10:00:00Z", "web\\u0000", "click"]'),
+        _cursor('["2024-01-15T10:00:00Z", "\\ud800", "click"]'),
+        _cursor('["0001-01-01T00:00:00+01:00", "web", "click"]'),
+        _cursor("[" * 2000 + "]" * 2000),
+    ],
+    ids=["not base64", "short", "numbers", "NUL", "surrogate", "year 1", "deep"],
+)
+def test_a_cursor_this_api_did_not_make_is_400(api_client, db, cursor):
+    response = api_client.get(
+        "/metrics", {"tenant_id": "tenant_1", "bucket_size": "day", "cursor": cursor}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"cursor": ["Invalid cursor."]}

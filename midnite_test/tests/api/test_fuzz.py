@@ -13,8 +13,6 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from outbox.services import clickhouse_heartbeat_record
-
 schema = schemathesis.openapi.from_wsgi("/docs/schema", get_wsgi_application())
 
 
@@ -28,12 +26,6 @@ def test_transaction_survives_requests():
     signals.request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def worker_heartbeat(db):
-    """A worker that has just seen ClickHouse, so readiness answers 200 rather than 503."""
-    clickhouse_heartbeat_record()
-
-
 @schema.parametrize()
 @settings(
     max_examples=150,
@@ -43,7 +35,7 @@ def worker_heartbeat(db):
 )
 @pytest.mark.django_db
 def test_no_generated_request_gets_a_server_error(
-    case, users, api_key, worker_heartbeat, test_transaction_survives_requests
+    case, users, api_key, test_transaction_survives_requests
 ):
     authorization = f"Bearer {api_key}"
 

@@ -22,10 +22,14 @@
     return td;
   }
 
-  // "2025-10-31T19:30:00.123456Z" as "2025-10-31 19:30:00 UTC".
+  // "2025-10-31T19:30:00.123456Z" as "2025-10-31 19:30:00 UTC": every time on the page is
+  // UTC, 24-hour, as the JSON and the decisions' reasons give it.
+  function utcText(iso) {
+    return iso ? iso.replace("T", " ").replace(/\.[0-9]+/, "").replace(/Z$/, " UTC") : "";
+  }
+
   function timeCell(iso) {
-    var text = iso ? iso.replace("T", " ").replace(/\.[0-9]+/, "").replace(/Z$/, " UTC") : "";
-    return cell(text, "time");
+    return cell(utcText(iso), "time");
   }
 
   function codeCell(value) {
@@ -111,7 +115,7 @@
   var interval = Number(document.body.dataset.pollIntervalMs) || 1000;
   var lastBody = document.getElementById("audit-data").textContent;
   render(JSON.parse(lastBody));
-  showStatus("live, updated " + new Date().toLocaleTimeString(), false);
+  showStatus("live, updated " + utcText(new Date().toISOString()), false);
 
   // The page's own URL, its limit included, always answered as JSON.
   var jsonUrl = new URL(window.location.href);
@@ -135,7 +139,7 @@
             render(JSON.parse(body));
             lastBody = body;
           }
-          showStatus("live, updated " + new Date().toLocaleTimeString(), false);
+          showStatus("live, updated " + utcText(new Date().toISOString()), false);
         });
       })
       .catch(function (error) {

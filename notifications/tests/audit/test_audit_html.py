@@ -4,12 +4,12 @@ import json
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
 from users.models import User
 
+from notifications.tests.audit.staff import staff_create
 from notifications.tests.audit.story import decision_store, event_store
 
 # What Chromium sends for a page it navigates to.
@@ -24,7 +24,7 @@ AUDIT_DATA = re.compile(r'<script id="audit-data" type="application/json">(.*?)<
 def staff_browser(db) -> APIClient:
     """A client logged in to the admin as staff, asking for HTML as a browser does."""
     client = APIClient(HTTP_ACCEPT=BROWSER_ACCEPT)
-    client.force_login(get_user_model().objects.create_user("oncall", is_staff=True))
+    client.force_login(staff_create("oncall"))
     return client
 
 
@@ -86,6 +86,19 @@ def test_a_browser_without_a_session_is_told_where_to_log_in(db):
 
     assert response.status_code == 401
     assert 'href="/admin/login/?next=/audit/u_ada%3Flimit%3D5"' in response.content.decode()
+
+
+def test_a_staff_member_without_the_every_tenant_permission_gets_a_403_page(ada):
+    client = APIClient(HTTP_ACCEPT=BROWSER_ACCEPT)
+    client.force_login(staff_create("oncall", every_tenant=False))
+
+    response = client.get("/audit/u_ada")
+
+    assert response.status_code == 403
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    html = response.content.decode()
+    assert "403: permission_denied" in html
+    assert "notifications.view_every_tenant_audit" in html
 
 
 def test_the_pages_script_and_style_are_static_files():

@@ -4,22 +4,25 @@ Debian's chromium (`make test` installs it) driven by Playwright against the liv
 page polls its JSON every second; each test waits with Playwright's `expect`, never a sleep.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
-from notifications.tests.audit.story import event_store
+from notifications.tests.audit.staff import staff_create
+from notifications.tests.audit.story import decision_store, event_store
 from outbox.contracts import CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
 from users.models import User
 
 CHROMIUM = "/usr/bin/chromium"
+# The narrowest screen the page is laid out for: a laptop's.
+LAPTOP = {"width": 1280, "height": 800}
 # Generous for a shared CI machine: the page polls every second.
 APPEARS_WITHIN_MS = 5_000
 
@@ -53,7 +56,7 @@ def ada(transactional_db) -> User:
 def staff_session(transactional_db) -> str:
     """The session cookie of a staff member logged in to the admin."""
     client = Client()
-    client.force_login(get_user_model().objects.create_user("oncall", is_staff=True))
+    client.force_login(staff_create("oncall"))
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
@@ -63,7 +66,7 @@ def audit_page(live_server, staff_session, ada) -> Iterator[Page]:
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        context = browser.new_context()
+        context = browser.new_context(viewport=LAPTOP)
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": staff_session, "url": live_server.url}]
         )
@@ -117,3 +120,43 @@ def test_markup_in_a_new_event_shows_as_text_and_never_runs(audit_page, ada):
     expect(audit_page.locator("#recent-events")).to_contain_text(image)
     assert audit_page.locator("#recent-events img").count() == 0
     assert audit_page.evaluate("window.injected") is None
+
+
+def test_long_ids_and_errors_wrap_within_a_laptops_width(audit_page, ada):
+    """Ids, rule names and providers' errors are long words; the tables stay on the screen."""
+    error = "SMS webhook answered 503: " + "upstream_connect_error_or_disconnect/reset" * 3
+    event_id = "evt_" + "0123456789abcdef" * 6
+
+    def store() -> None:
+        event = event_store(
+            user=ada,
+            event_type="payment_failed_after_every_retry_was_exhausted",
+            properties={"merchant_url": "https://merchant.example/" + "x" * 120},
+        )
+        event.event_id = event_id
+        event.save(update_fields=["event_id"])
+        decision_store(
+            event=event,
+            rule="insufficient_funds_email_reminder_after_retries",
+            notification_type="INSUFFICIENT_FUNDS_EMAIL_REMINDER_AFTER_RETRIES",
+            status="failed",
+            reason=f"failed after 5 attempt(s): {error}",
+        )
+
+    _off_the_event_loop(store)
+
+    expect(audit_page.locator("#notification-history")).to_contain_text(
+        event_id, timeout=APPEARS_WITHIN_MS
+    )
+    expect(audit_page.locator("#decisions")).to_contain_text(error)
+    page_width, screen_width = audit_page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert page_width <= screen_width == LAPTOP["width"]
+
+
+def test_the_page_says_when_it_was_updated_in_utc(audit_page):
+    expect(audit_page.locator("#live-status")).to_have_text(
+        re.compile(r"live, updated [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC"),
+        timeout=APPEARS_WITHIN_MS,
+    )
