@@ -328,7 +328,7 @@ class _Probe:
         relay.batch_claim = timed(relay.batch_claim, "claim")
         relay.batch_take = timed(relay.batch_take, "claim")
         relay._batch_ship_next = ship
-        relay.batch_lock_next_due = timed(relay.batch_lock_next_due, "lock batch")
+        relay.batch_lease_next_due = timed(relay.batch_lease_next_due, "lock batch")
         relay.batch_render = timed(relay.batch_render, "render (COPY)")
         relay.batch_columns_build = timed(relay.batch_columns_build, "build columns")
         relay.event_log_insert = insert

@@ -12,6 +12,7 @@ record's key, not its id: ClickHouse derives event_id from the key
 (sql.event_log_derive_event_id).
 """
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -59,11 +60,14 @@ class EventLogBlock:
     """One batch ready to insert, and when its oldest message was published.
 
     Either `tsv`, TabSeparated rows rendered by PostgreSQL (outbox.analytics_copy), or
-    `columns`, built here (EVENT_LOG_INSERT_COLUMNS, in the client's types).
+    `columns`, built here (EVENT_LOG_INSERT_COLUMNS, in the client's types). `digest` is a
+    hash of the rows, part of the insert's deduplication token (outbox.relay.batch_token); it
+    is taken where the rows are made, so a batch rendered ahead has it hashed in that thread.
     """
 
     size: int
     oldest: datetime | None
+    digest: str
     tsv: bytes | None = None
     columns: list[list] | None = None
 
@@ -81,7 +85,8 @@ def batch_columns_build(batch: OutboxBatch) -> EventLogBlock:
             column.append(value)
     if len(columns[0]) != batch.size:
         raise PoisonMessage(f"batch {batch.pk}: {batch.size} messages gave {len(columns[0])} rows")
-    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, columns=columns)
+    digest = hashlib.sha256(repr(columns).encode()).hexdigest()
+    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, columns=columns)
 
 
 def event_log_rows(messages: Iterable[tuple[int, str, int | None, Any]]) -> list[tuple]:

@@ -17,6 +17,8 @@ convert fails the COPY. Either way `batch_render` returns None and the relay bui
 in Python (outbox.analytics.batch_columns_build), which ships it or names the poison message.
 """
 
+import hashlib
+
 import structlog
 from django.conf import settings
 from django.db import DataError, connection, transaction
@@ -55,7 +57,8 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
     if rows != batch.size or rendered.startswith(_NULL_KEY_FIRST) or _NULL_KEY in rendered:
         log.info("outbox.render_refused", batch_id=str(batch.pk), rows=rows, size=batch.size)
         return None
-    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, tsv=rendered)
+    digest = hashlib.sha256(rendered).hexdigest()
+    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, tsv=rendered)
 
 
 def _render_statement(batch: OutboxBatch) -> tuple[str, dict]:
@@ -77,7 +80,7 @@ def _render_statement(batch: OutboxBatch) -> tuple[str, dict]:
 
 
 # The batch's messages in (xid, id) order, as outbox.batches.batch_messages selects them: a
-# retried batch renders the same block, which ClickHouse's insert deduplication requires.
+# retried batch renders the same block, so it gets the same token (outbox.relay.batch_token).
 # Each message's row comes from its payload or from its topic's source, through one lateral
 # subquery whose branches are gated on the message, so a source costs one index lookup per
 # message of its topic and nothing for the others.

@@ -147,6 +147,45 @@ def batch_lock_next_due(consumer: str) -> OutboxBatch | None:
     )
 
 
+def batch_lease_next_due(consumer: str, *, lease: timedelta) -> OutboxBatch | None:
+    """Take the next due batch of `consumer` for `lease`, committed at once.
+
+    Nothing stays locked while the batch ships: its next attempt moves to the lease's end, so
+    no other relay takes it before, and one that does after (this one died, or its ClickHouse
+    insert outlived the lease) re-sends the same rows under the same token. On PostgreSQL one
+    statement, its own transaction, whose commit does not wait for the disk: a lease lost in a
+    crash of PostgreSQL only lets another relay send the same rows under the same token sooner.
+    """
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        with transaction.atomic(durable=True):
+            batch = batch_lock_next_due(consumer)
+            if batch is not None:
+                batch.next_attempt_at = now + lease
+                batch.save(update_fields=["next_attempt_at"])
+        return batch
+    parameters = {"consumer": consumer, "now": now, "until": now + lease}
+    return next(iter(OutboxBatch.objects.raw(_LEASE, parameters)), None)
+
+
+# batch_lock_next_due and the lease's write in one round trip.
+_LEASE = """
+    WITH asynchronous AS (
+        SELECT set_config('synchronous_commit', 'off', true)
+    ), due AS (
+        SELECT id FROM outbox_outboxbatch
+        WHERE consumer = %(consumer)s AND shipped_at IS NULL AND next_attempt_at <= %(now)s
+        ORDER BY next_attempt_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox_outboxbatch AS batch SET next_attempt_at = %(until)s
+    FROM due, asynchronous
+    WHERE batch.id = due.id
+    RETURNING batch.*
+"""
+
+
 def batch_mark_shipped(batch_id: UUID) -> None:
     OutboxBatch.objects.filter(pk=batch_id).update(
         shipped_at=timezone.now(), attempts=F("attempts") + 1
@@ -179,14 +218,16 @@ def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
 def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) -> None:
     """Count a failed attempt; back off, or bisect a rejected batch, or dead-letter a message.
 
-    A failure that says nothing about the messages (`rejected` false: ClickHouse or the
-    database unreachable) only backs off. A batch rejected OUTBOX_MAX_ATTEMPTS times is split
-    in two, so a poison message ends alone and is parked as dead-lettered while the others ship.
+    A failure that says nothing about the messages (`rejected` false: an outage of ClickHouse
+    or the database) only backs off, however often. A batch rejected OUTBOX_MAX_ATTEMPTS times
+    (outages not counted) is split in two, so a poison message ends alone and is parked as
+    dead-lettered while the others ship.
     """
     batch = OutboxBatch.objects.select_for_update().filter(pk=batch_id).first()
     if batch is None or batch.shipped_at is not None:
         return
     batch.attempts += 1
+    batch.rejections += rejected
     batch.last_error = f"{type(error).__name__}: {error}"[:2000]
     messages = batch_messages(batch)
     messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
@@ -195,9 +236,10 @@ def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) ->
         consumer=batch.consumer,
         batch_id=str(batch_id),
         attempts=batch.attempts,
+        rejections=batch.rejections,
         error=type(error).__name__,
     )
-    if rejected and batch.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+    if rejected and batch.rejections >= settings.OUTBOX_MAX_ATTEMPTS:
         positions = list(messages.values_list("xid", "id", "created_at"))
         if len(positions) > 1:
             half = len(positions) // 2
@@ -210,7 +252,7 @@ def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) ->
         batch.delete()
         return
     batch.next_attempt_at = timezone.now() + _backoff(batch.attempts)
-    batch.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+    batch.save(update_fields=["attempts", "rejections", "last_error", "next_attempt_at"])
 
 
 def _batch_create(consumer: str, positions: list[tuple]) -> OutboxBatch:

@@ -22,11 +22,26 @@ def messages_below_horizon(
 
     Returns their count, the oldest publication time and the first and last (xid, id). Runs in
     the caller's transaction, which holds the consumer's cursor.
+
+    Takes nothing, and logs `outbox.cursor_ahead`, while the cursor is ahead of every
+    transaction id the server has given out (a restore, a move to another cluster): the
+    messages written since have lower ids and would wait behind it unseen (cursors_ahead).
+    The cursor never passes the claim's own transaction or the snapshot's xmax otherwise.
     """
     with connection.cursor() as db:
         db.execute(_HORIZON, {"consumer": consumer})
-        horizon, elsewhere = db.fetchone()
+        horizon, elsewhere, next_xid = db.fetchone()
+        if after[0] >= next_xid:
+            log.error(
+                "outbox.cursor_ahead",
+                consumer=consumer,
+                cursor_xid=after[0],
+                server_next_xid=next_xid,
+                hint="manage.py outbox rebase-cursor",
+            )
+            return 0, None, None, None
         where = {"consumer": consumer, "xid": after[0], "id": after[1], "n": size}
+        db.execute(_IN_INDEX_ORDER)
         db.execute(_CLAIM, {**where, "horizon": horizon, "elsewhere": elsewhere})
         count, oldest_at, first, last = db.fetchone()
         if not count:
@@ -105,7 +120,8 @@ _HORIZON = f"""
                CASE WHEN claims_own AND own >= xmax THEN own + 1 ELSE xmax END,
                (SELECT min(xid) FROM running WHERE in_progress AND NOT elsewhere)
            ),
-           ARRAY(SELECT xid FROM running WHERE elsewhere)
+           ARRAY(SELECT xid FROM running WHERE elsewhere),
+           greatest(xmax, own + 1)
     FROM snapshot
 """
 _CLAIM = """
@@ -123,8 +139,59 @@ _CLAIM = """
     )
     SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]) FROM taken
 """
+# A claim reads its messages in the index's order and stops at its LIMIT, whatever the planner
+# knows. Without statistics (a fresh deployment, before its first ANALYZE) it guessed a bitmap
+# scan of every message after the cursor and a sort, or a sequential scan and a sort of the
+# whole table; with no other way left, the one plan is an index scan of outbox_message_order
+# from the cursor on. For the rest of the claim's transaction: its other statements find rows
+# by key, and a batch rendered with the claim (outbox.analytics_copy) reads the same index range
+# in the same order.
+_IN_INDEX_ORDER = """
+    SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off
+"""
 # The first and last (xid, id) come back as arrays, which compare as the row comparison does,
 # so one pass finds them unsorted: half the time of the numeric xid * 2^63 + id it replaced.
+
+
+@dataclass(frozen=True, kw_only=True)
+class CursorAhead:
+    """A consumer whose cursor is at or past the next transaction id the server gives out.
+
+    Transaction ids never go back on one cluster, so the database was restored or moved to
+    another: every message written since lies behind the cursor, and claims stop until
+    `manage.py outbox rebase-cursor` (outbox.services.outbox_cursors_rebase).
+    """
+
+    consumer: str
+    cursor_xid: int
+    server_next_xid: int
+
+
+def cursors_ahead() -> list[CursorAhead]:
+    """The consumers whose cursor is ahead of the server's transaction ids. PostgreSQL only."""
+    with connection.cursor() as db:
+        db.execute(_AHEAD)
+        return [
+            CursorAhead(consumer=consumer, cursor_xid=xid, server_next_xid=next_xid)
+            for consumer, xid, next_xid in db.fetchall()
+        ]
+
+
+# The next transaction id the server gives out, as this transaction knows it: its snapshot's
+# xmax is one past the last transaction that ended, and its own id, if it has one, may be past
+# that (a test claims inside the transaction that wrote its messages, and moves the cursor
+# there).
+_AHEAD = """
+    SELECT consumer, xid, next_xid
+    FROM outbox_outboxcursor, (
+        SELECT greatest(
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                   pg_current_xact_id_if_assigned()::text::bigint + 1
+               ) AS next_xid
+    ) AS server
+    WHERE xid >= next_xid
+    ORDER BY consumer
+"""
 
 
 # A claim that finds messages only above the horizon this long says what holds it back.

@@ -26,9 +26,14 @@ class OutboxBatch(models.Model):
 
     The batch holds the messages of `consumer` from (`first_xid`, `first_id`) to (`last_xid`,
     `last_id`), both included, in (xid, id) order, but the dead-lettered: a claim writes this
-    one row, not one per message. Its id is the ClickHouse insert deduplication token: a batch
-    retried after a crash re-sends the same messages under the same token, so ClickHouse keeps
-    them once. A message counts as shipped when its batch has `shipped_at`.
+    one row, not one per message. Its ClickHouse insert deduplication token is derived from
+    the range and its rows (outbox.relay.batch_token): a batch retried after a crash, a bisected
+    half or a re-queued dead letter re-sends the same rows under the same token, so ClickHouse
+    keeps them once. A message counts as shipped when its batch has `shipped_at`.
+
+    `attempts` counts every failed attempt and `rejections` those ClickHouse refused for the
+    rows themselves: only rejections bisect the batch towards a poison message, an outage
+    (ClickHouse down, too many parts, a proxy's 502) only backs off.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -42,7 +47,10 @@ class OutboxBatch(models.Model):
     oldest_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     attempts = models.PositiveIntegerField(default=0)
+    rejections = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When the batch is next due: after a failure, its backoff; while a relay ships it, the end
+    # of that relay's lease (outbox.batches.batch_lease_next_due).
     next_attempt_at = models.DateTimeField(default=timezone.now)
     shipped_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,16 +1,18 @@
 """The relay: ship a consumer's outbox messages to ClickHouse in batches, exactly once.
 
-A batch is claimed and committed first (its id and its range of messages are fixed, see
-`outbox.batches`), then shipped in a second transaction that holds the batch's row lock
-across the ClickHouse insert and marks it shipped only after the insert succeeded. A relay
-that dies anywhere leaves the batch unshipped with the same id and the same messages, and the
-next relay re-sends it under the same insert deduplication token, which ClickHouse recognises.
+A batch is claimed and committed first (its range of messages is fixed, see `outbox.batches`),
+then leased for a while in a short transaction, inserted into ClickHouse with no transaction
+open, and marked shipped in another short transaction once the insert succeeded. A relay that
+dies anywhere, or outlives its lease, leaves the batch unshipped with the same messages, and
+the next relay re-sends them under the same insert deduplication token (`batch_token`, derived
+from the range and its rows), which ClickHouse recognises.
 """
 
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from uuid import UUID
+from datetime import timedelta
+from uuid import UUID, uuid5
 
 import sentry_sdk
 import structlog
@@ -25,7 +27,7 @@ from outbox.batches import (
     RelayReport,
     batch_claim,
     batch_failure_record,
-    batch_lock_next_due,
+    batch_lease_next_due,
     batch_mark_shipped,
     batch_take,
     batches_work,
@@ -40,6 +42,9 @@ log = structlog.get_logger(__name__)
 
 RELAY_ERRORS = (ClickHouseUnavailable, ClickHouseRejected, PoisonMessage)
 TSV = "TabSeparated"
+# How long a relay has to ship a batch it took before another may take it: well past the
+# client's 30 s send/receive timeout (outbox.clickhouse.client).
+SHIP_LEASE = timedelta(minutes=2)
 
 
 def outbox_relay(
@@ -75,7 +80,7 @@ class _Claims:
     AHEAD claims queued, so it goes from one claim to the next without waiting for a ship to
     ask. A batch's messages are fixed once its claim commits (the range lies below the commit
     horizon, and only the failure of an attempt, under the batch's lock, changes them by
-    deleting the batch), so rows rendered before the batch is locked are the rows it ships.
+    deleting the batch), so rows rendered before the batch is leased are the rows it ships.
     Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
     and only once a claim came back full, so a trickle of messages never starts the thread.
     """
@@ -88,7 +93,7 @@ class _Claims:
         self.backlog = False
         self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        # Batches rendered ahead, by id, until a ship locks them (another relay may ship them);
+        # Batches rendered ahead, by id, until a ship leases them (another relay may ship them);
         # None for a batch PostgreSQL would not render, so its ship does not try again.
         self.loaded: dict[UUID, EventLogBlock | None] = {}
 
@@ -145,26 +150,28 @@ def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogBl
 def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
-    Takes the batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed
-    after recording a failed attempt.
+    The batch is leased (SHIP_LEASE) in a transaction of its own, its rows are read without
+    writing, and the ClickHouse insert runs with no transaction open: a slow ClickHouse holds
+    no row lock and no transaction id, so it never holds the commit horizon back. Takes the
+    batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed after
+    recording a failed attempt.
     """
     batch_id = None
     started = time.monotonic()
     try:
         with sentry_sdk.start_transaction(op="outbox.relay", name="outbox.relay_batch") as trace:
-            with transaction.atomic(durable=True):
-                with sentry_sdk.start_span(op="outbox.claim", name="lock the batch, render rows"):
-                    batch = batch_lock_next_due(consumer)
-                    if batch is None:
-                        trace.sampled = False  # nothing was shipped: nothing to report
-                        return None
-                    batch_id = batch.pk
-                    rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
-                    block = rendered or batch_columns_build(batch)
-                with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
-                    event_log_insert(block, token=str(batch_id))
-                with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
-                    batch_mark_shipped(batch_id)
+            with sentry_sdk.start_span(op="outbox.claim", name="lease the batch, render rows"):
+                batch = batch_lease_next_due(consumer, lease=SHIP_LEASE)
+                if batch is None:
+                    trace.sampled = False  # nothing was shipped: nothing to report
+                    return None
+                batch_id = batch.pk
+                rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
+                block = rendered or batch_columns_build(batch)
+            with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
+                event_log_insert(block, token=batch_token(batch, block))
+            with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
+                batch_mark_shipped(batch_id)
     except RELAY_ERRORS as exc:
         rejected = not isinstance(exc, ClickHouseUnavailable)
         batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)
@@ -179,6 +186,34 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) ->
         lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
     )
     return block.size
+
+
+# The namespace of the insert deduplication tokens: uuid5(namespace, range and rows).
+BATCH_TOKEN_NAMESPACE = UUID("1d7f3b0e-52a4-4c8e-9b61-0f6e2d9a8c47")
+
+
+def batch_token(batch: OutboxBatch, block: EventLogBlock) -> str:
+    """The insert deduplication token of `batch`'s rows: the same range and rows, the same token.
+
+    Derived, never drawn: a half of a bisected batch, or a dead letter re-queued in a batch of
+    its own, whose rows ClickHouse already stored under this token is recognised, whichever
+    batch row carries them and however often it is created again. The rows' digest keeps apart
+    two ranges with the same bounds but other rows (on SQLite every xid is 0, and ids start
+    again with a new database).
+    """
+    key = ":".join(
+        str(part)
+        for part in (
+            batch.consumer,
+            batch.first_xid,
+            batch.first_id,
+            batch.last_xid,
+            batch.last_id,
+            batch.size,
+            block.digest,
+        )
+    )
+    return str(uuid5(BATCH_TOKEN_NAMESPACE, key))
 
 
 def event_log_insert(block: EventLogBlock, *, token: str) -> None:

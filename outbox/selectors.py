@@ -17,7 +17,7 @@ from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
 from outbox.batches import position_after
-from outbox.horizon import HorizonHolder, horizon_holder
+from outbox.horizon import CursorAhead, HorizonHolder, cursors_ahead, horizon_holder
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 
@@ -87,6 +87,16 @@ def outbox_horizon_holder() -> HorizonHolder | None:
     horizon"). None on SQLite, which runs one writing transaction at a time.
     """
     return horizon_holder() if connection.vendor == "postgresql" else None
+
+
+def outbox_cursors_ahead() -> list[CursorAhead]:
+    """Return the consumers whose claims have stopped: their cursor is ahead of the server.
+
+    The database was restored or moved to another PostgreSQL cluster, whose transaction ids
+    are lower: nothing is claimed for them (each claim logs `outbox.cursor_ahead`) until
+    `manage.py outbox rebase-cursor`. Empty when all is well, and on SQLite.
+    """
+    return cursors_ahead() if connection.vendor == "postgresql" else []
 
 
 def clickhouse_health() -> str | None:

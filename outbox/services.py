@@ -16,16 +16,19 @@ from outbox.batches import RelayReport, batch_messages, batches_for_messages
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
+from outbox.cursor_rebase import Rebased, cursor_rebase
 from outbox.contracts import CONSUMER_ANALYTICS, Message
 from outbox.exceptions import NotInTransaction, OutboxError
+from outbox.horizon import cursors_ahead
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
 from outbox.worker_channel import task_send, wakeups_release, wakeups_reserve
 
 log = structlog.get_logger(__name__)
 
-# Batches per purge transaction: up to OUTBOX_BATCH_SIZE messages each.
+# Batches and messages per purge transaction, at most: a batch larger than that goes alone.
 PURGE_CHUNK = 50
+PURGE_MESSAGES = 10_000
 
 # The wake-up throttle of this process: the consumers owed a wake-up, and when one was last sent.
 # Not locked: under threads a race can only send one more message or leave a consumer to the sweep.
@@ -188,22 +191,63 @@ def outbox_dead_letters_retry(
     return batches_for_messages(requeued)
 
 
+@transaction.atomic(durable=True)
+def outbox_cursors_rebase() -> list[Rebased]:
+    """Rebase every consumer's cursor that is ahead of the server's transaction ids.
+
+    After a restore or a move to another PostgreSQL cluster (outbox.cursor_rebase); the
+    others are left as they are. Returns what was rebased; nothing on SQLite.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    rebased = [cursor_rebase(ahead.consumer) for ahead in cursors_ahead()]
+    for done in filter(None, rebased):
+        log.warning(
+            "outbox.cursor_rebased",
+            consumer=done.consumer,
+            shift=done.shift,
+            messages=done.messages,
+        )
+    return list(filter(None, rebased))
+
+
 def outbox_shipped_purge() -> int:
     """Delete batches shipped longer than OUTBOX_RETENTION_SECONDS ago with their messages.
 
-    Works in chunks of batches so no transaction grows with the backlog. Returns the number
-    of messages deleted.
+    Works in chunks of at most PURGE_MESSAGES messages (or one larger batch), one transaction
+    each, so no transaction grows with the backlog. Leaves alone the consumers whose cursor is
+    ahead of the server's transaction ids: until rebased, a message written since may lie
+    inside a shipped batch's range. Returns the number of messages deleted.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_RETENTION_SECONDS)
+    stalled = (
+        [ahead.consumer for ahead in cursors_ahead()] if connection.vendor == "postgresql" else []
+    )
     deleted = 0
     while True:
         with transaction.atomic():
-            batches = list(OutboxBatch.objects.filter(shipped_at__lt=cutoff)[:PURGE_CHUNK])
+            shipped = (
+                OutboxBatch.objects.filter(shipped_at__lt=cutoff)
+                .exclude(consumer__in=stalled)
+                .order_by("shipped_at")
+            )
+            batches = _up_to(list(shipped[:PURGE_CHUNK]), PURGE_MESSAGES)
             if not batches:
                 return deleted
             for batch in batches:
                 deleted += _delete(batch_messages(batch))
             _delete(OutboxBatch.objects.filter(pk__in=[batch.pk for batch in batches]))
+
+
+def _up_to(batches: list[OutboxBatch], messages: int) -> list[OutboxBatch]:
+    """The first of `batches` that hold `messages` messages together, and at least one."""
+    taken, total = [], 0
+    for batch in batches:
+        if taken and total + batch.size > messages:
+            break
+        taken.append(batch)
+        total += batch.size
+    return taken
 
 
 def _delete(queryset: QuerySet) -> int:

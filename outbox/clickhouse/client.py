@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from django.conf import settings
 
+from outbox.clickhouse.errors import is_data_error, is_outage
 from outbox.exceptions import ClickHouseRejected, ClickHouseStoreHeld, ClickHouseUnavailable
 
 _lock = threading.Lock()
@@ -136,7 +137,9 @@ def clickhouse_insert(
     """Insert `data` in one insert, deduplicated by `token` when the same insert is retried.
 
     `data` is rows, or columns with `column_oriented`. Given `column_types`, the client
-    skips the DESCRIBE it otherwise runs before each insert.
+    skips the DESCRIBE it otherwise runs before each insert. Raises ClickHouseRejected when
+    ClickHouse refuses the rows themselves, ClickHouseUnavailable for any other failure
+    (outbox.clickhouse.errors).
     """
 
     def run() -> None:
@@ -149,13 +152,16 @@ def clickhouse_insert(
             settings={"insert_deduplication_token": token},
         )
 
-    _guarded(run)
+    _guarded_insert(run)
 
 
 def clickhouse_insert_raw(
     table: str, data: bytes, *, column_names: Sequence[str], fmt: str, token: str
 ) -> None:
-    """Insert `data`, rows already in ClickHouse's format `fmt`, in one deduplicated insert."""
+    """Insert `data`, rows already in ClickHouse's format `fmt`, in one deduplicated insert.
+
+    Raises as clickhouse_insert does.
+    """
 
     def run() -> None:
         clickhouse_client().raw_insert(
@@ -166,14 +172,28 @@ def clickhouse_insert_raw(
             settings={"insert_deduplication_token": token},
         )
 
-    _guarded(run)
+    _guarded_insert(run)
 
 
 def _guarded(call):
-    """Run `call`, turning driver errors into ClickHouseUnavailable or ClickHouseRejected."""
+    """Run a statement: an outage raises ClickHouseUnavailable, a refusal ClickHouseRejected."""
     try:
         return call()
-    except OperationalError as exc:
-        raise ClickHouseUnavailable(str(exc)) from exc
     except ClickHouseError as exc:
+        if is_outage(exc):
+            raise ClickHouseUnavailable(str(exc)) from exc
         raise ClickHouseRejected(str(exc)) from exc
+
+
+def _guarded_insert(call) -> None:
+    """Run an insert: only refused rows are ClickHouseRejected, every other failure an outage.
+
+    A rejection is counted towards bisecting the batch, so nothing but the rows' own fault may
+    be one: an insert refused for a missing table or column fails every batch alike.
+    """
+    try:
+        call()
+    except ClickHouseError as exc:
+        if is_data_error(exc):
+            raise ClickHouseRejected(str(exc)) from exc
+        raise ClickHouseUnavailable(str(exc)) from exc

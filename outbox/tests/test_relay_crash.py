@@ -1,4 +1,4 @@
-"""A relay killed between its ClickHouse insert and its commit loses and duplicates nothing."""
+"""A relay killed between its ClickHouse insert and marking the batch loses and duplicates none."""
 
 import os
 import signal
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from outbox.models import OutboxBatch
 
@@ -43,6 +44,8 @@ def test_a_relay_killed_after_the_insert_leaves_every_message_in_clickhouse_once
     assert doomed.returncode == -signal.SIGKILL
     [batch] = OutboxBatch.objects.all()
     assert batch.shipped_at is None, "the kill came before the commit"
+    assert batch.next_attempt_at > timezone.now(), "leased: no other relay takes it meanwhile"
+    OutboxBatch.objects.update(next_attempt_at=timezone.now())  # the lease has run out
 
     recovery = _child("recover", child_env)
     out, _ = recovery.communicate(timeout=120)

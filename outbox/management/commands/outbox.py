@@ -1,13 +1,20 @@
 from django.core.management.base import BaseCommand
 
 from outbox.contracts import CONSUMERS
-from outbox.services import outbox_process
-from outbox.selectors import outbox_backlog
-from outbox.services import outbox_dead_letters_retry, outbox_shipped_purge
+from outbox.selectors import outbox_backlog, outbox_cursors_ahead
+from outbox.services import (
+    outbox_cursors_rebase,
+    outbox_dead_letters_retry,
+    outbox_process,
+    outbox_shipped_purge,
+)
 
 
 class Command(BaseCommand):
-    help = "Operate the outbox: backlog, relay now, retry dead letters, purge shipped rows."
+    help = (
+        "Operate the outbox: backlog, relay now, retry dead letters, purge shipped rows, "
+        "rebase a cursor after a restore."
+    )
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -19,6 +26,10 @@ class Command(BaseCommand):
         retry = actions.add_parser("retry-dead", help="re-queue dead-lettered messages")
         retry.add_argument("--consumer", choices=CONSUMERS)
         actions.add_parser("purge", help="delete shipped rows older than OUTBOX_RETENTION")
+        actions.add_parser(
+            "rebase-cursor",
+            help="after a restore or a move to another PostgreSQL cluster: let claims resume",
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "backlog":
@@ -26,6 +37,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{backlog.consumer}: {backlog.unshipped} unshipped, oldest "
                     f"{backlog.oldest_age_seconds} s, {backlog.dead_lettered} dead-lettered"
+                )
+            for ahead in outbox_cursors_ahead():
+                self.stdout.write(
+                    f"{ahead.consumer}: claims stopped, cursor at transaction "
+                    f"{ahead.cursor_xid}, ahead of the server's {ahead.server_next_xid}: "
+                    "run `manage.py outbox rebase-cursor`"
                 )
         elif action == "relay":
             report = outbox_process(consumer=options["consumer"])
@@ -36,5 +53,14 @@ class Command(BaseCommand):
         elif action == "retry-dead":
             count = outbox_dead_letters_retry(consumer=options["consumer"])
             self.stdout.write(f"re-queued {count} dead-lettered messages")
+        elif action == "rebase-cursor":
+            rebased = outbox_cursors_rebase()
+            for done in rebased:
+                self.stdout.write(
+                    f"{done.consumer}: cursor rebased, {done.messages} messages of the old "
+                    f"cluster moved {done.shift} transaction ids back"
+                )
+            if not rebased:
+                self.stdout.write("no cursor is ahead of the server's transaction ids")
         else:
             self.stdout.write(f"deleted {outbox_shipped_purge()} shipped messages")
