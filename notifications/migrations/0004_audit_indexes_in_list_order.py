@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("events", "0008_metricbucket_moved_to_metrics"),
-        ("notifications", "0003_i17a2_audit_every_tenant_permission"),
+        ("notifications", "0003_audit_every_tenant_permission"),
         ("users", "0001_initial"),
     ]
 

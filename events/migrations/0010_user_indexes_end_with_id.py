@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("events", "0009_i17a1_alert_stream_index"),
+        ("events", "0009_alert_stream_index"),
         ("users", "0001_initial"),
     ]
 
