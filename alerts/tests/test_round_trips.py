@@ -33,6 +33,7 @@ def key_kept_through_the_test(settings):
     """Keep a seen key for the whole test: a slow machine must not outlive the 1 s window."""
     settings.API_KEY_CACHE_SECONDS = 300
 
+
 ROUND_TRIPS = 2
 _ROUND_TRIP_END = re.compile(r"^F\t\d+\t(Sync|Query)\b", re.MULTILINE)
 
