@@ -12,13 +12,14 @@ from datetime import datetime
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from outbox.horizon import HorizonHolder
+from outbox.horizon import CursorAhead, HorizonHolder
 from outbox.models import WorkerHeartbeat
 from outbox.selectors import (
     Backlog,
     broker_health,
     clickhouse_health,
     outbox_backlog,
+    outbox_cursors_ahead,
     outbox_horizon_holder,
     worker_heartbeat,
 )
@@ -68,6 +69,7 @@ class Status:
     failed: list[str]
     outbox: list[Backlog]
     outbox_horizon_holder: HorizonHolder | None
+    outbox_cursors_ahead: list[CursorAhead]
     worker_heartbeat: Heartbeat | None
 
     @property
@@ -79,13 +81,17 @@ def status_report() -> Status:
     """Each dependency by name, the outbox backlog, what holds it back, the worker's heartbeat.
 
     Database, broker (none under `make run`) and ClickHouse (a server is pinged; an embedded
-    store, which only the worker may open, is judged by the worker's heartbeat).
+    store, which only the worker may open, is judged by the worker's heartbeat). The outbox
+    fails when a consumer's claims have stopped because its cursor is ahead of the server (a
+    restore or a move to another cluster) until `manage.py outbox rebase-cursor`.
     """
     database_ok = database_is_ready()
+    cursors_ahead = outbox_cursors_ahead() if database_ok else []
     problems = {
         "database": None if database_ok else "the database does not answer",
         "broker": broker_health(),
         "clickhouse": clickhouse_health() if database_ok else "unknown without the database",
+        "outbox": _cursors_ahead_problem(cursors_ahead),
     }
     heartbeat = worker_heartbeat() if database_ok else None
     return Status(
@@ -96,7 +102,18 @@ def status_report() -> Status:
         failed=[name for name, problem in problems.items() if problem is not None],
         outbox=outbox_backlog() if database_ok else [],
         outbox_horizon_holder=outbox_horizon_holder() if database_ok else None,
+        outbox_cursors_ahead=cursors_ahead,
         worker_heartbeat=None if heartbeat is None else _heartbeat(heartbeat),
+    )
+
+
+def _cursors_ahead_problem(cursors_ahead: list[CursorAhead]) -> str | None:
+    if not cursors_ahead:
+        return None
+    consumers = ", ".join(ahead.consumer for ahead in cursors_ahead)
+    return (
+        f"claims stopped for {consumers}: cursor ahead of the server's transaction ids "
+        "(run `manage.py outbox rebase-cursor`)"
     )
 
 

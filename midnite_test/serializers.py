@@ -153,6 +153,12 @@ class WorkerHeartbeatSerializer(serializers.Serializer):
     clickhouse_ok = serializers.BooleanField(help_text="Whether ClickHouse answered it.")
 
 
+class CursorAheadSerializer(serializers.Serializer):
+    consumer = serializers.CharField()
+    cursor_xid = serializers.IntegerField()
+    server_next_xid = serializers.IntegerField()
+
+
 class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="`ok`, or `degraded` when a dependency failed.")
     checks = serializers.DictField(
@@ -166,6 +172,14 @@ class StatusSerializer(serializers.Serializer):
             "The session of this database with the oldest open transaction that has written: "
             "the outbox ships nothing it or later transactions wrote until it ends. Null when "
             "there is none. Transactions of other databases never hold the outbox back."
+        ),
+    )
+    outbox_cursors_ahead = CursorAheadSerializer(
+        many=True,
+        help_text=(
+            "Consumers whose claims have stopped: their cursor is ahead of the server's "
+            "transaction ids after a restore or a move to another cluster. Empty when all is "
+            "well; `manage.py outbox rebase-cursor` resumes them."
         ),
     )
     worker_heartbeat = WorkerHeartbeatSerializer(

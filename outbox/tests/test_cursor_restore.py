@@ -49,7 +49,9 @@ def restored(publish):
     return old
 
 
-def test_a_cursor_ahead_of_the_server_stops_claims_loudly(event_log, publish, restored, settings):
+def test_a_cursor_ahead_of_the_server_stops_claims_loudly(
+    event_log, publish, restored, settings, api_client
+):
     """Before: claims found nothing for ever, and nothing said so."""
     settings.OUTBOX_RETENTION_SECONDS = 3600
     publish(2)  # written since the restore: lower transaction ids than the cursor's
@@ -64,6 +66,16 @@ def test_a_cursor_ahead_of_the_server_stops_claims_loudly(event_log, publish, re
     [stalled] = outbox_cursors_ahead()
     assert (stalled.consumer, stalled.cursor_xid) == (CONSUMER_ANALYTICS, restored)
     assert stalled.server_next_xid < restored
+    status = api_client.get("/healthz/status").json()
+    assert status["status"] == "degraded" and "outbox" in status["failed"]
+    assert "rebase-cursor" in status["checks"]["outbox"]
+    assert status["outbox_cursors_ahead"] == [
+        {
+            "consumer": CONSUMER_ANALYTICS,
+            "cursor_xid": restored,
+            "server_next_xid": stalled.server_next_xid,
+        }
+    ]
     assert outbox_shipped_purge() == 0, "a stalled consumer's shipped ranges are left alone"
     assert event_log.count() == 0
 

@@ -77,13 +77,14 @@ def test_status_names_each_dependency_the_backlog_and_the_worker_heartbeat(api_c
     heartbeat = body.pop("worker_heartbeat")
     assert body == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "clickhouse": "ok"},
+        "checks": {"database": "ok", "broker": "ok", "clickhouse": "ok", "outbox": "ok"},
         "failed": [],
         "outbox": [
             {"consumer": consumer, "unshipped": 0, "oldest_age_seconds": None, "dead_lettered": 0}
             for consumer in ("analytics", "metrics")
         ],
         "outbox_horizon_holder": None,
+        "outbox_cursors_ahead": [],
     }
     assert heartbeat["clickhouse_ok"] is True and 0 <= heartbeat["age_seconds"] < 60
 
