@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from events.contracts import EventInput, ProductEvent
+from events.models import TRANSACTION_SOURCE
 from midnite_test.serializers import money_parse
 
 MAX_ID_LENGTH = 128
@@ -185,6 +186,14 @@ def _event_id(value: Any) -> str:
     return value
 
 
+def _source(value: Any) -> str:
+    value = _text(MAX_NAME_LENGTH)(value)
+    if value == TRANSACTION_SOURCE:
+        # The alert stream (alerts.stream) is POST /event's: no other way in may feed it.
+        raise ValueError(f'The source "{TRANSACTION_SOURCE}" is reserved for POST /event.')
+    return value
+
+
 def timestamp_parse(value: Any) -> datetime:
     """Return the ISO 8601 timestamp `value` in UTC; it must carry a timezone."""
     if not isinstance(value, str):
@@ -286,7 +295,7 @@ def _amount(value: Any) -> Decimal | None:
 _CHECKS = {
     "event_id": _event_id,
     "tenant_id": _text(MAX_ID_LENGTH),
-    "source": _text(MAX_NAME_LENGTH),
+    "source": _source,
     "event_type": _text(MAX_NAME_LENGTH),
     "timestamp": timestamp_parse,
     "payload": _payload,

@@ -90,6 +90,7 @@ def test_timestamps_are_stored_in_utc(ingest):
         ({"timestamp": "yesterday"}, "timestamp"),
         ({"timestamp": 1705314600}, "timestamp"),
         ({"event_id": "txn:1:20"}, "event_id"),
+        ({"source": "transactions"}, "source"),
         ({"event_id": "x" * 129}, "event_id"),
         ({"tenant_id": "t" * 129}, "tenant_id"),
         ({"event_type": "e" * 65}, "event_type"),
