@@ -41,8 +41,8 @@ from users.models import User
 COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
 # The first key of the evaluation's advisory locks (the second is the user's id): "ntfy".
 _LOCK_NAMESPACE = 0x6E746679
-_USERS_LOCK = """
-    SELECT pg_advisory_xact_lock(%s, (user_id %% 2147483648)::int)
+_USERS_LOCK = f"""
+    SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, (user_id %% 2147483648)::int)
     FROM unnest(%s::bigint[]) AS user_id ORDER BY user_id
 """
 
@@ -108,7 +108,7 @@ def _users_lock(user_ids: list[int]) -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_USERS_LOCK, [_LOCK_NAMESPACE, user_ids])
+            cursor.execute(_USERS_LOCK, [user_ids])
 
 
 @dataclass
