@@ -117,3 +117,11 @@ def store_event():
         return Event.objects.create(**{**defaults, **fields})
 
     return store
+
+
+@pytest.fixture
+def sentry_ingest():
+    """Sentry started as settings start it, sending to a loopback ingest that keeps it all."""
+    from midnite_test.tests.sentry_ingest import sentry_ingest_running
+
+    yield from sentry_ingest_running()

@@ -7,9 +7,15 @@ import json
 def wsgi_post(app, body, *, key=None, **environ):
     """POST `body` to /event; return the status, the headers and the body."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return wsgi_call(app, "POST", "/event", content, key=key, **environ)
+
+
+def wsgi_call(app, method: str, path: str, content: bytes, *, key=None, query="", **environ):
+    """Send one request to `app`; return the status, the headers and the body."""
     request = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/event",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "HTTP_HOST": "testserver",

@@ -12,17 +12,11 @@ from django.db import IntegrityError, connection, transaction
 
 from alerts.tests.wsgi_client import wsgi_post
 from events.models import Event
-from midnite_test.tests.sentry_ingest import sentry_ingest_running
 from users.models import User
 
 EMAIL = "jane.secret@example.com"
 PHONE = "+447700900123"
 AMOUNT = "987654.32"
-
-
-@pytest.fixture
-def sentry_ingest():
-    yield from sentry_ingest_running()
 
 
 @pytest.fixture

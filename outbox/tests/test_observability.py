@@ -5,13 +5,10 @@ root handler using the project's formatter chain, rendering JSON). Sentry report
 HTTP server on the loopback interface.
 """
 
-import gzip
 import json
 import logging
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
@@ -20,7 +17,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from structlog.testing import capture_logs
 
-from midnite_test.observability import sentry_configure
 from outbox.clickhouse.client import clickhouse_command
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox.relay import outbox_relay
@@ -165,78 +161,10 @@ def test_a_line_logged_after_a_request_carries_no_request_id(rendered_lines, db)
 # Sentry traces of the relay.
 
 
-class SentryServer(ThreadingHTTPServer):
-    """Sentry's ingest on 127.0.0.1: keeps every envelope posted to it, decompressed."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _SentryHandler)
-        self.envelopes: list[bytes] = []
-
-    @property
-    def dsn(self) -> str:
-        return f"http://publickey@127.0.0.1:{self.server_address[1]}/1"
-
-    def transactions(self) -> list[dict]:
-        return [
-            json.loads(payload)
-            for envelope in list(self.envelopes)
-            for header, payload in _envelope_items(envelope)
-            if header.get("type") == "transaction"
-        ]
-
-
-class _SentryHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        encoding = self.headers.get("Content-Encoding", "identity")
-        assert encoding in ("gzip", "identity"), encoding
-        self.server.envelopes.append(gzip.decompress(body) if encoding == "gzip" else body)
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
-def _envelope_items(envelope: bytes) -> list[tuple[dict, bytes]]:
-    """Split a Sentry envelope into its items' headers and payloads."""
-    _, _, rest = envelope.partition(b"\n")
-    items = []
-    while rest.strip():
-        header_line, _, rest = rest.partition(b"\n")
-        header = json.loads(header_line)
-        if "length" in header:
-            payload, rest = rest[: header["length"]], rest[header["length"] :]
-            rest = rest.removeprefix(b"\n")
-        else:
-            payload, _, rest = rest.partition(b"\n")
-        items.append((header, payload))
-    return items
-
-
-@pytest.fixture
-def sentry_server():
-    server = SentryServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def sentry_on(sentry_server):
-    """Sentry started as settings start it, sending to the loopback server; off afterwards."""
-    sentry_configure(dsn=sentry_server.dsn, environment="test", traces_sample_rate=1.0)
-    yield sentry_server
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_relayed_batch_is_traced_with_claim_insert_and_mark_spans(event_log, publish, sentry_on):
+def test_a_relayed_batch_is_traced_with_claim_insert_and_mark_spans(
+    event_log, publish, sentry_ingest
+):
     publish(3)
 
     outbox_relay()
@@ -246,7 +174,7 @@ def test_a_relayed_batch_is_traced_with_claim_insert_and_mark_spans(event_log, p
     while True:
         traced = [
             transaction
-            for transaction in sentry_on.transactions()
+            for transaction in sentry_ingest.events("transaction")
             if transaction["transaction"] == "outbox.relay_batch"
             and {"outbox.claim", "outbox.insert", "outbox.mark"}
             <= {span["op"] for span in transaction["spans"]}

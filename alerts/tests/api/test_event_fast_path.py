@@ -33,7 +33,6 @@ from api_keys.permissions import HasApiKey
 from api_keys.services import api_key_create
 from api_keys.throttles import ApiKeyRateThrottle
 from events.models import Event
-from midnite_test.tests.sentry_ingest import sentry_ingest_running
 
 # API_THROTTLE_RATE's default: `make run` and production serve with the throttle on.
 SERVED_RATE = "6000/min"
@@ -350,11 +349,6 @@ def test_switched_off_other_middleware_raises_no_warning(settings):
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
 
     assert fast_path_middleware_check(None) == []
-
-
-@pytest.fixture
-def sentry_ingest():
-    yield from sentry_ingest_running()
 
 
 @pytest.fixture

@@ -17,16 +17,9 @@ from alerts.fast_path import transaction_fast_path
 from alerts.tests.wsgi_client import wsgi_post
 from events.models import Event
 from outbox.models import OutboxMessage
+from midnite_test.tests.api.valid_items import EVENT, PRODUCT
 from users.models import User
 
-EVENT = {
-    "event_id": "evt_0",
-    "tenant_id": "tenant_1",
-    "source": "web",
-    "event_type": "click",
-    "timestamp": "2024-01-15T10:30:00Z",
-}
-PRODUCT = {"user_id": "u_1", "event_type": "signed_up", "event_timestamp": "2024-01-15T10:30:00Z"}
 TIME_RANGE = "Must be between 1900-01-01T00:00:00Z and 2299-12-31T23:59:59Z."
 TIMES_OUT_OF_RANGE = [
     "0001-01-01T00:00:00+01:00",

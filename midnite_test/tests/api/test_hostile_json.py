@@ -12,7 +12,6 @@ Derandomized, with a modest number of examples per way in: the same cases on eve
 """
 
 import base64
-import io
 import itertools
 import json
 from urllib.parse import urlencode
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.fast_path import transaction_fast_path
+from alerts.tests.wsgi_client import wsgi_call
 from events.models import Event
 from outbox.models import OutboxMessage
 from users.models import User
@@ -199,27 +199,7 @@ class Served:
 
     def __call__(self, method: str, path: str, body: str = "", query: str = ""):
         content = body.encode("utf-8", "surrogatepass")
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "testserver",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_AUTHORIZATION": f"Bearer {self.key}",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(content)),
-            "wsgi.input": io.BytesIO(content),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": io.StringIO(),
-        }
-        started = {}
-        chunks = self.app(environ, lambda status, headers: started.update(status=status))
-        answer = b"".join(chunks)
-        getattr(chunks, "close", lambda: None)()
-        status = int(started["status"].split()[0])
+        status, _, answer = wsgi_call(self.app, method, path, content, key=self.key, query=query)
         assert status < 500, (method, path, query, body[:500], answer[:500])
         return status, json.loads(answer)
 

@@ -7,16 +7,8 @@ from django.test import RequestFactory
 
 from events.models import Event
 from midnite_test.http_errors import server_error
+from midnite_test.tests.api.valid_items import EVENT, PRODUCT
 from users.models import User
-
-EVENT = {
-    "event_id": "evt_0",
-    "tenant_id": "tenant_1",
-    "source": "web",
-    "event_type": "click",
-    "timestamp": "2024-01-15T10:30:00Z",
-}
-PRODUCT = {"user_id": "u_1", "event_type": "signed_up", "event_timestamp": "2024-01-15T10:30:00Z"}
 
 
 @pytest.mark.parametrize(
