@@ -34,9 +34,14 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options) -> None:
         if action == "backlog":
             for backlog in outbox_backlog():
+                oldest = (
+                    ""
+                    if backlog.oldest_age_seconds is None
+                    else f", oldest {backlog.oldest_age_seconds} s"
+                )
                 self.stdout.write(
-                    f"{backlog.consumer}: {backlog.unshipped} unshipped, oldest "
-                    f"{backlog.oldest_age_seconds} s, {backlog.dead_lettered} dead-lettered"
+                    f"{backlog.consumer}: {backlog.unshipped} unshipped{oldest}, "
+                    f"{backlog.dead_lettered} dead-lettered"
                 )
             for ahead in outbox_cursors_ahead():
                 self.stdout.write(
