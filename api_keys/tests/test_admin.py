@@ -1,6 +1,7 @@
 """The admin lists API keys and revokes them; it never creates or edits one."""
 
 from api_keys.models import ApiKey
+from midnite_test.tests.admin_staff import offered_actions, staff_client
 
 LIST_URL = "/admin/api_keys/apikey/"
 
@@ -48,25 +49,8 @@ def test_keys_cannot_be_added_in_the_admin(admin_client):
     assert admin_client.get(f"{LIST_URL}add/").status_code == 403
 
 
-def _offered_actions(response) -> set[str]:
-    form = response.context["action_form"]  # None when no action is offered
-    return {name for name, _ in form.fields["action"].choices} if form else set()
-
-
-def _staff_client(client, django_user_model, *permissions: str):
-    """Log in a staff user (not a superuser) holding only `permissions` of the API key model."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("staff", password="x", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="api_keys", codename__in=permissions)
-    )
-    client.force_login(user)
-    return client
-
-
 def test_staff_who_may_only_view_keys_cannot_revoke_one(client, django_user_model, issue):
-    viewer = _staff_client(client, django_user_model, "view_apikey")
+    viewer = staff_client(client, django_user_model, "api_keys", "view_apikey")
     key = issue().api_key
 
     listing = viewer.get(LIST_URL)
@@ -75,13 +59,13 @@ def test_staff_who_may_only_view_keys_cannot_revoke_one(client, django_user_mode
     )
 
     assert listing.status_code == 200
-    assert "revoke" not in _offered_actions(listing)
+    assert "revoke" not in offered_actions(listing)
     assert "Revoked 1 API keys" not in response.text
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
 
 
 def test_staff_with_the_change_permission_revoke_keys(client, django_user_model, issue):
-    changer = _staff_client(client, django_user_model, "view_apikey", "change_apikey")
+    changer = staff_client(client, django_user_model, "api_keys", "view_apikey", "change_apikey")
     key = issue().api_key
 
     changer.post(LIST_URL, {"action": "revoke", "index": 0, "_selected_action": [key.pk]})

@@ -60,6 +60,35 @@ def _in_thread(target) -> tuple[threading.Thread, list]:
     return thread, results
 
 
+def _evaluation_beside(
+    holder_thread: threading.Thread,
+    signup,
+    *,
+    locked: threading.Event,
+    finish: threading.Event,
+    holder_pid: list[int],
+    holder: str,
+) -> tuple[bool, list]:
+    """Evaluate `signup` while `holder_thread` holds its transaction open at its lock.
+
+    Return whether the evaluation finished without waiting on the holder, and what it returned.
+    """
+    try:
+        assert locked.wait(timeout=60), f"{holder} never reached its lock"
+
+        def evaluate() -> int:
+            with transaction.atomic():
+                return notification_events_evaluate(event_ids=[signup.pk])
+
+        evaluation, evaluated = _in_thread(evaluate)
+        unblocked = _finishes_without_waiting_on(evaluation, holder_pid[0])
+    finally:
+        finish.set()
+        holder_thread.join()
+    evaluation.join()
+    return unblocked, evaluated
+
+
 def test_post_event_does_not_wait_for_an_evaluation_of_the_same_user(users, api_key):
     signup = product_event(users[0], "signup_completed", SIGNUP)
     with transaction.atomic():
@@ -124,19 +153,9 @@ def test_an_evaluation_does_not_wait_for_post_event_on_the_same_user(users, api_
     post, posted = _in_thread(
         lambda: client_with_key(api_key).post("/event", DEPOSIT, format="json")
     )
-    try:
-        assert locked.wait(timeout=60), "POST /event never reached its lock"
-
-        def evaluate() -> int:
-            with transaction.atomic():
-                return notification_events_evaluate(event_ids=[signup.pk])
-
-        evaluation, evaluated = _in_thread(evaluate)
-        unblocked = _finishes_without_waiting_on(evaluation, poster_pid[0])
-    finally:
-        finish.set()
-        post.join()
-    evaluation.join()
+    unblocked, evaluated = _evaluation_beside(
+        post, signup, locked=locked, finish=finish, holder_pid=poster_pid, holder="POST /event"
+    )
 
     assert unblocked, "the evaluation waited for POST /event's transaction"
     assert evaluated == [1]
@@ -164,19 +183,9 @@ def test_an_evaluation_does_not_wait_for_product_ingestion_of_the_same_user(api_
     post, posted = _in_thread(
         lambda: client_with_key(api_key).post("/api/v1/events", body, format="json")
     )
-    try:
-        assert locked.wait(timeout=60), "the ingestion never reached its lock"
-
-        def evaluate() -> int:
-            with transaction.atomic():
-                return notification_events_evaluate(event_ids=[signup.pk])
-
-        evaluation, evaluated = _in_thread(evaluate)
-        unblocked = _finishes_without_waiting_on(evaluation, ingester_pid[0])
-    finally:
-        finish.set()
-        post.join()
-    evaluation.join()
+    unblocked, evaluated = _evaluation_beside(
+        post, signup, locked=locked, finish=finish, holder_pid=ingester_pid, holder="the ingestion"
+    )
 
     assert unblocked, "the evaluation waited for the ingestion's transaction"
     assert evaluated == [1]

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from midnite_test.tests.admin_staff import offered_actions, staff_client
 from outbox.models import OutboxBatch, OutboxMessage
 
 LIST_URL = "/admin/outbox/outboxmessage/"
@@ -110,38 +111,23 @@ def test_changing_a_message_is_forbidden(admin_client, messages):
     assert (message.consumer, message.topic) == ("analytics", "test")
 
 
-def _offered_actions(response) -> set[str]:
-    form = response.context["action_form"]  # None when no action is offered
-    return {name for name, _ in form.fields["action"].choices} if form else set()
-
-
-def _staff_client(client, django_user_model, *permissions: str):
-    """Log in a staff user (not a superuser) holding only `permissions` of outbox messages."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("staff", password="x", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="outbox", codename__in=permissions)
-    )
-    client.force_login(user)
-    return client
-
-
 def test_staff_who_may_only_view_messages_cannot_requeue_dead_letters(
     client, django_user_model, messages
 ):
-    viewer = _staff_client(client, django_user_model, "view_outboxmessage")
+    viewer = staff_client(client, django_user_model, "outbox", "view_outboxmessage")
 
     listing = viewer.get(LIST_URL)
     viewer.post(LIST_URL, {"action": "retry", "index": 0, "_selected_action": [messages["dead"]]})
 
     assert listing.status_code == 200
-    assert "retry" not in _offered_actions(listing)
+    assert "retry" not in offered_actions(listing)
     assert OutboxMessage.objects.get(pk=messages["dead"]).dead_lettered_at is not None
 
 
 def test_staff_with_the_change_permission_requeue_dead_letters(client, django_user_model, messages):
-    changer = _staff_client(client, django_user_model, "view_outboxmessage", "change_outboxmessage")
+    changer = staff_client(
+        client, django_user_model, "outbox", "view_outboxmessage", "change_outboxmessage"
+    )
 
     changer.post(LIST_URL, {"action": "retry", "index": 0, "_selected_action": [messages["dead"]]})
 
