@@ -124,9 +124,14 @@ def test_every_process_refuses_a_revoked_key_within_two_seconds(
     assert lookup() == "ACCEPTED"  # and kept in that process's cache
 
     api_key_revoke(prefix_or_name=issued.api_key.name)
-    time.sleep(REVOCATION_WINDOW_SECONDS)
+    deadline = time.monotonic() + REVOCATION_WINDOW_SECONDS
 
-    assert lookup() == "REFUSED"
+    # Asked again and again until refused: an answer asked for after the window is a failure.
+    while True:
+        asked_at = time.monotonic()
+        if lookup() == "REFUSED":
+            break
+        assert asked_at < deadline, "the other process still accepts the key after the window"
 
 
 @pytest.mark.parametrize("period", [2.5, 30, -1])

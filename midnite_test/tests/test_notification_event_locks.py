@@ -29,8 +29,13 @@ DEPOSIT = {"type": "deposit", "amount": "150.00", "user_id": 1, "t": 7}
 def _finishes_without_waiting_on(thread: threading.Thread, holder_pid: int) -> bool:
     """Return True once `thread` has finished, False as soon as any session waits on a lock
     that the session `holder_pid` holds."""
+    deadline = time.monotonic() + 60
     with connections["default"].cursor() as cursor:
-        while thread.is_alive():
+        while True:
+            thread.join(timeout=0.01)
+            if not thread.is_alive():
+                return True
+            assert time.monotonic() < deadline, "the thread neither finished nor waited on a lock"
             cursor.execute(
                 # pg_locks, not pg_stat_activity: that is a snapshot taken once a transaction.
                 "SELECT count(*) FROM pg_locks WHERE NOT granted"
@@ -39,8 +44,6 @@ def _finishes_without_waiting_on(thread: threading.Thread, holder_pid: int) -> b
             )
             if cursor.fetchone()[0]:
                 return False
-            time.sleep(0.01)
-    return True
 
 
 def _in_thread(target) -> tuple[threading.Thread, list]:

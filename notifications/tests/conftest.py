@@ -82,6 +82,8 @@ class WebhookServer:
     received: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
+    # Set once the first request has arrived.
+    arrived: threading.Event = field(default_factory=threading.Event)
     delay_seconds: float = 0.0
 
     def keys(self) -> list[str]:
@@ -98,12 +100,13 @@ def webhook():
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers["Content-Length"]))
             state.received.append(Received(self.path, dict(self.headers), json.loads(raw)))
+            state.arrived.set()
             status, text = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
             if status is None:
                 state.holding.set()
                 state.release.wait(timeout=30)
                 return
-            time.sleep(state.delay_seconds)
+            time.sleep(state.delay_seconds)  # the slow provider the test asks for
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

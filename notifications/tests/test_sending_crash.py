@@ -99,9 +99,10 @@ def test_a_slow_provider_never_makes_a_claim_outlive_its_lease(settings, webhook
     webhook.delay_seconds = 0.4
     slow = _sender(webhook, **TIMING)
     try:
-        while not webhook.received:
+        deadline = time.monotonic() + 60
+        while not webhook.arrived.wait(timeout=0.05):
             assert slow.poll() is None, "the sender exited before sending anything"
-            time.sleep(0.01)
+            assert time.monotonic() < deadline, "the sender never sent anything"
         # A second sender sweeps alongside, as the periodic task does, until all is sent.
         deadline = time.monotonic() + 120
         while slow.poll() is None or Notification.objects.filter(status=S.SCHEDULED).exists():
