@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
 
 
@@ -9,6 +10,16 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here because the check loads services, which need the app registry ready.
         from alerts.checks import alert_rules_check, fast_path_middleware_check
+        from alerts.engine import AlertRuleEngine
+        from rule_sets.kinds import RuleSetKind, rule_set_kind_register
+        from rule_sets.models import KIND_ALERTS
 
         checks.register(alert_rules_check)
         checks.register(fast_path_middleware_check)
+        rule_set_kind_register(
+            RuleSetKind(
+                name=KIND_ALERTS,
+                compile=AlertRuleEngine.from_source,
+                default_path=lambda: settings.ALERT_RULES_PATH,
+            )
+        )

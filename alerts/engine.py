@@ -33,11 +33,19 @@ class AlertRuleEngine:
         Raises RuleParseError, naming the file, the rule and the field, for a bad file.
         """
         try:
-            return cls(alert_rules_parse(path.read_text()))
+            return cls.from_source(path.read_text())
         except OSError as exc:
             raise RuleParseError(str(path), f"cannot read the rules file: {exc.strerror}")
         except RuleParseError as exc:
             raise RuleParseError(f"{path}: {exc.path}", exc.message)
+
+    @classmethod
+    def from_source(cls, source: str) -> "AlertRuleEngine":
+        """Compile the alert rules of the YAML text `source` (a rule set version's).
+
+        Raises RuleParseError naming the rule and the field.
+        """
+        return cls(alert_rules_parse(source))
 
     def plan(self, event_type: str) -> HistoryPlan:
         """Return the history questions the rules ask about an event of `event_type`."""

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "outbox",
     "users",
     "events",
+    "rule_sets",
     "alerts",
     "metrics",
     "notifications",

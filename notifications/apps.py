@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
 
 
@@ -14,13 +15,23 @@ class NotificationsConfig(AppConfig):
             notification_delivery_check,
             notification_lease_check,
         )
+        from notifications.config import notification_rule_set_compile
         from notifications.evaluation import notification_messages_handle
         from outbox.contracts import CONSUMER_NOTIFICATIONS
         from outbox.services import outbox_consumer_register
+        from rule_sets.kinds import RuleSetKind, rule_set_kind_register
+        from rule_sets.models import KIND_NOTIFICATIONS
 
         checks.register(notification_config_check)
         checks.register(notification_lease_check)
         checks.register(notification_delivery_check, deploy=True)
         outbox_consumer_register(
             consumer=CONSUMER_NOTIFICATIONS, handler=notification_messages_handle
+        )
+        rule_set_kind_register(
+            RuleSetKind(
+                name=KIND_NOTIFICATIONS,
+                compile=notification_rule_set_compile,
+                default_path=lambda: settings.NOTIFICATION_RULES_PATH,
+            )
         )

@@ -63,18 +63,34 @@ def notification_config_load(*, rules_path: Path, templates_path: Path) -> Notif
     template, and when a rule asks the event store a question it cannot answer.
     """
     templates = _parsed(templates_path, notification_templates_parse)
-    rules = _parsed(rules_path, notification_rules_parse)
+    return _parsed(
+        rules_path,
+        lambda text: notification_rules_compile(
+            text, templates=templates, templates_name=str(templates_path)
+        ),
+    )
+
+
+def notification_rules_compile(
+    source: str, *, templates: Mapping[str, NotificationTemplate], templates_name: str
+) -> NotificationConfig:
+    """Return the rules of the YAML text `source` with the `templates` they send.
+
+    Raise RuleParseError naming the rule and the field when a rule is invalid, sends a type
+    `templates` (read from `templates_name`) lacks, or asks a question the store cannot answer.
+    """
+    rules = notification_rules_parse(source)
     for index, rule in enumerate(rules):
-        where = f"{rules_path}: rules[{index}] ({rule.name})"
+        where = f"rules[{index}] ({rule.name})"
         if rule.notification_type not in templates:
-            raise NotificationConfigError(
-                f"{where}.notification_type: no template of type {rule.notification_type!r} "
-                f"in {templates_path}"
+            raise RuleParseError(
+                f"{where}.notification_type",
+                f"no template of type {rule.notification_type!r} in {templates_name}",
             )
         try:
             check_answerable(rule.condition)
         except UnsupportedFilter as exc:
-            raise NotificationConfigError(f"{where}.{_key_of(rule.condition)}: {exc}") from exc
+            raise RuleParseError(f"{where}.{_key_of(rule.condition)}", str(exc)) from exc
     return NotificationConfig(rules=rules, templates=templates)
 
 
@@ -112,6 +128,25 @@ def _notification_config_for(rules_path: str, templates_path: str) -> Notificati
     return notification_config_load(
         rules_path=Path(rules_path), templates_path=Path(templates_path)
     )
+
+
+def notification_rule_set_compile(source: str) -> NotificationConfig:
+    """Compile a notification rule set version against the templates file in settings.
+
+    Raises RuleParseError naming the rule and the field (rule_sets.kinds).
+    """
+    path = settings.NOTIFICATION_TEMPLATES_PATH
+    return notification_rules_compile(
+        source, templates=_templates_at(str(path)), templates_name=path.name
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _templates_at(path: str) -> Mapping[str, NotificationTemplate]:
+    try:
+        return _parsed(Path(path), notification_templates_parse)
+    except NotificationConfigError as exc:
+        raise RuleParseError(path, str(exc)) from exc
 
 
 def notification_config() -> NotificationConfig:

@@ -1,0 +1,137 @@
+"""Writes of the rule sets: versions created, activated, and the default files imported."""
+
+import hashlib
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rule_sets.exceptions import InvalidRules, RuleSetVersionNotFound
+from rule_sets.kinds import rule_set_kind, rule_set_kinds
+from rule_sets.models import RuleSetActivation, RuleSetVersion
+from rules.exceptions import RuleParseError
+
+# Who made what the default files became.
+IMPORTED_BY = "the default rules file"
+
+
+def rule_set_version_create(
+    *, kind: str, source: str, note: str = "", created_by: str
+) -> RuleSetVersion:
+    """Store `source` as the next version of `kind`, a draft.
+
+    Raises InvalidRules, its details naming the rule and the field (and the line where YAML
+    gives one), when the kind cannot compile `source`.
+    """
+    rule_set_source_check(kind=kind, source=source)
+    with transaction.atomic():
+        # The kind's versions are numbered one after another: serialise their creation.
+        latest = (
+            RuleSetVersion.objects.select_for_update()
+            .filter(kind=kind)
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
+        return RuleSetVersion.objects.create(
+            kind=kind,
+            version=(latest or 0) + 1,
+            source=source,
+            sha256=hashlib.sha256(source.encode()).hexdigest(),
+            note=note,
+            created_by=created_by,
+        )
+
+
+def rule_set_source_check(*, kind: str, source: str) -> None:
+    """Raise InvalidRules unless `source` compiles as a rule set of `kind`."""
+    try:
+        rule_set_kind(kind).compile(source)
+    except RuleParseError as exc:
+        raise InvalidRules(
+            f"The {kind} rules are invalid: {exc}", details=rule_parse_error_details(exc)
+        ) from exc
+
+
+def rule_parse_error_details(error: RuleParseError) -> dict:
+    """Return where `error` is: `rule` (e.g. "rules[1] (code 30)"), `field` and `line`.
+
+    A YAML syntax error names a line and no rule; a rule error names the rule and the field.
+    """
+    rule, _, field = error.path.partition(".")
+    if not rule.startswith("rules["):
+        rule, field = "", error.path if error.path != "<document>" else ""
+    line = None
+    marker = " at line "
+    if marker in error.message:
+        line = int(error.message.rsplit(marker, 1)[1].split(",")[0])
+    return {"path": error.path, "rule": rule or None, "field": field or None, "line": line}
+
+
+def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> RuleSetVersion:
+    """Make `version` of `kind` the active one and retire the one it replaces.
+
+    Activating the active version changes nothing; activating a retired one is the rollback.
+    Every process evaluates new events under it from its next event on (rule_sets.active).
+    """
+    with transaction.atomic():
+        versions = {
+            row.version: row for row in RuleSetVersion.objects.select_for_update().filter(kind=kind)
+        }
+        chosen = versions.get(version)
+        if chosen is None:
+            raise RuleSetVersionNotFound(f"The {kind} rules have no version {version}.")
+        if chosen.status == RuleSetVersion.Status.ACTIVE:
+            return chosen
+        replaced = next(
+            (row for row in versions.values() if row.status == RuleSetVersion.Status.ACTIVE),
+            None,
+        )
+        now = timezone.now()
+        if replaced is not None:
+            replaced.status = RuleSetVersion.Status.RETIRED
+            replaced.save(update_fields=["status"])
+        chosen.status = RuleSetVersion.Status.ACTIVE
+        chosen.activated_at = now
+        chosen.save(update_fields=["status", "activated_at"])
+        RuleSetActivation.objects.create(
+            kind=kind,
+            version=chosen,
+            replaced=replaced,
+            activated_by=activated_by,
+            activated_at=now,
+        )
+        return chosen
+
+
+def rule_set_default_import(kind: str) -> RuleSetVersion:
+    """Return the active version of `kind`, importing its default file as version 1 if it has none.
+
+    Safe to run in several processes at once: one imports, the others find its version.
+    """
+    active = RuleSetVersion.objects.filter(kind=kind, status=RuleSetVersion.Status.ACTIVE).first()
+    if active is not None:
+        return active
+    source = rule_set_kind(kind).default_path().read_text()
+    try:
+        with transaction.atomic():
+            created = rule_set_version_create(
+                kind=kind,
+                source=source,
+                note="imported from the default file",
+                created_by=IMPORTED_BY,
+            )
+            return rule_set_version_activate(
+                kind=kind, version=created.version, activated_by=IMPORTED_BY
+            )
+    except IntegrityError:
+        # Another process imported it first: theirs is version 1.
+        return RuleSetVersion.objects.get(kind=kind, status=RuleSetVersion.Status.ACTIVE)
+
+
+def rule_sets_import_defaults_on_migrate(**kwargs) -> None:
+    """post_migrate: give every kind with no active version its default file as version 1."""
+    using = kwargs.get("using")
+    if using not in (None, "default"):
+        return
+    for kind in rule_set_kinds():
+        rule_set_default_import(kind.name)
