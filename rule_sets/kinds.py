@@ -7,8 +7,28 @@ default file is; this app never imports them.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from rule_sets.replay import ReplayTally
+
+
+class Replay(Protocol):
+    """Replay a kind's stored history in [start, end) under `active` and `candidate` (compiled
+    rules of the kind), reporting each judgement to `tally` and calling `progress(done, total)`
+    now and then (events replayed, events in the window). Writes nothing."""
+
+    def __call__(
+        self,
+        *,
+        active: Any,
+        candidate: Any,
+        start: datetime,
+        end: datetime,
+        tally: ReplayTally,
+        progress: Callable[[int, int], None],
+    ) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,12 +36,14 @@ class RuleSetKind:
     """A kind of rule set.
 
     `compile` turns YAML text into the kind's evaluable rules, raising RuleParseError naming
-    the rule and the field; `default_path` returns the file imported as version 1.
+    the rule and the field; `default_path` returns the file imported as version 1; `replay`
+    runs a backtest (None until the kind has one).
     """
 
     name: str
     compile: Callable[[str], Any]
     default_path: Callable[[], Path]
+    replay: Replay | None = None
 
 
 _KINDS: dict[str, RuleSetKind] = {}
