@@ -121,12 +121,16 @@ def rule_set_diff(old: RuleSetVersion | None, new: RuleSetVersion) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def rule_set_backtest_get(backtest_id: uuid.UUID) -> RuleSetBacktest:
+def rule_set_backtest_get(backtest_id: str) -> RuleSetBacktest:
     """Return the backtest `backtest_id` with its versions; raise RuleSetBacktestNotFound."""
+    try:
+        pk = uuid.UUID(backtest_id)
+    except ValueError:
+        pk = None
     found = (
-        RuleSetBacktest.objects.select_related("candidate", "baseline")
-        .filter(pk=backtest_id)
-        .first()
+        RuleSetBacktest.objects.select_related("candidate", "baseline").filter(pk=pk).first()
+        if pk is not None
+        else None
     )
     if found is None:
         raise RuleSetBacktestNotFound(

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from events.serializers import TimeRangeQueryMixin, TimestampField
 from midnite_test.serializers import StrictCharField, StrictSerializer
-from rule_sets.models import RuleSetVersion
+from rule_sets.models import RuleSetBacktest, RuleSetVersion
 
 # A version's YAML text: the default files are a few KiB.
 SOURCE_MAX_CHARS = 200_000
@@ -81,6 +81,10 @@ class RuleSetHistorySerializer(serializers.Serializer):
     versions = RuleSetVersionHistorySerializer(many=True, help_text="Newest first.")
 
 
+class RuleSetActivateSerializer(StrictSerializer):
+    """No fields: an empty body, or none."""
+
+
 class BacktestCreateSerializer(TimeRangeQueryMixin, StrictSerializer):
     """`from` and `to`: by default the 7 days before now."""
 
@@ -123,7 +127,7 @@ class BacktestSerializer(serializers.Serializer):
     baseline = serializers.IntegerField(
         source="baseline.version", help_text="The version active when the backtest was made."
     )
-    status = serializers.ChoiceField(choices=["running", "done", "failed"])
+    status = serializers.ChoiceField(choices=RuleSetBacktest.Status.choices)
     progress = serializers.FloatField(help_text="0 to 1: the share of the window's events done.")
     events = serializers.IntegerField(help_text="Events replayed so far.")
     result = BacktestResultSerializer(allow_null=True, help_text="Once `done`.")

@@ -4,7 +4,7 @@ from rule_sets import views
 
 urlpatterns = [
     path(
-        "api/v1/rules/backtests/<uuid:backtest_id>",
+        "api/v1/rules/backtests/<str:backtest_id>",
         views.RuleSetBacktestView.as_view(),
         name="rule-set-backtest",
     ),

@@ -1,7 +1,5 @@
 """HTTP API of the rule sets: versions, the change log, activation and backtests."""
 
-import uuid
-
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +17,7 @@ from rule_sets.selectors import (
 from rule_sets.serializers import (
     BacktestCreateSerializer,
     BacktestSerializer,
+    RuleSetActivateSerializer,
     RuleSetHistorySerializer,
     RuleSetVersionCreateSerializer,
     RuleSetVersionDetailSerializer,
@@ -256,12 +255,17 @@ class RuleSetActivateView(RulesAccess, APIView):
             "The previous active version becomes `retired`, and the change log records who "
             "activated which version, when. Every web and worker process evaluates new "
             "events under it within 2 s, without a restart. Activating the active version "
-            "changes nothing. " + ACCESS + "Errors: 404 `unknown_rule_set_kind`, 404 "
-            "`rule_set_version_not_found`."
+            "changes nothing. No body, or `{}`. " + ACCESS + "Errors: 400 `invalid_payload`, "
+            "404 `unknown_rule_set_kind`, 404 `rule_set_version_not_found`."
         ),
         parameters=[KIND, VERSION],
         request=None,
-        responses={200: RuleSetVersionSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: RuleSetVersionSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "activated",
@@ -272,6 +276,7 @@ class RuleSetActivateView(RulesAccess, APIView):
         ],
     )
     def post(self, request: Request, kind: str, n: int) -> Response:
+        RuleSetActivateSerializer(data=request.data).is_valid(raise_exception=True)
         _known(kind)
         version = rule_set_version_activate(kind=kind, version=n, activated_by=actor_name(request))
         return Response(RuleSetVersionSerializer(version).data)
@@ -354,7 +359,7 @@ class RuleSetBacktestView(RulesAccess, APIView):
             OpenApiExample("done", value=BACKTEST_EXAMPLE, response_only=True, status_codes=["200"])
         ],
     )
-    def get(self, request: Request, backtest_id: uuid.UUID) -> Response:
+    def get(self, request: Request, backtest_id: str) -> Response:
         return Response(BacktestSerializer(rule_set_backtest_get(backtest_id)).data)
 
 

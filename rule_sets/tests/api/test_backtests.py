@@ -145,3 +145,9 @@ def test_a_kind_without_a_replay_fails_the_backtest_saying_so(rules_client, cand
     body = rules_client.get(f"/api/v1/rules/backtests/{backtest_id}").json()
     assert body["status"] == "failed"
     assert "no backtest yet" in body["error"]
+
+
+def test_a_backtest_id_that_is_not_a_uuid_is_404(rules_client):
+    response = rules_client.get("/api/v1/rules/backtests/not-a-uuid")
+
+    assert (response.status_code, response.json()["error"]) == (404, "backtest_not_found")
