@@ -71,11 +71,12 @@ def rule_set_backtest_create(
     start: datetime | None = None,
     end: datetime | None = None,
     created_by: str,
+    wake: bool = True,
 ) -> RuleSetBacktest:
     """Store a backtest of `version` of `kind` against the active version, `running`.
 
-    Asks a worker to run it once committed. Raises RuleSetKindNotFound, RuleSetVersionNotFound
-    and InvalidBacktestWindow.
+    Asks a worker to run it once committed, unless not `wake` (the caller runs it). Raises
+    RuleSetKindNotFound, RuleSetVersionNotFound and InvalidBacktestWindow.
     """
     from rule_sets.tasks import rule_set_backtest_wake
 
@@ -89,7 +90,8 @@ def rule_set_backtest_create(
             window_end=end,
             created_by=created_by,
         )
-        transaction.on_commit(lambda: rule_set_backtest_wake(backtest.pk))
+        if wake:
+            transaction.on_commit(lambda: rule_set_backtest_wake(backtest.pk))
     return backtest
 
 

@@ -5,14 +5,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from rule_sets.exceptions import (
-    RuleSetBacktestNotFound,
-    RuleSetKindNotFound,
-    RuleSetVersionNotFound,
-)
-from rule_sets.kinds import RuleSetKind, rule_set_kind, rule_set_kinds
+from rule_sets.exceptions import RuleSetBacktestNotFound, RuleSetVersionNotFound
 from rule_sets.models import RuleSetActivation, RuleSetBacktest, RuleSetVersion
-from rule_sets.services import rule_set_default_import
+from rule_sets.services import rule_set_default_import, rule_set_kind_get
 
 # The largest version number a column holds (a PostgreSQL integer).
 VERSION_MAX = 2**31 - 1
@@ -34,18 +29,6 @@ class VersionHistory:
 
     version: RuleSetVersion
     activations: list[Activation]
-
-
-def rule_set_kind_get(kind: str) -> RuleSetKind:
-    """Return the registered kind `kind`; raise RuleSetKindNotFound naming the known ones."""
-    try:
-        return rule_set_kind(kind)
-    except KeyError:
-        known = [registered.name for registered in rule_set_kinds()]
-        raise RuleSetKindNotFound(
-            f"There are no {kind!r} rules; the kinds are: {', '.join(known)}.",
-            details={"kind": kind, "kinds": known},
-        ) from None
 
 
 def rule_set_version_get(*, kind: str, version: int) -> RuleSetVersion:

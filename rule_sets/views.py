@@ -11,7 +11,6 @@ from rule_sets.permissions import RulesAccess, actor_name
 from rule_sets.selectors import (
     rule_set_backtest_get,
     rule_set_history,
-    rule_set_kind_get,
     rule_set_version_detail,
 )
 from rule_sets.serializers import (
@@ -194,7 +193,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
         serializer = RuleSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = rule_set_version_create(
-            kind=_known(kind), created_by=actor_name(request), **serializer.validated_data
+            kind=kind, created_by=actor_name(request), **serializer.validated_data
         )
         return Response(RuleSetVersionSerializer(version).data, status=201)
 
@@ -277,7 +276,6 @@ class RuleSetActivateView(RulesAccess, APIView):
     )
     def post(self, request: Request, kind: str, n: int) -> Response:
         RuleSetActivateSerializer(data=request.data).is_valid(raise_exception=True)
-        _known(kind)
         version = rule_set_version_activate(kind=kind, version=n, activated_by=actor_name(request))
         return Response(RuleSetVersionSerializer(version).data)
 
@@ -330,7 +328,7 @@ class RuleSetBacktestCreateView(RulesAccess, APIView):
         serializer.is_valid(raise_exception=True)
         window = serializer.validated_data
         backtest = rule_set_backtest_create(
-            kind=_known(kind),
+            kind=kind,
             version=n,
             start=window.get("from"),
             end=window.get("to"),
@@ -361,8 +359,3 @@ class RuleSetBacktestView(RulesAccess, APIView):
     )
     def get(self, request: Request, backtest_id: str) -> Response:
         return Response(BacktestSerializer(rule_set_backtest_get(backtest_id)).data)
-
-
-def _known(kind: str) -> str:
-    """Return `kind`, a registered kind (RuleSetKindNotFound, 404, otherwise)."""
-    return rule_set_kind_get(kind).name
