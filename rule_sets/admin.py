@@ -13,6 +13,11 @@ from rule_sets.selectors import rule_set_diff
 from rule_sets.services import rule_set_version_activate
 
 
+def _flat(fields: tuple) -> tuple[str, ...]:
+    """The names in an admin `fields` layout, whose rows may be tuples of names."""
+    return tuple(name for row in fields for name in (row if isinstance(row, tuple) else (row,)))
+
+
 def _preformatted(text: str):
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
@@ -44,7 +49,7 @@ class RuleSetVersionAdmin(ReadOnlyModelAdmin):
         "sha256",
         "source_text",
     )
-    readonly_fields = fields
+    readonly_fields = _flat(fields)
     inlines = [ActivationInline]
     actions = ["activate"]
 
@@ -127,7 +132,7 @@ class RuleSetBacktestAdmin(ReadOnlyModelAdmin):
         ("created_by", "created_at", "finished_at"),
         "result_text",
     )
-    readonly_fields = fields
+    readonly_fields = _flat(fields)
 
     @admin.display(description="result")
     def result_text(self, backtest: RuleSetBacktest):

@@ -2,12 +2,15 @@
 progress renews; a dead worker's backtest is claimed again, then failed; the progress is
 visible to other connections while the replay runs."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from midnite_test.celery import app as celery_app
+from outbox.embedded_worker import EmbeddedWorker
 from rule_sets import backtests
 from rule_sets.backtests import (
     BACKTEST_ATTEMPTS_MAX,
@@ -96,6 +99,7 @@ def test_the_progress_is_written_while_the_replay_runs_and_seen_by_other_connect
             if row["progress"] == 0.5:
                 seen.update(row)
                 return
+            time.sleep(0.01)
         raise AssertionError("the progress was never written")
 
     fake_replay.during = wait_for_half_done
@@ -123,3 +127,42 @@ def test_a_worker_that_lost_its_lease_writes_nothing_of_the_replay(fake_replay, 
 
     backtest.refresh_from_db()
     assert (backtest.status, backtest.result, backtest.finished_at) == ("running", None, None)
+
+
+def test_the_sweep_is_on_the_beat_schedule_and_both_tasks_run_long():
+    entry = celery_app.conf.beat_schedule["rule-sets-backtests"]
+
+    assert entry["task"] == "rule_sets.backtests_run_pending"
+    assert celery_app.tasks["rule_sets.backtests_run_pending"].long_running
+    assert celery_app.tasks["rule_sets.backtest_run"].long_running
+
+
+@pytest.fixture
+def embedded_worker(settings, tmp_path):
+    """`make run`'s worker without a broker, in a thread; Celery's eager setting restored."""
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "worker.sock")
+    saved = celery_app.conf.task_always_eager
+    worker = EmbeddedWorker(app=celery_app, socket_path=settings.EMBEDDED_WORKER_SOCKET)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert worker.listening.wait(timeout=DEADLINE_SECONDS), "the worker never listened"
+    yield worker
+    worker.stop()
+    thread.join(timeout=DEADLINE_SECONDS)
+    celery_app.conf.task_always_eager = saved
+    assert not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_make_run_the_embedded_worker_runs_a_new_backtest(
+    embedded_worker, fake_replay, event_log
+):
+    backtest = _backtest()
+
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        backtest.refresh_from_db()
+        if backtest.status != "running":
+            break
+        time.sleep(0.01)
+    assert (backtest.status, backtest.events) == ("done", 2)
