@@ -104,10 +104,13 @@ def rule_set_backtests_run_pending() -> int:
     return ran
 
 
-def rule_set_backtest_run(backtest_id: uuid.UUID, *, on_progress=None) -> RuleSetBacktest | None:
+def rule_set_backtest_run(
+    backtest_id: uuid.UUID | str, *, on_progress=None
+) -> RuleSetBacktest | None:
     """Run backtest `backtest_id` here and now, unless it is finished or another worker has it.
 
-    `on_progress(backtest)` is called after each progress written (the command prints it).
+    `on_progress(done, total)` is called with the replay's progress about every
+    BACKTEST_PROGRESS_SECONDS (the command prints it).
     Returns the backtest as it ended, or None when it was not this worker's to run.
     """
     claim = _claim(backtest_id)
@@ -128,7 +131,7 @@ def _claimable() -> Q:
     )
 
 
-def _claim(backtest_id: uuid.UUID | None = None) -> _Claim | None:
+def _claim(backtest_id: uuid.UUID | str | None = None) -> _Claim | None:
     """Take the lease of backtest `backtest_id` (or of the oldest claimable one), if free."""
     rows = RuleSetBacktest.objects.filter(_claimable())
     if backtest_id is not None:
