@@ -53,10 +53,10 @@ class EventLog:
 
 @pytest.fixture
 def api_key(db) -> str:
-    """A new API key that acts on every tenant, in clear."""
+    """A new API key that acts on every tenant and may change the rules, in clear."""
     from api_keys.services import api_key_create
 
-    return api_key_create(name="events tests").plaintext
+    return api_key_create(name="events tests", scopes=["rules"]).plaintext
 
 
 @pytest.fixture

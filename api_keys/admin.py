@@ -29,7 +29,7 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
     never sees a key, only its prefix.
     """
 
-    list_display = ("name", "prefix", "tenant_list", "created_at", "revoked_at")
+    list_display = ("name", "prefix", "tenant_list", "scope_list", "created_at", "revoked_at")
     list_filter = (RevokedFilter,)
     search_fields = ("name", "prefix")
     actions = ["revoke"]
@@ -37,6 +37,10 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
     @admin.display(description="tenants")
     def tenant_list(self, key: ApiKey) -> str:
         return ", ".join(key.tenants) or "all"
+
+    @admin.display(description="scopes")
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(key.scopes) or "-"
 
     def has_revoke_permission(self, request) -> bool:
         """Revoking changes a key: staff who may only view keys are not offered it."""

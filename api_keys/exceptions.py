@@ -41,3 +41,10 @@ class ApiKeyNotFound(DomainError):
 
     code = "api_key_not_found"
     http_status = 404
+
+
+class ScopeForbidden(DomainError):
+    """The request's key lacks the scope the endpoint needs (`create_api_key --scope`)."""
+
+    code = "scope_forbidden"
+    http_status = 403

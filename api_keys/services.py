@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken, ApiKeyNotFound, TenantForbidden
-from api_keys.models import TENANT_ID_MAX_LENGTH, ApiKey
+from api_keys.models import SCOPES, TENANT_ID_MAX_LENGTH, ApiKey
 from api_keys.selectors import (
     api_key_active_find,
     api_key_cache_clear,
@@ -25,24 +25,36 @@ class IssuedApiKey:
     plaintext: str  # The key itself: shown once, never stored.
 
 
-def api_key_create(*, name: str, tenants: Iterable[str] = ()) -> IssuedApiKey:
+def api_key_create(
+    *, name: str, tenants: Iterable[str] = (), scopes: Iterable[str] = ()
+) -> IssuedApiKey:
     """Create a key named `name` for `tenants` (none: every tenant) and return it in clear.
+
+    `scopes` are the key's extra powers (api_keys.models.SCOPES), none by default.
 
     The key is `mk_<prefix>_<secret>`: the prefix (12 hex digits) is stored to tell keys apart,
     the secret (256 random bits) only as part of the key's sha256.
     """
     name = name.strip()
     tenants = sorted({tenant.strip() for tenant in tenants})
+    scopes = sorted(set(scopes))
     if not name or len(name) > NAME_MAX_LENGTH:
         raise ApiKeyInvalid(f"A key's name has 1 to {NAME_MAX_LENGTH} characters.")
     if any(not tenant or len(tenant) > TENANT_ID_MAX_LENGTH for tenant in tenants):
         raise ApiKeyInvalid(f"A tenant id has 1 to {TENANT_ID_MAX_LENGTH} characters.")
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown:
+        raise ApiKeyInvalid(f"Unknown scope {unknown[0]!r}; the scopes are: {', '.join(SCOPES)}.")
     if ApiKey.objects.filter(name=name, revoked_at__isnull=True).exists():
         raise ApiKeyNameTaken(f"An active API key is already named {name!r}.")
     prefix = f"{KEY_SCHEME}_{secrets.token_hex(6)}"
     plaintext = f"{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
-        name=name, prefix=prefix, key_hash=api_key_hash(plaintext), tenants=tenants
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(plaintext),
+        tenants=tenants,
+        scopes=scopes,
     )
     return IssuedApiKey(api_key=key, plaintext=plaintext)
 

@@ -87,6 +87,12 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
             "schedule": timedelta(seconds=5),
             "options": {"expires": 5},
         },
+        # Backtests whose request to a worker was lost, or whose worker died (rule_sets).
+        "rule-sets-backtests": {
+            "task": "rule_sets.backtests_run_pending",
+            "schedule": timedelta(seconds=10),
+            "options": {"expires": 10},
+        },
         # Shipped rows older than OUTBOX_RETENTION leave the outbox table.
         "outbox-purge-shipped": {
             "task": "outbox.outbox_shipped_purge",

@@ -189,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["midnite_test.openapi.exclude_alias_paths"],
+    "ENUM_NAME_OVERRIDES": {
+        "RuleSetVersionStatusEnum": "rule_sets.models.RuleSetVersion.Status",
+        "BacktestStatusEnum": "rule_sets.models.RuleSetBacktest.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "midnite_test.openapi.add_api_key_errors",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("alerts.urls")),
     path("", include("metrics.urls")),
     path("", include("notifications.urls")),
+    path("", include("rule_sets.urls")),
     # The admin's pages of the app users moved to keep answering at their old address.
     re_path(
         r"^admin/events/user/(?P<rest>.*)$",

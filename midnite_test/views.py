@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from api_keys.authentication import ApiKeyAuthentication
 from api_keys.exceptions import TenantForbidden
+from api_keys.permissions import is_staff_session
 from api_keys.selectors import tenants_allowed
 from midnite_test.health import readiness_check, status_report
 from midnite_test.serializers import (
@@ -19,7 +20,6 @@ from midnite_test.serializers import (
     ReadinessSerializer,
     StatusSerializer,
 )
-from notifications.permissions import is_staff_session
 
 
 class HealthLiveView(APIView):

@@ -2,22 +2,16 @@
 if anonymous."""
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from api_keys.permissions import is_staff_session
 from api_keys.selectors import tenants_allowed
 from notifications.models import AUDIT_EVERY_TENANT
 
 # As `User.has_perm` names it.
 AUDIT_EVERY_TENANT_PERMISSION = f"notifications.{AUDIT_EVERY_TENANT}"
-
-
-def is_staff_session(request: Request) -> bool:
-    """Return whether the request comes from an active staff user's admin session."""
-    user = request.user
-    return isinstance(user, AbstractBaseUser) and user.is_active and user.is_staff
 
 
 class ApiKeyOrStaffSession(BasePermission):

@@ -10,6 +10,12 @@ query) goes to the result backend, where its caller waits.
 It is the one process that opens the embedded ClickHouse store. Requests that arrive while a
 task runs are read together, and each distinct one runs once. `stop()` (SIGTERM, SIGINT)
 ends the loop after the task in hand.
+
+Every task hands the loop back within a couple of seconds (OUTBOX_RELAY_MAX_SECONDS), but one
+declared `long_running` (a backtest, rule_sets.tasks) runs as long as its work takes: it runs
+on a thread of its own, one at a time, so the relay and the notifications keep their turns.
+A request for one while another runs is dropped: such a task's own periodic sweep finds the
+work. One still running at a stop dies with the process; its work is claimed again later.
 """
 
 import json
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from celery import Celery
+from celery import Celery, Task
 from celery.schedules import BaseSchedule, maybe_schedule
 from django.db import close_old_connections, connections
 
@@ -63,6 +69,7 @@ class EmbeddedWorker:
         self._app = app
         self._socket_path = socket_path
         self._stopping = False
+        self._long_running: threading.Thread | None = None
         # Set once requests sent to the socket reach this worker.
         self.listening = threading.Event()
         now = app.now()
@@ -113,6 +120,27 @@ class EmbeddedWorker:
         if task is None:
             log.warning("worker.unknown_task", task=request.task)
             return
+        if getattr(task, "long_running", False):
+            self._long_running_start(task, request)
+            return
+        self._apply(task, request)
+
+    def _long_running_start(self, task: Task, request: TaskRequest) -> None:
+        """Run a long-running task on a thread of its own, unless one is running already."""
+        if self._long_running is not None and self._long_running.is_alive():
+            log.info("worker.long_running_busy", task=request.task)
+            return
+
+        def run() -> None:
+            try:
+                self._apply(task, request)
+            finally:
+                connections.close_all()  # this thread's own
+
+        self._long_running = threading.Thread(target=run, name=request.task, daemon=True)
+        self._long_running.start()
+
+    def _apply(self, task: Task, request: TaskRequest) -> None:
         # What Celery's Django fixup does around each task: drop connections that went stale.
         close_old_connections()
         try:

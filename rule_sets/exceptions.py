@@ -13,3 +13,22 @@ class InvalidRules(DomainError):
 class RuleSetVersionNotFound(DomainError):
     code = "rule_set_version_not_found"
     http_status = 404
+
+
+class RuleSetKindNotFound(DomainError):
+    """No app registered a rule set kind of this name (the kinds: alerts, notifications)."""
+
+    code = "unknown_rule_set_kind"
+    http_status = 404
+
+
+class RuleSetBacktestNotFound(DomainError):
+    code = "backtest_not_found"
+    http_status = 404
+
+
+class InvalidBacktestWindow(DomainError):
+    """A backtest's window that is empty, reversed or longer than BACKTEST_MAX_DAYS."""
+
+    code = "invalid_backtest_window"
+    http_status = 400

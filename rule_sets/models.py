@@ -73,7 +73,9 @@ class RuleSetBacktest(models.Model):
     """A replay of stored history under a candidate version and the active one, and its result.
 
     A worker runs it (`status` running, then done or failed); `result` holds the per-rule
-    counts and samples once done.
+    counts and samples once done. The rows are the queue (rule_sets.backtests): a worker
+    claims a running one whose lease is unset or over, and renews the lease as it reports
+    progress, so one whose worker died is claimed again, up to a few attempts.
     """
 
     class Status(models.TextChoices):
@@ -94,6 +96,20 @@ class RuleSetBacktest(models.Model):
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the worker running it: who (a token of its run) and until when.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="running"),
+                name="rule_set_backtest_running",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"backtest {self.id} of {self.candidate}"

@@ -5,8 +5,8 @@ import hashlib
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from rule_sets.exceptions import InvalidRules, RuleSetVersionNotFound
-from rule_sets.kinds import rule_set_kind, rule_set_kinds
+from rule_sets.exceptions import InvalidRules, RuleSetKindNotFound, RuleSetVersionNotFound
+from rule_sets.kinds import RuleSetKind, rule_set_kind, rule_set_kinds
 from rule_sets.models import RuleSetActivation, RuleSetVersion
 from rules.exceptions import RuleParseError
 
@@ -20,7 +20,7 @@ def rule_set_version_create(
     """Store `source` as the next version of `kind`, a draft.
 
     Raises InvalidRules, its details naming the rule and the field (and the line where YAML
-    gives one), when the kind cannot compile `source`.
+    gives one), when the kind cannot compile `source`; RuleSetKindNotFound.
     """
     rule_set_source_check(kind=kind, source=source)
     with transaction.atomic():
@@ -42,10 +42,23 @@ def rule_set_version_create(
         )
 
 
+def rule_set_kind_get(kind: str) -> RuleSetKind:
+    """Return the registered kind `kind`; raise RuleSetKindNotFound naming the known ones."""
+    try:
+        return rule_set_kind(kind)
+    except KeyError:
+        known = [registered.name for registered in rule_set_kinds()]
+        raise RuleSetKindNotFound(
+            f"There are no {kind!r} rules; the kinds are: {', '.join(known)}.",
+            details={"kind": kind, "kinds": known},
+        ) from None
+
+
 def rule_set_source_check(*, kind: str, source: str) -> None:
     """Raise InvalidRules unless `source` compiles as a rule set of `kind`."""
+    compile_rules = rule_set_kind_get(kind).compile
     try:
-        rule_set_kind(kind).compile(source)
+        compile_rules(source)
     except RuleParseError as exc:
         raise InvalidRules(
             f"The {kind} rules are invalid: {exc}", details=rule_parse_error_details(exc)
@@ -72,7 +85,9 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
 
     Activating the active version changes nothing; activating a retired one is the rollback.
     Every process evaluates new events under it from its next event on (rule_sets.active).
+    Raises RuleSetKindNotFound and RuleSetVersionNotFound.
     """
+    rule_set_kind_get(kind)
     with transaction.atomic():
         versions = {
             row.version: row for row in RuleSetVersion.objects.select_for_update().filter(kind=kind)

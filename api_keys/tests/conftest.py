@@ -18,10 +18,13 @@ def keys_required(settings):
 
 @pytest.fixture
 def issue(db):
-    """Create an API key, for every tenant unless `tenants` are named."""
+    """Create an API key, for every tenant unless `tenants` are named, with `scopes`."""
 
-    def run(*, tenants: tuple[str, ...] = (), name: str | None = None) -> IssuedApiKey:
-        return api_key_create(name=name or f"test key {next(_names)}", tenants=tenants)
+    def run(
+        *, tenants: tuple[str, ...] = (), name: str | None = None, scopes: tuple[str, ...] = ()
+    ) -> IssuedApiKey:
+        name = name or f"test key {next(_names)}"
+        return api_key_create(name=name, tenants=tenants, scopes=scopes)
 
     return run
 

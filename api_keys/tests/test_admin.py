@@ -6,18 +6,19 @@ from midnite_test.tests.admin_staff import offered_actions, staff_client
 LIST_URL = "/admin/api_keys/apikey/"
 
 
-def test_the_key_list_shows_name_prefix_tenants_created_and_revoked(admin_client, issue):
+def test_the_key_list_shows_name_prefix_tenants_scopes_created_and_revoked(admin_client, issue):
     scoped = issue(name="scoped", tenants=("acme", "globex")).api_key
-    issue(name="everything")
+    issue(name="everything", scopes=["rules"])
 
     response = admin_client.get(LIST_URL)
 
     assert response.status_code == 200
     headers = [header["text"] for header in response.context["result_headers"]]
-    assert headers[1:] == ["name", "prefix", "tenants", "created at", "revoked at"]
+    assert headers[1:] == ["name", "prefix", "tenants", "scopes", "created at", "revoked at"]
     assert scoped.prefix in response.text
     assert "acme, globex" in response.text
     assert ">all<" in response.text
+    assert ">rules<" in response.text
 
 
 def test_the_revoke_action_revokes_the_selected_keys(admin_client, issue, client_for):

@@ -88,3 +88,33 @@ def test_a_revoked_keys_name_can_be_given_to_a_new_key(db):
     _create("--name", "partner")
 
     assert ApiKey.objects.filter(name="partner").count() == 2
+
+
+def test_create_api_key_without_a_scope_makes_a_key_with_none(db):
+    _create("--name", "partner")
+
+    assert ApiKey.objects.get().scopes == []
+
+
+def test_create_api_key_with_the_rules_scope_gives_the_key_that_scope(db):
+    stderr = StringIO()
+    call_command(
+        "create_api_key",
+        "--name",
+        "risk",
+        "--scope",
+        "rules",
+        "--scope",
+        "rules",
+        stdout=StringIO(),
+        stderr=stderr,
+    )
+
+    assert ApiKey.objects.get().scopes == ["rules"]
+    assert "with the scopes rules" in stderr.getvalue()
+
+
+def test_create_api_key_refuses_an_unknown_scope(db):
+    with pytest.raises(CommandError, match="invalid choice: 'admin'"):
+        _create("--name", "partner", "--scope", "admin")
+    assert not ApiKey.objects.exists()

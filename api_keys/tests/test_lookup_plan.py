@@ -13,9 +13,9 @@ from midnite_test.tests.query_plans import plan_rows_touched_max
 def test_a_key_lookup_reads_one_row_among_thousands_never_analyzed():
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO api_keys_apikey (name, prefix, key_hash, created_at, tenants)"
+            "INSERT INTO api_keys_apikey (name, prefix, key_hash, created_at, tenants, scopes)"
             " SELECT 'key ' || n, substr(md5(n::text), 1, 8), md5(n::text) || md5(n::text),"
-            " now(), '[]' FROM generate_series(1, 5000) AS n"
+            " now(), '[]', '[]' FROM generate_series(1, 5000) AS n"
         )
     plaintext = api_key_create(name="the caller").plaintext
     api_key_cache_clear()

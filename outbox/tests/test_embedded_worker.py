@@ -148,3 +148,31 @@ def test_a_socket_path_too_long_for_the_system_is_refused_by_name(tmp_path):
 
     with pytest.raises(ValueError, match="set VAR_DIR to a shorter folder"):
         EmbeddedWorker(app=celery_app, socket_path=path)
+
+
+_long_task_may_end = threading.Event()
+_long_task_threads: list[str] = []
+
+
+@celery_app.task(name="tests.long_running", ignore_result=True, long_running=True)
+def _long_running_task() -> None:
+    _long_task_threads.append(threading.current_thread().name)
+    assert _long_task_may_end.wait(timeout=10), "the test never let the long task end"
+
+
+def test_a_long_running_task_runs_on_its_own_thread_one_at_a_time(socket_path):
+    worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
+    _long_task_may_end.clear()
+    _long_task_threads.clear()
+
+    worker.task_run(TaskRequest(task="tests.long_running", args=()))
+    with capture_logs() as logs:
+        worker.task_run(TaskRequest(task="tests.long_running", args=()))
+    # The loop's thread is free meanwhile: this returned, and so does another task.
+    worker.task_run(TaskRequest(task="no.such_task", args=()))
+    _long_task_may_end.set()
+    worker._long_running.join(timeout=10)
+
+    assert _long_task_threads == ["tests.long_running"]
+    assert [log["event"] for log in logs] == ["worker.long_running_busy"]
+    assert not worker._long_running.is_alive()

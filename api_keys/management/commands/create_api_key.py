@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken
+from api_keys.models import SCOPES
 from api_keys.services import api_key_create
 
 
@@ -20,16 +21,25 @@ class Command(BaseCommand):
             metavar="TENANT",
             help="a tenant the key may act on (repeat for several)",
         )
+        parser.add_argument(
+            "--scope",
+            action="append",
+            default=[],
+            dest="scopes",
+            choices=SCOPES,
+            help="an extra power of the key: `rules` changes and activates the rule sets",
+        )
 
-    def handle(self, *args, name: str, tenants: list[str], **options) -> None:
+    def handle(self, *args, name: str, tenants: list[str], scopes: list[str], **options) -> None:
         try:
-            issued = api_key_create(name=name, tenants=tenants)
+            issued = api_key_create(name=name, tenants=tenants, scopes=scopes)
         except (ApiKeyInvalid, ApiKeyNameTaken) as exc:
             raise CommandError(exc.message)
         key = issued.api_key
-        scope = ", ".join(key.tenants) if key.tenants else "every tenant"
+        tenants = ", ".join(key.tenants) if key.tenants else "every tenant"
+        powers = f" with the scopes {', '.join(key.scopes)}" if key.scopes else ""
         self.stdout.write(issued.plaintext)
         self.stderr.write(
-            f"Created API key {key.name!r} ({key.prefix}) for {scope}. "
+            f"Created API key {key.name!r} ({key.prefix}) for {tenants}{powers}. "
             "Store it now: it is not shown again."
         )

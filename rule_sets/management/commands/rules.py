@@ -1,0 +1,107 @@
+"""`manage.py rules`: the rule versions from the command line, for teams that keep rules in git."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from events.validation import timestamp_parse
+from midnite_test.errors import DomainError
+from rule_sets.backtests import rule_set_backtest_create, rule_set_backtest_run
+from rule_sets.models import RuleSetBacktest
+from rule_sets.selectors import rule_set_version_detail
+from rule_sets.services import rule_set_version_activate, rule_set_version_create
+
+# Who the changes made here are logged as, unless --by names someone.
+COMMAND_LINE = "manage.py rules"
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+COLUMNS = ("rule", "active", "candidate", "added", "removed", "users")
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a rules file as a new version (a draft unless --activate), export a version's "
+        "source, backtest a version against the active one, or activate a version."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        imported = actions.add_parser("import", help="store FILE as the next version")
+        imported.add_argument("file", type=Path)
+        imported.add_argument("--note", default="")
+        imported.add_argument("--activate", action="store_true", help="and make it active")
+        exported = actions.add_parser("export", help="print a version's source")
+        exported.add_argument("--version", type=int, help="default: the active one")
+        backtest = actions.add_parser("backtest", help="replay stored history, here and now")
+        backtest.add_argument("--version", type=int, required=True)
+        backtest.add_argument("--from", dest="start", type=_timestamp, help="ISO 8601, with TZ")
+        backtest.add_argument("--to", dest="end", type=_timestamp, help="ISO 8601, with TZ")
+        activate = actions.add_parser("activate", help="make a version the active one")
+        activate.add_argument("--version", type=int, required=True)
+        for action in (imported, exported, backtest, activate):
+            action.add_argument("--kind", required=True, help="alerts or notifications")
+            action.add_argument("--by", default=COMMAND_LINE, help="who makes the change")
+
+    def handle(self, *args, action: str, **options) -> None:
+        try:
+            getattr(self, f"_{action}")(**options)
+        except DomainError as exc:
+            details = "".join(f"\n  {key}: {value}" for key, value in exc.details.items())
+            raise CommandError(f"{exc.message}{details}") from exc
+
+    def _import(self, *, file: Path, kind: str, note: str, activate: bool, by: str, **_) -> None:
+        try:
+            source = file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"Cannot read {file}: {exc}") from exc
+        version = rule_set_version_create(kind=kind, source=source, note=note, created_by=by)
+        if activate:
+            version = rule_set_version_activate(kind=kind, version=version.version, activated_by=by)
+        self.stdout.write(f"{kind} version {version.version}: {version.status}")
+
+    def _export(self, *, kind: str, version: int | None, **_) -> None:
+        self.stdout.write(
+            rule_set_version_detail(kind=kind, version=version).version.source, ending=""
+        )
+
+    def _activate(self, *, kind: str, version: int, by: str, **_) -> None:
+        activated = rule_set_version_activate(kind=kind, version=version, activated_by=by)
+        self.stdout.write(f"{kind} version {activated.version}: {activated.status}")
+
+    def _backtest(self, *, kind: str, version: int, start, end, by: str, **_) -> None:
+        backtest = rule_set_backtest_create(
+            kind=kind, version=version, start=start, end=end, created_by=by, wake=False
+        )
+        window = f"{backtest.window_start:{ISO}} to {backtest.window_end:{ISO}}"
+        self.stderr.write(
+            f"Backtest {backtest.pk}: {kind} v{version} against "
+            f"v{backtest.baseline.version}, {window}"
+        )
+        ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
+        if ended is None or ended.status != RuleSetBacktest.Status.DONE:
+            raise CommandError(ended.error if ended else "Another worker took the backtest.")
+        self.stdout.write(backtest_table(ended.result))
+
+    def _progress(self, done: int, total: int) -> None:
+        share = f"{done / total:.0%}" if total else "..."
+        self.stderr.write(f"  {done:,} of {total:,} events ({share})")
+
+
+def _timestamp(value: str):
+    try:
+        return timestamp_parse(value)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def backtest_table(result: dict) -> str:
+    """Return a done backtest's result as text: the events, a row per rule, the outcomes."""
+    rows = [COLUMNS] + [tuple(str(rule[column]) for column in COLUMNS) for rule in result["rules"]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = [f"{result['events']:,} events replayed", ""]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    for rule in result["rules"]:
+        for version, counts in rule.get("outcomes", {}).items():
+            outcomes = ", ".join(f"{outcome} {count}" for outcome, count in sorted(counts.items()))
+            lines.append(f"{rule['rule']} under the {version} version: {outcomes}")
+    lines.append(f"{len(result['samples'])} samples: GET /api/v1/rules/backtests/<id>")
+    return "\n".join(lines)

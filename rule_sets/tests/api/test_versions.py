@@ -1,0 +1,153 @@
+"""The rule versions' API: candidates stored as drafts, the change log with diffs, activation
+and rollback, bad YAML answered 400 naming the rule, the field and the line."""
+
+import pytest
+
+from rule_sets.active import rule_set_active
+from rule_sets.models import KIND_ALERTS, RuleSetVersion
+from rule_sets.tests.conftest import LOWER_THRESHOLD
+
+pytestmark = pytest.mark.django_db
+
+VERSIONS = "/api/v1/rules/alerts/versions"
+
+
+def _create(client, source=LOWER_THRESHOLD, note="withdrawals over 50"):
+    return client.post(VERSIONS, {"source": source, "note": note}, format="json")
+
+
+def test_a_candidate_is_created_as_the_next_version_a_draft(rules_client):
+    response = _create(rules_client)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["kind"], body["version"], body["status"]) == ("alerts", 2, "draft")
+    assert (body["note"], body["created_by"], body["activated_at"]) == (
+        "withdrawals over 50",
+        "risk-team",
+        None,
+    )
+    assert RuleSetVersion.objects.get(kind=KIND_ALERTS, version=2).source == LOWER_THRESHOLD
+    assert rule_set_active(KIND_ALERTS).version == 1
+
+
+def test_a_rule_with_a_bad_field_is_400_naming_the_rule_field_and_nothing_is_stored(rules_client):
+    source = LOWER_THRESHOLD.replace("count: 3\n", "count: three\n", 1)
+
+    response = _create(rules_client, source=source)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_rules"
+    assert body["details"]["rule"] == "rules[1] (code 30)"
+    assert body["details"]["field"] == "condition.count"
+    assert "code 30" in body["message"]
+    assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
+
+
+def test_a_yaml_syntax_error_is_400_naming_its_line(rules_client):
+    response = _create(rules_client, source="rules:\n  - code: 1100\n    name: [unclosed\n")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_rules"
+    assert response.json()["details"]["line"] == 4
+
+
+def test_a_body_without_source_or_with_unknown_fields_is_invalid_payload(rules_client):
+    response = rules_client.post(VERSIONS, {"yaml": "rules: []"}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_payload"
+    assert set(body["details"]) == {"source", "yaml"}
+
+
+def test_an_unknown_kind_is_404_in_the_error_shape(rules_client):
+    for response in [
+        rules_client.get("/api/v1/rules/fraud/versions"),
+        rules_client.post("/api/v1/rules/fraud/versions", {"source": "x"}, format="json"),
+        rules_client.get("/api/v1/rules/fraud/active"),
+        rules_client.get("/api/v1/rules/fraud/versions/1"),
+        rules_client.post("/api/v1/rules/fraud/versions/1/activate"),
+        rules_client.post("/api/v1/rules/fraud/versions/1/backtests", {}, format="json"),
+    ]:
+        assert response.status_code == 404
+        assert response.json()["error"] == "unknown_rule_set_kind"
+        assert response.json()["details"]["kinds"] == ["alerts", "notifications"]
+
+
+def test_an_unknown_version_is_404(rules_client):
+    for path in [f"{VERSIONS}/7", f"{VERSIONS}/99999999999999999999"]:
+        response = rules_client.get(path)
+
+        assert response.status_code == 404
+        assert response.json()["error"] == "rule_set_version_not_found"
+    response = rules_client.post(f"{VERSIONS}/7/activate")
+    assert (response.status_code, response.json()["error"]) == (404, "rule_set_version_not_found")
+
+
+def test_a_version_is_read_with_its_source_and_its_diff_from_the_active_one(rules_client):
+    _create(rules_client)
+
+    body = rules_client.get(f"{VERSIONS}/2").json()
+
+    assert body["source"] == LOWER_THRESHOLD
+    assert body["diff"].startswith("--- alerts v1\n+++ alerts v2\n")
+    assert "-      value: 100\n+      value: 50\n" in body["diff"]
+    assert rules_client.get(f"{VERSIONS}/1").json()["diff"] == ""
+
+
+def test_the_active_version_is_read_with_its_source(rules_client):
+    body = rules_client.get("/api/v1/rules/notifications/active").json()
+
+    assert (body["kind"], body["version"], body["status"]) == ("notifications", 1, "active")
+    assert "rules:" in body["source"]
+
+
+def test_activating_a_draft_makes_it_active_and_retires_the_previous(rules_client):
+    _create(rules_client)
+
+    response = rules_client.post(f"{VERSIONS}/2/activate")
+
+    assert response.status_code == 200
+    assert (response.json()["version"], response.json()["status"]) == (2, "active")
+    assert response.json()["activated_at"] is not None
+    assert rules_client.get("/api/v1/rules/alerts/active").json()["version"] == 2
+    assert rules_client.get(f"{VERSIONS}/1").json()["status"] == "retired"
+    assert rule_set_active(KIND_ALERTS).rules.rules[0].condition.value == 50
+
+
+def test_activating_the_retired_version_rolls_back(rules_client):
+    _create(rules_client)
+    rules_client.post(f"{VERSIONS}/2/activate")
+
+    response = rules_client.post(f"{VERSIONS}/1/activate")
+
+    assert (response.status_code, response.json()["status"]) == (200, "active")
+    assert rule_set_active(KIND_ALERTS).version == 1
+    assert rule_set_active(KIND_ALERTS).rules.rules[0].condition.value == 100
+    assert rules_client.get(f"{VERSIONS}/2").json()["status"] == "retired"
+
+
+def test_the_change_log_names_who_created_and_activated_each_version_with_the_diff(
+    rules_client, unscoped_client
+):
+    _create(rules_client)
+    rules_client.post(f"{VERSIONS}/2/activate")
+    rules_client.post(f"{VERSIONS}/1/activate")
+
+    body = rules_client.get(VERSIONS).json()
+
+    assert body["kind"] == "alerts"
+    assert [v["version"] for v in body["versions"]] == [2, 1]
+    candidate, first = body["versions"]
+    assert (candidate["created_by"], candidate["status"]) == ("risk-team", "retired")
+    [activated] = candidate["activations"]
+    assert (activated["activated_by"], activated["replaced"]) == ("risk-team", 1)
+    assert "+      value: 50\n" in activated["diff"]
+    rollback, imported = first["activations"]
+    assert (rollback["replaced"], first["status"]) == (2, "active")
+    assert "-      value: 50\n+      value: 100\n" in rollback["diff"]
+    assert rollback["activated_at"] >= activated["activated_at"]
+    assert imported["replaced"] is None
+    assert imported["diff"].startswith("--- (none)\n+++ alerts v1\n")
