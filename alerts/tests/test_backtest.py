@@ -18,6 +18,7 @@ from rule_sets.active import rule_set_active
 from rule_sets.kinds import rule_set_kind
 from rule_sets.models import KIND_ALERTS
 from rule_sets.replay import ReplayTally
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,15 @@ LARGE_DEPOSIT = """
     name: large_deposit
     event_type: deposit
     condition: {type: property_match, path: amount, op: gt, value: 100}
+"""
+VIP_IN_APP = """
+  - code: 8
+    name: vip_withdraw_in_app
+    event_type: withdraw
+    condition:
+      all:
+        - {type: property_match, path: user_traits.vip, op: eq, value: true}
+        - {type: property_match, path: properties.channel, op: eq, value: app}
 """
 
 
@@ -200,3 +210,22 @@ def test_transactions_outside_the_window_or_the_stream_are_not_judged(users, sto
 
     assert result["events"] == 0
     assert by_rule(result)["1100"]["active"] == 0
+
+
+def test_rules_read_the_users_traits_and_the_transactions_properties(users, store_event):
+    User.objects.filter(pk=1).update(traits={"vip": True})
+    store_event(
+        user_id=1,
+        event_id="withdraw-in-app",
+        event_type="withdraw",
+        amount=Decimal("5"),
+        occurred_at=at(START),
+        properties={"channel": "app"},
+    )
+    active = AlertRuleEngine.from_source(DEFAULT_SOURCE)
+    candidate = AlertRuleEngine.from_source(DEFAULT_SOURCE + VIP_IN_APP)
+
+    result, _ = replay(active, candidate, start=START, end=START + 1)
+
+    assert by_rule(result)["8"]["added"] == 1
+    assert result["samples"][0]["event_id"] == "withdraw-in-app"
