@@ -23,6 +23,7 @@ from psycopg.pq import Format
 from alerts.engine import AlertRuleEngine
 from alerts.stream import STREAM_SQL, TRANSACTION_TYPES
 from rule_sets.replay import ReplayTally
+from rules.compiled import Compiled, condition_compile
 from rules.conditions import Condition
 from rules.explain import condition_describe, condition_failure
 from rules.history import EventRecord, History
@@ -65,6 +66,10 @@ class _Judgement:
     # Indexes into the event type's distinct conditions; None: the version has no such rule.
     active_at: int | None
     candidate_at: int | None
+
+
+# Per event type: its distinct conditions, compiled, and its rule keys.
+_Plan = tuple[tuple[Compiled, ...], tuple[_Judgement, ...]]
 
 
 def alerts_replay(
@@ -169,11 +174,12 @@ def _stream_rows(params: dict[str, Any]) -> Iterator[tuple[tuple, dict[str, Any]
 
 def _plans(
     *, active: AlertRuleEngine, candidate: AlertRuleEngine, tally: ReplayTally
-) -> dict[str, tuple[tuple[Condition, ...], tuple[_Judgement, ...]]]:
+) -> dict[str, _Plan]:
     """Return, per event type, its distinct conditions and its rule keys; name every rule.
 
-    Two rules of one code and event type with equal conditions (frozen dataclasses compare
-    by value) are one condition, evaluated once per event.
+    Rules of one event type with equal conditions (frozen dataclasses compare by value), such
+    as a rule both versions hold alike, share one condition, compiled (rules.compiled) and
+    evaluated once per event.
     """
     by_key: dict[str, dict[str, AlertRule]] = {}
     for version, engine in ((ACTIVE, active), (CANDIDATE, candidate)):
@@ -204,13 +210,13 @@ def _plans(
                 )
             )
     return {
-        event_type: (tuple(conditions), tuple(judgements))
+        event_type: (tuple(condition_compile(item) for item in conditions), tuple(judgements))
         for event_type, (conditions, judgements) in plans.items()
     }
 
 
 def _judge(
-    plan: tuple[tuple[Condition, ...], tuple[_Judgement, ...]],
+    plan: _Plan,
     *,
     record: EventRecord,
     history: AppendedHistory,
@@ -220,7 +226,7 @@ def _judge(
 ) -> None:
     """Evaluate the event type's conditions once each and report the keys either version matches."""
     conditions, judgements = plan
-    passed = [condition.passes(event=record, history=history) for condition in conditions]
+    passed = [condition(record, history) for condition in conditions]
     for judgement in judgements:
         matched_active = judgement.active_at is not None and passed[judgement.active_at]
         matched_candidate = judgement.candidate_at is not None and passed[judgement.candidate_at]

@@ -152,7 +152,7 @@ class AppendedHistory:
         ]
         if function == "count":
             return Decimal(len(matching))
-        values = [as_decimal(resolve_path(record, path)[1]) for record in matching]
+        values = [_number(record, path) for record in matching]
         numbers = [value for value in values if value is not None]
         return _REDUCERS[function](numbers) if numbers else None
 
@@ -171,3 +171,12 @@ class AppendedHistory:
                 return
             if record.occurred_at <= end:
                 yield record
+
+
+def _number(record: EventRecord, path: str) -> Decimal | None:
+    """Return `as_decimal` of the value at `path`: a finite Decimal amount as it is."""
+    if path == "amount":
+        amount = record.amount
+        if type(amount) is Decimal and amount.is_finite():
+            return amount
+    return as_decimal(resolve_path(record, path)[1])
