@@ -127,11 +127,16 @@ class AppendedHistory:
         if count < 1:
             raise ValueError("count must be at least 1")
         found: list[EventRecord] = []
+        # _filter_matches inlined: this runs for every event of a replay.
+        types, where = events.event_types, events.where
         for record in reversed(self._events):
-            if _filter_matches(record, events):
-                found.append(record)
-                if len(found) == count:
-                    break
+            if types is not None and record.event_type not in types:
+                continue
+            if where and not all(match.matches(record) for match in where):
+                continue
+            found.append(record)
+            if len(found) == count:
+                break
         return tuple(found)
 
     def aggregate(
@@ -147,9 +152,12 @@ class AppendedHistory:
 
         As `InMemoryHistory.aggregate`.
         """
-        matching = [
-            record for record in self._window(start, end) if _filter_matches(record, events)
-        ]
+        matching = []
+        for record in reversed(self._events):
+            if record.occurred_at < start:
+                break
+            if record.occurred_at <= end and _filter_matches(record, events):
+                matching.append(record)
         if function == "count":
             return Decimal(len(matching))
         values = [_number(record, path) for record in matching]
