@@ -10,13 +10,14 @@ once. Writes nothing. docs/rules.md, "Backtests: alerts".
 """
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from django.db import connection, transaction
+from django.db import connection
 from psycopg import ServerCursor
 from psycopg.pq import Format
 
@@ -30,6 +31,7 @@ from rules.history import EventRecord, History
 from rules.memory import AppendedHistory
 from rules.schema import AlertRule
 
+T = TypeVar("T")
 FETCH_ROWS = 20_000
 PROGRESS_EVERY = 100_000
 ACTIVE = "active"
@@ -85,18 +87,17 @@ def alerts_replay(
 
     Reports every event a version matches, per rule (its code as a string), to `tally`; sets
     `tally.events` to the number judged; calls `progress(judged, total)` every
-    PROGRESS_EVERY events and at the end. Reads in one transaction; writes nothing.
+    PROGRESS_EVERY events and at the end. Reads on a connection of its own, read-only, so
+    Django's connection is the caller's to write progress with; writes nothing.
     """
     plans = _plans(active=active, candidate=candidate, tally=tally)
     params = {"types": list(TRANSACTION_TYPES), "start": start, "end": end}
     history = AppendedHistory()
     judged = 0
     user_id = None
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_JUDGED_COUNT_SQL, params)
-            [(total,)] = cursor.fetchall()
-        for row, traits in _stream_rows(params):
+    with replay_connection() as reading:
+        [(total,)] = reading.execute(_JUDGED_COUNT_SQL, params).fetchall()
+        for row, traits in _stream_rows(reading, params):
             pk, event_id, row_user, event_type, occurred_at, amount, properties = row
             if row_user != user_id:
                 user_id = row_user
@@ -130,46 +131,75 @@ def alerts_replay(
 
 
 @contextmanager
-def replay_rows(params: dict[str, Any]) -> Iterator[ServerCursor]:
-    """Open a server-side cursor over REPLAY_SQL's rows, in a transaction (the caller's).
+def replay_connection() -> Iterator[psycopg.Connection]:
+    """Open a read-only connection to Django's database, in a transaction, for the replay.
 
-    Its times are decoded by psycopg's own loader, in C, not by the one Django registers (a
-    Python subclass: a tenth of the replay's time); the session's time zone is UTC (Django
-    sets it), so they are the same instants. Its JSON is decoded too (Django leaves it text).
+    The replay reads for minutes; on a connection of its own, Django's stays out of its
+    transaction, free for the caller to write progress that others see at once. Times and JSON
+    are decoded by psycopg's own loaders (in C, and JSON decoded), not the ones Django
+    registers (a Python subclass for times: a tenth of the replay's time; JSON left as text).
     """
-    with connection.connection.cursor(name="alerts_replay") as rows:
-        _psycopg_loaders(rows)
+    with psycopg.connect(**connection.get_connection_params()) as reading:
+        reading.read_only = True
+        for name in ("timestamptz", "jsonb"):
+            oid = psycopg.postgres.types[name].oid
+            reading.adapters.register_loader(name, psycopg.adapters.get_loader(oid, Format.TEXT))
+        yield reading
+
+
+@contextmanager
+def replay_rows(reading: psycopg.Connection, params: dict[str, Any]) -> Iterator[ServerCursor]:
+    """Open a server-side cursor over REPLAY_SQL's rows on `reading` (replay_connection)."""
+    with reading.cursor(name="alerts_replay") as rows:
         rows.execute(REPLAY_SQL, params)
         yield rows
 
 
-def _psycopg_loaders(cursor: Any) -> None:
-    """Decode `cursor`'s times and JSON with psycopg's own loaders."""
-    for name in ("timestamptz", "jsonb"):
-        oid = psycopg.postgres.types[name].oid
-        cursor.adapters.register_loader(name, psycopg.adapters.get_loader(oid, Format.TEXT))
+def _stream_rows(
+    reading: psycopg.Connection, params: dict[str, Any]
+) -> Iterator[tuple[tuple, dict[str, Any]]]:
+    """Yield REPLAY_SQL's rows with their user's traits.
 
-
-def _stream_rows(params: dict[str, Any]) -> Iterator[tuple[tuple, dict[str, Any]]]:
-    """Yield REPLAY_SQL's rows with their user's traits, FETCH_ROWS at a time.
-
-    A transaction's record carries the user's traits as POST /event reads them: the user's
-    row (transactions store none of their own); the traits of each fetch's new users are
-    read in one query.
+    The rows come FETCH_ROWS at a time, each fetch made in a thread while the rows of the
+    previous one are judged (`_prefetched`).
     """
-    traits: dict[int, dict[str, Any]] = {}
-    with replay_rows(params) as rows, connection.connection.cursor() as users:
-        _psycopg_loaders(users)
-        while batch := rows.fetchmany(FETCH_ROWS):
-            wanted = {row[2] for row in batch} - traits.keys()
-            if wanted:
-                last = batch[-1][2]
-                # Only the last user of a fetch can continue into the next one.
-                traits = {last: traits[last]} if last in traits else {}
-                users.execute(_TRAITS_SQL, [list(wanted)])
-                traits.update(users.fetchall())
+    with replay_rows(reading, params) as rows, reading.cursor() as users:
+        for batch, traits in _prefetched(_batches(rows, users)):
             for row in batch:
                 yield row, traits[row[2]]
+
+
+def _batches(rows: ServerCursor, users: Any) -> Iterator[tuple[list[tuple], dict[int, Any]]]:
+    """Yield each fetch of `rows` with the traits of its users.
+
+    A transaction's record carries the user's traits as POST /event reads them: the user's
+    row (transactions store none of their own). The traits of a fetch's users not in the
+    previous fetch are read in one query.
+    """
+    traits: dict[int, Any] = {}
+    while batch := rows.fetchmany(FETCH_ROWS):
+        here = {row[2] for row in batch}
+        known = {user: traits[user] for user in here & traits.keys()}
+        if wanted := here - known.keys():
+            users.execute(_TRAITS_SQL, [list(wanted)])
+            known.update(users.fetchall())
+        traits = known
+        yield batch, traits
+
+
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
+    """Yield `items`, each next one taken in a thread while the caller works on the last.
+
+    The thread mostly waits for PostgreSQL (psycopg releases the GIL meanwhile), so the
+    replay's wall time is about the larger of PostgreSQL's and Python's, not their sum. One
+    item is taken at a time, so `items` is never advanced by two threads at once; its errors
+    are raised here.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-replay") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 def _plans(

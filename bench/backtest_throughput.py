@@ -77,15 +77,13 @@ def _timed(run) -> tuple[float, float, int]:
 
 def _read() -> int:
     """Read REPLAY_SQL's rows through a named cursor, as the replay does; return how many."""
-    from django.db import transaction
-
-    from alerts.backtest import FETCH_ROWS, replay_rows
+    from alerts.backtest import FETCH_ROWS, replay_connection, replay_rows
     from alerts.stream import TRANSACTION_TYPES
 
     start, end = _window()
     rows = 0
     params = {"types": list(TRANSACTION_TYPES), "start": start, "end": end}
-    with transaction.atomic(), replay_rows(params) as cursor:
+    with replay_connection() as reading, replay_rows(reading, params) as cursor:
         while batch := cursor.fetchmany(FETCH_ROWS):
             rows += len(batch)
     return rows

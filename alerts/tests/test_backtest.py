@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from alerts.backtest import alerts_replay
+from alerts import backtest
+from alerts.backtest import FETCH_ROWS, alerts_replay
 from alerts.engine import AlertRuleEngine
 from alerts.models import Alert
 from alerts.services import transaction_ingest
@@ -20,7 +21,8 @@ from rule_sets.models import KIND_ALERTS
 from rule_sets.replay import ReplayTally
 from users.models import User
 
-pytestmark = pytest.mark.django_db
+# The replay reads on a connection of its own: the tests' rows must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DEFAULT_SOURCE = settings.ALERT_RULES_PATH.read_text()
 START = 1_700_000_000
@@ -109,8 +111,13 @@ def test_lowering_the_withdraw_threshold_to_50_adds_exactly_the_withdrawals_over
     assert result["events"] == 2 * len(amounts)
 
 
-def test_the_active_version_counts_the_alerts_post_event_stored_in_the_window(users):
-    """The events before the window feed the history rules' questions and are not judged."""
+@pytest.mark.parametrize("fetch_rows", [FETCH_ROWS, 7])
+def test_the_active_version_counts_the_alerts_post_event_stored_in_the_window(
+    users, monkeypatch, fetch_rows
+):
+    """The events before the window feed the history rules' questions and are not judged;
+    fetches of 7 rows end inside a user's history."""
+    monkeypatch.setattr(backtest, "FETCH_ROWS", fetch_rows)
     window_start = START + 1000
     # User 1: every history rule raised by the window's first events thanks to earlier ones.
     scripted = [
