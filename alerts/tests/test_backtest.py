@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from alerts import backtest
 from alerts.backtest import FETCH_ROWS, alerts_replay
@@ -236,3 +237,23 @@ def test_rules_read_the_users_traits_and_the_transactions_properties(users, stor
 
     assert by_rule(result)["8"]["added"] == 1
     assert result["samples"][0]["event_id"] == "withdraw-in-app"
+
+
+def test_progress_is_reported_outside_any_transaction_of_djangos_connection(users, monkeypatch):
+    """So a caller's progress writes are seen by others while the replay runs."""
+    monkeypatch.setattr(backtest, "PROGRESS_EVERY", 2)
+    for index in range(5):
+        ingest(1, "deposit", "10", START + index)
+    engine = AlertRuleEngine.from_source(DEFAULT_SOURCE)
+    seen = []
+
+    alerts_replay(
+        active=engine,
+        candidate=engine,
+        start=at(START),
+        end=at(START + 5),
+        tally=ReplayTally(),
+        progress=lambda done, total: seen.append((done, total, connection.in_atomic_block)),
+    )
+
+    assert seen == [(2, 5, False), (4, 5, False), (5, 5, False)]
