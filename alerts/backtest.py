@@ -22,7 +22,8 @@ from psycopg import ServerCursor
 from psycopg.pq import Format
 
 from alerts.engine import AlertRuleEngine
-from alerts.stream import STREAM_SQL, TRANSACTION_TYPES
+from alerts.stream import STREAM_SQL, TRANSACTION_TYPES, stream_q
+from events.models import Event
 from rule_sets.replay import ReplayTally
 from rules.compiled import Compiled, condition_compile
 from rules.conditions import Condition
@@ -30,6 +31,7 @@ from rules.explain import condition_describe, condition_failure
 from rules.history import EventRecord, History
 from rules.memory import AppendedHistory
 from rules.schema import AlertRule
+from users.models import User
 
 T = TypeVar("T")
 FETCH_ROWS = 20_000
@@ -87,17 +89,17 @@ def alerts_replay(
 
     Reports every event a version matches, per rule (its code as a string), to `tally`; sets
     `tally.events` to the number judged; calls `progress(judged, total)` every
-    PROGRESS_EVERY events and at the end. Reads on a connection of its own, read-only, so
-    Django's connection is the caller's to write progress with; writes nothing.
+    PROGRESS_EVERY events and at the end. Writes nothing. On PostgreSQL it reads on a
+    connection of its own, read-only, so Django's connection is the caller's to write
+    progress with; elsewhere (the API's tests on SQLite) through the ORM.
     """
     plans = _plans(active=active, candidate=candidate, tally=tally)
     params = {"types": list(TRANSACTION_TYPES), "start": start, "end": end}
     history = AppendedHistory()
     judged = 0
     user_id = None
-    with replay_connection() as reading:
-        [(total,)] = reading.execute(_JUDGED_COUNT_SQL, params).fetchall()
-        for row, traits in _stream_rows(reading, params):
+    with _replayed(params) as (total, rows):
+        for row, traits in rows:
             pk, event_id, row_user, event_type, occurred_at, amount, properties = row
             if row_user != user_id:
                 user_id = row_user
@@ -128,6 +130,32 @@ def alerts_replay(
                 progress(judged, total)
     tally.events = judged
     progress(judged, total)
+
+
+@contextmanager
+def _replayed(params: dict[str, Any]) -> Iterator[tuple[int, Iterator[tuple[tuple, Any]]]]:
+    """Yield the number of transactions to judge and REPLAY_SQL's rows, each with its traits."""
+    if connection.vendor != "postgresql":
+        yield _orm_rows(params)
+        return
+    with replay_connection() as reading:
+        [(total,)] = reading.execute(_JUDGED_COUNT_SQL, params).fetchall()
+        yield total, _stream_rows(reading, params)
+
+
+def _orm_rows(params: dict[str, Any]) -> tuple[int, Iterator[tuple[tuple, Any]]]:
+    """Return the count and rows `_replayed` yields, read through the ORM (not PostgreSQL)."""
+    stream = Event.objects.filter(stream_q(), event_type__in=params["types"])
+    judged = stream.filter(occurred_at__gte=params["start"], occurred_at__lt=params["end"])
+    rows = (
+        stream.filter(occurred_at__lt=params["end"], user_id__in=judged.values("user_id"))
+        .order_by("user_id", "occurred_at", "id")
+        .values_list(
+            "id", "event_id", "user_id", "event_type", "occurred_at", "amount", "properties"
+        )
+    )
+    traits = dict(User.objects.filter(id__in=judged.values("user_id")).values_list("id", "traits"))
+    return judged.count(), ((row, traits[row[2]]) for row in rows.iterator(FETCH_ROWS))
 
 
 @contextmanager

@@ -112,12 +112,13 @@ def test_lowering_the_withdraw_threshold_to_50_adds_exactly_the_withdrawals_over
     assert result["events"] == 2 * len(amounts)
 
 
-@pytest.mark.parametrize("fetch_rows", [FETCH_ROWS, 7])
+@pytest.mark.parametrize("fetch_rows,vendor", [(FETCH_ROWS, None), (7, None), (7, "sqlite")])
 def test_the_active_version_counts_the_alerts_post_event_stored_in_the_window(
-    users, monkeypatch, fetch_rows
+    users, monkeypatch, fetch_rows, vendor
 ):
     """The events before the window feed the history rules' questions and are not judged;
-    fetches of 7 rows end inside a user's history."""
+    fetches of 7 rows end inside a user's history; the ORM's rows (other databases than
+    PostgreSQL) are judged the same."""
     monkeypatch.setattr(backtest, "FETCH_ROWS", fetch_rows)
     window_start = START + 1000
     # User 1: every history rule raised by the window's first events thanks to earlier ones.
@@ -146,6 +147,8 @@ def test_the_active_version_counts_the_alerts_post_event_stored_in_the_window(
         ).values_list("code", flat=True)
     )
     active = rule_set_active(KIND_ALERTS).rules
+    if vendor is not None:
+        monkeypatch.setattr(connection, "vendor", vendor)
 
     result, reported = replay(active, active, start=window_start, end=window_end)
 
