@@ -9,6 +9,7 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here because the check loads services, which need the app registry ready.
+        from alerts.backtest import alerts_replay
         from alerts.checks import alert_rules_check, fast_path_middleware_check
         from alerts.engine import AlertRuleEngine
         from rule_sets.kinds import RuleSetKind, rule_set_kind_register
@@ -21,5 +22,6 @@ class AlertsConfig(AppConfig):
                 name=KIND_ALERTS,
                 compile=AlertRuleEngine.from_source,
                 default_path=lambda: settings.ALERT_RULES_PATH,
+                replay=alerts_replay,
             )
         )
