@@ -11,6 +11,7 @@ Nothing is written and nothing is sent. docs/rules.md, "Backtests: notifications
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from itertools import islice
 
@@ -47,6 +48,26 @@ class _Judged:
     outcome: str | None
 
 
+class _Judging:
+    """An event as both versions judge it: its record, its traits and its histories, each
+    made once and only when a rule asks for it."""
+
+    def __init__(self, event: Event, user: User, histories: BatchHistories) -> None:
+        self.event = event
+        self.user = user
+        self.traits = event.user_traits or user.traits
+        self.record = histories.record(event)
+        self._histories = histories
+
+    @cached_property
+    def preloaded(self) -> History:
+        return self._histories.preloaded(self.event)
+
+    @cached_property
+    def store(self) -> History:
+        return self._histories.store(self.event, user_traits=self.traits)
+
+
 class _Version:
     """One version's rules as the replay runs them, with the sends it simulated."""
 
@@ -58,41 +79,30 @@ class _Version:
             rule.notification_type for rule in config.rules if rule.debounce.limit is not None
         }
 
-    def judge(
-        self,
-        event: Event,
-        user: User,
-        histories: BatchHistories,
-        *,
-        only_limited: bool = False,
-    ) -> list[_Judged]:
-        """Judge `event` under each rule it triggers (`only_limited`: those whose sends count
-        against a limit), as live evaluation does when the event is stored."""
-        traits = event.user_traits or user.traits
-        record = histories.record(event)
+    def judge(self, judging: _Judging, *, only_limited: bool = False) -> list[_Judged]:
+        """Judge the event under each rule it triggers (`only_limited`: those whose sends
+        count against a limit), as live evaluation does when the event is stored."""
         judged = []
-        for rule in self.config.rules_for(event.event_type):
+        for rule in self.config.rules_for(judging.event.event_type):
             if only_limited and rule.notification_type not in self.limited_types:
                 continue
-            if self.lookbacks[rule.name] is None:
-                history = histories.store(event, user_traits=traits)
-            else:
-                history = histories.preloaded(event)
-            matched = rule.condition.passes(event=record, history=history)
-            outcome = self._outcome(rule, event, user, traits) if matched else None
-            judged.append(_Judged(rule, record, history, matched, outcome))
+            bounded = self.lookbacks[rule.name] is not None
+            history = judging.preloaded if bounded else judging.store
+            matched = rule.condition.passes(event=judging.record, history=history)
+            outcome = self._outcome(rule, judging) if matched else None
+            judged.append(_Judged(rule, judging.record, history, matched, outcome))
         return judged
 
-    def _outcome(self, rule: NotificationRule, event: Event, user: User, traits: dict) -> str:
+    def _outcome(self, rule: NotificationRule, judging: _Judging) -> str:
         admitted = notification_admit(
             rule=rule,
             template=self.config.templates[rule.notification_type],
-            user_id=user.pk,
-            email=user.email,
-            account_traits=traits,
-            traits=traits,
-            occurred_at=event.occurred_at,
-            now=event.received_at,
+            user_id=judging.user.pk,
+            email=judging.user.email,
+            account_traits=judging.traits,
+            traits=judging.traits,
+            occurred_at=judging.event.occurred_at,
+            now=judging.event.received_at,
             limits=self.limits,
         )
         if isinstance(admitted, Suppressed):
@@ -138,16 +148,12 @@ def notification_replay(
                 user_id = event.user_id
                 for version in versions.values():
                     version.limits = LimitCounts()
-            user = users[event.user_id]
+            judging = _Judging(event, users[event.user_id], histories)
             if event.occurred_at < start:
                 for version in versions.values():
-                    version.judge(event, user, histories, only_limited=True)
+                    version.judge(judging, only_limited=True)
                 continue
-            _tally(
-                tally,
-                event,
-                {name: v.judge(event, user, histories) for name, v in versions.items()},
-            )
+            _tally(tally, event, {name: v.judge(judging) for name, v in versions.items()})
             replayed += 1
         progress(replayed, total)
     tally.events = replayed
