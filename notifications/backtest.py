@@ -11,8 +11,8 @@ Nothing is written and nothing is sent. docs/rules.md, "Backtests: notifications
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import islice
 
 from django.db.models import Q

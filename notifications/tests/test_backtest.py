@@ -277,3 +277,21 @@ def test_a_backtest_writes_nothing_and_sends_nothing(db, django_capture_on_commi
     assert [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")] == []
     after = (Notification.objects.count(), Decision.objects.count(), OutboxMessage.objects.count())
     assert after == before
+
+
+def test_a_rule_the_event_store_answers_sees_the_history_as_of_each_event(app_user):
+    for minutes in (0, 10, 120):
+        failed_payment(app_user, DAY + timedelta(minutes=minutes))
+    counted = funds_rules("").replace(
+        "event_conditions: []",
+        "condition: {type: window_aggregate, function: count, event_type: payment_failed, "
+        "window: {before_seconds: 3600}, op: gte, value: 2}",
+    )
+    result = replay(funds_rules(""), counted)
+    funds = rule_of(result, FUNDS)
+    # The second has the first within the hour before it; the third has none.
+    assert (funds["active"], funds["candidate"], funds["removed"]) == (3, 1, 2)
+    assert result["samples"][0]["why"] == (
+        f"the active rule {FUNDS} matches (always); the candidate rule does not: "
+        f"{FUNDS}: the count of payment_failed events in the 1h before this event is 1, not gte 2"
+    )
