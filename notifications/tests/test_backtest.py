@@ -114,6 +114,17 @@ def test_a_send_before_the_window_counts_against_a_limit_in_it(app_user):
     }
 
 
+def test_a_limit_of_ever_counts_every_send_before_the_window(app_user):
+    failed_payment(app_user, DAY - timedelta(days=300))
+    failed_payment(app_user, DAY)
+    once = "debounce_limit: 1\n    debounce_period_seconds: null"
+    result = replay(funds_rules(once), funds_rules("debounce_limit: null"), start=DAY)
+    assert rule_of(result, FUNDS)["outcomes"] == {
+        "active": {"suppressed: already scheduled or sent 1 of 1 ever": 1},
+        "candidate": {"sent": 1},
+    }
+
+
 QUIET_AND_FRESH = """
     quiet_hours: {start: "22:00", end: "07:00"}
     max_event_age_seconds: 14400"""
