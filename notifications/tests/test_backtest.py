@@ -15,6 +15,8 @@ from notifications.config import notification_rule_set_compile
 from notifications.models import Decision, Notification
 from notifications.tests.conftest import evaluate, product_event
 from outbox.models import OutboxMessage
+from rule_sets.kinds import rule_set_kind
+from rule_sets.models import KIND_NOTIFICATIONS
 from rule_sets.replay import ReplayTally
 from users.models import User
 
@@ -317,3 +319,7 @@ def test_a_rule_the_event_store_answers_sees_the_history_as_of_each_event(app_us
         f"the active rule {FUNDS} matches (always); the candidate rule does not: "
         f"{FUNDS}: the count of payment_failed events in the 1h before this event is 1, not gte 2"
     )
+
+
+def test_the_notifications_kind_backtests_with_this_replay():
+    assert rule_set_kind(KIND_NOTIFICATIONS).replay is notification_replay
