@@ -10,6 +10,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the check loads the configuration and the handler's modules need the
         # app registry ready.
+        from notifications.backtest import notification_replay
         from notifications.checks import (
             notification_config_check,
             notification_delivery_check,
@@ -33,5 +34,6 @@ class NotificationsConfig(AppConfig):
                 name=KIND_NOTIFICATIONS,
                 compile=notification_rule_set_compile,
                 default_path=lambda: settings.NOTIFICATION_RULES_PATH,
+                replay=notification_replay,
             )
         )

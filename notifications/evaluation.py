@@ -11,27 +11,19 @@ at commit, Django's foreign keys being deferred; the row lock `POST /event` take
 UPDATE, does not conflict with it.)
 """
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
-from notifications.channels import address_missing
+from notifications.admission import LimitCounts, Suppressed, notification_admit
 from notifications.config import notification_config
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
 from notifications.models import Decision, Notification
-from notifications.policy import (
-    LimitWindow,
-    event_too_old,
-    limit_window,
-    quiet_hours_defer,
-    user_timezone,
-)
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
@@ -82,7 +74,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
             lookback_union(lookback for lookback in lookbacks.values() if lookback),
             traits={pk: user.traits for pk, user in users.items()},
         ),
-        limits=_LimitCounts.load(events, rules),
+        limits=_limit_counts_load(events, rules),
     )
     for event in events:
         for rule in rules[event.event_type]:
@@ -111,47 +103,27 @@ def _users_lock(user_ids: list[int]) -> None:
             cursor.execute(_USERS_LOCK, [user_ids])
 
 
-@dataclass
-class _LimitCounts:
-    """Trigger times of the notifications that count against limits, by (user, type).
-
-    Read once per batch for the users and types with a limit; each notification scheduled in
-    the batch is added, so the next event of the same user sees it.
-    """
-
-    times: dict[tuple[int, str], list[datetime]]
-
-    @classmethod
-    def load(
-        cls, events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
-    ) -> "_LimitCounts":
-        limited = {
-            rule.notification_type
-            for event in events
-            for rule in rules.get(event.event_type, ())
-            if rule.debounce.limit is not None
-        }
-        times: dict[tuple[int, str], list[datetime]] = defaultdict(list)
-        if limited:
-            counted = Notification.objects.filter(
-                user_id__in={event.user_id for event in events},
-                notification_type__in=sorted(limited),
-                status__in=COUNTED,
-            ).values_list("user_id", "notification_type", "trigger_occurred_at")
-            for user_id, notification_type, at in counted:
-                times[(user_id, notification_type)].append(at)
-        return cls(times)
-
-    def count(self, key: tuple[int, str], window: LimitWindow) -> int:
-        return sum(
-            1
-            for at in self.times[key]
-            if (window.start is None or at >= window.start)
-            and (window.end is None or at < window.end)
-        )
-
-    def add(self, key: tuple[int, str], at: datetime) -> None:
-        self.times[key].append(at)
+def _limit_counts_load(
+    events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
+) -> LimitCounts:
+    """Return the trigger times of the stored notifications that count against the limits of
+    the batch's users and types; read once per batch, for the types with a limit."""
+    limited = {
+        rule.notification_type
+        for event in events
+        for rule in rules.get(event.event_type, ())
+        if rule.debounce.limit is not None
+    }
+    limits = LimitCounts()
+    if limited:
+        counted = Notification.objects.filter(
+            user_id__in={event.user_id for event in events},
+            notification_type__in=sorted(limited),
+            status__in=COUNTED,
+        ).values_list("user_id", "notification_type", "trigger_occurred_at")
+        for user_id, notification_type, at in counted:
+            limits.add((user_id, notification_type), at)
+    return limits
 
 
 @dataclass
@@ -162,7 +134,7 @@ class _Batch:
     # What each rule looks back at, by rule name; None: its questions go to the store.
     lookbacks: Mapping[str, Lookback | None]
     histories: BatchHistories
-    limits: _LimitCounts
+    limits: LimitCounts
     notifications: list[Notification] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     due_now: bool = False
@@ -203,36 +175,23 @@ class _Batch:
         )
         if failure is not None:
             return Notification.Status.NOT_MATCHED, failure
-        skipped = f"skipped {rule.notification_type}"
-        if not template.private and user.traits.get("unsubscribed") is True:
-            return Notification.Status.SUPPRESSED, f"{skipped}: unsubscribed"
-        missing = (
-            None
-            if template.private
-            else address_missing(template.channel, email=user.email, traits=user.traits)
+        admitted = notification_admit(
+            rule=rule,
+            template=template,
+            user_id=user.pk,
+            email=user.email,
+            account_traits=user.traits,
+            traits=traits,
+            occurred_at=event.occurred_at,
+            now=self.now,
+            limits=self.limits,
         )
-        if missing is not None:
-            return Notification.Status.SUPPRESSED, f"{skipped}: {missing}"
-        tz = user_timezone(traits)
-        window = limit_window(rule.debounce, at=event.occurred_at, tz=tz)
-        key = (user.pk, rule.notification_type)
-        if window is not None:
-            counted = self.limits.count(key, window)
-            if counted >= window.limit:
-                return Notification.Status.SUPPRESSED, (
-                    f"{skipped}: already scheduled or sent {counted} of {window.limit} "
-                    f"{window.description}"
-                )
-        due = self.now + timedelta(seconds=rule.delay_seconds)
-        reasons = []
-        if rule.quiet_hours is not None and not template.private:
-            deferred = quiet_hours_defer(due, rule.quiet_hours, tz=tz)
-            if deferred != due:
-                reasons.append(f"deferred by quiet hours to {deferred.isoformat()}")
-                due = deferred
-        too_old = event_too_old(rule.max_event_age_seconds, occurred_at=event.occurred_at, now=due)
-        if too_old is not None:
-            return Notification.Status.SUPPRESSED, f"{skipped}: {too_old}"
+        if isinstance(admitted, Suppressed):
+            return Notification.Status.SUPPRESSED, (
+                f"skipped {rule.notification_type}: {admitted.reason}"
+            )
+        due = admitted.due
+        reasons = list(admitted.notes)
         notification.due_at = due
         variables = _variables(event, user, traits)
         notification.subject, missing_subject = template_render(template.subject, variables)
@@ -240,7 +199,6 @@ class _Batch:
         missing = sorted(set(missing_subject) | set(missing_body))
         if missing:
             reasons.append(f"missing variables: {', '.join(missing)}")
-        self.limits.add(key, event.occurred_at)
         self.due_now = self.due_now or due <= self.now
         when = "due now" if due <= self.now else f"due {due.isoformat()}"
         return Notification.Status.SCHEDULED, "; ".join([when, *reasons])
