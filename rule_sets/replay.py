@@ -55,7 +55,8 @@ class ReplayTally:
         `why` is called only for a change kept as a sample: the explanation sentence of the
         version that matched.
         """
-        tally = self._rules.setdefault(rule, _RuleTally())
+        # Looked up before it is made: this runs for every event and rule of a backtest.
+        tally = self._rules.get(rule) or self._rules.setdefault(rule, _RuleTally())
         tally.active += active
         tally.candidate += candidate
         if active == candidate:
