@@ -142,3 +142,12 @@ def active_rules(db):
         return created.version
 
     return activate
+
+
+@pytest.fixture
+def live_database_url(transactional_db) -> str:
+    """The test database's URL, for a child process: what the test commits, the child sees."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
