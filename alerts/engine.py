@@ -12,14 +12,14 @@ from pathlib import Path
 from django.conf import settings
 
 from events.history import UnsupportedFilter, check_answerable
+from rule_sets.active import ActiveRuleSet, rule_set_active, rule_set_at
+from rule_sets.models import KIND_ALERTS
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
 from rules.history import EventRecord, History
 from rules.parser import alert_rules_parse
 from rules.plan import HistoryPlan, history_plan
 from rules.schema import AlertRule
-from rule_sets.active import ActiveRuleSet, rule_set_active, rule_set_at
-from rule_sets.models import KIND_ALERTS
 
 
 class AlertRuleEngine:

@@ -25,9 +25,9 @@ from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
 from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
-from rules.history import EventRecord
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS
+from rules.history import EventRecord
 from rules.plan import PlannedHistory
 from users.models import DEFAULT_TENANT, User
 
@@ -104,7 +104,8 @@ def _transaction_ingest_pipelined(
         fallback = UserEventHistory(
             user_id=user_id, anchor=stored, user_traits=inserted.user_traits, scope=stream_q()
         )
-        # A version activated since the plan asks what the plan did not foresee of the fallback.
+        # Judged by the version active now; if another was planned with, what its plan did
+        # not foresee is asked of the fallback.
         active = alert_rules_seen(inserted.active_rules)
         codes = active.rules.evaluate(
             event=event_record(stored, user_traits=inserted.user_traits),
