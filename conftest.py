@@ -125,3 +125,29 @@ def sentry_ingest():
     from midnite_test.tests.sentry_ingest import sentry_ingest_running
 
     yield from sentry_ingest_running()
+
+
+@pytest.fixture
+def active_rules(db):
+    """Store YAML text as the next version of a kind's rules and activate it; return its number.
+
+    The database is where the rules in force live once version 1 is imported, so a test
+    installs its rules as an active version (the settings' files are only the defaults).
+    """
+    from rule_sets.services import rule_set_version_create, rule_set_version_activate
+
+    def activate(kind: str, source: str) -> int:
+        created = rule_set_version_create(kind=kind, source=source, created_by="tests")
+        rule_set_version_activate(kind=kind, version=created.version, activated_by="tests")
+        return created.version
+
+    return activate
+
+
+@pytest.fixture
+def live_database_url(transactional_db) -> str:
+    """The test database's URL, for a child process: what the test commits, the child sees."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"

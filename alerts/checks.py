@@ -1,18 +1,19 @@
-"""System checks, at start-up and in `manage.py check`: the alert rules file must load, and
-POST /event's fast path must mirror the middleware it runs in front of."""
+"""System checks, at start-up and in `manage.py check`: the default alert rules file (imported as
+version 1 where none is stored) must load, and POST /event's fast path must mirror the
+middleware it runs in front of."""
 
 from django.conf import settings
 from django.core.checks import Error, Warning
 
-from alerts.engine import alert_rule_engine
+from alerts.engine import alert_rule_engine_default
 from alerts.fast_path import fast_path_mirrors_middleware
 from rules.exceptions import RuleParseError
 
 
 def alert_rules_check(app_configs, **kwargs) -> list[Error]:
-    """Report a bad alert rules file as an error naming the rule and the field."""
+    """Report a bad default alert rules file as an error naming the rule and the field."""
     try:
-        alert_rule_engine()
+        alert_rule_engine_default()
     except RuleParseError as exc:
         return [Error(f"Invalid alert rules: {exc}", id="events.E001")]
     return []

@@ -1,4 +1,10 @@
-"""The alert rules of POST /event: loaded once per file, planned per event type, evaluated."""
+"""The alert rules of POST /event: compiled once per version, planned per event type, evaluated.
+
+Which version a process evaluates under is the active one (rule_sets.active): POST /event
+plans its history questions with the version this process last saw active
+(`alert_rules_planned`) and learns in the same round trip which version is active now
+(`alert_rules_seen`), so an activation reaches every process at its next event.
+"""
 
 import functools
 from pathlib import Path
@@ -6,6 +12,8 @@ from pathlib import Path
 from django.conf import settings
 
 from events.history import UnsupportedFilter, check_answerable
+from rule_sets.active import ActiveRuleSet, rule_set_active, rule_set_at
+from rule_sets.models import KIND_ALERTS
 from rules.evaluator import alert_codes_evaluate
 from rules.exceptions import RuleParseError
 from rules.history import EventRecord, History
@@ -59,11 +67,47 @@ class AlertRuleEngine:
         return alert_codes_evaluate(rules=self.rules, event=event, history=history)
 
 
+# The version of the alert rules this process last saw active; None until its first event.
+_planned: ActiveRuleSet | None = None
+
+
+def alert_rules_planned() -> ActiveRuleSet:
+    """Return the version this process last saw active, to plan an event's questions with.
+
+    Its `rules` are an AlertRuleEngine. Read from the database at the process's first event
+    (one query, once), and after that from what each event's own round trip saw
+    (`alert_rules_seen`).
+    """
+    global _planned
+    if _planned is None:
+        _planned = rule_set_active(KIND_ALERTS)
+    return _planned
+
+
+def alert_rules_seen(row: tuple[int, str] | None) -> ActiveRuleSet:
+    """Return the version `row` (version, sha256) that an event read as active; the process
+    plans its next events with it.
+
+    None (no version active, never so once version 1 is imported: an activation replaces the
+    active version in one transaction): the version planned with.
+    """
+    global _planned
+    planned = alert_rules_planned()
+    if row is None or row == (planned.version, planned.sha256):
+        return planned
+    _planned = rule_set_at(KIND_ALERTS, row)
+    return _planned
+
+
 @functools.lru_cache(maxsize=4)
 def _alert_rule_engine_for(path: str) -> AlertRuleEngine:
     return AlertRuleEngine.from_file(Path(path))
 
 
-def alert_rule_engine() -> AlertRuleEngine:
-    """Return the engine for `settings.ALERT_RULES_PATH`, loaded once per path."""
+def alert_rule_engine_default() -> AlertRuleEngine:
+    """Return the engine of the default file, `settings.ALERT_RULES_PATH`, loaded once per path.
+
+    The file is what a database without alert rules imports as version 1; the system check
+    loads it at start-up so a bad file is reported before it could be imported.
+    """
     return _alert_rule_engine_for(str(settings.ALERT_RULES_PATH))

@@ -11,6 +11,8 @@ class Alert(models.Model):
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="alerts")
     code = models.PositiveIntegerField()
+    # The version of the alert rules that raised it (rule_sets: kind "alerts").
+    rules_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -1,9 +1,10 @@
 """POST /event's transaction on PostgreSQL in two round trips, in psycopg's pipeline mode.
 
 Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event and its outbox
-rows only when its `t` is after the user's latest transaction, and every history question the
-rule plan foresees. Round trip 2 (`transaction_alerts_queue`, then the end of
-`pipelined_transaction`): the alerts and their outbox rows, and COMMIT. Statements go on
+rows only when its `t` is after the user's latest transaction, read which version of the alert
+rules is active, and every history question the rule plan foresees. Round trip 2
+(`transaction_alerts_queue`, then the end of `pipelined_transaction`): the alerts and their
+outbox rows, and COMMIT. Statements go on
 psycopg's own cursors (Django's when it logs queries), with Django's error translation; so
 Django's query log (with DEBUG off) and the error tracker's database spans do not show them.
 No health check round trip: `pipelined_transaction_run` replaces a broken connection instead.
@@ -28,6 +29,8 @@ from alerts.planned_history import Anchor, question_answer, question_statement
 from alerts.stream import STREAM_SQL
 from events.analytics import TOPIC_EVENT_STORED
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
+from rule_sets.active import ACTIVE_VERSION_SQL
+from rule_sets.models import KIND_ALERTS
 from rules.plan import Answer, Question
 
 log = structlog.get_logger(__name__)
@@ -70,8 +73,8 @@ _LATEST_OF_TYPE = (
 
 _ALERTS_INSERT = """
     WITH alert AS (
-        INSERT INTO events_alert (event_id, code, created_at)
-        SELECT %s, code, %s FROM unnest(%s::int[]) AS code
+        INSERT INTO events_alert (event_id, code, rules_version, created_at)
+        SELECT %s, code, %s, %s FROM unnest(%s::int[]) AS code
     )
     INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts, last_error)
     SELECT consumer, %s, message.payload::jsonb, %s, 0, ''
@@ -98,11 +101,13 @@ class TransactionEvent:
 @dataclass(frozen=True, kw_only=True)
 class EventInserted:
     """What round trip 1 found: the user's traits (None: no such user), the event's id (None:
-    nothing inserted) and the answers to the planned questions (meaningful only when inserted)."""
+    nothing inserted), the answers to the planned questions (meaningful only when inserted),
+    and the active version of the alert rules, (version, sha256) (None: none is)."""
 
     user_traits: dict[str, Any] | None
     event_pk: int | None
     answers: dict[Question, Answer]
+    active_rules: tuple[int, str] | None = None
 
 
 @dataclass
@@ -198,10 +203,12 @@ def transaction_event_insert(
     transaction_types: Sequence[str],
     questions: Sequence[Question],
 ) -> EventInserted:
-    """Lock the user, insert `event` unless it is not new, and answer `questions`: one round trip.
+    """Lock the user, insert `event` unless it is not new, read the active version of the alert
+    rules and answer `questions`: one round trip.
 
     The questions are about the user's history with `event` in it; their answers are
-    meaningless when nothing was inserted.
+    meaningless when nothing was inserted. The version is read after the user's lock is
+    granted, so it is the one active when the event's turn came.
     """
     anchor = Anchor(
         user_id=event.user_id,
@@ -228,6 +235,7 @@ def transaction_event_insert(
             list(CONSUMERS),
         ],
     )
+    active = _execute(ACTIVE_VERSION_SQL, [KIND_ALERTS])
     asked = [
         (question, _execute(*question_statement(question, anchor=anchor))) for question in questions
     ]
@@ -243,13 +251,24 @@ def transaction_event_insert(
         question: question_answer(question, cursor.fetchall(), user_traits=user_traits)
         for question, cursor in asked
     }
-    return EventInserted(user_traits=user_traits, event_pk=inserted_row[0], answers=answers)
+    return EventInserted(
+        user_traits=user_traits,
+        event_pk=inserted_row[0],
+        answers=answers,
+        active_rules=active.fetchone(),
+    )
 
 
 def transaction_alerts_queue(
-    *, event_pk: int, codes: Sequence[int], messages: Sequence[Message], created_at: datetime
+    *,
+    event_pk: int,
+    codes: Sequence[int],
+    rules_version: int,
+    messages: Sequence[Message],
+    created_at: datetime,
 ) -> None:
-    """Queue the alerts `codes` of event `event_pk` and their outbox `messages` (one per code).
+    """Queue the alerts `codes` of event `event_pk`, raised under the alert rules'
+    `rules_version`, and their outbox `messages` (one per code).
 
     Sent with the COMMIT that ends `pipelined_transaction`.
     """
@@ -260,6 +279,7 @@ def transaction_alerts_queue(
         _ALERTS_INSERT,
         [
             event_pk,
+            rules_version,
             created_at,
             list(codes),
             TOPIC_ALERT_RAISED,

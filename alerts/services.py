@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
-from alerts.engine import alert_rule_engine
+from alerts.engine import alert_rules_planned, alert_rules_seen
 from alerts.exceptions import DuplicateTimestamp, TimestampOutOfOrder
 from alerts.models import Alert
 from alerts.pipeline import (
@@ -25,6 +25,8 @@ from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
 from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
+from rule_sets.active import rule_set_active
+from rule_sets.models import KIND_ALERTS
 from rules.history import EventRecord
 from rules.plan import PlannedHistory
 from users.models import DEFAULT_TENANT, User
@@ -51,6 +53,9 @@ def transaction_ingest(
     one transaction, and publishes them to the outbox. The exact same transaction sent
     again returns the stored codes and writes nothing.
 
+    The event is judged by the version of the alert rules active when its transaction reads
+    it, after the user's lock; each Alert records that version (`rules_version`).
+
     On PostgreSQL the transaction takes two round trips (alerts.pipeline); other
     databases run the same steps one statement at a time.
 
@@ -67,7 +72,7 @@ def transaction_ingest(
 def _transaction_ingest_pipelined(
     *, user_id: int, event_type: str, amount: Decimal, t: int
 ) -> TransactionOutcome:
-    engine = alert_rule_engine()
+    planned = alert_rules_planned()
     now = timezone.now()
     event = TransactionEvent(
         tenant_id=DEFAULT_TENANT,
@@ -80,7 +85,7 @@ def _transaction_ingest_pipelined(
         received_at=now,
     )
     record = EventRecord(event_type=event_type, occurred_at=event.occurred_at, amount=amount)
-    questions = engine.plan(event_type).questions(record)
+    questions = planned.rules.plan(event_type).questions(record)
 
     def body(pipelined: PipelinedTransaction) -> TransactionOutcome:
         inserted = transaction_event_insert(
@@ -99,13 +104,17 @@ def _transaction_ingest_pipelined(
         fallback = UserEventHistory(
             user_id=user_id, anchor=stored, user_traits=inserted.user_traits, scope=stream_q()
         )
-        codes = engine.evaluate(
+        # Judged by the version active now; if another was planned with, what its plan did
+        # not foresee is asked of the fallback.
+        active = alert_rules_seen(inserted.active_rules)
+        codes = active.rules.evaluate(
             event=event_record(stored, user_traits=inserted.user_traits),
             history=PlannedHistory(answers=inserted.answers, fallback=fallback),
         )
         transaction_alerts_queue(
             event_pk=stored.pk,
             codes=codes,
+            rules_version=active.version,
             messages=[
                 alert_record(event=stored, code=code).as_message(topic=TOPIC_ALERT_RAISED)
                 for code in codes
@@ -140,8 +149,11 @@ def _transaction_ingest_plain(
         user_id=user_id, anchor=event, user_traits=user_traits, scope=stream_q()
     )
     record = event_record(event, user_traits=user_traits)
-    codes = alert_rule_engine().evaluate(event=record, history=history)
-    Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
+    active = rule_set_active(KIND_ALERTS)
+    codes = active.rules.evaluate(event=record, history=history)
+    Alert.objects.bulk_create(
+        [Alert(event=event, code=code, rules_version=active.version) for code in codes]
+    )
     outbox_publish(
         messages=[
             alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)

@@ -3,7 +3,9 @@
 No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user, the conditional
 insert of the event and its outbox rows, and the default rules' history questions for its type
 (alerts.pipeline and alerts.planned_history, copied as text so nothing of the
-service is imported), one sync, then COMMIT. It evaluates no rule and writes no alert. Serve it
+service is imported), one sync, then COMMIT. It evaluates no rule and writes no alert. Nor does
+it read the active version of the alert rules (issue 18: one more SELECT in the service's first
+round trip), so the ratio to the floor counts that statement's cost against the service. Serve it
 with `bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
 """
 

@@ -6,7 +6,7 @@ from notifications.models import Decision, Notification
 
 class DecisionInline(admin.TabularInline):
     model = Decision
-    fields = ("created_at", "status", "reason")
+    fields = ("created_at", "status", "reason", "rules_version")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -20,8 +20,17 @@ class DecisionInline(admin.TabularInline):
 class NotificationAdmin(ReadOnlyModelAdmin):
     """What the rules decided and where delivery stands; each decision is listed below it."""
 
-    list_display = ("id", "user", "notification_type", "channel", "status", "reason", "created_at")
-    list_filter = ("status", "notification_type", "channel", "private")
+    list_display = (
+        "id",
+        "user",
+        "notification_type",
+        "channel",
+        "status",
+        "reason",
+        "rules_version",
+        "created_at",
+    )
+    list_filter = ("status", "notification_type", "channel", "private", "rules_version")
     search_fields = ("=user__id", "user__external_id", "trigger_event__event_id")
     list_select_related = ("user",)
     raw_id_fields = ("user", "trigger_event")

@@ -1,17 +1,18 @@
-"""System checks of the notifications: the rules and templates must load, sends must fit their
-lease, and a deployment must deliver somewhere."""
+"""System checks of the notifications: the default rules file and the templates must load,
+sends must fit their lease, and a deployment must deliver somewhere."""
 
 from django.conf import settings
 from django.core.checks import Error
 
 from notifications.channels import delivery_seconds_max, email_transport_configured
-from notifications.config import NotificationConfigError, notification_config
+from notifications.config import NotificationConfigError, notification_config_default
 
 
 def notification_config_check(app_configs, **kwargs) -> list[Error]:
-    """Report a bad rules or templates file as an error naming the file, the rule and the field."""
+    """Report a bad default rules file or templates file as an error naming the file, the rule
+    and the field."""
     try:
-        notification_config()
+        notification_config_default()
     except NotificationConfigError as exc:
         return [Error(f"Invalid notification configuration: {exc}", id="notifications.E001")]
     return []

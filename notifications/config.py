@@ -1,8 +1,11 @@
-"""The notification rules and templates in force: loaded once, checked against each other.
+"""The notification rules and the templates they send: compiled, checked against each other.
 
-`notification_config()` reads `settings.NOTIFICATION_RULES_PATH` and
-`settings.NOTIFICATION_TEMPLATES_PATH`. A bad file raises `NotificationConfigError` naming the
-file, the rule (or template) and the field; the system check reports it at start-up.
+The rules in force are the active version of the `notifications` rule set (rule_sets.active),
+compiled by `notification_rule_set_compile` against the templates file. The default files,
+`settings.NOTIFICATION_RULES_PATH` (imported as version 1 where no version is stored) and
+`settings.NOTIFICATION_TEMPLATES_PATH`, are loaded by `notification_config_default()`: a bad
+file raises `NotificationConfigError` naming the file, the rule (or template) and the field;
+the system check reports it at start-up.
 """
 
 import functools
@@ -149,8 +152,8 @@ def _templates_at(path: str) -> Mapping[str, NotificationTemplate]:
         raise RuleParseError(path, str(exc)) from exc
 
 
-def notification_config() -> NotificationConfig:
-    """Return the configuration of the paths in settings, loaded once per pair of paths."""
+def notification_config_default() -> NotificationConfig:
+    """Return the configuration of the default files in settings, loaded once per pair of paths."""
     return _notification_config_for(
         str(settings.NOTIFICATION_RULES_PATH), str(settings.NOTIFICATION_TEMPLATES_PATH)
     )

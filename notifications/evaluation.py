@@ -21,10 +21,11 @@ from django.utils import timezone
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
 from notifications.admission import LimitCounts, Suppressed, notification_admit
-from notifications.config import notification_config
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
 from notifications.models import Decision, Notification
 from notifications.templates import NotificationTemplate, template_render, template_variables
+from rule_sets.active import rule_set_active
+from rule_sets.models import KIND_NOTIFICATIONS
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
 from users.models import User
@@ -49,8 +50,11 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     """Record a decision for every rule triggered by the events; return how many were recorded.
 
     Must run in a transaction. Decisions already recorded (a message delivered twice) are kept.
+    The batch is evaluated under the version of the notification rules active when it starts,
+    which each notification and decision records (`rules_version`).
     """
-    config = notification_config()
+    active = rule_set_active(KIND_NOTIFICATIONS)
+    config = active.rules
     events = list(
         Event.objects.filter(
             pk__in=event_ids, user__isnull=False, event_type__in=config.event_types
@@ -68,6 +72,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     lookbacks = {rule.name: condition_lookback(rule.condition) for rule in config.rules}
     batch = _Batch(
         now=timezone.now(),
+        rules_version=active.version,
         lookbacks=lookbacks,
         histories=BatchHistories(
             events,
@@ -131,6 +136,7 @@ class _Batch:
     """The decisions of one batch of events, written with two inserts at the end."""
 
     now: datetime
+    rules_version: int
     # What each rule looks back at, by rule name; None: its questions go to the store.
     lookbacks: Mapping[str, Lookback | None]
     histories: BatchHistories
@@ -150,6 +156,7 @@ class _Batch:
             private=template.private,
             trigger_event=event,
             trigger_occurred_at=event.occurred_at,
+            rules_version=self.rules_version,
         )
         status, reason = self._decide(rule, template, event, user, notification)
         notification.status = status
@@ -211,6 +218,7 @@ class _Batch:
                 user_id=notification.user_id,
                 status=notification.status,
                 reason=reason,
+                rules_version=self.rules_version,
                 created_at=self.now,
             )
             for notification, reason in zip(self.notifications, self.reasons)

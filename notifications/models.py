@@ -34,6 +34,8 @@ class Notification(models.Model):
     trigger_event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
     # The trigger event's time: debounce periods and calendar days are counted in event time.
     trigger_occurred_at = models.DateTimeField()
+    # The version of the notification rules that decided it; its sends follow that version.
+    rules_version = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.TextField(blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
@@ -87,6 +89,8 @@ class Decision(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Notification.Status.choices)
     reason = models.TextField(blank=True)
+    # The version of the notification rules this step was taken under: its notification's.
+    rules_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -52,6 +52,7 @@ class AuditNotification:
     created_at: datetime
     sent_at: datetime | None
     suppression_reason: str | None
+    rules_version: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +63,7 @@ class AuditDecision:
     status: str
     reason: str
     created_at: datetime
+    rules_version: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +181,7 @@ _NOTIFICATION_FIELDS = (
     "reason",
     "last_error",
     "private",
+    "rules_version",
 )
 _DECISION_FIELDS = (
     "notification__rule",
@@ -188,6 +191,7 @@ _DECISION_FIELDS = (
     "status",
     "reason",
     "created_at",
+    "rules_version",
 )
 
 
@@ -225,6 +229,7 @@ def _notification(row: dict, *, every_tenant: bool) -> AuditNotification:
         created_at=row["created_at"],
         sent_at=row["sent_at"],
         suppression_reason=reason,
+        rules_version=row["rules_version"],
     )
 
 
@@ -241,4 +246,5 @@ def _decision(row: dict, *, every_tenant: bool) -> AuditDecision:
             every_tenant=every_tenant,
         ),
         created_at=row["created_at"],
+        rules_version=row["rules_version"],
     )

@@ -38,10 +38,12 @@ from notifications.channels import (
     user_email,
     user_phone,
 )
-from notifications.config import notification_config
+from notifications.config import NotificationConfig
 from notifications.delivery import delivery_retry_delay
 from notifications.models import Decision, Notification
 from notifications.policy import event_too_old, quiet_hours_defer, user_timezone
+from rule_sets.active import rule_set_version
+from rule_sets.models import KIND_NOTIFICATIONS
 from rules.explain import condition_failure
 from rules.schema import NotificationRule
 
@@ -84,18 +86,32 @@ def notifications_send_due(*, max_seconds: float | None = None) -> int:
     handled = 0
     while deadline is None or time.monotonic() < deadline:
         claim = _due_claim(size)
-        rules = {rule.name: rule for rule in notification_config().rules}
+        rules = _rules_of(claim.notifications)
         for index, notification in enumerate(claim.notifications):
             # The first send of a claim always fits (the lease check holds the lease to it).
             if index and time.monotonic() + delivery_seconds_max() > claim.lease_ends:
                 _unsent_release(claim.notifications[index:])
                 break
-            _outcome_record(_send(notification, rules))
+            rule = rules[notification.rules_version][notification.rule]
+            _outcome_record(_send(notification, rule))
             handled += 1
         handled += claim.exhausted
         if len(claim.notifications) + claim.exhausted < size:
             break
     return handled
+
+
+def _rules_of(notifications: list[Notification]) -> dict[int, dict[str, NotificationRule]]:
+    """Return the rules, by name, of each version of the notification rules that decided one
+    of `notifications`: a send follows the rules it was decided under, whatever version has
+    been activated since (versions never change, so its rule is always there)."""
+    configs: dict[int, NotificationConfig] = {
+        version: rule_set_version(KIND_NOTIFICATIONS, version).rules
+        for version in {notification.rules_version for notification in notifications}
+    }
+    return {
+        version: {rule.name: rule for rule in config.rules} for version, config in configs.items()
+    }
 
 
 def claim_size() -> int:
@@ -142,8 +158,12 @@ def _exhausted_fail(ids: list[int], *, now: datetime) -> None:
     before writing it down), so they are not sent again.
     """
     error = "no outcome was recorded: the sender stopped or outlived its lease"
-    failed = list(Notification.objects.filter(pk__in=ids).values_list("pk", "user_id", "attempts"))
-    for pk, _, attempts in failed:
+    failed = list(
+        Notification.objects.filter(pk__in=ids).values_list(
+            "pk", "user_id", "attempts", "rules_version"
+        )
+    )
+    for pk, _, attempts, _ in failed:
         Notification.objects.filter(pk=pk).update(
             status=Notification.Status.FAILED,
             reason=f"failed after {attempts} attempt(s): {error}",
@@ -156,9 +176,10 @@ def _exhausted_fail(ids: list[int], *, now: datetime) -> None:
             user_id=user_id,
             status=Notification.Status.FAILED,
             reason=f"failed after {attempts} attempt(s): {error}",
+            rules_version=rules_version,
             created_at=now,
         )
-        for pk, user_id, attempts in failed
+        for pk, user_id, attempts, rules_version in failed
     )
     log.warning("notifications.attempts_exhausted", notification_ids=ids)
 
@@ -172,10 +193,9 @@ def _unsent_release(notifications: list[Notification]) -> None:
     )
 
 
-def _send(notification: Notification, rules: dict[str, NotificationRule]) -> _Outcome:
+def _send(notification: Notification, rule: NotificationRule) -> _Outcome:
     """Decide and deliver one notification; any error but the database's is its outcome."""
     try:
-        rule = rules.get(notification.rule)
         blocked = _blocked(notification, rule)
         if blocked is not None:
             return blocked
@@ -195,16 +215,12 @@ def _send(notification: Notification, rules: dict[str, NotificationRule]) -> _Ou
     )
 
 
-def _blocked(notification: Notification, rule: NotificationRule | None) -> _Outcome | None:
+def _blocked(notification: Notification, rule: NotificationRule) -> _Outcome | None:
     """Return the outcome that stops or defers this send, or None to deliver it now."""
 
     def stopped(status: str, reason: str) -> _Outcome:
         return _Outcome(notification=notification, status=status, reason=reason)
 
-    if rule is None:
-        return stopped(
-            Notification.Status.CANCELLED, f"rule {notification.rule} is no longer configured"
-        )
     user = notification.user
     skipped = f"skipped {rule.notification_type}"
     if not notification.private and user.traits.get("unsubscribed") is True:
@@ -268,9 +284,7 @@ def _outgoing(notification: Notification) -> OutgoingMessage:
     )
 
 
-def _failure(
-    notification: Notification, exc: DeliveryFailed, rule: NotificationRule | None
-) -> _Outcome:
+def _failure(notification: Notification, exc: DeliveryFailed, rule: NotificationRule) -> _Outcome:
     attempt = notification.attempts
     log.warning(
         "notification.delivery_failed",
@@ -281,7 +295,7 @@ def _failure(
     if exc.retryable and attempt < settings.NOTIFICATION_MAX_ATTEMPTS:
         retry_at = timezone.now() + timedelta(seconds=delivery_retry_delay(attempt))
         when = f"retrying at {retry_at.isoformat()}"
-        deferred = None if rule is None else _quiet_hours_end(notification, rule, retry_at)
+        deferred = _quiet_hours_end(notification, rule, retry_at)
         if deferred is not None:
             retry_at = deferred
             when = f"retrying at {retry_at.isoformat()}, when the quiet hours end"
@@ -332,5 +346,6 @@ def _outcome_record(outcome: _Outcome) -> None:
         user_id=notification.user_id,
         status=outcome.status,
         reason=outcome.reason,
+        rules_version=notification.rules_version,
         created_at=now,
     )

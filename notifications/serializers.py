@@ -38,6 +38,9 @@ class AuditNotificationSerializer(serializers.Serializer):
     suppression_reason = serializers.CharField(
         allow_null=True, help_text="Why it was suppressed, cancelled or failed; else null."
     )
+    rules_version = serializers.IntegerField(
+        help_text="The version of the notification rules that decided it (its sends follow it)."
+    )
 
 
 class AuditDecisionSerializer(serializers.Serializer):
@@ -47,6 +50,9 @@ class AuditDecisionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Notification.Status.choices)
     reason = serializers.CharField(help_text="What an operator reads: the policy, the numbers.")
     created_at = serializers.DateTimeField()
+    rules_version = serializers.IntegerField(
+        help_text="The version of the notification rules this step was taken under."
+    )
 
 
 class UserAuditSerializer(serializers.Serializer):

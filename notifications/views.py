@@ -40,6 +40,7 @@ AUDIT_EXAMPLE = {
                 "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
                 " (2025-10-31, UTC)"
             ),
+            "rules_version": 3,
         }
     ],
     "decisions": [
@@ -53,6 +54,7 @@ AUDIT_EXAMPLE = {
                 " (2025-10-31, UTC)"
             ),
             "created_at": "2025-10-31T19:30:01Z",
+            "rules_version": 3,
         }
     ],
 }

@@ -24,9 +24,10 @@ ACTIVE_VERSION_SQL = (
 
 @dataclass(frozen=True)
 class ActiveRuleSet:
-    """A version number and the kind's compiled rules of that version."""
+    """A version number, its sha256 and the kind's compiled rules of that version."""
 
     version: int
+    sha256: str
     rules: Any
 
 
@@ -49,7 +50,7 @@ def rule_set_at(kind: str, row: tuple[int, str] | None) -> ActiveRuleSet:
         imported = rule_set_default_import(kind)
         row = (imported.version, imported.sha256)
     version, sha256 = row
-    return ActiveRuleSet(version=version, rules=_compiled(kind, version, sha256))
+    return ActiveRuleSet(version=version, sha256=sha256, rules=_compiled(kind, version, sha256))
 
 
 def rule_set_version(kind: str, version: int) -> ActiveRuleSet:

@@ -7,6 +7,7 @@ from django.core import checks
 
 from alerts.engine import AlertRuleEngine
 from alerts.services import transaction_ingest
+from rule_sets.models import KIND_ALERTS
 from rules.exceptions import RuleParseError
 
 HALF_THRESHOLD_RULES = """
@@ -18,10 +19,8 @@ rules:
 """
 
 
-def test_a_different_rules_file_gives_different_codes(tmp_path, settings, users):
-    rules_file = tmp_path / "alert_rules.yml"
-    rules_file.write_text(HALF_THRESHOLD_RULES)
-    settings.ALERT_RULES_PATH = rules_file
+def test_a_different_active_version_gives_different_codes(active_rules, users):
+    active_rules(KIND_ALERTS, HALF_THRESHOLD_RULES)
 
     outcome = transaction_ingest(user_id=1, event_type="withdraw", amount=Decimal("60"), t=1)
 
@@ -133,11 +132,9 @@ rules:
 """
 
 
-def test_history_a_plan_cannot_foresee_is_asked_on_demand(tmp_path, settings, users):
+def test_history_a_plan_cannot_foresee_is_asked_on_demand(active_rules, users):
     """The proximity inside the sequence's `match` is around each deposit, not the new one."""
-    rules_file = tmp_path / "alert_rules.yml"
-    rules_file.write_text(NESTED_HISTORY_RULES)
-    settings.ALERT_RULES_PATH = rules_file
+    active_rules(KIND_ALERTS, NESTED_HISTORY_RULES)
     steps = [("withdraw", 9), ("deposit", 10), ("deposit", 20), ("withdraw", 29), ("deposit", 30)]
     steps += [("withdraw", 38), ("deposit", 40)]
 

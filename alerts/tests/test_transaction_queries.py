@@ -6,9 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from alerts.engine import alert_rules_seen
 from alerts.services import transaction_ingest
 from events.models import Event
 from events.tests.test_history import EPOCH
+from rule_sets.active import rule_set_active
+from rule_sets.models import KIND_ALERTS
 
 
 @pytest.mark.parametrize("history_size", [10, 1000])
@@ -26,8 +29,12 @@ def test_queries_per_transaction_do_not_grow_with_history(
         for i in range(history_size)
     )
     t = int((EPOCH + timedelta(days=1)).timestamp())
+    # The process plans with the active version, as after its first event under it.
+    active = rule_set_active(KIND_ALERTS)
+    alert_rules_seen((active.version, active.sha256))
 
-    # Lock the user, insert the event with its outbox messages, last 3 deposits, the 30 s sum;
-    # the test's transaction turns the service's transaction into a savepoint and its release.
-    with django_assert_num_queries(6):
+    # Lock the user, insert the event with its outbox messages, read the active version of the
+    # rules, last 3 deposits, the 30 s sum; the test's transaction turns the service's
+    # transaction into a savepoint and its release.
+    with django_assert_num_queries(7):
         transaction_ingest(user_id=1, event_type="deposit", amount=Decimal("5"), t=t)

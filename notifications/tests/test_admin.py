@@ -1,5 +1,6 @@
 """On-call engineers read notifications and their decisions in the admin, and change nothing."""
 
+import re
 from datetime import datetime, timezone
 
 from notifications.models import Notification
@@ -25,3 +26,18 @@ def test_a_notification_page_lists_its_decisions_read_only(admin_client, app_use
     assert "not_matched" in page.text or "Not Matched" in page.text
     assert 'name="_save"' not in page.text
     assert admin_client.get("/admin/notifications/notification/add/").status_code == 403
+
+
+def test_the_notification_list_and_its_decisions_show_the_rules_version(admin_client, app_user):
+    signup = product_event(
+        app_user, "signup_completed", datetime(2025, 10, 31, tzinfo=timezone.utc)
+    )
+    evaluate(signup)
+    welcome = Notification.objects.get(trigger_event=signup, rule="WELCOME_EMAIL")
+
+    listing = admin_client.get("/admin/notifications/notification/?rules_version=1")
+    page = admin_client.get(f"/admin/notifications/notification/{welcome.pk}/change/")
+
+    assert re.findall(r'<td class="field-rules_version">([^<]*)</td>', listing.text) == ["1"]
+    inline = re.findall(r'<td class="field-rules_version">\s*<p>([^<]*)</p>', page.text)
+    assert inline == ["1"]

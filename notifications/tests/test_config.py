@@ -13,9 +13,11 @@ from django.core.management.base import SystemCheckError
 
 from notifications.config import (
     NotificationConfigError,
-    notification_config,
+    notification_config_default,
     notification_config_load,
 )
+from rule_sets.active import rule_set_active
+from rule_sets.models import KIND_NOTIFICATIONS
 
 RULES = """
 rules:
@@ -125,17 +127,23 @@ def test_a_rule_language_condition_the_store_cannot_answer_names_condition(files
 
 
 def test_the_default_configuration_is_the_shipped_files_loaded_once():
-    config = notification_config()
+    config = notification_config_default()
 
-    assert config is notification_config()
+    assert config is notification_config_default()
     assert settings.NOTIFICATION_RULES_PATH == settings.BASE_DIR / "config/notification_rules.yml"
     assert [rule.name for rule in config.rules_for("signup_completed")] == ["WELCOME_EMAIL"]
 
 
-def test_other_paths_in_settings_give_their_configuration(files, settings):
-    settings.NOTIFICATION_RULES_PATH, settings.NOTIFICATION_TEMPLATES_PATH = files
+def test_the_active_version_is_compiled_against_the_templates_in_settings(
+    files, settings, active_rules
+):
+    settings.NOTIFICATION_TEMPLATES_PATH = files[1]
+    version = active_rules(KIND_NOTIFICATIONS, RULES)
 
-    assert [rule.name for rule in notification_config().rules] == ["PING"]
+    active = rule_set_active(KIND_NOTIFICATIONS)
+
+    assert active.version == version
+    assert [rule.name for rule in active.rules.rules] == ["PING"]
 
 
 def test_the_system_check_reports_a_bad_file_naming_file_rule_and_field(files, settings):

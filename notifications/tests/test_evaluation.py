@@ -11,6 +11,8 @@ from django.utils import timezone as django_timezone
 from notifications.evaluation import notification_events_evaluate
 from notifications.models import Decision, Notification
 from notifications.tests.conftest import decision, evaluate, product_event
+from rule_sets.models import KIND_NOTIFICATIONS
+from rule_sets.services import rule_set_version_activate
 
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
 SCHEDULED = Notification.Status.SCHEDULED
@@ -217,12 +219,8 @@ rules:
 """
 
 
-def test_quiet_hours_defer_user_facing_sends_to_their_end_in_the_users_zone(
-    app_user, settings, tmp_path
-):
-    rules = tmp_path / "rules.yml"
-    rules.write_text(QUIET_RULES)
-    settings.NOTIFICATION_RULES_PATH = rules
+def test_quiet_hours_defer_user_facing_sends_to_their_end_in_the_users_zone(app_user, active_rules):
+    active_rules(KIND_NOTIFICATIONS, QUIET_RULES)
     app_user.traits = {**app_user.traits, "timezone": "America/New_York"}
     app_user.save()
     signup = product_event(app_user, "signup_completed", SIGNUP)
@@ -275,11 +273,9 @@ rules:
 
 
 def test_an_event_older_than_the_rules_maximum_age_is_skipped_and_the_decision_says_so(
-    app_user, settings, tmp_path
+    app_user, active_rules
 ):
-    rules = tmp_path / "rules.yml"
-    rules.write_text(AGED_RULES)
-    settings.NOTIFICATION_RULES_PATH = rules
+    active_rules(KIND_NOTIFICATIONS, AGED_RULES)
     now = django_timezone.now()
     backfilled = product_event(app_user, "signup_completed", now - timedelta(days=21))
     recent = product_event(app_user, "signup_completed", now - timedelta(days=6))
@@ -289,3 +285,42 @@ def test_an_event_older_than_the_rules_maximum_age_is_skipped_and_the_decision_s
     assert old.reason.startswith("skipped WELCOME_EMAIL: the event is 21d")
     assert old.reason.endswith(" old, more than the rule's max_event_age_seconds (7d)")
     assert decision(recent, "WELCOME_EMAIL").status == SCHEDULED
+
+
+# A version that welcomes a user whose profile is updated, which version 1 ignores.
+WELCOME_ON_PROFILE_UPDATE = """
+rules:
+  - notification_type: WELCOME_EMAIL
+    event_type: profile_updated
+    event_conditions: []
+"""
+
+
+def test_decisions_record_the_version_that_made_them_and_the_next_batch_sees_an_activation(
+    app_user, active_rules
+):
+    signup = product_event(app_user, "signup_completed", SIGNUP)
+    ignored = product_event(app_user, "profile_updated", SIGNUP + timedelta(minutes=1))
+    assert set(evaluate(signup, ignored)) == {f"WELCOME_EMAIL@{signup.event_id}"}
+    welcome = decision(signup, "WELCOME_EMAIL")
+    assert welcome.rules_version == 1
+    assert list(welcome.decisions.values_list("rules_version", flat=True)) == [1]
+
+    version = active_rules(KIND_NOTIFICATIONS, WELCOME_ON_PROFILE_UPDATE)
+    updated = product_event(app_user, "profile_updated", SIGNUP + timedelta(minutes=2))
+    evaluate(updated)
+
+    welcome = decision(updated, "WELCOME_EMAIL")
+    assert (welcome.status, welcome.rules_version) == (SCHEDULED, version)
+    assert list(welcome.decisions.values_list("rules_version", flat=True)) == [version]
+
+
+def test_activating_the_retired_version_brings_the_old_decisions_back(app_user, active_rules):
+    active_rules(KIND_NOTIFICATIONS, WELCOME_ON_PROFILE_UPDATE)
+    rule_set_version_activate(kind=KIND_NOTIFICATIONS, version=1, activated_by="tests")
+
+    updated = product_event(app_user, "profile_updated", SIGNUP)
+    signup = product_event(app_user, "signup_completed", SIGNUP + timedelta(minutes=1))
+
+    assert set(evaluate(updated, signup)) == {f"WELCOME_EMAIL@{signup.event_id}"}
+    assert decision(signup, "WELCOME_EMAIL").rules_version == 1

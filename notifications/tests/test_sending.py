@@ -10,6 +10,7 @@ from notifications.models import Notification
 from users.models import User
 from notifications.sending import notifications_send_due
 from notifications.tests.conftest import decision, evaluate, product_event
+from rule_sets.models import KIND_NOTIFICATIONS
 
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
 S = Notification.Status
@@ -131,10 +132,8 @@ rules:
 
 
 @pytest.fixture
-def delayed_rules(settings, tmp_path):
-    rules = tmp_path / "rules.yml"
-    rules.write_text(DELAYED_RULES)
-    settings.NOTIFICATION_RULES_PATH = rules
+def delayed_rules(active_rules):
+    active_rules(KIND_NOTIFICATIONS, DELAYED_RULES)
 
 
 def test_a_delayed_notification_waits_then_a_recheck_cancels_it(app_user, delayed_rules):
@@ -224,16 +223,17 @@ def test_a_user_whose_address_is_gone_by_the_send_is_skipped_not_failed(app_user
     assert mail.outbox == []
 
 
-def _quiet_rules(settings, tmp_path, *, start: str, end: str) -> None:
-    rules = tmp_path / "rules.yml"
-    rules.write_text(f"""
+def _quiet_rules(active_rules, *, start: str, end: str) -> int:
+    return active_rules(
+        KIND_NOTIFICATIONS,
+        f"""
 rules:
   - notification_type: BANK_LINK_NUDGE_SMS
     event_type: link_bank_success
     quiet_hours: {{start: "{start}", end: "{end}"}}
     event_conditions: []
-""")
-    settings.NOTIFICATION_RULES_PATH = rules
+""",
+    )
 
 
 def _clock(at: datetime) -> str:
@@ -241,14 +241,13 @@ def _clock(at: datetime) -> str:
 
 
 def test_a_retry_that_would_fall_in_quiet_hours_waits_for_their_end(
-    app_user, settings, tmp_path, webhook
+    app_user, settings, active_rules, webhook
 ):
     # Quiet from two minutes from now for two hours (UTC, the user's zone); the retry is due
     # 5 to 10 minutes from now.
     now = django_timezone.now()
     _quiet_rules(
-        settings,
-        tmp_path,
+        active_rules,
         start=_clock(now + timedelta(minutes=2)),
         end=_clock(now + timedelta(hours=2, minutes=2)),
     )
@@ -268,18 +267,19 @@ def test_a_retry_that_would_fall_in_quiet_hours_waits_for_their_end(
 
 
 def test_a_send_due_in_quiet_hours_is_deferred_without_using_an_attempt(
-    app_user, settings, tmp_path, webhook
+    app_user, settings, active_rules, webhook
 ):
     now = django_timezone.now()
     product_event(app_user, "signup_completed", now - timedelta(minutes=5))
     link = product_event(app_user, "link_bank_success", now, traits={"phone": "+447700900123"})
-    evaluate(link)  # the shipped rules, without quiet hours: due now
     _quiet_rules(
-        settings,
-        tmp_path,
+        active_rules,
         start=_clock(now - timedelta(hours=1)),
         end=_clock(now + timedelta(hours=1)),
     )
+    evaluate(link)
+    # Due before the quiet hours end (as a notification scheduled before they began would be).
+    _make_due(decision(link, "BANK_LINK_NUDGE_SMS"))
     settings.SMS_WEBHOOK_URL = webhook.url
 
     notifications_send_due()
@@ -294,18 +294,44 @@ def test_a_send_due_in_quiet_hours_is_deferred_without_using_an_attempt(
     assert webhook.received == []
 
 
-def test_a_late_retry_of_an_event_past_the_rules_maximum_age_is_skipped(
-    app_user, settings, tmp_path
+def test_a_send_follows_the_version_that_decided_it_not_one_activated_since(
+    app_user, settings, active_rules, webhook
 ):
-    rules = tmp_path / "rules.yml"
-    rules.write_text("""
+    now = django_timezone.now()
+    product_event(app_user, "signup_completed", now - timedelta(minutes=5))
+    link = product_event(app_user, "link_bank_success", now, traits={"phone": "+447700900123"})
+    evaluate(link)  # version 1, the shipped rules, without quiet hours: due now
+    quiet = _quiet_rules(
+        active_rules,
+        start=_clock(now - timedelta(hours=1)),
+        end=_clock(now + timedelta(hours=1)),
+    )
+    settings.SMS_WEBHOOK_URL = webhook.url
+
+    notifications_send_due()
+
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    assert (nudge.status, nudge.rules_version) == (S.SENT, 1)
+    assert list(nudge.decisions.order_by("id").values_list("rules_version", flat=True)) == [1, 1]
+    assert len(webhook.received) == 1
+    later = product_event(
+        app_user, "link_bank_success", now + timedelta(seconds=1), traits={"phone": "+4477009"}
+    )
+    evaluate(later)
+    assert decision(later, "BANK_LINK_NUDGE_SMS").rules_version == quiet
+
+
+def test_a_late_retry_of_an_event_past_the_rules_maximum_age_is_skipped(app_user, active_rules):
+    active_rules(
+        KIND_NOTIFICATIONS,
+        """
 rules:
   - notification_type: WELCOME_EMAIL
     event_type: signup_completed
     max_event_age_seconds: 86400
     event_conditions: []
-""")
-    settings.NOTIFICATION_RULES_PATH = rules
+""",
+    )
     signup = product_event(app_user, "signup_completed", django_timezone.now())
     evaluate(signup)
     # The first attempts failed; the retry comes two days after the event.

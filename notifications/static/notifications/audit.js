@@ -82,21 +82,23 @@
       var value = audit.traits[name];
       return row([cell(name), typeof value === "string" ? cell(value) : codeCell(value)]);
     });
-    fill("decisions", audit.decisions, 5, function (d) {
+    fill("decisions", audit.decisions, 6, function (d) {
       return row([
         timeCell(d.created_at),
         statusCell(d.status, d.reason),
         cell(d.notification_type),
         cell(d.rule),
+        cell("v" + d.rules_version),
         cell(d.trigger_event),
       ]);
     });
-    fill("notification-history", audit.notification_history, 6, function (n) {
+    fill("notification-history", audit.notification_history, 7, function (n) {
       return row([
         timeCell(n.created_at),
         statusCell(n.status, n.suppression_reason),
         cell(n.notification_type),
         cell(n.channel),
+        cell("v" + n.rules_version),
         cell(n.trigger_event),
         timeCell(n.sent_at),
       ]);

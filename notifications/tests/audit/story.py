@@ -47,8 +47,10 @@ def decision_store(
     channel: str = "email",
     at: datetime | None = None,
     last_error: str = "",
+    rules_version: int = 1,
 ) -> Notification:
-    """Record what `rule` decided about `event`: its notification and one decision."""
+    """Record what `rule` (of the notification rules' `rules_version`) decided about `event`:
+    its notification and one decision."""
     at = at or timezone.now()
     notification = Notification.objects.create(
         user_id=event.user_id,
@@ -57,6 +59,7 @@ def decision_store(
         channel=channel,
         trigger_event=event,
         trigger_occurred_at=event.occurred_at,
+        rules_version=rules_version,
         status=status,
         reason=reason,
         last_error=last_error,
@@ -68,6 +71,7 @@ def decision_store(
         user_id=event.user_id,
         status=status,
         reason=reason,
+        rules_version=rules_version,
         created_at=at,
     )
     return notification

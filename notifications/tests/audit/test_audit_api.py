@@ -32,6 +32,7 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
         reason="skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
         " (2025-10-31, UTC)",
         at=_at(61),
+        rules_version=2,
     )
 
     response = api_client.get("/audit/u_ada")
@@ -68,6 +69,7 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                     "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
                     " (2025-10-31, UTC)"
                 ),
+                "rules_version": 2,
             },
             {
                 "notification_type": "WELCOME_EMAIL",
@@ -77,6 +79,7 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                 "created_at": "2025-10-31T19:30:01Z",
                 "sent_at": "2025-10-31T19:30:01Z",
                 "suppression_reason": None,
+                "rules_version": 1,
             },
         ],
         "decisions": [
@@ -90,6 +93,7 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                     " (2025-10-31, UTC)"
                 ),
                 "created_at": "2025-10-31T19:31:01Z",
+                "rules_version": 2,
             },
             {
                 "rule": "welcome_email",
@@ -98,6 +102,7 @@ def test_the_audit_lists_events_notifications_and_decisions(api_client, ada):
                 "status": "sent",
                 "reason": "",
                 "created_at": "2025-10-31T19:30:01Z",
+                "rules_version": 1,
             },
         ],
     }

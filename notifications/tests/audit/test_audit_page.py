@@ -106,6 +106,7 @@ def test_a_new_event_and_its_decision_appear_on_the_open_page(audit_page, settin
     decision = audit_page.locator("#decisions tr", has_text=reason)
     expect(decision).to_be_visible(timeout=APPEARS_WITHIN_MS)
     expect(decision.locator(".status")).to_have_text("not matched")
+    expect(decision).to_contain_text("v1")  # the version of the rules that decided it
 
 
 def test_markup_in_a_new_event_shows_as_text_and_never_runs(audit_page, ada):

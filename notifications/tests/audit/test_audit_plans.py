@@ -47,9 +47,9 @@ def heavy_user(db) -> User:
             """
             INSERT INTO notifications_notification (
                 user_id, rule, notification_type, channel, private, trigger_event_id,
-                trigger_occurred_at, status, reason, attempts, last_error, subject, body,
-                created_at, updated_at)
-            SELECT %(user)s, 'r' || (e.id %% 3), 'R', 'email', false, e.id, e.occurred_at,
+                trigger_occurred_at, rules_version, status, reason, attempts, last_error,
+                subject, body, created_at, updated_at)
+            SELECT %(user)s, 'r' || (e.id %% 3), 'R', 'email', false, e.id, e.occurred_at, 1,
                    CASE WHEN e.id %% 1000 = 0 THEN 'sent' ELSE 'not_matched' END, '', 0, '',
                    '', '', date_trunc('minute', e.occurred_at), now()
             FROM events_event AS e
@@ -62,8 +62,8 @@ def heavy_user(db) -> User:
         cursor.execute(
             """
             INSERT INTO notifications_decision (notification_id, user_id, status, reason,
-                                                created_at)
-            SELECT id, user_id, status, reason, created_at
+                                                rules_version, created_at)
+            SELECT id, user_id, status, reason, rules_version, created_at
             FROM notifications_notification WHERE user_id = %(user)s
             """,
             {"user": user.pk},

@@ -1,0 +1,110 @@
+"""An activation is seen by another process, a real server, with no restart: within 2 s of it,
+POST /event answers under the new version; activating the retired version brings the old
+answers back."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from alerts.tests.api.test_event_rules_versions import LOWER_THRESHOLD
+from rule_sets.models import KIND_ALERTS
+from rule_sets.services import rule_set_version_activate
+from users.services import demo_users_ensure
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+# The issue's bound on how soon every process evaluates under a new version.
+SEEN_WITHIN_SECONDS = 2
+# A server starting on a shared machine: generous, and only waited on before the test's clock.
+START_SECONDS = 60
+
+
+@pytest.fixture
+def server(live_database_url) -> Iterator[int]:
+    """granian serving the project (one worker process, as production runs it) on the test
+    database; yields its port."""
+    demo_users_ensure()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": live_database_url, "ALLOW_ANONYMOUS": "true"}
+    command = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface=wsgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        "--blocking-threads=1",
+        "--log-level=warning",
+        "midnite_test.wsgi:application",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_ready(process, port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_ready(process: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the server did not answer within {START_SECONDS} s")
+
+
+_t = count(1)
+
+
+def _withdraw_60(port: int) -> list[int]:
+    """POST a withdraw of 60 for user 1 to the server; return its alert codes."""
+    body = json.dumps({"type": "withdraw", "amount": "60", "user_id": 1, "t": next(_t)})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/event",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["alert_codes"]
+
+
+def _answers_until(port: int, wanted: list[int]) -> list[list[int]]:
+    """POST withdraws until one answers `wanted` or SEEN_WITHIN_SECONDS pass; return them all."""
+    deadline = time.monotonic() + SEEN_WITHIN_SECONDS
+    answers = [_withdraw_60(port)]
+    while answers[-1] != wanted and time.monotonic() < deadline:
+        answers.append(_withdraw_60(port))
+    return answers
+
+
+def test_a_server_answers_under_a_new_version_within_2_s_and_under_the_old_after_rollback(
+    server, active_rules
+):
+    # Three withdraws in a row raise 30: the answers compared hold 1100 alone from the fourth.
+    assert [_withdraw_60(server) for _ in range(2)] == [[], []]
+    assert _withdraw_60(server) == [30]
+
+    active_rules(KIND_ALERTS, LOWER_THRESHOLD)
+    after_activation = _answers_until(server, [30, 1100])
+
+    rule_set_version_activate(kind=KIND_ALERTS, version=1, activated_by="tests")
+    after_rollback = _answers_until(server, [30])
+
+    assert after_activation[-1] == [30, 1100]
+    assert after_rollback[-1] == [30]
