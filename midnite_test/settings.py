@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "alerts",
     "metrics",
     "notifications",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,7 @@ urlpatterns = [
     path("health", views.HealthLiveView.as_view()),
     path("ready", views.HealthReadyView.as_view()),
     path("admin/", admin.site.urls),
+    path("console/", include("console.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**OPEN), name="api-schema"),
     path("docs/schema", SpectacularAPIView.as_view(**OPEN), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema", **OPEN), name="docs"),

@@ -1,0 +1,51 @@
+"""Who gets into the console: staff users through its login page, nobody else."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(client):
+    response = client.get("/console/overview/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login/?next=/console/overview/")
+
+
+def test_a_staff_user_logs_in_and_reaches_the_overview(client, django_user_model):
+    django_user_model.objects.create_user("ops", password="s3cret-pass", is_staff=True)
+
+    response = client.post(
+        "/console/login/",
+        {"username": "ops", "password": "s3cret-pass", "next": "/console/overview/"},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0] == "/console/overview/"
+    assert b"<h1>Overview</h1>" in response.content
+
+
+def test_a_user_who_is_not_staff_is_not_let_in(client, django_user_model):
+    user = django_user_model.objects.create_user("customer", password="s3cret-pass")
+    client.force_login(user)
+
+    response = client.get("/console/overview/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login/")
+
+
+def test_logging_out_takes_a_post_and_ends_the_session(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
+
+    client.post("/console/logout/")
+
+    assert client.get("/console/overview/").status_code == 302
+
+
+def test_the_login_page_answers_a_logged_in_user_who_is_not_staff(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("customer"))
+
+    response = client.get("/console/login/?next=/console/overview/")
+
+    assert response.status_code == 200

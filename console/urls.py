@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from console import views
+from console.access import LOGIN_URL
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.console_home, name="home"),
+    path("overview/", views.console_overview, name="overview"),
+    path("login/", views.ConsoleLoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page=LOGIN_URL), name="logout"),
+]
