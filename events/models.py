@@ -17,8 +17,15 @@ class Event(models.Model):
 
     tenant_id = models.CharField(max_length=128, default=DEFAULT_TENANT)
     event_id = models.CharField(max_length=128)
+    # No index of its own: event_user_time and event_user_type_time lead with the user, and
+    # serve every query by user alone (a user's events, the PROTECT check on deleting one).
     user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
     )
     event_type = models.CharField(max_length=64)
     source = models.CharField(max_length=64, blank=True)
