@@ -17,8 +17,15 @@ class Event(models.Model):
 
     tenant_id = models.CharField(max_length=128, default=DEFAULT_TENANT)
     event_id = models.CharField(max_length=128)
+    # No index of its own: event_user_time and event_user_type_time lead with the user, and
+    # serve every query by user alone (a user's events, the PROTECT check on deleting one).
     user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
     )
     event_type = models.CharField(max_length=64)
     source = models.CharField(max_length=64, blank=True)
@@ -42,9 +49,17 @@ class Event(models.Model):
             # A user's events newest first, of every type or of one, are `ORDER BY occurred_at
             # DESC, id DESC LIMIT n` read backwards in index order: the id makes the order
             # whole, so no plan has to sort (a planner without statistics would sort them all).
-            models.Index(fields=["user", "occurred_at", "id"], name="event_user_time"),
+            # Partial: every query of these names its user, and an event without one (an
+            # anonymous product or web event) then costs neither index an entry.
             models.Index(
-                fields=["user", "event_type", "occurred_at", "id"], name="event_user_type_time"
+                fields=["user", "occurred_at", "id"],
+                condition=Q(user__isnull=False),
+                name="event_user_time",
+            ),
+            models.Index(
+                fields=["user", "event_type", "occurred_at", "id"],
+                condition=Q(user__isnull=False),
+                name="event_user_type_time",
             ),
             # One backward scan per event type finds a user's latest transactions in (time,
             # id) order whatever the planner knows; partial, so other events don't pay for it.
