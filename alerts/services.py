@@ -7,7 +7,6 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
 from alerts.engine import alert_rule_engine
 from alerts.exceptions import DuplicateTimestamp, TimestampOutOfOrder
 from alerts.models import Alert
@@ -19,12 +18,11 @@ from alerts.pipeline import (
     transaction_event_insert,
 )
 from alerts.stream import TRANSACTION_TYPES, stream_q
-from events.analytics import TOPIC_EVENT_STORED
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
-from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
-from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
+from outbox.contracts import CONSUMERS
+from outbox.services import outbox_log_appended, outbox_wake
 from rules.history import EventRecord
 from rules.plan import PlannedHistory
 from users.models import DEFAULT_TENANT, User
@@ -48,7 +46,7 @@ def transaction_ingest(
 
     The user's row is locked for the evaluation, so concurrent transactions of one user are
     evaluated one at a time against a consistent history. Writes one Event and its Alerts in
-    one transaction, and publishes them to the outbox. The exact same transaction sent
+    one transaction, and wakes the event log's consumers on commit. The exact same transaction sent
     again returns the stored codes and writes nothing.
 
     On PostgreSQL the transaction takes two round trips (alerts.pipeline); other
@@ -103,15 +101,7 @@ def _transaction_ingest_pipelined(
             event=event_record(stored, user_traits=inserted.user_traits),
             history=PlannedHistory(answers=inserted.answers, fallback=fallback),
         )
-        transaction_alerts_queue(
-            event_pk=stored.pk,
-            codes=codes,
-            messages=[
-                alert_record(event=stored, code=code).as_message(topic=TOPIC_ALERT_RAISED)
-                for code in codes
-            ],
-            created_at=now,
-        )
+        transaction_alerts_queue(event_pk=stored.pk, codes=codes, created_at=now)
         pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
         return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
@@ -135,20 +125,13 @@ def _transaction_ingest_plain(
         return _transaction_not_new(user_id=user_id, event_type=event_type, amount=amount, t=t)
     event = _event_in_memory(pk=None, user_id=user_id, event_type=event_type, amount=amount, t=t)
     event.save(force_insert=True)
-    outbox_publish_subjects(topic=TOPIC_EVENT_STORED, subject_ids=[event.pk], consumers=CONSUMERS)
+    outbox_log_appended(consumers=CONSUMERS)
     history = UserEventHistory(
         user_id=user_id, anchor=event, user_traits=user_traits, scope=stream_q()
     )
     record = event_record(event, user_traits=user_traits)
     codes = alert_rule_engine().evaluate(event=record, history=history)
     Alert.objects.bulk_create([Alert(event=event, code=code) for code in codes])
-    outbox_publish(
-        messages=[
-            alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)
-            for code in codes
-        ],
-        consumers=[CONSUMER_ANALYTICS],
-    )
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 

@@ -30,7 +30,8 @@ _EVENT_FIELDS = (
 def event_records_load(ids: Sequence[int]) -> dict[int, AnalyticsRecord]:
     """Return the analytics record of each stored event in `ids`, by event pk.
 
-    The outbox relay calls this for `event_stored` messages, which carry only the event's id.
+    The outbox relay calls this for the event log's rows (event_log_records_load) and for the
+    `event_stored` messages written before the event table was the log.
     """
     if connection.vendor == "postgresql":
         # One array parameter: a 10,000-id IN list costs more to compile than to run.
@@ -39,6 +40,11 @@ def event_records_load(ids: Sequence[int]) -> dict[int, AnalyticsRecord]:
     else:
         rows = Event.objects.filter(pk__in=ids).values_list(*_EVENT_FIELDS)
     return {row[0]: _event_record(*row[1:]) for row in rows}
+
+
+def event_log_records_load(ids: Sequence[int]) -> dict[int, list[AnalyticsRecord]]:
+    """event_records_load for the event log's rows (events.log): one record per event."""
+    return {pk: [record] for pk, record in event_records_load(ids).items()}
 
 
 # event_records_load in SQL, with which PostgreSQL renders the relay's batches

@@ -14,6 +14,7 @@ class NotificationsConfig(AppConfig):
             notification_delivery_check,
             notification_lease_check,
         )
+        from events.log import PRODUCT_EVENT_LOG
         from notifications.evaluation import notification_messages_handle
         from outbox.contracts import CONSUMER_NOTIFICATIONS
         from outbox.services import outbox_consumer_register
@@ -22,5 +23,7 @@ class NotificationsConfig(AppConfig):
         checks.register(notification_lease_check)
         checks.register(notification_delivery_check, deploy=True)
         outbox_consumer_register(
-            consumer=CONSUMER_NOTIFICATIONS, handler=notification_messages_handle
+            consumer=CONSUMER_NOTIFICATIONS,
+            handler=notification_messages_handle,
+            logs=[PRODUCT_EVENT_LOG],
         )

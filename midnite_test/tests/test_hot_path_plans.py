@@ -23,12 +23,13 @@ from psycopg import sql
 from alerts.fast_path import transaction_fast_path
 from alerts.tests.wsgi_client import wsgi_post
 from events.history import UserEventHistory
+from events.log import EVENT_LOG, PRODUCT_EVENT_LOG
 from events.models import Event
 from metrics.consumer import metric_buckets_add
 from midnite_test.tests.query_plans import PlanNode, plan_nodes_run
 from notifications.evaluation import notification_messages_handle
-from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
-from outbox.models import OutboxMessage
+from outbox.contracts import TableLog
+from outbox.logs import log_rows
 from rules.history import EventFilter
 from users.models import User
 
@@ -296,18 +297,16 @@ def test_product_events_new_and_again(history, api_client):
     _assert_bounded(_statements_of(post))
 
 
-def _messages(consumer: str) -> list[tuple]:
-    return list(
-        OutboxMessage.objects.filter(consumer=consumer).values_list(
-            "id", "topic", "subject_id", "payload"
-        )
-    )
+def _messages(log: TableLog) -> list[tuple]:
+    """The new events of `log` as its consumer's handler gets them (outbox.batches)."""
+    new = log_rows(log).exclude(event_id__startswith="seed-").order_by("xid", "id")
+    return [(id, log.topic, id, None) for id in new.values_list("id", flat=True)]
 
 
 def test_the_metrics_and_notifications_consumers(history, api_client):
     assert api_client.post("/api/v1/events", _product_items(), format="json").status_code == 202
     assert api_client.post("/event", _transaction(NOW_T), format="json").status_code == 200
-    metrics, notifications = _messages(CONSUMER_METRICS), _messages(CONSUMER_NOTIFICATIONS)
+    metrics, notifications = _messages(EVENT_LOG), _messages(PRODUCT_EVENT_LOG)
     assert len(metrics) == 6 and len(notifications) == 5
 
     statements = _statements_of(lambda: metric_buckets_add(metrics))
