@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from alerts.models import Alert
 from events.models import Event
-from outbox.analytics import RowSource
 from outbox.contracts import AnalyticsRecord
 
 TOPIC_ALERT_RAISED = "alert_raised"
@@ -35,17 +34,16 @@ def alert_records_load(event_ids: Sequence[int]) -> dict[int, list[AnalyticsReco
     return dict(records)
 
 
-# alert_records_load in SQL (outbox.analytics.LogRows): found by the alert's event, through
-# the unique (event, code) index.
-ALERT_ROW_SOURCE = RowSource(sql=f"""
-        SELECT alert.event_id AS subject_id,
-               'alert:' || event.tenant_id || ':' || event.event_id || ':' || alert.code AS key,
+# alert_records_load in SQL for the event log's row `m` (outbox.analytics.LogRows): its
+# alerts, through the unique (event, code) index.
+ALERT_LOG_ROWS_SQL = f"""
+        SELECT 'alert:' || m.tenant_id || ':' || m.event_id || ':' || alert.code AS key,
                '{TOPIC_ALERT_RAISED}' AS event_type,
-               event.occurred_at,
-               event.tenant_id,
-               event.user_id,
-               '{{"code":' || alert.code || ',"event_id":' || to_json(event.event_id)::text
+               m.occurred_at,
+               m.tenant_id,
+               m.user_id,
+               '{{"code":' || alert.code || ',"event_id":' || to_json(m.event_id)::text
                    || '}}' AS context
         FROM {Alert._meta.db_table} AS alert
-        JOIN {Event._meta.db_table} AS event ON event.id = alert.event_id
-    """)
+        WHERE alert.event_id = m.id
+    """

@@ -8,6 +8,7 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the models need the app registry ready.
         from events.analytics import (
+            EVENT_LOG_ROWS_SQL,
             EVENT_ROW_SOURCE,
             TOPIC_EVENT_STORED,
             event_log_records_load,
@@ -17,7 +18,7 @@ class EventsConfig(AppConfig):
         from outbox.services import analytics_loader_register, analytics_log_rows_register
 
         analytics_log_rows_register(
-            log=EVENT_LOG, source=EVENT_ROW_SOURCE, loader=event_log_records_load
+            log=EVENT_LOG, sql=EVENT_LOG_ROWS_SQL, loader=event_log_records_load
         )
         # The event_stored messages written before the event table was the log.
         analytics_loader_register(

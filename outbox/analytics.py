@@ -42,14 +42,15 @@ LogLoader = Callable[[Sequence[int]], dict[int, list[AnalyticsRecord]]]
 
 @dataclass(frozen=True, kw_only=True)
 class LogRows:
-    """Analytics rows of a table log's entries (outbox.logs), from one app's table.
+    """Analytics rows of a table log's entries (outbox.logs), from one app's tables.
 
-    `source` is a RowSource whose `subject_id` is the id of the log's row; it may give any
-    number of rows per entry (an event's alerts), and `loader` the same records in Python, in
-    lists by entry id.
+    `sql` is a SELECT of the columns `key`, `event_type`, `occurred_at` (timestamptz),
+    `tenant_id`, `user_id` and `context` (JSON text), by these names and in this order, for the
+    log's row `m` (any of its table's columns): any number of rows per entry (an event's
+    alerts). `loader` gives the same records in Python, in lists by entry id.
     """
 
-    source: "RowSource"
+    sql: str
     loader: LogLoader
 
 

@@ -56,11 +56,12 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
     rendered = bytes(data)
     rows = rendered.count(b"\n")
     # A table log's entry may give several rows (an event and its alerts), and gives one at least.
-    expected = batch.size if batch.consumer not in STREAMS else rows
+    table_log = batch.consumer in STREAMS
+    expected = rows if table_log else batch.size
     if rows != expected or rendered.startswith(_NULL_KEY_FIRST) or _NULL_KEY in rendered:
         log.info("outbox.render_refused", batch_id=str(batch.pk), rows=rows, size=batch.size)
         return None
-    digest = hashlib.sha256(rendered).hexdigest()
+    digest = hashlib.sha256(_in_order(rendered) if table_log else rendered).hexdigest()
     return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, tsv=rendered)
 
 
@@ -128,7 +129,7 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
     table_log = STREAMS[batch.consumer]
     sources = LOG_ROWS.get(table_log.name, [])
     rows = " UNION ALL ".join(
-        _LOG_SOURCED_ROWS.format(source=rows.source.sql, n=n) for n, rows in enumerate(sources)
+        f"SELECT {n}, s.* FROM ({rows.sql}) AS s" for n, rows in enumerate(sources)
     )
     dead = stream_dead_letters(batch.consumer)
     parameters = {
@@ -150,8 +151,10 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
 
 
 # A table log's batch: its rows in (xid, id) order, as outbox.batches.batch_rows selects them,
-# each turned into the rows of every source registered for the log (an event, then its alerts),
-# one index lookup per entry and source. An entry no source gives a row for gets a NULL key.
+# each turned into the rows every app registered for the log gives (an event, then its
+# alerts): read once, in the index's order, with an index lookup per entry for each app that
+# reads another table. An entry no app gives a row for gets a NULL key. An entry's rows are not
+# sorted (a sort was a seventh of the render): the digest sorts them instead (_in_order).
 _LOG_RENDER = """
     COPY (
         SELECT CASE WHEN r.event_type IS NOT NULL AND r.occurred_at IS NOT NULL
@@ -161,7 +164,7 @@ _LOG_RENDER = """
                r.occurred_at AT TIME ZONE 'UTC',
                %(environment)s, r.context, %(version)s, r.tenant_id, r.user_id
         FROM (
-            SELECT xid, id FROM {table}
+            SELECT * FROM {table}
             WHERE {where}
               AND (xid, id) >= (%(first_xid)s, %(first_id)s)
               AND (xid, id) <= (%(last_xid)s, %(last_id)s)
@@ -173,15 +176,20 @@ _LOG_RENDER = """
         ) AS m
         LEFT JOIN LATERAL ({rows}) AS r (n, key, event_type, occurred_at, tenant_id, user_id,
                                          context) ON true
-        ORDER BY m.xid, m.id, r.n, r.key
+        ORDER BY m.xid, m.id
     ) TO STDOUT
-"""
-_LOG_SOURCED_ROWS = """
-            SELECT {n}, s.key, s.event_type, s.occurred_at, s.tenant_id, s.user_id, s.context
-            FROM ({source}) AS s
-            WHERE s.subject_id = m.id
 """
 _NO_ROWS = (
     "SELECT 0, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::bigint, NULL::text"
     " WHERE false"
 )
+
+
+def _in_order(rendered: bytes) -> bytes:
+    """A table log's rows in one order whatever the order PostgreSQL wrote them in: the digest's.
+
+    A batch rendered again (a retry, another relay, the claim-ahead thread's other settings)
+    must get the same insert token (outbox.relay.batch_token), and a plan may give an entry's
+    rows in another order.
+    """
+    return b"\n".join(sorted(rendered.split(b"\n")))

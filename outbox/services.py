@@ -121,15 +121,15 @@ def outbox_consumer_register(
         stream_register(consumer=consumer, log=log)
 
 
-def analytics_log_rows_register(*, log: TableLog, source: RowSource, loader: LogLoader) -> None:
-    """Ship `log`'s rows to analytics (the relay reads it), with the rows `source` gives.
+def analytics_log_rows_register(*, log: TableLog, sql: str, loader: LogLoader) -> None:
+    """Ship `log`'s rows to analytics (the relay reads it), with the rows `sql` selects.
 
-    `source`'s `subject_id` is the log row's id, and it may give any number of rows per entry;
-    `loader` gives the same records in Python. Every app that registers for one log adds its
-    rows to each entry's (an event, then its alerts). Called at start-up (AppConfig.ready).
+    `sql` and `loader` as outbox.analytics.LogRows says: any number of records per entry. Every
+    app that registers for one log adds its rows to each entry's (an event, then its alerts).
+    Called at start-up (AppConfig.ready).
     """
     stream_register(consumer=CONSUMER_ANALYTICS, log=log)
-    LOG_ROWS.setdefault(log.name, []).append(LogRows(source=source, loader=loader))
+    LOG_ROWS.setdefault(log.name, []).append(LogRows(sql=sql, loader=loader))
 
 
 def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
