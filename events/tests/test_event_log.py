@@ -16,9 +16,11 @@ from django.utils import timezone
 from events.contracts import EventInput
 from events.ingestion import events_insert_new
 from events.log import EVENT_LOG
+from events.models import Event
 from outbox.consumers import HANDLERS
 from outbox.logs import CONSUMER_STREAMS, STREAMS
-from outbox.services import outbox_consumer_register, outbox_process
+from outbox.models import OutboxCursor
+from outbox.services import outbox_consumer_register, outbox_cursors_rebase, outbox_process
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -108,3 +110,29 @@ def test_an_event_that_commits_late_with_a_lower_id_is_read_once_after_it_commit
     assert seen_while_late_open == [higher], "the committed event, behind the open transaction"
     assert recorded == [higher, lower], "the late event read after it committed, once"
     assert outbox_process(consumer="recorder").messages == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restored_event_log_resumes_after_its_cursor_is_rebased(recorded):
+    """A restore keeps the events but not their transaction ids: the new cluster's are lower."""
+    old = [_store_committed(n) for n in range(3)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint + 1000000")
+        (restored_xid,) = cursor.fetchone()
+    Event.objects.filter(pk__in=old).update(xid=restored_xid)
+    stream = EVENT_LOG.stream("recorder")
+    OutboxCursor.objects.create(consumer=stream, xid=restored_xid, id=old[1])
+    since = _store_committed(3)
+
+    stalled = outbox_process(consumer="recorder").messages
+    [rebased] = outbox_cursors_rebase()
+    outbox_process(consumer="recorder")
+
+    assert stalled == 0, "claims stop while the cursor is ahead of the server"
+    assert rebased.consumer == stream and rebased.messages == 3
+    assert recorded == [old[2], since], "the rest of the old cluster's, then what came since"
+
+
+def _store_committed(n: int) -> int:
+    with transaction.atomic():
+        return _store(n)
