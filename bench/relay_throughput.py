@@ -673,7 +673,7 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
     print(f"\ncommand: {shlex.join(['.venv/bin/python', *sys.argv])}")
     print(
         f"machine: {os.cpu_count()} cores, PostgreSQL at {POSTGRES_URL}, chDB in this process; "
-        f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} messages per round; "
+        f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} events per round; "
         f"{args.retained:,} shipped messages retained in the table\n"
     )
     header = f"{'round':>5} {'relay msg/s':>12} {'direct rows/s: blocks':>22}"
@@ -716,7 +716,7 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
             f"  commit -> visible in ClickHouse: p50 {lag['p50'] * 1000:.0f} ms, "
             f"p99 {lag['p99'] * 1000:.0f} ms, max {lag['max'] * 1000:.0f} ms"
         )
-    print("\nchecked: SELECT count() FROM event_log = outbox messages, every message shipped")
+    print("\nchecked: SELECT count() FROM event_log = events, every event shipped")
 
 
 def _print_phases(names, runs: list[dict], batches: int, wall: float) -> None:
