@@ -22,7 +22,14 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from outbox.horizon import messages_below_horizon
-from outbox.logs import STREAMS, consumer_streams, log_rows, log_rows_live, table_dead_letter
+from outbox.logs import (
+    STREAMS,
+    consumer_streams,
+    stream_time_field,
+    log_rows,
+    log_rows_live,
+    table_dead_letter,
+)
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage
 
 log = structlog.get_logger(__name__)
@@ -120,7 +127,7 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
             stream_entries(consumer)
             .filter(_position(">", cursor.xid, cursor.id, _table(consumer)))
             .order_by("xid", "id")
-            .values_list("xid", "id", _time_field(consumer))[:size]
+            .values_list("xid", "id", stream_time_field(consumer))[:size]
         )
         count = len(taken)
         if count:
@@ -159,11 +166,6 @@ def stream_entries(stream: str) -> QuerySet:
 def _table(stream: str | None) -> str:
     table_log = STREAMS.get(stream) if stream is not None else None
     return (OutboxMessage if table_log is None else table_log.model)._meta.db_table
-
-
-def _time_field(stream: str) -> str:
-    table_log = STREAMS.get(stream)
-    return "created_at" if table_log is None else table_log.time_field
 
 
 def batch_messages(batch: OutboxBatch) -> QuerySet[OutboxMessage]:

@@ -38,6 +38,12 @@ def consumer_streams(consumer: str) -> list[str]:
     return [*CONSUMER_STREAMS.get(consumer, ()), consumer]
 
 
+def stream_time_field(stream: str) -> str:
+    """The field that says when an entry of `stream` was written: the backlog's age."""
+    log = STREAMS.get(stream)
+    return "created_at" if log is None else log.time_field
+
+
 def stream_consumer(stream: str) -> str:
     """The consumer a stream belongs to (a consumer is its own messages' stream)."""
     log = STREAMS.get(stream)

@@ -17,7 +17,13 @@ from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
 from outbox.batches import position_after, stream_entries
-from outbox.logs import STREAMS, consumer_streams, dead_letters_of, stream_consumer
+from outbox.logs import (
+    STREAMS,
+    consumer_streams,
+    dead_letters_of,
+    stream_consumer,
+    stream_time_field,
+)
 from outbox.horizon import CursorAhead, HorizonHolder, cursors_ahead, horizon_holder
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
@@ -60,7 +66,7 @@ def outbox_backlog() -> list[Backlog]:
     for consumer in consumers:
         for stream in consumer_streams(consumer):
             unclaimed = _unclaimed(stream, cursors.get(stream)).aggregate(
-                n=Count("id"), oldest=Min(_time_field(stream))
+                n=Count("id"), oldest=Min(stream_time_field(stream))
             )
             add(consumer, unclaimed["n"], unclaimed["oldest"])
     dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
@@ -89,10 +95,6 @@ def _unclaimed(stream: str, cursor: OutboxCursor | None) -> QuerySet:
     if cursor is not None:
         entries = entries.filter(position_after(cursor.xid, cursor.id, stream=stream))
     return entries
-
-
-def _time_field(stream: str) -> str:
-    return STREAMS[stream].time_field if stream in STREAMS else "created_at"
 
 
 def outbox_horizon_holder() -> HorizonHolder | None:
@@ -190,6 +192,6 @@ def outbox_processed_until(*, consumer: str) -> datetime:
             consumer=stream, shipped_at__isnull=True
         ).aggregate(oldest=Min("oldest_at"))["oldest"]
         cursor = OutboxCursor.objects.filter(consumer=stream).first()
-        unclaimed = _unclaimed(stream, cursor).aggregate(oldest=Min(_time_field(stream)))
+        unclaimed = _unclaimed(stream, cursor).aggregate(oldest=Min(stream_time_field(stream)))
         times += [in_open_batches, unclaimed["oldest"]]
     return min((t for t in times if t is not None), default=timezone.now())
