@@ -168,6 +168,7 @@ _LOG_RENDER = """
             WHERE {where}
               AND (xid, id) >= (%(first_xid)s, %(first_id)s)
               AND (xid, id) <= (%(last_xid)s, %(last_id)s)
+              AND xid BETWEEN %(first_xid)s AND %(last_xid)s
               AND NOT EXISTS (
                   SELECT FROM {dead} AS d
                   WHERE d.consumer = %(stream)s AND d.dead_lettered_at IS NOT NULL

@@ -211,9 +211,16 @@ def batch_entries(batch: OutboxBatch) -> list[tuple[int, str, int | None, object
 def _position(
     operator: str, xid: int, id: int, table: str = OutboxMessage._meta.db_table
 ) -> RawSQL:
+    """A row comparison with (xid, id), and the same bound on xid alone.
+
+    The planner estimates a row comparison at the whole table; the bound on xid, which it
+    estimates from the column's statistics, leads it to the (xid, id) index range of a table
+    log that grows for ever, where it might otherwise read the whole table.
+    """
+    bound = {">": ">=", ">=": ">=", "<=": "<="}[operator]
     return RawSQL(
-        f'("{table}"."xid", "{table}"."id") {operator} (%s, %s)',
-        (xid, id),
+        f'("{table}"."xid", "{table}"."id") {operator} (%s, %s) AND "{table}"."xid" {bound} %s',
+        (xid, id, xid),
         output_field=BooleanField(),
     )
 

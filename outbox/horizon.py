@@ -144,6 +144,19 @@ _CLAIM = """
     )
     SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]) FROM taken
 """
+
+
+def in_index_order() -> None:
+    """Leave the planner no plan but index scans for the rest of the caller's transaction.
+
+    For the reads of a range after a cursor (the claims, and the backlog of a table log that
+    grows for ever): without statistics the planner takes such a range for a third of the
+    table and reads all of it.
+    """
+    with connection.cursor() as db:
+        db.execute(_IN_INDEX_ORDER)
+
+
 # A claim reads its messages in the index's order and stops at its LIMIT, whatever the planner
 # knows. Without statistics (a fresh deployment, before its first ANALYZE) it guessed a bitmap
 # scan of every message after the cursor and a sort, or a sequential scan and a sort of the

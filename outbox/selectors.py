@@ -1,10 +1,12 @@
 """Reads of the outbox: the backlog per consumer and the health of what it ships to."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
@@ -24,7 +26,13 @@ from outbox.logs import (
     stream_consumer,
     stream_time_field,
 )
-from outbox.horizon import CursorAhead, HorizonHolder, cursors_ahead, horizon_holder
+from outbox.horizon import (
+    CursorAhead,
+    HorizonHolder,
+    cursors_ahead,
+    horizon_holder,
+    in_index_order,
+)
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 
@@ -65,9 +73,10 @@ def outbox_backlog() -> list[Backlog]:
             add(consumer, row["n"], row["oldest"])
     for consumer in consumers:
         for stream in consumer_streams(consumer):
-            unclaimed = _unclaimed(stream, cursors.get(stream)).aggregate(
-                n=Count("id"), oldest=Min(stream_time_field(stream))
-            )
+            with _by_index():
+                unclaimed = _unclaimed(stream, cursors.get(stream)).aggregate(
+                    n=Count("id"), oldest=Min(stream_time_field(stream))
+                )
             add(consumer, unclaimed["n"], unclaimed["oldest"])
     dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
     dead_counts = {
@@ -85,6 +94,21 @@ def outbox_backlog() -> list[Backlog]:
         )
         for consumer, count in counts.items()
     ]
+
+
+@contextmanager
+def _by_index() -> Iterator[None]:
+    """Read a range after a cursor by its index, in a transaction of its own on PostgreSQL.
+
+    A table log is never purged: a scan of the whole table, which a planner without statistics
+    may choose for the range, would grow with it (outbox.horizon.in_index_order).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        in_index_order()
+        yield
 
 
 def _unclaimed(stream: str, cursor: OutboxCursor | None) -> QuerySet:
@@ -192,6 +216,7 @@ def outbox_processed_until(*, consumer: str) -> datetime:
             consumer=stream, shipped_at__isnull=True
         ).aggregate(oldest=Min("oldest_at"))["oldest"]
         cursor = OutboxCursor.objects.filter(consumer=stream).first()
-        unclaimed = _unclaimed(stream, cursor).aggregate(oldest=Min(stream_time_field(stream)))
+        with _by_index():
+            unclaimed = _unclaimed(stream, cursor).aggregate(oldest=Min(stream_time_field(stream)))
         times += [in_open_batches, unclaimed["oldest"]]
     return min((t for t in times if t is not None), default=timezone.now())
