@@ -4,12 +4,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from outbox.models import CurrentTransactionId
 from users.models import DEFAULT_TENANT, User
 
 # The source of POST /event's deposits and withdraws, stored in DEFAULT_TENANT: the alert
 # stream. Its latest `t` and its alert history are read from it alone (`event_stream_type_time`),
 # so no other tenant or way in can move or feed them.
 TRANSACTION_SOURCE = "transactions"
+# The source of product events (POST /api/v1/events): the notifications read them alone.
+PRODUCT_SOURCE = "product"
 
 
 class Event(models.Model):
@@ -37,6 +40,9 @@ class Event(models.Model):
     # The database default lets raw inserts that predate this column leave it out.
     user_traits = models.JSONField(default=dict, blank=True, db_default={})
     received_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The id of the transaction that stored the event (the database fills it in): the table is
+    # the log its consumers read in (xid, id) order behind the commit horizon (events.log).
+    xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
         constraints = [
@@ -72,6 +78,13 @@ class Event(models.Model):
             models.Index(
                 fields=["tenant_id", "source", "event_type", "occurred_at"],
                 name="event_tenant_source_type_time",
+            ),
+            # The log's order: a consumer's claim reads the range after its cursor (events.log).
+            models.Index(fields=["xid", "id"], name="event_log_order"),
+            models.Index(
+                fields=["xid", "id"],
+                condition=Q(source=PRODUCT_SOURCE),
+                name="event_product_log_order",
             ),
         ]
 
