@@ -35,8 +35,14 @@ T = TypeVar("T")
 
 # NO KEY UPDATE, not UPDATE: it queues the user's transactions all the same, but not the
 # FOR KEY SHARE that the check of a foreign key to the user takes (notification evaluation
-# committing its notifications), so the two never wait on each other.
-_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
+# committing its notifications), so the two never wait on each other. The same statement reads
+# the active version of the alert rules (no row: none is), so knowing it costs no statement of
+# its own; only the user's row is locked.
+_USER_LOCK = f"""
+    SELECT u.traits, active.version, active.sha256
+    FROM events_user u LEFT JOIN ({ACTIVE_VERSION_SQL}) AS active ON true
+    WHERE u.id = %s FOR NO KEY UPDATE OF u
+"""
 
 # Inserts nothing when the user's stream has a transaction at or after `t`: a replay, a conflict or
 # out of order, which the caller tells apart. The check compares `t` with the stream's latest
@@ -189,8 +195,8 @@ def transaction_event_insert(
     rules and answer `questions`: one round trip.
 
     The questions are about the user's history with `event` in it; their answers are
-    meaningless when nothing was inserted. The version is read after the user's lock is
-    granted, so it is the one active when the event's turn came.
+    meaningless when nothing was inserted. The version is read by the statement that locks the
+    user: the one active when that statement started.
     """
     anchor = Anchor(
         user_id=event.user_id,
@@ -198,7 +204,7 @@ def transaction_event_insert(
         event_id=event.event_id,
         occurred_at=event.occurred_at,
     )
-    user = _execute(_USER_LOCK, [event.user_id])
+    user = _execute(_USER_LOCK, [KIND_ALERTS, event.user_id])
     inserted = _execute(
         _event_insert_sql(len(transaction_types)),
         [
@@ -214,7 +220,6 @@ def transaction_event_insert(
             event.occurred_at,
         ],
     )
-    active = _execute(ACTIVE_VERSION_SQL, [KIND_ALERTS])
     asked = [
         (question, _execute(*question_statement(question, anchor=anchor))) for question in questions
     ]
@@ -230,11 +235,12 @@ def transaction_event_insert(
         question: question_answer(question, cursor.fetchall(), user_traits=user_traits)
         for question, cursor in asked
     }
+    version, sha256 = user_row[1:]
     return EventInserted(
         user_traits=user_traits,
         event_pk=inserted_row[0],
         answers=answers,
-        active_rules=active.fetchone(),
+        active_rules=None if version is None else (version, sha256),
     )
 
 
