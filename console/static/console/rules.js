@@ -57,8 +57,18 @@
 
   // ---- the change log -------------------------------------------------------------------
 
-  function changeButton(label, onclick, extra = {}) {
-    const button = el("button", { type: "button", onclick, ...extra, text: label });
+  function report(error) {
+    byId("live-status").textContent = error.message;
+  }
+
+  // A button whose action may fail: its error is reported on the page, never left unhandled.
+  function actionButton(label, action, extra = {}) {
+    const onclick = () => action().catch(report);
+    return el("button", { type: "button", onclick, ...extra, text: label });
+  }
+
+  function changeButton(label, action, extra = {}) {
+    const button = actionButton(label, action, extra);
     if (!canChange) {
       button.disabled = true;
       button.title = "Needs the permission rule_sets.change_rulesetversion";
@@ -75,14 +85,13 @@
     const actions = el(
       "div",
       { class: "actions" },
-      el("button", {
-        type: "button", class: "secondary", text: "Source", onclick: () => showSource(entry.version),
-      }),
-      changeButton("Backtest", () => chooseBacktest(entry.version), { class: "secondary" }),
+      actionButton("Source", () => showSource(entry.version), { class: "secondary" }),
+      changeButton("Backtest", async () => chooseBacktest(entry.version), { class: "secondary" }),
     );
     if (entry.status !== "active") {
       const label = entry.status === "retired" ? "Roll back" : "Activate";
-      actions.append(changeButton(label, () => confirmActivation(entry), { "data-activate": entry.version }));
+      const confirm = () => confirmActivation(entry);
+      actions.append(changeButton(label, confirm, { "data-activate": entry.version }));
     }
     return el(
       "tr",
@@ -90,7 +99,13 @@
       el("td", { class: "num", text: `v${entry.version}` }),
       el("td", {}, el("span", { class: `status status-${entry.status}`, text: entry.status })),
       el("td", { text: entry.note }),
-      el("td", {}, el("span", { text: entry.created_by }), el("br"), el("span", { class: "hint", text: utc(entry.created_at) })),
+      el(
+        "td",
+        {},
+        el("span", { text: entry.created_by }),
+        el("br"),
+        el("span", { class: "hint", text: utc(entry.created_at) }),
+      ),
       el("td", {}, activations),
       el("td", {}, actions),
     );
@@ -123,7 +138,7 @@
       }
       if (shownSource === null && active) await showSource(active.version, false);
     } catch (error) {
-      byId("live-status").textContent = `could not read the versions: ${error.message}`;
+      report(new Error(`could not read the versions: ${error.message}`));
     }
   }
 
@@ -200,7 +215,8 @@
     let index = 0;
     while (index < changed.length) {
       let last = index;
-      while (last + 1 < changed.length && changed[last + 1] - changed[last] <= 2 * CONTEXT_LINES) last += 1;
+      const near = (i) => changed[i + 1] - changed[i] <= 2 * CONTEXT_LINES;
+      while (last + 1 < changed.length && near(last)) last += 1;
       const start = Math.max(0, changed[index] - CONTEXT_LINES);
       const end = Math.min(ops.length, changed[last] + CONTEXT_LINES + 1);
       let oldLine = 1;
@@ -262,6 +278,7 @@
     if (!item) return null;
     const lines = source.split("\n");
     const indent = (line) => line.length - line.trimStart().length;
+    const keyOf = (line) => line.trimStart().replace(/^- /, "").split(":")[0];
     let at = lines.findIndex((line) => /^rules:\s*(#.*)?$/.test(line));
     if (at < 0) return null;
     // Each step: the index-th "- " item, or the key, below line `at` and deeper than `depth`.
@@ -289,7 +306,7 @@
             break;
           }
           step.index -= 1;
-        } else if (step.key !== undefined && line.slice(depthHere).replace(/^- /, "").startsWith(`${step.key}:`)) {
+        } else if (step.key !== undefined && keyOf(line) === step.key) {
           found = j;
           break;
         }
@@ -317,12 +334,20 @@
     if (body.error === "invalid_rules") {
       const line = errorLine(byId("candidate-source").value, details);
       const list = el("dl", { class: "where" });
-      const add = (name, value) => list.append(el("dt", { text: name }), el("dd", { "data-field": name.toLowerCase(), text: value ?? "—" }));
+      const add = (name, value) =>
+        list.append(
+          el("dt", { text: name }),
+          el("dd", { "data-field": name.toLowerCase(), text: value ?? "—" }),
+        );
       add("Rule", details.rule);
       add("Field", details.field);
       add("Line", line);
       parts.push(list);
-      if (line) parts.push(el("button", { type: "button", class: "secondary", text: `Go to line ${line}`, onclick: () => goToLine(line) }));
+      if (line) {
+        const onclick = () => goToLine(line);
+        const text = `Go to line ${line}`;
+        parts.push(el("button", { type: "button", class: "secondary", text, onclick }));
+      }
     } else {
       for (const [field, messages] of Object.entries(details)) {
         parts.push(el("p", { class: "error", text: `${field}: ${[].concat(messages).join(" ")}` }));
@@ -378,6 +403,8 @@
 
   function showBacktestResult(result) {
     const num = (value) => el("td", { class: "num", text: String(value) });
+    const change = (value, column, marked) =>
+      el("td", { class: value ? `num ${marked}` : "num", "data-col": column, text: String(value) });
     byId("backtest-rules").tBodies[0].replaceChildren(
       ...result.rules.map((rule) =>
         el(
@@ -386,8 +413,8 @@
           el("td", { class: "break", text: rule.rule }),
           num(rule.active),
           num(rule.candidate),
-          el("td", { class: `num${rule.added ? " diff-add" : ""}`, "data-col": "added", text: String(rule.added) }),
-          el("td", { class: `num${rule.removed ? " diff-del" : ""}`, "data-col": "removed", text: String(rule.removed) }),
+          change(rule.added, "added", "diff-add"),
+          change(rule.removed, "removed", "diff-del"),
           num(rule.users),
           outcomesCell(rule.outcomes),
         ),
@@ -404,7 +431,10 @@
         el("td", { class: "break", text: sample.why }),
       ),
     );
-    if (samples.length === 0) samples.push(el("tr", {}, el("td", { colspan: 5, class: "hint", text: "No event is judged differently." })));
+    if (samples.length === 0) {
+      const none = el("td", { colspan: 5, class: "hint", text: "No event is judged differently." });
+      samples.push(el("tr", {}, none));
+    }
     byId("backtest-samples").tBodies[0].replaceChildren(...samples);
     byId("backtest-result").hidden = false;
   }
@@ -416,7 +446,8 @@
     const status = byId("backtest-status");
     status.className = "hint";
     if (backtest.status === "running") {
-      status.textContent = `Running ${what}: ${Math.round(backtest.progress * 100)}%, ${backtest.events} events so far.`;
+      const percent = Math.round(backtest.progress * 100);
+      status.textContent = `Running ${what}: ${percent}%, ${backtest.events} events so far.`;
     } else if (backtest.status === "done") {
       status.textContent = `Done: ${what}, ${backtest.result.events} events replayed.`;
       showBacktestResult(backtest.result);
@@ -429,8 +460,11 @@
   async function followBacktest(id) {
     const backtest = await call("GET", `/api/v1/rules/backtests/${encodeURIComponent(id)}`);
     showBacktest(backtest);
-    if (backtest.status === "running") setTimeout(() => followBacktest(id).catch(backtestFailed), BACKTEST_POLL_MS);
-    else byId("backtest-submit").disabled = !canChange;
+    if (backtest.status === "running") {
+      setTimeout(() => followBacktest(id).catch(backtestFailed), BACKTEST_POLL_MS);
+    } else {
+      byId("backtest-submit").disabled = !canChange;
+    }
   }
 
   function backtestFailed(error) {
@@ -469,8 +503,9 @@
     byId("activate-title").textContent = rollback
       ? `Roll the ${kind} rules back to v${entry.version}?`
       : `Activate v${entry.version} of the ${kind} rules?`;
+    const replaced = active ? `v${active.version}` : "the active version";
     byId("activate-summary").textContent =
-      `v${entry.version} replaces v${active ? active.version : "?"}, the active version: every process ` +
+      `v${entry.version} replaces ${replaced}, the active version: every process ` +
       "judges new events under it within seconds. The change log records you as who activated it. " +
       "What changes:";
     renderDiff(byId("activate-diff"), detail.diff);
@@ -500,7 +535,9 @@
   }
   byId("diff-form").addEventListener("submit", showDiff);
   byId("candidate-form").addEventListener("submit", submitCandidate);
-  byId("candidate-from-active").addEventListener("click", () => candidateFromActive().catch(showCandidateError));
+  byId("candidate-from-active").addEventListener("click", () =>
+    candidateFromActive().catch(showCandidateError),
+  );
   byId("backtest-form").addEventListener("submit", runBacktest);
   refreshVersions();
   setInterval(refreshVersions, POLL_MS);
