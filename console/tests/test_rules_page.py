@@ -32,7 +32,8 @@ APPEARS_WITHIN_MS = 15_000
 WITHDRAWALS = ["40", "60", "75", "100", "150"]
 CHANGE_PERMISSION = "change_rulesetversion"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The browser's requests and the backtest worker see only what the test committed.
+committed = pytest.mark.django_db(transaction=True)
 
 
 def _staff(username: str, *, may_change: bool):
@@ -124,6 +125,7 @@ def _console(live_server, username: str, *, expected_failures: set[str]) -> Iter
     assert errors == []
 
 
+@committed
 def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_next_event(
     live_server, api_key, stored_withdrawals, backtest_worker
 ):
@@ -194,6 +196,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
     assert 1100 in answer["alert_codes"]
 
 
+@committed
 def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate(live_server):
     def store() -> None:
         _staff("on-call", may_change=False)
@@ -234,6 +237,7 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
     assert active == 1
 
 
+@pytest.mark.django_db
 def test_the_rules_page_opens_on_the_first_kind_and_knows_no_other(client):
     client.force_login(_staff("on-call", may_change=False))
 
@@ -242,12 +246,14 @@ def test_the_rules_page_opens_on_the_first_kind_and_knows_no_other(client):
     assert client.get("/console/rules/fraud/").status_code == 404
 
 
+@pytest.mark.django_db
 def test_an_anonymous_visitor_of_the_rules_page_is_sent_to_the_login_page(client):
     response = client.get("/console/rules/alerts/")
 
     assert response.headers["Location"].startswith("/console/login/?next=/console/rules/alerts/")
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("may_change", [True, False])
 def test_the_page_says_whether_its_user_may_change_the_rules(client, may_change):
     client.force_login(_staff("ops", may_change=may_change))

@@ -111,8 +111,9 @@
     );
   }
 
+  // Fill a select with the versions, keeping the user's choice; until there is one, `preferred`.
   function fillVersionSelect(select, preferred) {
-    const chosen = select.value || String(preferred ?? "");
+    const chosen = select.dataset.chosen ? select.value : String(preferred ?? "");
     select.replaceChildren(
       ...versions.map((v) => el("option", { value: v.version, text: `v${v.version} (${v.status})` })),
     );
@@ -133,9 +134,8 @@
       fillVersionSelect(byId("diff-from"), active && active.version);
       fillVersionSelect(byId("diff-to"), newest && newest.version);
       fillVersionSelect(byId("backtest-version"), newest && newest.version);
-      if (!byId("diff").textContent && byId("diff-from").value !== byId("diff-to").value) {
-        await showDiff();
-      }
+      const chosen = byId("diff-from").dataset.chosen || byId("diff-to").dataset.chosen;
+      if (!chosen && byId("diff-from").value !== byId("diff-to").value) await showDiff();
       if (shownSource === null && active) await showSource(active.version, false);
     } catch (error) {
       report(new Error(`could not read the versions: ${error.message}`));
@@ -388,17 +388,22 @@
 
   function chooseBacktest(version) {
     byId("backtest-version").value = String(version);
+    byId("backtest-version").dataset.chosen = "true";
     byId("backtest-form").scrollIntoView({ block: "nearest" });
   }
 
+  // Notifications: per version, each outcome on a line of its own, its count first.
   function outcomesCell(outcomes) {
     if (!outcomes) return el("td", { class: "hint", text: "—" });
-    const list = el("ul", { class: "plain" });
+    const cell = el("td", { class: "outcomes" });
     for (const [version, counts] of Object.entries(outcomes)) {
-      const text = Object.entries(counts).map(([outcome, count]) => `${outcome} ${count}`).join(", ");
-      list.append(el("li", { text: `${version}: ${text || "none"}` }));
+      const lines = Object.entries(counts).map(([outcome, count]) =>
+        el("li", { text: `${count} × ${outcome}` }),
+      );
+      if (lines.length === 0) lines.push(el("li", { class: "hint", text: "none" }));
+      cell.append(el("strong", { text: version }), el("ul", { class: "plain" }, ...lines));
     }
-    return el("td", {}, list);
+    return cell;
   }
 
   function showBacktestResult(result) {
@@ -410,7 +415,7 @@
         el(
           "tr",
           { "data-rule": rule.rule },
-          el("td", { class: "break", text: rule.rule }),
+          el("td", { class: "rule-name", text: rule.rule }),
           num(rule.active),
           num(rule.candidate),
           change(rule.added, "added", "diff-add"),
@@ -532,6 +537,9 @@
       button.disabled = true;
       button.title = "Needs the permission rule_sets.change_rulesetversion";
     }
+  }
+  for (const id of ["diff-from", "diff-to", "backtest-version"]) {
+    byId(id).addEventListener("change", (event) => (event.target.dataset.chosen = "true"));
   }
   byId("diff-form").addEventListener("submit", showDiff);
   byId("candidate-form").addEventListener("submit", submitCandidate);
