@@ -1,5 +1,5 @@
 """The Rules page in headless Chromium: a candidate from paste to backtest to activation, all
-through the rule-lifecycle API, and the next POST /event answered under it.
+through the rule-lifecycle API, and the next POST /event answered under it; then rolled back.
 
 Debian's chromium driven by Playwright against the live server, on a transactional database:
 the backtest worker (a thread sweeping the backtests as the beat's `backtests_run_pending`
@@ -184,6 +184,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
         expect(dialog).to_be_visible()
         expect(dialog).to_contain_text("v2 replaces v1")
         expect(dialog.locator(".diff-add")).to_have_text("+      value: 50\n")
+        expect(dialog.locator("#activate-backtest")).to_contain_text(f"1100 +{added} −0")
         page.click("#activate-cancel")
         expect(dialog).to_be_hidden()
         expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
@@ -192,8 +193,17 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
         expect(page.locator("#versions tr[data-version='2'] .status")).to_have_text("active")
         expect(page.locator("#versions tr[data-version='2']")).to_contain_text("risk-lead")
 
-    answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals)
-    assert 1100 in answer["alert_codes"]
+        answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals)
+        assert 1100 in answer["alert_codes"]
+
+        # The rollback: v1 again, and a withdrawal of 75 raises no 1100 any more.
+        page.click("button[data-activate='1']")
+        expect(dialog).to_contain_text("Roll the alerts rules back to v1?")
+        expect(dialog.locator(".diff-del")).to_have_text("-      value: 50\n")
+        page.click("#activate-confirm")
+        expect(page.locator("#versions tr[data-version='1'] .status")).to_have_text("active")
+        answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals + 60)
+        assert 1100 not in answer["alert_codes"]
 
 
 @committed

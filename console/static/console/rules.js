@@ -20,6 +20,7 @@
   let versions = [];
   let lastSeen = "";
   let shownSource = null;
+  const backtested = new Map(); // version -> its last backtest run on this page, once done
   const sources = new Map(); // version -> source: a version never changes once stored
 
   function el(tag, attributes = {}, ...children) {
@@ -455,6 +456,7 @@
       status.textContent = `Running ${what}: ${percent}%, ${backtest.events} events so far.`;
     } else if (backtest.status === "done") {
       status.textContent = `Done: ${what}, ${backtest.result.events} events replayed.`;
+      backtested.set(backtest.candidate, backtest);
       showBacktestResult(backtest.result);
     } else {
       status.textContent = `Failed: ${backtest.error}`;
@@ -501,6 +503,16 @@
 
   // ---- activation, behind a confirmation ------------------------------------------------
 
+  function backtestSummary(version) {
+    const backtest = backtested.get(version);
+    if (!backtest) return `v${version} has not been backtested on this page.`;
+    const changes = backtest.result.rules
+      .filter((rule) => rule.added || rule.removed)
+      .map((rule) => `${rule.rule} +${rule.added} −${rule.removed}`);
+    const against = `against v${backtest.baseline}, ${utc(backtest.from)} to ${utc(backtest.to)}`;
+    return `Its backtest ${against}: ${changes.length ? changes.join(", ") : "no rule changes"}.`;
+  }
+
   async function confirmActivation(entry) {
     const detail = await call("GET", `${api}/versions/${entry.version}`);
     const active = versions.find((v) => v.status === "active");
@@ -514,6 +526,7 @@
       "judges new events under it within seconds. The change log records you as who activated it. " +
       "What changes:";
     renderDiff(byId("activate-diff"), detail.diff);
+    byId("activate-backtest").textContent = backtestSummary(entry.version);
     byId("activate-confirm").textContent = rollback ? "Roll back" : "Activate";
     const dialog = byId("activate-dialog");
     dialog.returnValue = "";
