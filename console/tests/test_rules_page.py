@@ -191,6 +191,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
         page.click("button[data-activate='2']")
         page.click("#activate-confirm")
         expect(page.locator("#versions tr[data-version='2'] .status")).to_have_text("active")
+        expect(page.locator("#page-message")).to_have_text("v2 of the alerts rules is active.")
         expect(page.locator("#versions tr[data-version='2']")).to_contain_text("risk-lead")
 
         answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals)

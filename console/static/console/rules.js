@@ -58,8 +58,16 @@
 
   // ---- the change log -------------------------------------------------------------------
 
+  // Say how an action ended, until the next one: `ok` or an error.
+  function say(text, ok = false) {
+    const message = byId("page-message");
+    message.textContent = text;
+    message.className = ok ? "ok" : "error";
+    message.hidden = false;
+  }
+
   function report(error) {
-    byId("live-status").textContent = error.message;
+    say(error.message);
   }
 
   // A button whose action may fail: its error is reported on the page, never left unhandled.
@@ -139,7 +147,7 @@
       if (!chosen && byId("diff-from").value !== byId("diff-to").value) await showDiff();
       if (shownSource === null && active) await showSource(active.version, false);
     } catch (error) {
-      report(new Error(`could not read the versions: ${error.message}`));
+      byId("live-status").textContent = `could not read the versions: ${error.message}`;
     }
   }
 
@@ -534,9 +542,9 @@
       if (dialog.returnValue !== "confirm") return;
       try {
         const activated = await call("POST", `${api}/versions/${entry.version}/activate`, {});
-        byId("live-status").textContent = `v${activated.version} is active.`;
+        say(`v${activated.version} of the ${kind} rules is active.`, true);
       } catch (error) {
-        byId("live-status").textContent = `Not activated: ${error.message}`;
+        say(`Not activated: ${error.message}`);
       }
       await refreshVersions();
     };
