@@ -252,9 +252,9 @@
     }
     const lines = text.replace(/\n$/, "").split("\n");
     pre.replaceChildren(
-      ...lines.map((line) => {
+      ...lines.map((line, index) => {
         let kindOfLine = "diff-ctx";
-        if (line.startsWith("+++") || line.startsWith("---")) kindOfLine = "diff-file";
+        if (index < 2 && /^(\+\+\+|---) /.test(line)) kindOfLine = "diff-file";
         else if (line.startsWith("@@")) kindOfLine = "diff-hunk";
         else if (line.startsWith("+")) kindOfLine = "diff-add";
         else if (line.startsWith("-")) kindOfLine = "diff-del";
@@ -280,7 +280,8 @@
 
   // The line (1-based) of a rule's field in `source`, from the error's `rule` ("rules[1] (code
   // 30)") and `field` ("condition.count"), when the API names no line: YAML gives one only for
-  // a syntax error. Follows the keys by indentation; null when it cannot tell.
+  // a syntax error. Follows the keys by indentation to the deepest one it finds; null when the
+  // source has no `rules:` list or the error names no rule.
   function errorLine(source, details) {
     if (details.line) return details.line;
     const item = /^rules\[(\d+)\]/.exec(details.rule || "");
