@@ -69,13 +69,13 @@ def stored_withdrawals(live_server, api_key, users) -> int:
 
 
 @pytest.fixture
-def backtest_worker(settings) -> Iterator[None]:
+def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
     """A worker that sweeps the backtests, as the beat's `rule_sets.backtests_run_pending`.
 
     The request's own wake-up finds no worker on the socket and is dropped, as when a broker
     loses it: the sweep is what runs the backtest.
     """
-    settings.EMBEDDED_WORKER_SOCKET = "/nonexistent/worker.sock"
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "no-worker.sock")
     stop = threading.Event()
 
     def sweep() -> None:
