@@ -8,7 +8,7 @@
     "#dc6803", "#475467", "#98a2b3"];
   const OUTCOME_COLOURS = { sent: "#067647", scheduled: "#2f5bd3", failed: "#b42318",
     cancelled: "#98a2b3" };
-  const SUPPRESSED_COLOURS = ["#f79009", "#dc6803", "#b54708", "#fdb022", "#93370d", "#fec84b"];
+  const SUPPRESSED_COLOURS = ["#f79009", "#c4320a", "#7a2e0e", "#fec84b", "#e478fa", "#93370d"];
 
   const utc = (options) => new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", ...options });
   const clock = utc({ hour: "2-digit", minute: "2-digit", second: "2-digit" });
@@ -49,20 +49,21 @@
     element.dataset.total = String(value);
   }
 
-  function chart(id, stacked) {
+  // Bars up, or along (`horizontal`) when the labels are long names: rules.
+  function chart(id, stacked, horizontal) {
     const canvas = document.getElementById(id);
+    const counts = { stacked: stacked, beginAtZero: true, ticks: { precision: 0 } };
+    const labels = { stacked: stacked, ticks: { autoSkip: !horizontal, maxRotation: 0 } };
     return new window.Chart(canvas, {
       type: "bar",
       data: { labels: [], datasets: [] },
       options: {
+        indexAxis: horizontal ? "y" : "x",
         animation: false,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
-        scales: {
-          x: { stacked: stacked, ticks: { autoSkip: true, maxRotation: 0 } },
-          y: { stacked: stacked, beginAtZero: true, ticks: { precision: 0 } },
-        },
+        scales: horizontal ? { x: counts, y: labels } : { x: labels, y: counts },
       },
     });
   }
@@ -96,6 +97,7 @@
       label: "alerts",
       data: alerts.codes.map((code) => code.count),
       backgroundColor: "#b42318",
+      maxBarThickness: 64,
     }];
     charts.alerts.update();
     total("alerts-total", alerts.total);
@@ -197,9 +199,9 @@
       window.location.assign(`?${chosen}`);
     });
     const charts = {
-      events: chart("events-chart", true),
-      alerts: chart("alerts-chart", false),
-      notifications: chart("notifications-chart", true),
+      events: chart("events-chart", true, false),
+      alerts: chart("alerts-chart", false, false),
+      notifications: chart("notifications-chart", true, true),
     };
     charts.alerts.options.plugins.legend.display = false;
     draw(charts, overview);
