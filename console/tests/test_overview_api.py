@@ -192,3 +192,10 @@ def test_the_outbox_part_shows_each_consumers_backlog_lag_and_dead_letters(staff
     assert rows["analytics"]["dead_lettered"] == 1
     assert rows["analytics"]["lag_seconds"] == 2.0
     assert outbox["heartbeat"] is None
+
+
+def test_the_page_refuses_a_range_it_does_not_know(staff_client):
+    response = staff_client.get("/console/overview/", {"range": "fortnight"})
+
+    assert response.status_code == 400
+    assert b"range" in response.content

@@ -7,7 +7,14 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from console.tests.browser import APPEARS_WITHIN_MS, log_in, off_the_event_loop, staff_user_create
+from console.tests.browser import (
+    APPEARS_WITHIN_MS,
+    LAPTOP,
+    PHONE,
+    log_in,
+    off_the_event_loop,
+    staff_user_create,
+)
 from notifications.sending import notifications_send_due
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
@@ -107,3 +114,19 @@ def test_the_range_and_tenant_stay_in_the_query_string(staff_page, live_server):
     expect(staff_page.get_by_role("button", name="Last week")).to_have_attribute(
         "aria-pressed", "true"
     )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_the_overview_fits_the_window_across(staff_page, viewport):
+    """Nothing runs off to the right: on a phone the cards stack, wide tables scroll inside."""
+    staff_page.set_viewport_size(viewport)
+    staff_page.reload()
+
+    expect(staff_page.locator("#events-chart")).to_be_visible()
+    width = staff_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    cards = staff_page.locator(".card")
+    boxes = [cards.nth(n).bounding_box() for n in range(cards.count())]
+    assert all(box["x"] + box["width"] <= viewport["width"] for box in boxes)
+    if viewport is PHONE:
+        assert len({box["x"] for box in boxes}) == 1  # one column
