@@ -15,6 +15,7 @@
   const hourMinute = utc({ hour: "2-digit", minute: "2-digit" });
   const dayHour = utc({ weekday: "short", hour: "2-digit", minute: "2-digit" });
   const number = new Intl.NumberFormat("en-GB");
+  const LABEL_CHARACTERS = 20;
 
   function stamp(iso) {
     return iso ? clock.format(new Date(iso)) + " UTC" : "never";
@@ -33,6 +34,22 @@
     td.textContent = text;
     if (className) td.className = className;
     return td;
+  }
+
+  // A name like INSUFFICIENT_FUNDS_EMAIL may wrap after each underscore, not mid-word.
+  function nameCell(name) {
+    const td = document.createElement("td");
+    td.className = "name";
+    name.split(/(?<=_)/).forEach((part, index) => {
+      if (index) td.append(document.createElement("wbr"));
+      td.append(part);
+    });
+    return td;
+  }
+
+  // Long names are cut on the axis (the tooltip and the table have them whole).
+  function shortened(name) {
+    return name.length > LABEL_CHARACTERS ? name.slice(0, LABEL_CHARACTERS - 1) + "…" : name;
   }
 
   function rows(tbody, items, build) {
@@ -54,6 +71,9 @@
     const canvas = document.getElementById(id);
     const counts = { stacked: stacked, beginAtZero: true, ticks: { precision: 0 } };
     const labels = { stacked: stacked, ticks: { autoSkip: !horizontal, maxRotation: 0 } };
+    if (horizontal) {
+      labels.ticks.callback = function (value) { return shortened(this.getLabelForValue(value)); };
+    }
     return new window.Chart(canvas, {
       type: "bar",
       data: { labels: [], datasets: [] },
@@ -87,7 +107,7 @@
     total("events-total", events.total);
     rows(document.getElementById("events-table"), events.series, (tr, series) => {
       tr.dataset.eventType = series.event_type;
-      tr.append(cell(series.event_type, "break"), cell(number.format(series.total), "num"));
+      tr.append(nameCell(series.event_type), cell(number.format(series.total), "num"));
     });
   }
 
@@ -124,7 +144,7 @@
     rows(document.getElementById("notifications-table"), pairs, (tr, pair) => {
       tr.dataset.rule = pair.rule;
       tr.dataset.outcome = pair.outcome;
-      tr.append(cell(pair.rule, "break"), cell(pair.outcome), cell(number.format(pair.count), "num"));
+      tr.append(nameCell(pair.rule), cell(pair.outcome), cell(number.format(pair.count), "num"));
     });
   }
 
