@@ -14,6 +14,8 @@ from alerts.models import Alert
 from events.models import Event
 from metrics.models import MetricBucket
 from notifications.models import Notification
+from outbox.logs import STREAMS
+from outbox.models import OutboxCursor
 from users.models import User
 
 _numbers = itertools.count(1)
@@ -77,7 +79,8 @@ def notification_store(
 def tenant_heavy_store(*, tenant: str, user: User, events: int) -> None:
     """A tenant with `events` events over the last 30 days, a minute apart at most, counted in
     buckets of every size; an alert on every 10th and a notification on every 5th (most of
-    them `not_matched`, as the evaluator stores them), all in plain SQL."""
+    them `not_matched`, as the evaluator stores them), all in plain SQL; the consumers' cursors
+    past them all."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -122,3 +125,8 @@ def tenant_heavy_store(*, tenant: str, user: User, events: int) -> None:
             """,
             {"tenant": tenant},
         )
+        cursor.execute("SELECT max(xid), max(id) FROM events_event")
+        xid, last = cursor.fetchone()
+    # Every consumer has read the whole log, as a running worker keeps it.
+    for stream in STREAMS:
+        OutboxCursor.objects.update_or_create(consumer=stream, defaults={"xid": xid, "id": last})
