@@ -169,6 +169,7 @@ def _pages_present() -> list[tuple[str, str]]:
 def _shoot(base_url: str, out: Path, viewport: dict) -> list[Path]:
     from playwright.sync_api import expect, sync_playwright
 
+    out.mkdir(parents=True, exist_ok=True)
     written, errors = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")

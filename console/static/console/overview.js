@@ -15,7 +15,8 @@
   const hourMinute = utc({ hour: "2-digit", minute: "2-digit" });
   const dayHour = utc({ weekday: "short", hour: "2-digit", minute: "2-digit" });
   const number = new Intl.NumberFormat("en-GB");
-  const LABEL_CHARACTERS = 20;
+  // On a phone's narrow chart, fewer.
+  const labelCharacters = (chart) => (chart.width < 450 ? 18 : 30);
 
   function stamp(iso) {
     return iso ? clock.format(new Date(iso)) + " UTC" : "never";
@@ -48,8 +49,8 @@
   }
 
   // Long names are cut on the axis (the tooltip and the table have them whole).
-  function shortened(name) {
-    return name.length > LABEL_CHARACTERS ? name.slice(0, LABEL_CHARACTERS - 1) + "…" : name;
+  function shortened(name, most) {
+    return name.length > most ? name.slice(0, most - 1) + "…" : name;
   }
 
   function rows(tbody, items, build) {
@@ -72,7 +73,9 @@
     const counts = { stacked: stacked, beginAtZero: true, ticks: { precision: 0 } };
     const labels = { stacked: stacked, ticks: { autoSkip: !horizontal, maxRotation: 0 } };
     if (horizontal) {
-      labels.ticks.callback = function (value) { return shortened(this.getLabelForValue(value)); };
+      labels.ticks.callback = function (value) {
+        return shortened(this.getLabelForValue(value), labelCharacters(this.chart));
+      };
     }
     return new window.Chart(canvas, {
       type: "bar",
