@@ -21,12 +21,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var" / "screenshots"
-PAGES = [
-    ("/console/overview/", "console-overview.png"),
-    ("/console/rules/", "console-rules.png"),
-    ("/console/people/", "console-people.png"),
-    ("/console/dead-letters/", "console-dead-letters.png"),
-]
+# Not pages to show: where they lead, or what a page polls.
+NOT_PAGES = {"home", "login", "logout"}
 STAFF, PASSWORD = "oncall", "console-screenshots"
 
 
@@ -153,17 +149,21 @@ def _serve() -> str:
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def _pages_present() -> list[tuple[str, str]]:
-    from django.urls import Resolver404, resolve
+def console_pages() -> list[tuple[str, str]]:
+    """Each console page that takes no argument, and its picture's name: `console-<name>.png`
+    (the URL's name, `_` as `-`). Its JSON endpoints (`api/...`) are no pages."""
+    from django.urls import URLPattern
 
-    present = []
-    for path, name in PAGES:
-        try:
-            resolve(path)
-        except Resolver404:
-            continue
-        present.append((path, name))
-    return present
+    from console.urls import urlpatterns
+
+    return [
+        (f"/console/{pattern.pattern}", f"console-{pattern.name.replace('_', '-')}.png")
+        for pattern in urlpatterns
+        if isinstance(pattern, URLPattern)
+        and pattern.name not in NOT_PAGES
+        and not str(pattern.pattern).startswith("api/")
+        and "<" not in str(pattern.pattern)
+    ]
 
 
 def _shoot(base_url: str, out: Path, viewport: dict) -> list[Path]:
@@ -180,7 +180,7 @@ def _shoot(base_url: str, out: Path, viewport: dict) -> list[Path]:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("button", name="Log out")).to_be_visible()
-        for path, name in _pages_present():
+        for path, name in console_pages():
             page.goto(f"{base_url}{path}")
             page.wait_for_load_state("networkidle")
             page.screenshot(path=out / name, full_page=True)
