@@ -199,3 +199,10 @@ def test_the_page_refuses_a_range_it_does_not_know(staff_client):
 
     assert response.status_code == 400
     assert b"range" in response.content
+
+
+def test_a_tenant_with_a_control_character_is_a_400_naming_it(staff_client):
+    response = staff_client.get(URL, {"tenant": "acme\x00"})
+
+    assert response.status_code == 400
+    assert set(response.json()["details"]) == {"tenant"}
