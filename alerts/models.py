@@ -25,6 +25,10 @@ class Alert(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "code"], name="alert_unique_event_code"),
         ]
+        indexes = [
+            # The console's alerts per code in a range (console.overview.overview_alerts).
+            models.Index(fields=["created_at"], name="alert_created_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} on {self.event_id}"

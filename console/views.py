@@ -1,11 +1,14 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
 from console.access import console_staff_required
+from console.overview import RANGES, overview_json, overview_params, overview_report
+from events.exceptions import InvalidQuery
 
 
 class ConsoleLoginView(auth_views.LoginView):
@@ -25,4 +28,14 @@ def console_home(request):
 @require_GET
 @console_staff_required
 def console_overview(request):
-    return render(request, "console/overview.html")
+    """The overview, drawn from the same JSON its script then polls every 5 s."""
+    try:
+        tenant, chosen = overview_params(
+            tenant=request.GET.get("tenant"), range_name=request.GET.get("range")
+        )
+    except InvalidQuery as exc:
+        return HttpResponseBadRequest(f"{exc.message} {exc.details}", content_type="text/plain")
+    overview = overview_json(overview_report(tenant=tenant, chosen=chosen))
+    return render(
+        request, "console/overview.html", {"overview": overview, "ranges": RANGES.values()}
+    )

@@ -74,6 +74,12 @@ class Notification(models.Model):
                 condition=~Q(status="not_matched"),
                 name="notification_user_history",
             ),
+            # The console's outcomes per rule in a range (console.overview).
+            models.Index(
+                fields=["created_at"],
+                condition=~Q(status="not_matched"),
+                name="notification_decided_at",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,10 +18,12 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from psycopg import sql
 
 from alerts.fast_path import transaction_fast_path
 from alerts.tests.wsgi_client import wsgi_post
+from console.overview import overview_alerts, overview_notifications
 from events.selectors import EventFilters, events_page
 from events.history import UserEventHistory
 from events.log import EVENT_LOG, PRODUCT_EVENT_LOG
@@ -354,7 +356,7 @@ HOT_TABLE_INDEXES = {
         "event_log_order",
         "event_product_log_order",
     },
-    "events_alert": {"events_alert_pkey", "alert_unique_event_code"},
+    "events_alert": {"events_alert_pkey", "alert_unique_event_code", "alert_created_at"},
     "outbox_outboxmessage": {
         "outbox_outboxmessage_pkey",
         "outbox_message_order",
@@ -367,6 +369,7 @@ HOT_TABLE_INDEXES = {
         "notification_user_type_time",
         "notification_due",
         "notification_user_history",
+        "notification_decided_at",
     },
     "notifications_decision": {
         "notifications_decision_pkey",
@@ -520,6 +523,13 @@ def _outbox_processed_until(client):
     outbox_processed_until(consumer=CONSUMER_METRICS)
 
 
+def _console_overview(client):
+    """The console's overview of the last hour: alerts per code, notifications per rule."""
+    until = timezone.now()
+    overview_alerts(tenant="default", since=until - timedelta(hours=1), until=until)
+    overview_notifications(tenant="default", since=until - timedelta(hours=1), until=until)
+
+
 # Each index of the hot tables that is not a primary key nor only a unique constraint, with a
 # named query that uses it: the code a request or a worker runs.
 INDEX_QUERIES: dict[str, Callable] = {
@@ -527,8 +537,10 @@ INDEX_QUERIES: dict[str, Callable] = {
     "event_user_time": _audit,
     # Before the claims: they price sorts and scans out with SET LOCAL, which lasts to the end
     # of the test's one transaction (in production, to the end of the claim's), and so would
-    # change the plan of the audit's user lookup.
+    # change the plan of the audit's user lookup, and of the console's grouped counts.
     "user_unique_external_id": _audit,
+    "alert_created_at": _console_overview,
+    "notification_decided_at": _console_overview,
     "event_user_type_time": _history_window,
     "event_stream_type_time": _post_event_again,
     "event_tenant_time": _events_of_tenant,
