@@ -9,7 +9,11 @@ from midnite_test import views
 # The schema and the docs are public: no API key is asked for, and a key sent is ignored.
 OPEN = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
+# The admin's "View site" link, and the root of the service, lead to the operator console.
+admin.site.site_url = "/console/"
+
 urlpatterns = [
+    path("", RedirectView.as_view(url="/console/"), name="root"),
     path("", include("users.urls")),
     path("", include("events.urls")),
     path("", include("alerts.urls")),

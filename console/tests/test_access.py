@@ -58,3 +58,10 @@ def test_logging_in_without_a_next_page_lands_in_the_console(client, django_user
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/console/"
+
+
+def test_the_root_of_the_service_leads_to_the_console(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/"
