@@ -1,0 +1,74 @@
+"""The admin's notifications list in headless Chromium: long rows stay within a laptop's width."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from playwright.sync_api import ConsoleMessage, expect, sync_playwright
+
+from notifications.tests.audit.story import decision_store, event_store
+from notifications.tests.audit.test_audit_page import CHROMIUM, LAPTOP
+from users.models import User
+
+
+def _error_of_the_page(message: ConsoleMessage) -> list[str]:
+    """Return a console error as a list of one, but not the browser's own favicon request,
+    which the admin's pages leave to a 404."""
+    if message.type != "error" or message.location["url"].endswith("/favicon.ico"):
+        return []
+    return [message.text]
+
+
+@pytest.fixture
+def long_rows(transactional_db) -> None:
+    """Notifications whose user, type, rule and reason are as long as real ones get."""
+    user = User.objects.create(external_id="h:" + "5e0c7d21" * 8)
+    for number in range(3):
+        event = event_store(user=user, event_type="payment_failed")
+        decision_store(
+            event=event,
+            rule=f"insufficient_funds_email_reminder_after_every_retry_{number}",
+            notification_type=f"INSUFFICIENT_FUNDS_EMAIL_REMINDER_AFTER_EVERY_RETRY_{number}",
+            status="failed",
+            reason="failed after 5 attempt(s): SMS webhook answered 503: "
+            + "upstream_connect_error_or_disconnect/reset " * 4,
+        )
+
+
+@pytest.fixture
+def superuser_session(transactional_db) -> str:
+    """The session cookie of a superuser logged in to the admin."""
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("admin"))
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_the_notifications_list_shows_created_at_within_a_laptops_width(
+    live_server, superuser_session, long_rows
+):
+    """Before: the user's and the type's long words pushed "Created at" out of the list."""
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context(viewport=LAPTOP)
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": superuser_session,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.extend(_error_of_the_page(message)))
+        page.goto(f"{live_server.url}/admin/notifications/notification/")
+
+        expect(page.locator("#result_list tbody tr")).to_have_count(3)
+        created_at = page.locator("#result_list th", has_text="Created at")
+        expect(created_at).to_be_in_viewport()
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        browser.close()
+    assert page_width <= LAPTOP["width"]
+    assert errors == []
