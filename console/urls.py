@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import views
+from console import dead_letters, views
 from console.access import LOGIN_URL
 
 app_name = "console"
@@ -9,6 +9,9 @@ app_name = "console"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("overview/", views.console_overview, name="overview"),
+    path("dead-letters/", dead_letters.dead_letters_page, name="dead-letters"),
+    path("dead-letters/requeue/", dead_letters.dead_letters_requeue, name="dead-letters-requeue"),
+    path("api/dead-letters/", dead_letters.dead_letters_json, name="dead-letters-json"),
     path("login/", views.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page=LOGIN_URL), name="logout"),
 ]

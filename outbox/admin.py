@@ -3,7 +3,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from midnite_test.admin import ReadOnlyModelAdmin
 from outbox.models import OutboxBatch, OutboxMessage
-from outbox.services import outbox_dead_letters_retry
+from outbox.services import DEAD_LETTERS_RETRY_PERMISSION, outbox_dead_letters_retry
 
 
 def _shipped() -> Exists:
@@ -58,7 +58,7 @@ class OutboxMessageAdmin(ReadOnlyModelAdmin):
 
     def has_retry_permission(self, request) -> bool:
         """Re-queueing changes messages: staff who may only view them are not offered it."""
-        return request.user.has_perm("outbox.change_outboxmessage")
+        return request.user.has_perm(DEAD_LETTERS_RETRY_PERMISSION)
 
     @admin.action(description="Re-queue the selected dead-lettered messages", permissions=["retry"])
     def retry(self, request, queryset) -> None:

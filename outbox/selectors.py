@@ -1,6 +1,7 @@
 """Reads of the outbox: the backlog per consumer and the health of what it ships to."""
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -152,6 +153,31 @@ def outbox_dead_lettered_subjects(*, consumer: str, topic: str) -> QuerySet[Outb
     return OutboxMessage.objects.filter(
         consumer=consumer, topic=topic, dead_lettered_at__isnull=False
     ).values_list("subject_id", flat=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetter:
+    id: int
+    consumer: str
+    topic: str
+    subject_id: int | None
+    last_error: str
+    attempts: int
+    created_at: datetime
+    dead_lettered_at: datetime
+
+
+def outbox_dead_letters(*, before_id: int | None = None, limit: int) -> list[DeadLetter]:
+    """Return up to `limit` dead-lettered messages, newest (highest id) first.
+
+    A keyset page: those with an id below `before_id` when given. Read through the partial
+    index of dead letters (`outbox_message_dead`), which holds nothing else.
+    """
+    dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    if before_id is not None:
+        dead = dead.filter(id__lt=before_id)
+    fields = [field.name for field in dataclass_fields(DeadLetter)]
+    return [DeadLetter(**row) for row in dead.order_by("-id").values(*fields)[:limit]]
 
 
 def outbox_processed_until(*, consumer: str) -> datetime:
