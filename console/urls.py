@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import dead_letters, views
+from console import dead_letters, people, views
 from console.access import LOGIN_URL
 
 app_name = "console"
@@ -9,6 +9,12 @@ app_name = "console"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("overview/", views.console_overview, name="overview"),
+    path("people/", people.people_page, name="people"),
+    path(
+        "api/people/<int:user_pk>/timeline/",
+        people.person_timeline_json,
+        name="person-timeline-json",
+    ),
     path("dead-letters/", dead_letters.dead_letters_page, name="dead-letters"),
     path("dead-letters/requeue/", dead_letters.dead_letters_requeue, name="dead-letters-requeue"),
     path("api/dead-letters/", dead_letters.dead_letters_json, name="dead-letters-json"),

@@ -248,3 +248,38 @@ def _decision(row: dict, *, every_tenant: bool) -> AuditDecision:
         created_at=row["created_at"],
         rules_version=row["rules_version"],
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDecision:
+    """A decision of a user's audit trail with its id, which places it in a page."""
+
+    id: int
+    decision: AuditDecision
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDecisionPosition:
+    """Where a page of a user's decisions ended: its last decision's time and id."""
+
+    created_at: datetime
+    id: int
+
+
+def user_decisions(
+    *, user_pk: int, after: UserDecisionPosition | None = None, limit: int
+) -> list[UserDecision]:
+    """Return up to `limit` of the user's decisions in every tenant, newest first.
+
+    The audit trail's decisions, read the same way (its index, in index order) but in pages:
+    those after `after` when given.
+    """
+    decisions = Decision.objects.filter(user_id=user_pk)
+    if after is not None:
+        at = after.created_at
+        decisions = decisions.filter(Q(created_at__lt=at) | Q(id__lt=after.id), created_at__lte=at)
+    with _read_in_index_order():
+        rows = list(
+            decisions.order_by("-created_at", "-id").values("id", *_DECISION_FIELDS)[:limit]
+        )
+    return [UserDecision(id=row["id"], decision=_decision(row, every_tenant=True)) for row in rows]

@@ -61,6 +61,7 @@ def test_staff_without_the_permission_see_no_way_to_re_queue(live_server, django
         expect(row).to_contain_text(POISON)
 
         expect(row.get_by_role("checkbox")).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         expect(page.get_by_role("button", name="Re-queue selected")).to_be_disabled()
         expect(page.locator("main")).to_contain_text("outbox.change_outboxmessage")
         token = page.locator("#requeue-form input[name=csrfmiddlewaretoken]").input_value()
