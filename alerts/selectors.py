@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db.models import F, Q
 
 from alerts.models import Alert
+from midnite_test.index_order import read_in_index_order
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +35,9 @@ def user_alerts(
     """Return up to `limit` of the user's alerts, newest event first, those after `after`.
 
     Ordered by the event's time, then the event and the code, descending: the event index
-    (`event_user_time`) read backwards, each event's alerts from their unique index.
+    (`event_user_time`) read backwards (in index order, see `read_in_index_order`), each
+    event's alerts from their index. A user with many events and few alerts reads many
+    events for a page (the alerts have no index by user).
     """
     alerts = Alert.objects.filter(event__user_id=user_pk)
     if after is not None:
@@ -45,7 +48,7 @@ def user_alerts(
             | Q(event_id=after.event_pk, code__lt=after.code),
             event__occurred_at__lte=at,
         )
-    rows = (
+    page = (
         alerts.order_by("-event__occurred_at", "-event_id", "-code")
         .annotate(
             event_pk=F("event_id"),
@@ -64,6 +67,8 @@ def user_alerts(
             "occurred_at",
         )[:limit]
     )
+    with read_in_index_order():
+        rows = list(page)
     return [
         UserAlert(
             code=row["code"],

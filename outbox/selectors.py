@@ -170,14 +170,22 @@ class DeadLetter:
 def outbox_dead_letters(*, before_id: int | None = None, limit: int) -> list[DeadLetter]:
     """Return up to `limit` dead-lettered messages, newest (highest id) first.
 
-    A keyset page: those with an id below `before_id` when given. Read through the partial
-    index of dead letters (`outbox_message_dead`), which holds nothing else.
+    A keyset page: those with an id below `before_id` when given. Each consumer's are read
+    backwards through the partial index of dead letters (`outbox_message_dead`), which holds
+    nothing else, at most `limit` each, in one query; so however many messages were shipped,
+    no page scans them. A consumer with dead letters has a cursor (it claimed them).
     """
+    consumers = {*CONSUMERS, *OutboxCursor.objects.values_list("consumer", flat=True)}
     dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
     if before_id is not None:
         dead = dead.filter(id__lt=before_id)
     fields = [field.name for field in dataclass_fields(DeadLetter)]
-    return [DeadLetter(**row) for row in dead.order_by("-id").values(*fields)[:limit]]
+    per_consumer = [
+        dead.filter(consumer=consumer).order_by("-id").values(*fields)[:limit]
+        for consumer in sorted(consumers)
+    ]
+    rows = per_consumer[0].union(*per_consumer[1:], all=True).order_by("-id")[:limit]
+    return [DeadLetter(**row) for row in rows]
 
 
 def outbox_processed_until(*, consumer: str) -> datetime:
