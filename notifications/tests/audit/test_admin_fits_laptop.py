@@ -1,4 +1,4 @@
-"""The admin's notifications list in headless Chromium: long rows stay within a laptop's width."""
+"""The admin's lists in headless Chromium: long rows keep the last column within a laptop's width."""
 
 import pytest
 from django.conf import settings
@@ -6,8 +6,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import ConsoleMessage, expect, sync_playwright
 
+from django.utils import timezone
 from notifications.tests.audit.story import decision_store, event_store
 from notifications.tests.audit.test_audit_page import CHROMIUM, LAPTOP
+from outbox.models import OutboxMessage
 from users.models import User
 
 
@@ -21,10 +23,19 @@ def _error_of_the_page(message: ConsoleMessage) -> list[str]:
 
 @pytest.fixture
 def long_rows(transactional_db) -> None:
-    """Notifications whose user, type, rule and reason are as long as real ones get."""
+    """Notifications, their events and dead-lettered outbox messages whose ids, types, rules,
+    reasons and errors are as long as real ones get."""
     user = User.objects.create(external_id="h:" + "5e0c7d21" * 8)
+    OutboxMessage.objects.create(
+        consumer="notifications",
+        topic="event_ingested",
+        subject_id=2**40,
+        attempts=5,
+        last_error="ClickHouseRejected:" + "Code.241.MEMORY_LIMIT_EXCEEDED" * 4,
+        dead_lettered_at=timezone.now(),
+    )
     for number in range(3):
-        event = event_store(user=user, event_type="payment_failed")
+        event = event_store(user=user, event_type="payment_failed_after_every_retry_was_exhausted")
         decision_store(
             event=event,
             rule=f"insufficient_funds_email_reminder_after_every_retry_{number}",
@@ -43,10 +54,19 @@ def superuser_session(transactional_db) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def test_the_notifications_list_shows_created_at_within_a_laptops_width(
-    live_server, superuser_session, long_rows
+@pytest.mark.parametrize(
+    "path, last_column",
+    [
+        ("/admin/notifications/notification/", "Created at"),
+        ("/admin/events/event/", "Rules"),
+        ("/admin/outbox/outboxmessage/", "State"),
+    ],
+)
+def test_the_admins_lists_show_their_last_column_within_a_laptops_width(
+    live_server, superuser_session, long_rows, path, last_column
 ):
-    """Before: the user's and the type's long words pushed "Created at" out of the list."""
+    """Before: the user's and the type's long words pushed "Created at" out of the
+    notifications list."""
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -63,11 +83,12 @@ def test_the_notifications_list_shows_created_at_within_a_laptops_width(
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.extend(_error_of_the_page(message)))
-        page.goto(f"{live_server.url}/admin/notifications/notification/")
+        page.goto(f"{live_server.url}{path}")
 
-        expect(page.locator("#result_list tbody tr")).to_have_count(3)
-        created_at = page.locator("#result_list th", has_text="Created at")
-        expect(created_at).to_be_in_viewport()
+        expect(page.locator("#result_list tbody tr").first).to_be_visible()
+        heading = page.locator("#result_list thead th").last
+        expect(heading).to_have_text(last_column, ignore_case=True)
+        expect(heading).to_be_in_viewport(ratio=1)
         page_width = page.evaluate("document.documentElement.scrollWidth")
         browser.close()
     assert page_width <= LAPTOP["width"]
