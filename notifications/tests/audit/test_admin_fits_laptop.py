@@ -1,4 +1,4 @@
-"""The admin's lists in headless Chromium: long rows keep the last column within a laptop's width."""
+"""The admin's lists in headless Chromium: long rows keep the last column on a laptop."""
 
 import pytest
 from django.conf import settings
