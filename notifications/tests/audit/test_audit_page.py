@@ -62,7 +62,8 @@ def staff_session(transactional_db) -> str:
 
 @pytest.fixture
 def audit_page(live_server, staff_session, ada) -> Iterator[Page]:
-    """Chromium, logged in as staff, showing /audit/u_ada; fails the test on a script error."""
+    """Chromium, logged in as staff, showing /audit/u_ada; fails the test on a script or
+    console error."""
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -74,6 +75,7 @@ def audit_page(live_server, staff_session, ada) -> Iterator[Page]:
         )
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.goto(f"{live_server.url}/audit/u_ada")
         expect(page.locator("#recent-events")).to_contain_text("signup_completed")
         # Gone if the page reloads: what appears later came through polling.
