@@ -35,11 +35,11 @@ class NotificationAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="user", ordering="user")
     def user_shown(self, notification: Notification) -> SafeString:
-        return cut_with_title(str(notification.user), 16)
+        return cut_with_title(str(notification.user), 12)
 
     @admin.display(description="notification type", ordering="notification_type")
     def type_shown(self, notification: Notification) -> SafeString:
-        return cut_with_title(notification.notification_type, 20)
+        return cut_with_title(notification.notification_type, 16)
 
     @admin.display(description="status", ordering="status")
     def status_shown(self, notification: Notification) -> SafeString:
