@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/midnite_test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test lint check-deploy install chromium bench openapi clean
+.PHONY: run test lint check-deploy install chromium bench openapi screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ check-deploy: export SMS_WEBHOOK_URL = https://sms.example.com/send
 check-deploy: export INTERNAL_WEBHOOK_URL = https://alerts.example.com/hook
 check-deploy: install
 	$(BIN)/python manage.py check --deploy
+
+## The console's pages as pictures (docs/console-*.png): a throwaway service under
+## var/screenshots/ told a story, photographed in Debian's chromium.
+screenshots: install chromium
+	$(BIN)/python -m console.screenshots --out docs
 
 ## Regenerate docs/openapi.yaml from the code (a test fails when it is stale).
 openapi: install

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import dead_letters, people, views
+from console import api, dead_letters, people, rules, views
 from console.access import LOGIN_URL
 
 app_name = "console"
@@ -9,6 +9,9 @@ app_name = "console"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("overview/", views.console_overview, name="overview"),
+    path("api/overview", api.OverviewApiView.as_view(), name="api-overview"),
+    path("rules/", rules.console_rules, name="rules"),
+    path("rules/<str:kind>/", rules.console_rules, name="rules-kind"),
     path("people/", people.people_page, name="people"),
     path(
         "api/people/<int:user_pk>/timeline/",

@@ -1,14 +1,20 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
 from console.access import console_staff_required
+from console.overview import RANGES, overview_json, overview_params, overview_report
+from events.exceptions import InvalidQuery
 
 
 class ConsoleLoginView(auth_views.LoginView):
     template_name = "console/login.html"
+    # Without a `next` (after logging out, say), to the console, not Django's /accounts/profile/.
+    next_page = reverse_lazy("console:home")
     # Not redirected when logged in: a user who is not staff would be sent back here for ever.
     redirect_authenticated_user = False
 
@@ -22,4 +28,14 @@ def console_home(request):
 @require_GET
 @console_staff_required
 def console_overview(request):
-    return render(request, "console/overview.html")
+    """The overview, drawn from the same JSON its script then polls every 5 s."""
+    try:
+        tenant, chosen = overview_params(
+            tenant=request.GET.get("tenant"), range_name=request.GET.get("range")
+        )
+    except InvalidQuery as exc:
+        return HttpResponseBadRequest(f"{exc.message} {exc.details}", content_type="text/plain")
+    overview = overview_json(overview_report(tenant=tenant, chosen=chosen))
+    return render(
+        request, "console/overview.html", {"overview": overview, "ranges": RANGES.values()}
+    )

@@ -31,6 +31,7 @@ from outbox.batches import (
     batch_mark_shipped,
     batch_take,
     batches_work,
+    streams_work,
 )
 from outbox.clickhouse.client import clickhouse_insert, clickhouse_insert_raw
 from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
@@ -55,9 +56,13 @@ def outbox_relay(
     Stops early after `max_seconds` (between batches), so a worker under steady load still
     gets to its other tasks. A failed batch ends the run: it is retried when due (capped
     exponential backoff), by a later wake-up or the periodic sweep. Safe to run in any number
-    of processes at once.
+    of processes at once. Ships the consumer's table logs' rows too, each a stream of its own
+    (outbox.logs).
     """
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    return streams_work(consumer, _stream_relay, max_seconds=max_seconds, clock=time.monotonic)
+
+
+def _stream_relay(consumer: str, deadline: float | None) -> RelayReport:
     claims = _Claims(consumer)
 
     def ship_next() -> int | None:

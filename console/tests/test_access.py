@@ -49,3 +49,12 @@ def test_the_login_page_answers_a_logged_in_user_who_is_not_staff(client, django
     response = client.get("/console/login/?next=/console/overview/")
 
     assert response.status_code == 200
+
+
+def test_logging_in_without_a_next_page_lands_in_the_console(client, django_user_model):
+    django_user_model.objects.create_user("ops", password="s3cret-pass", is_staff=True)
+
+    response = client.post("/console/login/", {"username": "ops", "password": "s3cret-pass"})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/"

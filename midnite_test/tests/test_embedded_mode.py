@@ -25,12 +25,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Messages in the range of a shipped batch (outbox.models.OutboxBatch).
+# Rows ClickHouse took: the analytics messages (the users) and the events (each with its alerts)
+# of the analytics batches marked shipped, which happens only once ClickHouse took them.
 SHIPPED = """
-    SELECT count(*) FROM outbox_outboxmessage AS m
-    JOIN outbox_outboxbatch AS b ON b.consumer = m.consumer
-        AND (m.xid, m.id) >= (b.first_xid, b.first_id) AND (m.xid, m.id) <= (b.last_xid, b.last_id)
-    WHERE b.shipped_at IS NOT NULL AND m.consumer = 'analytics'
+    SELECT
+        (SELECT count(*) FROM outbox_outboxmessage AS m JOIN outbox_outboxbatch AS b
+            ON b.consumer = m.consumer AND (m.xid, m.id) BETWEEN (b.first_xid, b.first_id)
+            AND (b.last_xid, b.last_id)
+         WHERE b.shipped_at IS NOT NULL AND m.consumer = 'analytics')
+      + (SELECT count(*) + (SELECT count(*) FROM events_alert AS a WHERE a.event_id IN (
+            SELECT e.id FROM events_event AS e JOIN outbox_outboxbatch AS b
+                ON (e.xid, e.id) BETWEEN (b.first_xid, b.first_id) AND (b.last_xid, b.last_id)
+            WHERE b.shipped_at IS NOT NULL AND b.consumer = 'analytics:events'))
+         FROM events_event AS e JOIN outbox_outboxbatch AS b
+            ON (e.xid, e.id) BETWEEN (b.first_xid, b.first_id) AND (b.last_xid, b.last_id)
+         WHERE b.shipped_at IS NOT NULL AND b.consumer = 'analytics:events')
 """
 
 

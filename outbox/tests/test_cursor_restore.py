@@ -69,13 +69,10 @@ def test_a_cursor_ahead_of_the_server_stops_claims_loudly(
     status = api_client.get("/healthz/status").json()
     assert status["status"] == "degraded" and "outbox" in status["failed"]
     assert "rebase-cursor" in status["checks"]["outbox"]
-    assert status["outbox_cursors_ahead"] == [
-        {
-            "consumer": CONSUMER_ANALYTICS,
-            "cursor_xid": restored,
-            "server_next_xid": stalled.server_next_xid,
-        }
-    ]
+    [shown] = status["outbox_cursors_ahead"]
+    assert (shown["consumer"], shown["cursor_xid"]) == (CONSUMER_ANALYTICS, restored)
+    # Read afresh: other clients of the server may have taken transaction ids since.
+    assert stalled.server_next_xid <= shown["server_next_xid"] < restored
     assert outbox_shipped_purge() == 0, "a stalled consumer's shipped ranges are left alone"
     assert event_log.count() == 0
 

@@ -33,8 +33,18 @@ class Command(BaseCommand):
         exported.add_argument("--version", type=int, help="default: the active one")
         backtest = actions.add_parser("backtest", help="replay stored history, here and now")
         backtest.add_argument("--version", type=int, required=True)
-        backtest.add_argument("--from", dest="start", type=_timestamp, help="ISO 8601, with TZ")
-        backtest.add_argument("--to", dest="end", type=_timestamp, help="ISO 8601, with TZ")
+        backtest.add_argument(
+            "--from",
+            dest="start",
+            type=_timestamp,
+            help="ISO 8601, with TZ; default: 7 days before --to",
+        )
+        backtest.add_argument(
+            "--to",
+            dest="end",
+            type=_timestamp,
+            help="ISO 8601, with TZ; default: now, or 7 days after --from (at most 31 days)",
+        )
         activate = actions.add_parser("activate", help="make a version the active one")
         activate.add_argument("--version", type=int, required=True)
         for action in (imported, exported, backtest, activate):

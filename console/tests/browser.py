@@ -1,0 +1,90 @@
+"""What the console's browser tests share: Debian's chromium driven by Playwright against
+pytest-django's live server, a staff user logged in through the console's form, and every
+console message and script error collected, so each test can assert there were none.
+
+Playwright's sync API runs an asyncio loop in the test's thread, where Django refuses database
+calls: store rows through `off_the_event_loop`.
+"""
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# Generous for a shared machine: the pages poll every few seconds.
+APPEARS_WITHIN_MS = 20_000
+STAFF_PASSWORD = "s3cret-console-pass"
+
+T = TypeVar("T")
+
+
+def off_the_event_loop(store: Callable[[], T]) -> T:
+    """Run `store` in a thread of its own (with its own connection) and return its result."""
+
+    def run() -> T:
+        try:
+            return store()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def staff_user_create(username: str, *, permissions: tuple[str, ...] = ()):
+    """An active staff user with the console's test password and `permissions`
+    ("app_label.codename" each)."""
+    user = get_user_model().objects.create_user(username, password=STAFF_PASSWORD, is_staff=True)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+@dataclass
+class BrowserErrors:
+    """Every console error and uncaught script error of the pages it watches."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> Page:
+        page.on(
+            "console",
+            lambda message: (
+                self.messages.append(f"console: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.messages.append(f"page: {error}"))
+        return page
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def log_in(page: Page, base_url: str, *, username: str, next_path: str = "/console/") -> None:
+    """Log in through the console's form, as a person would, and wait to land on `next_path`."""
+    page.goto(f"{base_url}/console/login/?next={next_path}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

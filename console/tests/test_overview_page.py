@@ -1,0 +1,132 @@
+"""The console in headless Chromium: logging in, and an overview whose numbers are what the
+test posted, arriving on the open page through its polling."""
+
+import time
+
+import pytest
+from django.test import Client
+from playwright.sync_api import Page, expect
+
+from console.tests.browser import (
+    APPEARS_WITHIN_MS,
+    LAPTOP,
+    PHONE,
+    log_in,
+    off_the_event_loop,
+    staff_user_create,
+)
+from notifications.sending import notifications_send_due
+from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
+from outbox.services import outbox_process
+from users.models import User
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(live_server, anonymous_page):
+    anonymous_page.goto(f"{live_server.url}/console/overview/")
+
+    expect(anonymous_page).to_have_url(f"{live_server.url}/console/login/?next=/console/overview/")
+    expect(anonymous_page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_a_staff_user_logs_in_through_the_form_and_lands_on_the_overview(
+    live_server, anonymous_page
+):
+    off_the_event_loop(lambda: staff_user_create("oncall"))
+
+    log_in(anonymous_page, live_server.url, username="oncall", next_path="/console/overview/")
+
+    expect(anonymous_page).to_have_url(f"{live_server.url}/console/overview/")
+    expect(anonymous_page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def _story() -> None:
+    """Transactions raising 1100 twice and 30 once, product events with a welcome email sent
+    and two suppressed; every consumer run, so the buckets and decisions are there."""
+    client = Client()
+    one, two = (User.objects.create(external_id=f"u_{n}").pk for n in (1, 2))
+    t = int(time.time()) - 30
+    for body in [
+        {"type": "withdraw", "amount": "150.00", "user_id": one, "t": t},
+        {"type": "withdraw", "amount": "150.00", "user_id": one, "t": t + 1},
+        {"type": "withdraw", "amount": "10.00", "user_id": one, "t": t + 2},
+        {"type": "deposit", "amount": "10.00", "user_id": two, "t": t},
+    ]:
+        assert client.post("/event", body, content_type="application/json").status_code == 200
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    opted_in = {"marketing_opt_in": True, "email": "ada@example.com"}
+    products = [
+        {"user_id": "u_ada", "event_type": "signup_completed", "user_traits": opted_in},
+        {"user_id": "u_ada", "event_type": "signup_completed"},
+        {
+            "user_id": "u_bob",
+            "event_type": "signup_completed",
+            "user_traits": {"marketing_opt_in": True},
+        },
+    ]
+    for n, product in enumerate(products):
+        product |= {"event_id": f"evt_{n}", "event_timestamp": now, "properties": {}}
+    response = client.post("/api/v1/events", products, content_type="application/json")
+    assert response.status_code == 202, response.content
+    outbox_process(consumer=CONSUMER_METRICS)
+    outbox_process(consumer=CONSUMER_NOTIFICATIONS)
+    notifications_send_due()
+
+
+def _count(page: Page, selector: str):
+    return page.locator(f"{selector} td.num")
+
+
+def test_the_overview_shows_what_was_posted_without_a_reload(staff_page, live_server, settings):
+    settings.ALLOW_ANONYMOUS = True
+    page = staff_page
+    expect(page.locator("#alerts-total")).to_have_attribute("data-total", "0")
+    page.evaluate("window.sameDocument = true")
+
+    off_the_event_loop(_story)
+
+    expect(page.locator("#alerts-total")).to_have_attribute(
+        "data-total", "3", timeout=APPEARS_WITHIN_MS
+    )
+    expect(_count(page, "#alerts-table tr[data-code='1100']")).to_have_text("2")
+    expect(_count(page, "#alerts-table tr[data-code='30']")).to_have_text("1")
+    expect(page.locator("#events-total")).to_have_attribute("data-total", "7")
+    expect(_count(page, "#events-table tr[data-event-type='withdraw']")).to_have_text("3")
+    expect(_count(page, "#events-table tr[data-event-type='signup_completed']")).to_have_text("3")
+    expect(page.locator("#notifications-total")).to_have_attribute("data-total", "3")
+    welcome = "#notifications-table tr[data-rule='WELCOME_EMAIL']"
+    expect(_count(page, f"{welcome}[data-outcome='sent']")).to_have_text("1")
+    expect(_count(page, f"{welcome}[data-outcome='suppressed: limit reached']")).to_have_text("1")
+    expect(_count(page, f"{welcome}[data-outcome='suppressed: no email address']")).to_have_text(
+        "1"
+    )
+    expect(page.locator("#consumers-table tr[data-consumer='metrics'] td").nth(1)).to_have_text("0")
+    expect(page.locator("[data-as-of=events]")).to_contain_text("UTC")
+    assert page.evaluate("window.sameDocument") is True
+
+
+def test_the_range_and_tenant_stay_in_the_query_string(staff_page, live_server):
+    staff_page.get_by_role("button", name="Last week").click()
+
+    expect(staff_page).to_have_url(f"{live_server.url}/console/overview/?tenant=default&range=week")
+    expect(staff_page.locator("#events-title")).to_have_text("Events per hour by type")
+    expect(staff_page.get_by_role("button", name="Last week")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_the_overview_fits_the_window_across(staff_page, viewport):
+    """Nothing runs off to the right: on a phone the cards stack, wide tables scroll inside."""
+    staff_page.set_viewport_size(viewport)
+    staff_page.reload()
+
+    expect(staff_page.locator("#events-chart")).to_be_visible()
+    width = staff_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    cards = staff_page.locator(".card")
+    boxes = [cards.nth(n).bounding_box() for n in range(cards.count())]
+    assert all(box["x"] + box["width"] <= viewport["width"] for box in boxes)
+    if viewport is PHONE:
+        assert len({box["x"] for box in boxes}) == 1  # one column

@@ -1,0 +1,275 @@
+"""The Rules page in headless Chromium: a candidate from paste to backtest to activation, all
+through the rule-lifecycle API, and the next POST /event answered under it; then rolled back.
+
+Debian's chromium driven by Playwright against the live server, on a transactional database:
+the backtest worker (a thread sweeping the backtests as the beat's `backtests_run_pending`
+does) must see what the page's requests committed. Each test waits with Playwright's `expect`,
+never a sleep, and fails on any console error but the API's answers it provokes on purpose.
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from playwright.sync_api import Page, expect, sync_playwright
+
+from events.models import Event
+from notifications.tests.audit.test_audit_page import CHROMIUM, LAPTOP, _off_the_event_loop
+from rule_sets.backtests import rule_set_backtests_run_pending
+from rule_sets.models import KIND_ALERTS, RuleSetVersion
+from rule_sets.services import rule_set_version_create
+from rule_sets.tests.conftest import LOWER_THRESHOLD
+
+PASSWORD = "s3cret-pass"
+# Generous for a shared machine: the backtest's progress is polled every half second.
+APPEARS_WITHIN_MS = 15_000
+WITHDRAWALS = ["40", "60", "75", "100", "150"]
+CHANGE_PERMISSION = "change_rulesetversion"
+
+# The browser's requests and the backtest worker see only what the test committed.
+committed = pytest.mark.django_db(transaction=True)
+
+
+def _staff(username: str, *, may_change: bool):
+    staff = get_user_model().objects.create_user(username, password=PASSWORD, is_staff=True)
+    if may_change:
+        staff.user_permissions.add(
+            Permission.objects.get(codename=CHANGE_PERMISSION, content_type__app_label="rule_sets")
+        )
+    return staff
+
+
+def _post_event(live_server, api_key: str, *, amount: str, t: int) -> dict:
+    response = requests.post(
+        f"{live_server.url}/event",
+        json={"type": "withdraw", "amount": amount, "user_id": 1, "t": t},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def stored_withdrawals(live_server, api_key, users) -> int:
+    """Withdrawals posted to /event within the last hour, none raising 1100 but the one over
+    100; return the start of the next minute's `t`."""
+    now = int(time.time())
+    start = now - 3600
+    for minute, amount in enumerate(WITHDRAWALS):
+        codes = _post_event(live_server, api_key, amount=amount, t=start + 60 * minute)
+        assert (1100 in codes["alert_codes"]) == (amount == "150")
+    return start + 60 * len(WITHDRAWALS)
+
+
+@pytest.fixture
+def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
+    """A worker that sweeps the backtests, as the beat's `rule_sets.backtests_run_pending`.
+
+    The request's own wake-up finds no worker on the socket and is dropped, as when a broker
+    loses it: the sweep is what runs the backtest.
+    """
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "no-worker.sock")
+    stop = threading.Event()
+
+    def sweep() -> None:
+        try:
+            while not stop.wait(0.1):
+                rule_set_backtests_run_pending()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=sweep, name="backtest-sweep")
+    worker.start()
+    yield
+    stop.set()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+
+
+@contextmanager
+def _console(live_server, username: str, *, expected_failures: set[str]) -> Iterator[Page]:
+    """Chromium logged in to the console as `username`, on the alerts' Rules page.
+
+    Fails on a page error, or a console error other than Chromium's note of an API answer in
+    `expected_failures` (URLs the test provokes a 4xx from).
+    """
+    errors: list[str] = []
+
+    def console_error(message) -> None:
+        provoked = message.text.startswith("Failed to load resource") and (
+            message.location.get("url") in expected_failures
+        )
+        if message.type == "error" and not provoked:
+            errors.append(message.text)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_context(viewport=LAPTOP).new_page()
+        page.on("console", console_error)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{live_server.url}/console/rules/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{live_server.url}/console/rules/alerts/")
+        expect(page.locator("#versions tr[data-version='1']")).to_contain_text("active")
+        yield page
+        browser.close()
+    assert errors == []
+
+
+@committed
+def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_next_event(
+    live_server, api_key, stored_withdrawals, backtest_worker
+):
+    _off_the_event_loop(lambda: _staff("risk-lead", may_change=True))
+    versions_url = f"{live_server.url}/api/v1/rules/alerts/versions"
+
+    with _console(live_server, "risk-lead", expected_failures={versions_url}) as page:
+        # A broken candidate: refused, the error shown at its rule, field and line.
+        page.fill("#candidate-source", LOWER_THRESHOLD.replace("value: 50\n", "value: fifty\n"))
+        page.click("#candidate-submit")
+        errors = page.locator("#candidate-errors")
+        expect(errors).to_contain_text("must be a number")
+        expect(errors.locator("dd[data-field=rule]")).to_have_text("rules[0] (code 1100)")
+        expect(errors.locator("dd[data-field=field]")).to_have_text("condition.value")
+        expect(errors.locator("dd[data-field=line]")).to_have_text("14")
+        assert (
+            _off_the_event_loop(lambda: RuleSetVersion.objects.filter(kind=KIND_ALERTS).count())
+            == 1
+        )
+
+        # The good one: stored as v2, a draft, and chosen for the backtest.
+        page.fill("#candidate-source", LOWER_THRESHOLD)
+        page.fill("#candidate-note", "withdrawals over 50")
+        page.click("#candidate-submit")
+        expect(page.locator("#candidate-status")).to_contain_text("Stored as v2")
+        expect(errors).to_be_hidden()
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
+        expect(page.locator("#backtest-version")).to_have_value("2")
+
+        # Its diff from v1: the threshold's line removed and added.
+        page.select_option("#diff-from", "1")
+        page.select_option("#diff-to", "2")
+        page.click("#diff-form button")
+        expect(page.locator("#diff .diff-del")).to_have_text("-      value: 100\n")
+        expect(page.locator("#diff .diff-add")).to_have_text("+      value: 50\n")
+
+        # The backtest, over the default window: 1100 adds the withdrawals in (50, 100].
+        page.click("#backtest-submit")
+        expect(page.locator("#backtest-status")).to_contain_text("Done", timeout=APPEARS_WITHIN_MS)
+        assert page.eval_on_selector("#backtest-progress", "bar => bar.value") == 1
+        added = _off_the_event_loop(
+            lambda: Event.objects.filter(
+                event_type="withdraw", amount__gt=50, amount__lte=100
+            ).count()
+        )
+        assert added == 3
+        row = page.locator("#backtest-rules tr[data-rule='1100']")
+        expect(row.locator("td[data-col=added]")).to_have_text(str(added))
+        expect(row.locator("td[data-col=removed]")).to_have_text("0")
+        expect(page.locator("#backtest-samples tbody tr")).to_have_count(added)
+        expect(page.locator("#backtest-samples")).to_contain_text("amount gt 50 holds")
+
+        # Activation, behind a confirmation showing what changes; cancelling changes nothing.
+        page.click("button[data-activate='2']")
+        dialog = page.locator("#activate-dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("v2 replaces v1")
+        expect(dialog.locator(".diff-add")).to_have_text("+      value: 50\n")
+        expect(dialog.locator("#activate-backtest")).to_contain_text(f"1100 +{added} −0")
+        page.click("#activate-cancel")
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
+        page.click("button[data-activate='2']")
+        page.click("#activate-confirm")
+        expect(page.locator("#versions tr[data-version='2'] .status")).to_have_text("active")
+        expect(page.locator("#page-message")).to_have_text("v2 of the alerts rules is active.")
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("risk-lead")
+
+        answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals)
+        assert 1100 in answer["alert_codes"]
+
+        # The rollback: v1 again, and a withdrawal of 75 raises no 1100 any more.
+        page.click("button[data-activate='1']")
+        expect(dialog).to_contain_text("Roll the alerts rules back to v1?")
+        expect(dialog.locator(".diff-del")).to_have_text("-      value: 50\n")
+        page.click("#activate-confirm")
+        expect(page.locator("#versions tr[data-version='1'] .status")).to_have_text("active")
+        answer = _post_event(live_server, api_key, amount="75", t=stored_withdrawals + 60)
+        assert 1100 not in answer["alert_codes"]
+
+
+@committed
+def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate(live_server):
+    def store() -> None:
+        _staff("on-call", may_change=False)
+        rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+    _off_the_event_loop(store)
+    activate_url = f"{live_server.url}/api/v1/rules/alerts/versions/2/activate"
+
+    with _console(live_server, "on-call", expected_failures={activate_url}) as page:
+        expect(page.locator("#read-only")).to_contain_text("rule_sets.change_rulesetversion")
+        activate = page.locator("button[data-activate='2']")
+        expect(activate).to_be_disabled()
+        expect(activate).to_have_attribute(
+            "title", "Needs the permission rule_sets.change_rulesetversion"
+        )
+        expect(page.locator("#candidate-submit")).to_be_disabled()
+        expect(page.locator("#backtest-submit")).to_be_disabled()
+        # Reading still works: v2's source.
+        page.click("#versions tr[data-version='2'] button:has-text('Source')")
+        expect(page.locator("#source")).to_contain_text("value: 50")
+
+        forced = page.evaluate(
+            """async (url) => {
+                const csrf = document.getElementById("rules-page").dataset.csrf;
+                const response = await fetch(url, {
+                    method: "POST", credentials: "same-origin", body: "{}",
+                    headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+                });
+                return [response.status, (await response.json()).error];
+            }""",
+            activate_url,
+        )
+
+    assert forced == [403, "permission_denied"]
+    active = _off_the_event_loop(
+        lambda: RuleSetVersion.objects.get(kind=KIND_ALERTS, status="active").version
+    )
+    assert active == 1
+
+
+@pytest.mark.django_db
+def test_the_rules_page_opens_on_the_first_kind_and_knows_no_other(client):
+    client.force_login(_staff("on-call", may_change=False))
+
+    assert client.get("/console/rules/").headers["Location"] == "/console/rules/alerts/"
+    assert client.get("/console/rules/notifications/").status_code == 200
+    assert client.get("/console/rules/fraud/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_anonymous_visitor_of_the_rules_page_is_sent_to_the_login_page(client):
+    response = client.get("/console/rules/alerts/")
+
+    assert response.headers["Location"].startswith("/console/login/?next=/console/rules/alerts/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("may_change", [True, False])
+def test_the_page_says_whether_its_user_may_change_the_rules(client, may_change):
+    client.force_login(_staff("ops", may_change=may_change))
+
+    page = client.get("/console/rules/alerts/").content.decode()
+
+    assert f'data-can-change="{str(may_change).lower()}"' in page
+    assert ('id="read-only"' in page) is not may_change
