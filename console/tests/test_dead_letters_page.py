@@ -4,7 +4,8 @@ confirmation by staff with the permission, and not by staff without it."""
 import pytest
 from playwright.sync_api import expect
 
-from console.tests.ops_browser import APPEARS_WITHIN_MS, PHONE, console_page, off_the_event_loop
+from console.tests.browser import APPEARS_WITHIN_MS, PHONE, off_the_event_loop
+from console.tests.ops_browser import console_page
 from console.tests.test_dead_letters import dead_letter_store, staff
 from outbox.models import OutboxMessage
 
@@ -66,7 +67,7 @@ def test_staff_without_the_permission_see_no_way_to_re_queue(live_server, django
         expect(page.locator("main")).to_contain_text("outbox.change_outboxmessage")
         token = page.locator("#requeue-form input[name=csrfmiddlewaretoken]").input_value()
         forced = page.request.post(
-            f"{live_server.url}/console/dead-letters/requeue/",
+            f"{live_server.url}/console/api/dead-letters/requeue/",
             form={"ids": str(dead)},
             headers={"X-CSRFToken": token},
         )

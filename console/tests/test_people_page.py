@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from console.tests.ops_browser import APPEARS_WITHIN_MS, PHONE, console_page, off_the_event_loop
+from console.tests.browser import APPEARS_WITHIN_MS, PHONE, off_the_event_loop
+from console.tests.ops_browser import console_page
 from console.tests.test_people import T0, alert_store, nudge_store
 from notifications.tests.audit.staff import staff_create
 from users.models import User
