@@ -19,7 +19,11 @@ urlpatterns = [
         name="person-timeline-json",
     ),
     path("dead-letters/", dead_letters.dead_letters_page, name="dead-letters"),
-    path("dead-letters/requeue/", dead_letters.dead_letters_requeue, name="dead-letters-requeue"),
+    path(
+        "api/dead-letters/requeue/",
+        dead_letters.dead_letters_requeue,
+        name="dead-letters-requeue",
+    ),
     path("api/dead-letters/", dead_letters.dead_letters_json, name="dead-letters-json"),
     path("login/", views.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page=LOGIN_URL), name="logout"),

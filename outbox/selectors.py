@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -217,8 +219,9 @@ def outbox_dead_letters(*, before_id: int | None = None, limit: int) -> list[Dea
 
     A keyset page: those with an id below `before_id` when given. Each consumer's are read
     backwards through the partial index of dead letters (`outbox_message_dead`), which holds
-    nothing else, at most `limit` each, in one query; so however many messages were shipped,
-    no page scans them. A consumer with dead letters has a cursor (it claimed them).
+    nothing else, at most `limit` each, in one query (one per consumer on SQLite); so however
+    many messages were shipped, no page scans them. A consumer with dead letters has a cursor
+    (it claimed them).
     """
     consumers = {*CONSUMERS, *OutboxCursor.objects.values_list("consumer", flat=True)}
     dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
@@ -229,8 +232,11 @@ def outbox_dead_letters(*, before_id: int | None = None, limit: int) -> list[Dea
         dead.filter(consumer=consumer).order_by("-id").values(*fields)[:limit]
         for consumer in sorted(consumers)
     ]
-    rows = per_consumer[0].union(*per_consumer[1:], all=True).order_by("-id")[:limit]
-    return [DeadLetter(**row) for row in rows]
+    if connection.features.supports_slicing_ordering_in_compound:
+        rows = per_consumer[0].union(*per_consumer[1:], all=True).order_by("-id")[:limit]
+    else:  # SQLite: a query per consumer.
+        rows = sorted(chain.from_iterable(per_consumer), key=itemgetter("id"), reverse=True)
+    return [DeadLetter(**row) for row in rows[:limit]]
 
 
 def outbox_processed_until(*, consumer: str) -> datetime:

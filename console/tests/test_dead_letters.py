@@ -12,7 +12,7 @@ from outbox.models import OutboxMessage
 pytestmark = pytest.mark.django_db
 
 LIST = "/console/api/dead-letters/"
-REQUEUE = "/console/dead-letters/requeue/"
+REQUEUE = "/console/api/dead-letters/requeue/"
 
 
 def dead_letter_store(number: int = 1, *, error: str = "ClickHouseRejected: poison") -> int:
