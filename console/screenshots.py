@@ -23,6 +23,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var" / "screenshots"
 # Not pages to show: where they lead, or what a page polls.
 NOT_PAGES = {"home", "login", "logout"}
+# What a page is shown with: the people page finds one of the story's app users.
+PAGE_QUERIES = {"people": "?q=app_001"}
 STAFF, PASSWORD = "oncall", "console-screenshots"
 
 
@@ -157,7 +159,10 @@ def console_pages() -> list[tuple[str, str]]:
     from console.urls import urlpatterns
 
     return [
-        (f"/console/{pattern.pattern}", f"console-{pattern.name.replace('_', '-')}.png")
+        (
+            f"/console/{pattern.pattern}{PAGE_QUERIES.get(pattern.name, '')}",
+            f"console-{pattern.name.replace('_', '-')}.png",
+        )
         for pattern in urlpatterns
         if isinstance(pattern, URLPattern)
         and pattern.name not in NOT_PAGES

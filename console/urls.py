@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import api, rules, views
+from console import api, dead_letters, people, rules, views
 from console.access import LOGIN_URL
 
 app_name = "console"
@@ -12,6 +12,19 @@ urlpatterns = [
     path("api/overview", api.OverviewApiView.as_view(), name="api-overview"),
     path("rules/", rules.console_rules, name="rules"),
     path("rules/<str:kind>/", rules.console_rules, name="rules-kind"),
+    path("people/", people.people_page, name="people"),
+    path(
+        "api/people/<int:user_pk>/timeline/",
+        people.person_timeline_json,
+        name="person-timeline-json",
+    ),
+    path("dead-letters/", dead_letters.dead_letters_page, name="dead-letters"),
+    path(
+        "api/dead-letters/requeue/",
+        dead_letters.dead_letters_requeue,
+        name="dead-letters-requeue",
+    ),
+    path("api/dead-letters/", dead_letters.dead_letters_json, name="dead-letters-json"),
     path("login/", views.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page=LOGIN_URL), name="logout"),
 ]

@@ -1,19 +1,23 @@
 from django.contrib import admin
 
 from events.models import Event
-from midnite_test.admin import ReadOnlyModelAdmin
+from django.utils.safestring import SafeString
+
+from midnite_test.admin import ReadOnlyModelAdmin, cut_with_title, utc_minute
 
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyModelAdmin):
     """Events are facts the API recorded: the admin shows them and never edits them."""
 
+    # Long ids and types cut short (whole in the title), the time short: the last column stays
+    # within a 1280 px window beside the admin's navigation and filters.
     list_display = (
         "id",
-        "user",
-        "event_type",
+        "user_shown",
+        "type_shown",
         "amount",
-        "occurred_at",
+        "occurred",
         "alert_codes",
         "alert_rules_version",
     )
@@ -26,11 +30,23 @@ class EventAdmin(ReadOnlyModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("alerts")
 
-    @admin.display(description="alert codes")
+    @admin.display(description="user", ordering="user")
+    def user_shown(self, event: Event) -> SafeString:
+        return cut_with_title(str(event.user), 12)
+
+    @admin.display(description="event type", ordering="event_type")
+    def type_shown(self, event: Event) -> SafeString:
+        return cut_with_title(event.event_type, 16)
+
+    @admin.display(description="occurred at", ordering="occurred_at")
+    def occurred(self, event: Event) -> str:
+        return utc_minute(event.occurred_at)
+
+    @admin.display(description="alerts")
     def alert_codes(self, event: Event) -> str:
         return ", ".join(str(alert.code) for alert in event.alerts.all()) or "-"
 
-    @admin.display(description="alert rules version")
+    @admin.display(description="rules")
     def alert_rules_version(self, event: Event) -> str:
         """The version of the alert rules that raised its alerts (one version judges an event)."""
         versions = sorted({alert.rules_version for alert in event.alerts.all()})

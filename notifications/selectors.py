@@ -1,16 +1,14 @@
 """Reads of the notifications app: a user's audit trail."""
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from events.models import Event
+from midnite_test.index_order import read_in_index_order
 from notifications.exceptions import UserNotFound
 from notifications.models import Decision, Notification
 from users.models import User
@@ -88,7 +86,7 @@ def user_audit(
     Such a reader sees the traits as the newest of those events carried them, not the user's
     traits merged from every tenant, and no internal alert's delivery details.
     Six queries whatever the sizes (the lists are read in index order, see
-    `_read_in_index_order`). Raises UserNotFound.
+    `read_in_index_order`). Raises UserNotFound.
     """
     found = _user_find(user=user, tenants=tenants)
     in_tenants = Q() if tenants is None else Q(trigger_event__tenant_id__in=tenants)
@@ -106,7 +104,7 @@ def user_audit(
         Q() if tenants is None else Q(notification__trigger_event__tenant_id__in=tenants),
         user=found,
     ).order_by("-created_at", "-id")
-    with _read_in_index_order():
+    with read_in_index_order():
         event_rows = list(events.values(*event_fields)[:limit])
         notification_rows = list(notifications.values(*_NOTIFICATION_FIELDS)[:limit])
         decision_rows = list(decisions.values(*_DECISION_FIELDS)[:limit])
@@ -121,29 +119,6 @@ def user_audit(
         ],
         decisions=[_decision(row, every_tenant=every_tenant) for row in decision_rows],
     )
-
-
-@contextmanager
-def _read_in_index_order() -> Iterator[None]:
-    """Run the queries inside with PostgreSQL's explicit sorts priced out (`enable_sort`).
-
-    Each list is `ORDER BY <time> DESC, id DESC LIMIT n` on an index that starts with the
-    user: read backwards, it stops after about n rows. Without statistics (a database never
-    analyzed) the planner guesses a user has a few dozen rows and prefers reading them all
-    and sorting them, which for a user with 100,000 events reads 100,000 rows. Priced out of
-    sorts, it reads the index in order (an incremental sort at most breaks ties).
-    The setting is this transaction's and is put back as it was when the block ends.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)"
-        )
-        previous, _ = cursor.fetchone()
-        yield
-        cursor.execute("SELECT set_config('enable_sort', %s, true)", [previous])
 
 
 def _newest_traits(event_rows: list[dict]) -> dict[str, Any]:
@@ -248,3 +223,38 @@ def _decision(row: dict, *, every_tenant: bool) -> AuditDecision:
         created_at=row["created_at"],
         rules_version=row["rules_version"],
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDecision:
+    """A decision of a user's audit trail with its id, which places it in a page."""
+
+    id: int
+    decision: AuditDecision
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDecisionPosition:
+    """Where a page of a user's decisions ended: its last decision's time and id."""
+
+    created_at: datetime
+    id: int
+
+
+def user_decisions(
+    *, user_pk: int, after: UserDecisionPosition | None = None, limit: int
+) -> list[UserDecision]:
+    """Return up to `limit` of the user's decisions in every tenant, newest first.
+
+    The audit trail's decisions, read the same way (its index, in index order) but in pages:
+    those after `after` when given.
+    """
+    decisions = Decision.objects.filter(user_id=user_pk)
+    if after is not None:
+        at = after.created_at
+        decisions = decisions.filter(Q(created_at__lt=at) | Q(id__lt=after.id), created_at__lte=at)
+    with read_in_index_order():
+        rows = list(
+            decisions.order_by("-created_at", "-id").values("id", *_DECISION_FIELDS)[:limit]
+        )
+    return [UserDecision(id=row["id"], decision=_decision(row, every_tenant=True)) for row in rows]

@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Q
 
-from midnite_test.admin import ReadOnlyModelAdmin
+from django.utils.safestring import SafeString
+
+from midnite_test.admin import ReadOnlyModelAdmin, cut_with_title, utc_minute
 from outbox.models import OutboxBatch, OutboxMessage
-from outbox.services import outbox_dead_letters_retry
+from outbox.services import DEAD_LETTERS_RETRY_PERMISSION, outbox_dead_letters_retry
 
 
 def _shipped() -> Exists:
@@ -40,7 +42,9 @@ class OutboxMessageAdmin(ReadOnlyModelAdmin):
     A message leaves the table when shipped and past retention, never by hand.
     """
 
-    list_display = ("id", "consumer", "topic", "subject_id", "created_at", "attempts", "state")
+    # The error cut short (whole in the title), the time short, the topic left to the filter:
+    # "state" stays within a 1280 px window.
+    list_display = ("id", "consumer", "subject_id", "created", "attempts", "state")
     list_filter = (DeadLetteredFilter, "consumer", "topic")
     search_fields = ("=id", "=subject_id", "last_error")
     actions = ["retry"]
@@ -48,17 +52,23 @@ class OutboxMessageAdmin(ReadOnlyModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(shipped=_shipped())
 
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, message: OutboxMessage) -> str:
+        return utc_minute(message.created_at)
+
     @admin.display(description="state")
-    def state(self, message: OutboxMessage) -> str:
+    def state(self, message: OutboxMessage) -> SafeString | str:
         if message.dead_lettered_at:
-            return f"dead-lettered: {message.last_error[:80]}"
+            return cut_with_title(f"dead-lettered: {message.last_error}", 28)
         if message.shipped:
             return "shipped"
-        return "waiting" if not message.attempts else f"retrying: {message.last_error[:80]}"
+        if not message.attempts:
+            return "waiting"
+        return cut_with_title(f"retrying: {message.last_error}", 28)
 
     def has_retry_permission(self, request) -> bool:
         """Re-queueing changes messages: staff who may only view them are not offered it."""
-        return request.user.has_perm("outbox.change_outboxmessage")
+        return request.user.has_perm(DEAD_LETTERS_RETRY_PERMISSION)
 
     @admin.action(description="Re-queue the selected dead-lettered messages", permissions=["retry"])
     def retry(self, request, queryset) -> None:

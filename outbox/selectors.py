@@ -3,7 +3,10 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -197,6 +200,43 @@ def outbox_dead_lettered_subjects(*, consumer: str, topic: str) -> QuerySet[Outb
     return OutboxMessage.objects.filter(
         dead_letters_of(consumer), topic=topic, dead_lettered_at__isnull=False
     ).values_list("subject_id", flat=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetter:
+    id: int
+    consumer: str
+    topic: str
+    subject_id: int | None
+    last_error: str
+    attempts: int
+    created_at: datetime
+    dead_lettered_at: datetime
+
+
+def outbox_dead_letters(*, before_id: int | None = None, limit: int) -> list[DeadLetter]:
+    """Return up to `limit` dead-lettered messages, newest (highest id) first.
+
+    A keyset page: those with an id below `before_id` when given. Each consumer's are read
+    backwards through the partial index of dead letters (`outbox_message_dead`), which holds
+    nothing else, at most `limit` each, in one query (one per consumer on SQLite); so however
+    many messages were shipped, no page scans them. A consumer with dead letters has a cursor
+    (it claimed them).
+    """
+    consumers = {*CONSUMERS, *OutboxCursor.objects.values_list("consumer", flat=True)}
+    dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    if before_id is not None:
+        dead = dead.filter(id__lt=before_id)
+    fields = [field.name for field in dataclass_fields(DeadLetter)]
+    per_consumer = [
+        dead.filter(consumer=consumer).order_by("-id").values(*fields)[:limit]
+        for consumer in sorted(consumers)
+    ]
+    if connection.features.supports_slicing_ordering_in_compound:
+        rows = per_consumer[0].union(*per_consumer[1:], all=True).order_by("-id")[:limit]
+    else:  # SQLite: a query per consumer.
+        rows = sorted(chain.from_iterable(per_consumer), key=itemgetter("id"), reverse=True)
+    return [DeadLetter(**row) for row in rows[:limit]]
 
 
 def outbox_processed_until(*, consumer: str) -> datetime:

@@ -200,6 +200,10 @@ def _reserved_release(consumers: list[str]) -> None:
         pass
 
 
+# What a person needs to re-queue dead letters, in the admin and in the console alike.
+DEAD_LETTERS_RETRY_PERMISSION = "outbox.change_outboxmessage"
+
+
 @transaction.atomic
 def outbox_dead_letters_retry(
     *, consumer: str | None = None, ids: Sequence[int] | None = None

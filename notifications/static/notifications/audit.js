@@ -28,6 +28,47 @@
     return iso ? iso.replace("T", " ").replace(/\.[0-9]+/, "").replace(/Z$/, " UTC") : "";
   }
 
+  // An id (an `h:<sha256>` event id is 66 characters) on one line, cut short by the style
+  // with its whole text kept, in its title too, and a button that copies it.
+  function idCell(id) {
+    var td = document.createElement("td");
+    if (id === null || id === undefined || id === "") {
+      return td;
+    }
+    var text = document.createElement("span");
+    text.className = "id";
+    text.textContent = String(id);
+    text.title = String(id);
+    var copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "copy";
+    copy.textContent = "copy";
+    copy.setAttribute("aria-label", "Copy " + String(id));
+    copy.addEventListener("click", function () {
+      copyText(String(id)).then(
+        function () {
+          copy.textContent = "copied";
+        },
+        function () {
+          copy.textContent = "select and copy";
+        }
+      );
+    });
+    td.className = "with-id";
+    td.appendChild(text);
+    td.appendChild(copy);
+    return td;
+  }
+
+  // The clipboard API needs a secure context (https or localhost); elsewhere the id's title
+  // still holds it.
+  function copyText(text) {
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      return navigator.clipboard.writeText(text);
+    }
+    return Promise.reject(new Error("no clipboard"));
+  }
+
   function timeCell(iso) {
     return cell(utcText(iso), "time");
   }
@@ -89,7 +130,7 @@
         cell(d.notification_type),
         cell(d.rule),
         cell("v" + d.rules_version),
-        cell(d.trigger_event),
+        idCell(d.trigger_event),
       ]);
     });
     fill("notification-history", audit.notification_history, 7, function (n) {
@@ -99,12 +140,12 @@
         cell(n.notification_type),
         cell(n.channel),
         cell("v" + n.rules_version),
-        cell(n.trigger_event),
+        idCell(n.trigger_event),
         timeCell(n.sent_at),
       ]);
     });
     fill("recent-events", audit.recent_events, 4, function (e) {
-      return row([timeCell(e.event_timestamp), cell(e.event_type), cell(e.event_id), codeCell(e.properties)]);
+      return row([timeCell(e.event_timestamp), cell(e.event_type), idCell(e.event_id), codeCell(e.properties)]);
     });
   }
 

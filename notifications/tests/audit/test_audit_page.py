@@ -62,16 +62,20 @@ def staff_session(transactional_db) -> str:
 
 @pytest.fixture
 def audit_page(live_server, staff_session, ada) -> Iterator[Page]:
-    """Chromium, logged in as staff, showing /audit/u_ada; fails the test on a script error."""
+    """Chromium, logged in as staff, showing /audit/u_ada; fails the test on a script or
+    console error."""
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        context = browser.new_context(viewport=LAPTOP)
+        context = browser.new_context(
+            viewport=LAPTOP, permissions=["clipboard-read", "clipboard-write"]
+        )
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": staff_session, "url": live_server.url}]
         )
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.goto(f"{live_server.url}/audit/u_ada")
         expect(page.locator("#recent-events")).to_contain_text("signup_completed")
         # Gone if the page reloads: what appears later came through polling.
@@ -161,3 +165,28 @@ def test_the_page_says_when_it_was_updated_in_utc(audit_page):
         re.compile(r"live, updated [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC"),
         timeout=APPEARS_WITHIN_MS,
     )
+
+
+def test_content_hash_ids_stay_within_a_laptops_width_and_can_be_copied(audit_page, ada):
+    """An `h:<sha256>` id is shown cut short on one line, whole in its title and its text,
+    with a button that copies it; the tables stay on the screen."""
+    hashed = "h:" + "3f2a9c1b" * 8
+
+    def store() -> None:
+        for number in range(3):
+            event = event_store(user=ada, event_type="payment_failed")
+            event.event_id = f"{hashed[:-1]}{number}"
+            event.save(update_fields=["event_id"])
+            decision_store(event=event, rule=f"rule_{number}", status="suppressed", reason="ok")
+
+    _off_the_event_loop(store)
+
+    history = audit_page.locator("#notification-history")
+    expect(history).to_contain_text(f"{hashed[:-1]}2", timeout=APPEARS_WITHIN_MS)
+    page_width = audit_page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= LAPTOP["width"]
+    expect(history.locator(f'[title="{hashed[:-1]}2"]')).to_be_visible()
+    copy = history.locator("tr", has_text=f"{hashed[:-1]}2").get_by_role("button", name="Copy")
+    copy.click()
+    expect(copy).to_have_text("copied")
+    assert audit_page.evaluate("navigator.clipboard.readText()") == f"{hashed[:-1]}2"
