@@ -20,6 +20,7 @@ from alerts.pipeline import (
 )
 from alerts.stream import TRANSACTION_TYPES, stream_q
 from events.analytics import TOPIC_EVENT_STORED
+from midnite_test.prometheus import alerts_raised_count
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
@@ -122,6 +123,7 @@ def _transaction_ingest_pipelined(
             created_at=now,
         )
         pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
+        pipelined.on_commit.append(lambda: alerts_raised_count(codes))
         return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
     return pipelined_transaction_run(body)
@@ -161,6 +163,7 @@ def _transaction_ingest_plain(
         ],
         consumers=[CONSUMER_ANALYTICS],
     )
+    transaction.on_commit(lambda: alerts_raised_count(codes))
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 

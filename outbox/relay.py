@@ -36,6 +36,7 @@ from outbox.clickhouse.client import clickhouse_insert, clickhouse_insert_raw
 from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
+from midnite_test.prometheus import relay_batch_observe
 from outbox.models import OutboxBatch
 
 log = structlog.get_logger(__name__)
@@ -177,14 +178,16 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) ->
         batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)
         raise BatchFailed from exc
     now = timezone.now()
+    seconds, lag = time.monotonic() - started, (now - (block.oldest or now)).total_seconds()
     log.info(
         "outbox.batch_shipped",
         consumer=consumer,
         batch_id=str(batch_id),
         size=block.size,
-        duration_ms=round((time.monotonic() - started) * 1000, 1),
-        lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
+        duration_ms=round(seconds * 1000, 1),
+        lag_s=round(lag, 3),
     )
+    relay_batch_observe(consumer=consumer, size=block.size, seconds=seconds, lag_seconds=lag)
     return block.size
 
 
