@@ -5,7 +5,10 @@ what it does and compares the difference. test_prometheus_processes.py runs the 
 processes.
 """
 
+import json
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -20,12 +23,13 @@ from alerts.tests.wsgi_client import wsgi_call, wsgi_post
 from events.analytics import TOPIC_EVENT_STORED
 from notifications.tests.conftest import app_user, evaluate, product_event  # noqa: F401
 from outbox.contracts import CONSUMER_ANALYTICS, CONSUMER_METRICS
-from outbox.models import OutboxMessage
+from outbox.models import OutboxMessage, WorkerHeartbeat
 from outbox.selectors import outbox_backlog
 from outbox.services import outbox_publish_subjects
 
 pytestmark = pytest.mark.django_db
 
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 REQUESTS = "midnite_http_request_duration_seconds_count"
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
 
@@ -215,3 +219,21 @@ def test_with_a_scrape_token_the_scrape_needs_it(settings):
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert missing.json()["error"] == "not_authenticated"
     assert value(samples, "midnite_database_up") == 1
+
+
+def test_the_grafana_dashboard_charts_only_metrics_the_scrape_serves(users):
+    WorkerHeartbeat.objects.create(
+        name=WorkerHeartbeat.CLICKHOUSE, checked_at=datetime.now(timezone.utc), ok=True
+    )
+    response = APIClient().get("/prometheus/metrics")
+    served = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    dashboard = json.loads(DASHBOARD.read_text())
+
+    charted = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"midnite_[a-z_]+", target["expr"])
+    }
+    assert len(charted) >= 12
+    assert charted - served == set()

@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.request
 from collections.abc import Iterator
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from notifications.models import Decision
 from outbox.models import OutboxMessage, WorkerHeartbeat
 from users.services import demo_users_ensure
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Processes starting on a shared machine: generous, and only waited on before the test acts.
@@ -189,6 +189,7 @@ def _counted(samples: dict[tuple, float]) -> dict:
     }
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_scrape_counts_the_requests_and_work_of_both_servers_and_the_worker(services):
     ports = services
 
@@ -222,3 +223,19 @@ def test_the_scrape_counts_the_requests_and_work_of_both_servers_and_the_worker(
         assert _value(samples, "midnite_outbox_backlog_messages", consumer="analytics") == 0
     assert truth["decisions"][("WELCOME_EMAIL", "sent")] == len(SIGNUPS)
     assert truth["shipped"] >= TRANSACTIONS * 2 + len(SIGNUPS)
+
+
+def test_make_run_gives_its_processes_an_emptied_metrics_directory_under_var(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    stale = tmp_path / "prometheus" / "counter_host-123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"counts of a previous run")
+    loader = SourceFileLoader("run_embedded", str(ROOT / "bin" / "run-embedded"))
+    run_embedded = types.ModuleType(loader.name)
+    loader.exec_module(run_embedded)
+
+    run_embedded._prometheus_directory_empty()
+
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus")
+    assert list((tmp_path / "prometheus").iterdir()) == []
