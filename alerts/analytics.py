@@ -1,5 +1,13 @@
-"""What the alerts app ships to analytics: one record per alert raised."""
+"""What the alerts app ships to analytics: one record per alert raised, with its event.
 
+The alerts are stored in their event's transaction, so they ship as rows of the event log
+(events.log), after their event: no message each.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from alerts.models import Alert
 from events.models import Event
 from outbox.contracts import AnalyticsRecord
 
@@ -16,3 +24,26 @@ def alert_record(*, event: Event, code: int) -> AnalyticsRecord:
         user_id=event.user_id,
         context={"code": code, "event_id": event.event_id},
     )
+
+
+def alert_records_load(event_ids: Sequence[int]) -> dict[int, list[AnalyticsRecord]]:
+    """Return the analytics records of the alerts of each event in `event_ids`, by event pk."""
+    records: dict[int, list[AnalyticsRecord]] = defaultdict(list)
+    for alert in Alert.objects.filter(event_id__in=list(event_ids)).select_related("event"):
+        records[alert.event_id].append(alert_record(event=alert.event, code=alert.code))
+    return dict(records)
+
+
+# alert_records_load in SQL for the event log's row `m` (outbox.analytics.LogRows): its
+# alerts, through the unique (event, code) index.
+ALERT_LOG_ROWS_SQL = f"""
+        SELECT 'alert:' || m.tenant_id || ':' || m.event_id || ':' || alert.code AS key,
+               '{TOPIC_ALERT_RAISED}' AS event_type,
+               m.occurred_at,
+               m.tenant_id,
+               m.user_id,
+               '{{"code":' || alert.code || ',"event_id":' || to_json(m.event_id)::text
+                   || '}}' AS context
+        FROM {Alert._meta.db_table} AS alert
+        WHERE alert.event_id = m.id
+    """

@@ -36,8 +36,8 @@ from api_keys.services import tenant_access_check
 from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
 from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
-from midnite_test.prometheus import event_fast_path_observe
 from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads
+from midnite_test.prometheus import event_fast_path_observe
 from users.models import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)

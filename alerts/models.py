@@ -9,7 +9,10 @@ from events.models import Event
 class Alert(models.Model):
     """An alert code raised by an event, stored so a replayed request gets the same answer."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="alerts")
+    # No index of its own: alert_unique_event_code leads with the event.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="alerts", db_index=False
+    )
     code = models.PositiveIntegerField()
     # The version of the alert rules that raised it (rule_sets: kind "alerts").
     rules_version = models.PositiveIntegerField()

@@ -1,10 +1,10 @@
 """POST /event's transaction on PostgreSQL in two round trips, in psycopg's pipeline mode.
 
-Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event and its outbox
-rows only when its `t` is after the user's latest transaction, read which version of the alert
-rules is active, and every history question the rule plan foresees. Round trip 2
-(`transaction_alerts_queue`, then the end of `pipelined_transaction`): the alerts and their
-outbox rows, and COMMIT. Statements go on
+Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event only when its
+`t` is after the user's latest transaction, read which version of the alert rules is active,
+and every history question the rule plan foresees. Round trip 2 (`transaction_alerts_queue`,
+then the end of `pipelined_transaction`): the alerts, and COMMIT. No outbox row: the consumers
+read the event table, alerts with their event (events.log). Statements go on
 psycopg's own cursors (Django's when it logs queries), with Django's error translation; so
 Django's query log (with DEBUG off) and the error tracker's database spans do not show them.
 No health check round trip: `pipelined_transaction_run` replaces a broken connection instead.
@@ -24,11 +24,8 @@ import structlog
 from django.db import DatabaseError, connection, transaction
 from psycopg import Cursor, Pipeline
 
-from alerts.analytics import TOPIC_ALERT_RAISED
 from alerts.planned_history import Anchor, question_answer, question_statement
 from alerts.stream import STREAM_SQL
-from events.analytics import TOPIC_EVENT_STORED
-from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS, Message
 from rule_sets.active import ACTIVE_VERSION_SQL
 from rule_sets.models import KIND_ALERTS
 from rules.plan import Answer, Question
@@ -38,33 +35,31 @@ T = TypeVar("T")
 
 # NO KEY UPDATE, not UPDATE: it queues the user's transactions all the same, but not the
 # FOR KEY SHARE that the check of a foreign key to the user takes (notification evaluation
-# committing its notifications), so the two never wait on each other.
-_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
+# committing its notifications), so the two never wait on each other. The same statement reads
+# the active version of the alert rules (no row: none is), so knowing it costs no statement of
+# its own; only the user's row is locked.
+_USER_LOCK = f"""
+    SELECT u.traits, active.version, active.sha256
+    FROM events_user u LEFT JOIN ({ACTIVE_VERSION_SQL}) AS active ON true
+    WHERE u.id = %s FOR NO KEY UPDATE OF u
+"""
 
-# Inserts nothing when the user's stream has a transaction at or after `t`: a replay, a
-# conflict or out of order, which the caller tells apart. The outbox rows need the new id,
-# hence the CTE. The check compares `t` with the stream's latest transaction of each type
-# (LATEST: one `_LATEST_OF_TYPE` per type), not `NOT EXISTS (... occurred_at >= t)`: once the
-# statement is prepared, PostgreSQL may switch to a generic plan, and its generic plan for NOT
-# EXISTS scans all of the user's events through the user_id index when none matches (32 ms for
-# 100,000 events; docs/BENCHMARKS.md). Nor max(): without statistics the planner may read
-# every event of the type to aggregate them. ORDER BY ... LIMIT 1 on the stream's index is a
-# backward scan that stops at its first row under any plan (alerts.stream).
+# Inserts nothing when the user's stream has a transaction at or after `t`: a replay, a conflict or
+# out of order, which the caller tells apart. The check compares `t` with the stream's latest
+# transaction of each type (LATEST: one `_LATEST_OF_TYPE` per type), not `NOT EXISTS (...
+# occurred_at >= t)`: once the statement is prepared, PostgreSQL may switch to a generic plan, and
+# its generic plan for NOT EXISTS scans all of the user's events through the user_id index when none
+# matches (32 ms for 100,000 events; docs/BENCHMARKS.md). Nor max(): without statistics the planner
+# may read every event of the type to aggregate them. ORDER BY ... LIMIT 1 on the stream's index is
+# a backward scan that stops at its first row under any plan (alerts.stream).
 _EVENT_INSERT = """
-    WITH new AS (
-        INSERT INTO events_event
-            (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-             user_traits, received_at)
-        SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE COALESCE(GREATEST(LATEST), '-infinity') < %s
-        ON CONFLICT (tenant_id, event_id) DO NOTHING
-        RETURNING id
-    ), published AS (
-        INSERT INTO outbox_outboxmessage
-            (consumer, topic, subject_id, created_at, attempts, last_error)
-        SELECT consumer, %s, new.id, %s, 0, '' FROM new CROSS JOIN unnest(%s::text[]) AS consumer
-    )
-    SELECT id FROM new
+    INSERT INTO events_event
+        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+         user_traits, received_at)
+    SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
+    WHERE COALESCE(GREATEST(LATEST), '-infinity') < %s
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING id
 """
 _LATEST_OF_TYPE = (
     f"(SELECT occurred_at FROM events_event WHERE user_id = %s AND {STREAM_SQL}"
@@ -72,15 +67,8 @@ _LATEST_OF_TYPE = (
 )
 
 _ALERTS_INSERT = """
-    WITH alert AS (
-        INSERT INTO events_alert (event_id, code, rules_version, created_at)
-        SELECT %s, code, %s, %s FROM unnest(%s::int[]) AS code
-    )
-    INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts, last_error)
-    SELECT consumer, %s, message.payload::jsonb, %s, 0, ''
-    FROM unnest(%s::text[]) WITH ORDINALITY AS message (payload, position)
-    CROSS JOIN unnest(%s::text[]) AS consumer
-    ORDER BY message.position
+    INSERT INTO events_alert (event_id, code, rules_version, created_at)
+    SELECT %s, code, %s, %s FROM unnest(%s::int[]) AS code
 """
 
 
@@ -207,8 +195,8 @@ def transaction_event_insert(
     rules and answer `questions`: one round trip.
 
     The questions are about the user's history with `event` in it; their answers are
-    meaningless when nothing was inserted. The version is read after the user's lock is
-    granted, so it is the one active when the event's turn came.
+    meaningless when nothing was inserted. The version is read by the statement that locks the
+    user: the one active when that statement started.
     """
     anchor = Anchor(
         user_id=event.user_id,
@@ -216,7 +204,7 @@ def transaction_event_insert(
         event_id=event.event_id,
         occurred_at=event.occurred_at,
     )
-    user = _execute(_USER_LOCK, [event.user_id])
+    user = _execute(_USER_LOCK, [KIND_ALERTS, event.user_id])
     inserted = _execute(
         _event_insert_sql(len(transaction_types)),
         [
@@ -230,12 +218,8 @@ def transaction_event_insert(
             event.received_at,
             *[param for event_type in transaction_types for param in (event.user_id, event_type)],
             event.occurred_at,
-            TOPIC_EVENT_STORED,
-            event.received_at,
-            list(CONSUMERS),
         ],
     )
-    active = _execute(ACTIVE_VERSION_SQL, [KIND_ALERTS])
     asked = [
         (question, _execute(*question_statement(question, anchor=anchor))) for question in questions
     ]
@@ -251,43 +235,26 @@ def transaction_event_insert(
         question: question_answer(question, cursor.fetchall(), user_traits=user_traits)
         for question, cursor in asked
     }
+    version, sha256 = user_row[1:]
     return EventInserted(
         user_traits=user_traits,
         event_pk=inserted_row[0],
         answers=answers,
-        active_rules=active.fetchone(),
+        active_rules=None if version is None else (version, sha256),
     )
 
 
 def transaction_alerts_queue(
-    *,
-    event_pk: int,
-    codes: Sequence[int],
-    rules_version: int,
-    messages: Sequence[Message],
-    created_at: datetime,
+    *, event_pk: int, codes: Sequence[int], rules_version: int, created_at: datetime
 ) -> None:
     """Queue the alerts `codes` of event `event_pk`, raised under the alert rules'
-    `rules_version`, and their outbox `messages` (one per code).
+    `rules_version`; analytics reads them with their event.
 
     Sent with the COMMIT that ends `pipelined_transaction`.
     """
     if not codes:
         return
-    payloads = [json.dumps(message.payload) for message in messages]
-    _execute(
-        _ALERTS_INSERT,
-        [
-            event_pk,
-            rules_version,
-            created_at,
-            list(codes),
-            TOPIC_ALERT_RAISED,
-            created_at,
-            payloads,
-            [CONSUMER_ANALYTICS],
-        ],
-    )
+    _execute(_ALERTS_INSERT, [event_pk, rules_version, created_at, list(codes)])
 
 
 @functools.lru_cache(maxsize=8)

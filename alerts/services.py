@@ -7,7 +7,6 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
 from alerts.engine import alert_rules_planned, alert_rules_seen
 from alerts.exceptions import DuplicateTimestamp, TimestampOutOfOrder
 from alerts.models import Alert
@@ -19,13 +18,12 @@ from alerts.pipeline import (
     transaction_event_insert,
 )
 from alerts.stream import TRANSACTION_TYPES, stream_q
-from events.analytics import TOPIC_EVENT_STORED
-from midnite_test.prometheus import alerts_raised_count
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
-from outbox.contracts import CONSUMER_ANALYTICS, CONSUMERS
-from outbox.services import outbox_publish, outbox_publish_subjects, outbox_wake
+from midnite_test.prometheus import alerts_raised_count
+from outbox.contracts import CONSUMERS
+from outbox.services import outbox_log_appended, outbox_wake
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS
 from rules.history import EventRecord
@@ -51,7 +49,7 @@ def transaction_ingest(
 
     The user's row is locked for the evaluation, so concurrent transactions of one user are
     evaluated one at a time against a consistent history. Writes one Event and its Alerts in
-    one transaction, and publishes them to the outbox. The exact same transaction sent
+    one transaction, and wakes the event log's consumers on commit. The exact same transaction sent
     again returns the stored codes and writes nothing.
 
     The event is judged by the version of the alert rules active when its transaction reads
@@ -113,14 +111,7 @@ def _transaction_ingest_pipelined(
             history=PlannedHistory(answers=inserted.answers, fallback=fallback),
         )
         transaction_alerts_queue(
-            event_pk=stored.pk,
-            codes=codes,
-            rules_version=active.version,
-            messages=[
-                alert_record(event=stored, code=code).as_message(topic=TOPIC_ALERT_RAISED)
-                for code in codes
-            ],
-            created_at=now,
+            event_pk=stored.pk, codes=codes, rules_version=active.version, created_at=now
         )
         pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
         pipelined.on_commit.append(lambda: alerts_raised_count(codes))
@@ -146,7 +137,7 @@ def _transaction_ingest_plain(
         return _transaction_not_new(user_id=user_id, event_type=event_type, amount=amount, t=t)
     event = _event_in_memory(pk=None, user_id=user_id, event_type=event_type, amount=amount, t=t)
     event.save(force_insert=True)
-    outbox_publish_subjects(topic=TOPIC_EVENT_STORED, subject_ids=[event.pk], consumers=CONSUMERS)
+    outbox_log_appended(consumers=CONSUMERS)
     history = UserEventHistory(
         user_id=user_id, anchor=event, user_traits=user_traits, scope=stream_q()
     )
@@ -155,13 +146,6 @@ def _transaction_ingest_plain(
     codes = active.rules.evaluate(event=record, history=history)
     Alert.objects.bulk_create(
         [Alert(event=event, code=code, rules_version=active.version) for code in codes]
-    )
-    outbox_publish(
-        messages=[
-            alert_record(event=event, code=code).as_message(topic=TOPIC_ALERT_RAISED)
-            for code in codes
-        ],
-        consumers=[CONSUMER_ANALYTICS],
     )
     transaction.on_commit(lambda: alerts_raised_count(codes))
     return TransactionOutcome(user_id=user_id, alert_codes=codes)

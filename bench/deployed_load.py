@@ -74,7 +74,7 @@ def main() -> int:
         broker = redis.Redis.from_url(args.broker)
     else:
         env.pop("CELERY_BROKER_URL", None)
-    _prepare(env, database_url, users=args.connections)
+    deployment_prepare(env, database_url, users=args.connections)
     with (var_dir / "web.log").open("ab") as access_log:
         web = wsgi_server_start(
             env,
@@ -118,7 +118,7 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _prepare(env: dict, database_url: str, *, users: int) -> None:
+def deployment_prepare(env: dict, database_url: str, *, users: int) -> None:
     """A fresh database with users 1 to `users`, and the embedded ClickHouse store migrated."""
     database_recreate(database_url.rsplit("/", 1)[1])
     for command in ("migrate", "clickhouse_migrate"):
@@ -137,7 +137,7 @@ def _run(args, env: dict, base: str, database_url: str, broker, with_worker: boo
     """One run: load for `args.duration` s while sampling, then time the drain."""
     if broker is not None:
         broker.flushdb()  # no queued task or pending wake-up left by the run before
-    worker = _worker_start(args.mode, env, base) if with_worker else []
+    worker = worker_start(args.mode, env, base) if with_worker else []
     samples, stop = Samples(), threading.Event()
     sampler = threading.Thread(target=_sample, args=(base, broker, samples, stop))
     sampler.start()
@@ -150,7 +150,7 @@ def _run(args, env: dict, base: str, database_url: str, broker, with_worker: boo
                 **os.environ,
                 "BENCH_PATH": "/event",
                 "BENCH_FIRST_USER": "1",
-                "BENCH_FIRST_T": str(_next_t(database_url)),
+                "BENCH_FIRST_T": str(next_t(database_url)),
             },
         )
     finally:
@@ -159,10 +159,10 @@ def _run(args, env: dict, base: str, database_url: str, broker, with_worker: boo
     # The drain is timed from the end of the load, or from the start of a worker that was not
     # running during it.
     drain_from = time.monotonic()
-    worker = worker or _worker_start(args.mode, env, base)
-    drained = _drain(base)
+    worker = worker or worker_start(args.mode, env, base)
+    drained = backlog_drained_at(base)
     drain_seconds = None if drained is None else drained - drain_from
-    _worker_stop(worker)
+    worker_stop(worker)
     return {
         "worker": with_worker,
         "rps": load["rps"],
@@ -180,7 +180,7 @@ def _run(args, env: dict, base: str, database_url: str, broker, with_worker: boo
     }
 
 
-def _worker_start(mode: str, env: dict, base: str) -> list[subprocess.Popen]:
+def worker_start(mode: str, env: dict, base: str) -> list[subprocess.Popen]:
     """Start the worker tier; return it once it has reported its first heartbeat (60 s)."""
     if mode == "broker":
         celery = [str(BIN / "celery"), "--app", "midnite_test"]
@@ -200,15 +200,15 @@ def _worker_start(mode: str, env: dict, base: str) -> list[subprocess.Popen]:
                 subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             )
     while time.monotonic() < started + 60:
-        heartbeat = (_status(base) or {}).get("worker_heartbeat")
+        heartbeat = (status_read(base) or {}).get("worker_heartbeat")
         if heartbeat is not None and heartbeat["age_seconds"] < time.monotonic() - started:
             return processes
         time.sleep(0.5)
-    _worker_stop(processes)
+    worker_stop(processes)
     raise RuntimeError("the worker did not report within 60 s")
 
 
-def _worker_stop(processes: list[subprocess.Popen]) -> None:
+def worker_stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         process.send_signal(signal.SIGTERM)
     for process in processes:
@@ -225,7 +225,7 @@ def _sample(base: str, broker, samples: Samples, stop: threading.Event) -> None:
         samples.ready[_get(f"{base}/healthz/ready")[0]] += 1
         if broker is not None:
             samples.queue.append(broker.llen("celery"))
-        status = _status(base)
+        status = status_read(base)
         if status is not None:
             samples.backlog.append(sum(b["unshipped"] for b in status["outbox"]))
             heartbeat = status["worker_heartbeat"]
@@ -233,18 +233,19 @@ def _sample(base: str, broker, samples: Samples, stop: threading.Event) -> None:
                 samples.heartbeat_age.append(heartbeat["age_seconds"])
 
 
-def _drain(base: str) -> float | None:
-    """Return when the outbox backlog was first seen empty, or None after DRAIN_LIMIT_SECONDS."""
+def backlog_drained_at(base: str, *, every: float = 0.5) -> float | None:
+    """Return when the outbox backlog was first seen empty, looking every `every` s, or None
+    after DRAIN_LIMIT_SECONDS."""
     deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
     while time.monotonic() < deadline:
-        status = _status(base)
+        status = status_read(base)
         if status is not None and not sum(b["unshipped"] for b in status["outbox"]):
             return time.monotonic()
-        time.sleep(0.5)
+        time.sleep(every)
     return None
 
 
-def _status(base: str) -> dict | None:
+def status_read(base: str) -> dict | None:
     code, body = _get(f"{base}/healthz/status")
     return json.loads(body) if code == 200 else None
 
@@ -259,7 +260,7 @@ def _get(url: str) -> tuple[int | str, bytes]:
         return "conn", repr(error).encode()
 
 
-def _next_t(database_url: str) -> int:
+def next_t(database_url: str) -> int:
     """A `t` after every stored transaction and after now, so each run's requests are new."""
     with psycopg.connect(database_url) as connection:
         row = connection.execute("SELECT extract(epoch FROM max(occurred_at)) FROM events_event")

@@ -9,13 +9,13 @@ default notification rules (config/notification_rules.yml):
   proximity questions and the limit counts run against real history;
 - per round, untimed: `--events` new product events spread over those users (signups, bank
   links, failed payments with and without insufficient funds, some on the same day), stored
-  with one `notifications` and one `metrics` outbox message each;
+  in the event table, the log both consumers read (no outbox row);
 - timed: the worker's whole job for those events: the notifications consumer
   (`outbox_process`) deciding every rule for every event, then `notifications_send_due`
   rendering and delivering what is due (email to Django's locmem backend, SMS with no webhook
   URL to the log);
-- the baseline, timed in the same round: the metrics consumer draining the same events'
-  messages (one upsert per bucket), the cheapest consumer of the same outbox.
+- the baseline, timed in the same round: the metrics consumer draining the same events
+  (one upsert per bucket), the cheapest consumer of the same log.
 
 Rounds interleave; the figures are events/s and the ratio notifications / metrics.
 
@@ -153,13 +153,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _events_store(rng, user_ids, count, start, *, days, publish) -> list[int]:
-    """Store `count` product events over `days` from `start`; publish them when asked."""
+    """Store `count` product events over `days` from `start`; unless `publish`, the consumers'
+    cursors move past them, as past the events stored before the event table was the log."""
     from django.db import transaction
 
-    from events.analytics import TOPIC_EVENT_STORED
     from events.models import Event
-    from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
-    from outbox.services import outbox_publish_subjects
+    from outbox.logs import STREAMS
+    from outbox.models import OutboxCursor
 
     span = days * 86400
     rows = []
@@ -177,11 +177,11 @@ def _events_store(rng, user_ids, count, start, *, days, publish) -> list[int]:
         )
     with transaction.atomic():
         ids = [event.pk for event in Event.objects.bulk_create(rows, batch_size=2_000)]
-        if publish:
-            outbox_publish_subjects(
-                topic=TOPIC_EVENT_STORED,
-                subject_ids=ids,
-                consumers=[CONSUMER_NOTIFICATIONS, CONSUMER_METRICS],
+    if not publish:
+        last = Event.objects.order_by("-xid", "-id").values_list("xid", "id").first()
+        for stream in STREAMS:
+            OutboxCursor.objects.update_or_create(
+                consumer=stream, defaults={"xid": last[0], "id": last[1]}
             )
     return ids
 

@@ -5,25 +5,25 @@ Runs, in one go and on one machine: a fresh PostgreSQL database, a fresh chDB di
 in this process the real relay (`outbox.relay.outbox_relay`) with the project's settings.
 Prints:
 
-- relay throughput: messages/s for draining a backlog of `--events` stored events with their
-  `event_stored` outbox messages, in batches of OUTBOX_BATCH_SIZE (10,000), and where a
+- relay throughput: messages/s for draining a backlog of `--events` stored events (the event
+  table is the relay's log: no outbox row), in batches of OUTBOX_BATCH_SIZE (10,000), and where a
   batch's time goes (claim, lock, render, build columns when PostgreSQL would not render,
   insert, mark);
 - the baseline: the relay's own rows, in the same batches, inserted straight into an identical
   ClickHouse table, both as the relay's TabSeparated blocks with the relay's insert call and
   as typed columns (clickhouse-connect's Native format); the ratio relay / direct is against
   the faster of the two;
-- end-to-end lag: `--producers` processes commit events with their outbox rows (one event
-  per transaction) at a steady `--lag-rate` for `--lag-seconds`, while this process calls
-  outbox_relay every `--relay-interval` seconds (0.05 s: the wake-up throttle,
-  OUTBOX_WAKEUP_INTERVAL; 1.0 s: the beat sweep alone). A message's lag is the time its
-  ClickHouse insert returned minus the time its commit returned: p50, p99 and max.
+- end-to-end lag: `--producers` processes commit events (one event per transaction) at a
+  steady `--lag-rate` for `--lag-seconds`, while this process calls outbox_relay every
+  `--relay-interval` seconds (0.05 s: the wake-up throttle, OUTBOX_WAKEUP_INTERVAL; 1.0 s: the
+  beat sweep alone). An event's lag is the time its ClickHouse insert returned minus the time
+  its commit returned: p50, p99 and max.
 
 Rounds interleave relay and direct insert, each round on a new backlog.
 `--retained N` first stores N shipped messages, as OUTBOX_RETENTION (7 days) keeps them in the
 table in production.
 The counts are checked: `SELECT count() FROM event_log` (not FINAL) must equal the number of
-outbox messages, every message shipped.
+events, every event shipped.
 
     .venv/bin/python bench/relay_throughput.py
     .venv/bin/python bench/relay_throughput.py --events 100000 --rounds 3 \\
@@ -240,24 +240,18 @@ def _seed_retained(database_url: str, messages: int) -> int:
 
 
 def _seed_backlog(database_url: str, *, events: int, tag: str, users: int) -> None:
-    """Store `events` events and their outbox messages in one statement, then VACUUM ANALYZE."""
+    """Store `events` events in one statement, then VACUUM ANALYZE: the relay's log."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(
             """
-            WITH event AS (
-                INSERT INTO events_event
-                    (tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
-                     properties, user_traits, received_at)
-                SELECT 'default', 'bench:' || %(tag)s || ':' || s, 1 + s %% %(users)s,
-                       CASE WHEN s %% 3 = 0 THEN 'withdraw' ELSE 'deposit' END, 'transactions',
-                       now() - s * interval '10 ms', (s %% 50000 + 1) / 100.0, '{}', '{}', now()
-                FROM generate_series(1, %(events)s::int) s
-                ORDER BY s
-                RETURNING id
-            )
-            INSERT INTO outbox_outboxmessage
-                (consumer, topic, subject_id, created_at, attempts, last_error)
-            SELECT 'analytics', 'event_stored', id, now(), 0, '' FROM event ORDER BY id
+            INSERT INTO events_event
+                (tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
+                 properties, user_traits, received_at)
+            SELECT 'default', 'bench:' || %(tag)s || ':' || s, 1 + s %% %(users)s,
+                   CASE WHEN s %% 3 = 0 THEN 'withdraw' ELSE 'deposit' END, 'transactions',
+                   now() - s * interval '10 ms', (s %% 50000 + 1) / 100.0, '{}', '{}', now()
+            FROM generate_series(1, %(events)s::int) s
+            ORDER BY s
             """,
             {"tag": tag, "users": users, "events": events},
         )
@@ -489,24 +483,23 @@ def _block_keys(block) -> list[str]:
 
 
 def _check_counts(database_url: str, table: str, retained: int) -> None:
-    """Every outbox message is shipped, and `table` holds exactly one row per message.
+    """Every event is shipped, and `table` holds exactly one row per event.
 
-    The `retained` first messages stand for earlier traffic and were never sent to `table`.
+    The `retained` messages stand for earlier traffic and were never sent to `table`.
     """
     from outbox.clickhouse.client import clickhouse_rows
 
     with psycopg.connect(database_url) as connection:
         messages, unshipped = connection.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT FROM outbox_outboxbatch b"
-            " WHERE b.shipped_at IS NOT NULL AND b.consumer = m.consumer"
+            " WHERE b.shipped_at IS NOT NULL AND b.consumer = 'analytics:events'"
             " AND (m.xid, m.id) >= (b.first_xid, b.first_id)"
             " AND (m.xid, m.id) <= (b.last_xid, b.last_id)))"
-            " FROM outbox_outboxmessage m WHERE m.id > %s",
-            [retained],
+            " FROM events_event m"
         ).fetchone()
-    assert unshipped == 0, f"{unshipped} messages not shipped"
+    assert unshipped == 0, f"{unshipped} events not shipped"
     _, [(count,)] = clickhouse_rows(f"SELECT count() FROM {table}")
-    assert count == messages, f"{table} holds {count} rows for {messages} messages"
+    assert count == messages, f"{table} holds {count} rows for {messages} events"
 
 
 def _check_same_rows(table: str, reference: str) -> None:
@@ -592,11 +585,11 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    """A producer process: commit one event with its outbox message at a time, paced.
+    """A producer process: commit one event at a time, paced.
 
-    `--producer orm` writes through Django (Event.objects.create and outbox_publish_subjects,
-    which also sends the throttled Celery wake-up after commit); `--producer sql` sends the same two
-    INSERTs from raw psycopg, so the producers take less of the CPU the relay also needs.
+    `--producer orm` writes through Django (Event.objects.create and outbox_log_appended, which
+    sends the throttled Celery wake-up after commit); `--producer sql` sends the same INSERT
+    from raw psycopg, so the producers take less of the CPU the relay also needs.
     """
     total = int(args.lag_rate * args.lag_seconds)
     write = _orm_writer(args) if args.producer == "orm" else _sql_writer(args)
@@ -621,14 +614,13 @@ def _orm_writer(args: argparse.Namespace):
     from django.db import transaction
     from django.utils import timezone
 
-    from events.analytics import TOPIC_EVENT_STORED
     from events.models import Event
     from outbox.contracts import CONSUMER_ANALYTICS
-    from outbox.services import outbox_publish_subjects
+    from outbox.services import outbox_log_appended
 
     def write(i: int, event_id: str) -> None:
         with transaction.atomic(durable=True):
-            event = Event.objects.create(
+            Event.objects.create(
                 event_id=event_id,
                 user_id=1 + i % args.users,
                 event_type="deposit" if i % 3 else "withdraw",
@@ -636,10 +628,8 @@ def _orm_writer(args: argparse.Namespace):
                 occurred_at=timezone.now(),
                 amount=f"{i % 50000 + 1}.00",
             )
-            # As events.ingestion publishes a stored event, for the one consumer relayed here.
-            outbox_publish_subjects(
-                topic=TOPIC_EVENT_STORED, subject_ids=[event.pk], consumers=[CONSUMER_ANALYTICS]
-            )
+            # As events.ingestion wakes a stored event's consumers, for the one relayed here.
+            outbox_log_appended(consumers=[CONSUMER_ANALYTICS])
 
     return write
 
@@ -649,16 +639,11 @@ def _sql_writer(args: argparse.Namespace):
 
     def write(i: int, event_id: str) -> None:
         with connection.transaction():
-            (event_pk,) = connection.execute(
+            connection.execute(
                 "INSERT INTO events_event (tenant_id, event_id, user_id, event_type, source,"
                 " occurred_at, amount, properties, user_traits, received_at) VALUES ('default', %s,"
-                " %s, %s, 'transactions', now(), %s, '{}', '{}', now()) RETURNING id",
+                " %s, %s, 'transactions', now(), %s, '{}', '{}', now())",
                 [event_id, 1 + i % args.users, "deposit" if i % 3 else "withdraw", i % 50000 + 1],
-            ).fetchone()
-            connection.execute(
-                "INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at,"
-                " attempts, last_error) VALUES ('analytics', 'event_stored', %s, now(), 0, '')",
-                [event_pk],
             )
 
     return write
@@ -688,7 +673,7 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
     print(f"\ncommand: {shlex.join(['.venv/bin/python', *sys.argv])}")
     print(
         f"machine: {os.cpu_count()} cores, PostgreSQL at {POSTGRES_URL}, chDB in this process; "
-        f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} messages per round; "
+        f"OUTBOX_BATCH_SIZE {settings.OUTBOX_BATCH_SIZE}; {events:,} events per round; "
         f"{args.retained:,} shipped messages retained in the table\n"
     )
     header = f"{'round':>5} {'relay msg/s':>12} {'direct rows/s: blocks':>22}"
@@ -731,7 +716,7 @@ def _report(args, settings, relay, direct, phases, lag) -> None:
             f"  commit -> visible in ClickHouse: p50 {lag['p50'] * 1000:.0f} ms, "
             f"p99 {lag['p99'] * 1000:.0f} ms, max {lag['max'] * 1000:.0f} ms"
         )
-    print("\nchecked: SELECT count() FROM event_log = outbox messages, every message shipped")
+    print("\nchecked: SELECT count() FROM event_log = events, every event shipped")
 
 
 def _print_phases(names, runs: list[dict], batches: int, wall: float) -> None:

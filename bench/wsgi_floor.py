@@ -1,18 +1,21 @@
-"""The floor POST /event is measured against: a bare WSGI app sending the same statements.
+"""The floor POST /event is measured against: a bare WSGI app doing the same writes.
 
 No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user, the conditional
 insert of the event and its outbox rows, and the default rules' history questions for its type
-(alerts.pipeline and alerts.planned_history, copied as text so nothing of the
-service is imported), one sync, then COMMIT. It evaluates no rule and writes no alert. Nor does
-it read the active version of the alert rules (issue 18: one more SELECT in the service's first
-round trip), so the ratio to the floor counts that statement's cost against the service. Serve it
-with `bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
+(alerts.pipeline and alerts.planned_history, copied as text so nothing of the service is
+imported), one sync; then the default rules (config/alert_rules.yml) decided in a few lines of
+plain Python from the answers, and in the second round trip the alerts and their outbox rows
+(as `transaction_alerts_queue` writes them) with the COMMIT. So it writes what the service
+writes, alerts included, and answers with the same codes; what it leaves out is the framework:
+Django, the rule engine, serializers, and the read of the active version of the alert rules
+(issue 18: one more SELECT in the service's first round trip, counted against the service).
+Serve it with `bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
 """
 
 import json
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -59,6 +62,18 @@ _DEPOSITS_SUM = (
 )
 _TYPES = ["deposit", "withdraw"]
 _CONSUMERS = ["analytics", "metrics"]
+_ALERTS_INSERT = """
+    WITH alert AS (
+        INSERT INTO events_alert (event_id, code, created_at)
+        SELECT %s, code, %s FROM unnest(%s::int[]) AS code
+    )
+    INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts, last_error)
+    SELECT consumer, %s, message.payload::jsonb, %s, 0, ''
+    FROM unnest(%s::text[]) WITH ORDINALITY AS message (payload, position)
+    CROSS JOIN unnest(%s::text[]) AS consumer
+    ORDER BY message.position
+"""
+_WINDOW = timedelta(seconds=30)
 
 _local = threading.local()
 
@@ -73,8 +88,8 @@ def _connection() -> psycopg.Connection:
     return connection
 
 
-def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> bool:
-    """Run the transaction; return whether the event was new."""
+def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[int] | None:
+    """Run the transaction; return the alert codes raised, or None when the event was not new."""
     occurred_at = datetime.fromtimestamp(t, tz=UTC)
     now = datetime.now(tz=UTC)
     event_id = f"txn:{user_id}:{t}"
@@ -108,7 +123,9 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> bool:
             last = [user_id, "deposit", occurred_at, occurred_at, *anchor]
             asked = [
                 connection.execute(_LAST_DEPOSITS, last),
-                connection.execute(_DEPOSITS_SUM, [user_id, "deposit", occurred_at, occurred_at]),
+                connection.execute(
+                    _DEPOSITS_SUM, [user_id, "deposit", occurred_at - _WINDOW, occurred_at]
+                ),
             ]
         else:
             params = [
@@ -119,11 +136,50 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> bool:
             asked = [connection.execute(_LAST_TRANSACTIONS, params)]
         pipeline.sync()
         user.fetchone()
-        new = inserted.fetchone() is not None
-        for cursor in asked:
-            cursor.fetchall()
+        row = inserted.fetchone()
+        answers = [cursor.fetchall() for cursor in asked]
+        codes = None if row is None else _codes(event_type, amount, answers)
+        if codes:
+            _alerts_insert(connection, event_pk=row[0], user_id=user_id, t=t, codes=codes)
         connection.execute("COMMIT")
-    return new
+    return codes
+
+
+def _codes(event_type: str, amount: Decimal, answers: list[list[tuple]]) -> list[int]:
+    """The default rules' codes, in their order, from the answers (newest row first)."""
+    if event_type == "deposit":
+        last_deposits, ((total,),) = answers
+        amounts = [row[3] for row in last_deposits]
+        rising = len(amounts) == 3 and amounts[2] < amounts[1] < amounts[0]
+        return [code for code, raised in ((300, rising), (123, (total or 0) > 200)) if raised]
+    (last_transactions,) = answers
+    withdraws = len(last_transactions) == 3 and all(r[1] == "withdraw" for r in last_transactions)
+    return [code for code, raised in ((1100, amount > 100), (30, withdraws)) if raised]
+
+
+def _alerts_insert(
+    connection: psycopg.Connection, *, event_pk: int, user_id: int, t: int, codes: list[int]
+) -> None:
+    """Queue the alerts and one analytics message each, as the service writes them."""
+    now = datetime.now(tz=UTC)
+    occurred_at = datetime.fromtimestamp(t, tz=UTC).isoformat()
+    event_id = f"txn:{user_id}:{t}"
+    payloads = [
+        json.dumps(
+            {
+                "key": f"alert:default:{event_id}:{code}",
+                "event_type": "alert_raised",
+                "occurred_at": occurred_at,
+                "tenant_id": "default",
+                "user_id": user_id,
+                "context": {"code": code, "event_id": event_id},
+            }
+        )
+        for code in codes
+    ]
+    connection.execute(
+        _ALERTS_INSERT, [event_pk, now, codes, "alert_raised", now, payloads, ["analytics"]]
+    )
 
 
 def application(environ, start_response):
@@ -131,17 +187,16 @@ def application(environ, start_response):
         return _answer(start_response, "200 OK", {"status": "ok"})
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(length), parse_float=Decimal)
-    new = _store(
+    codes = _store(
         user_id=body["user_id"],
         event_type=body["type"],
         amount=Decimal(body["amount"]),
         t=body["t"],
     )
-    if not new:
+    if codes is None:
         return _answer(start_response, "400 Bad Request", {"error": "not_new"})
-    return _answer(
-        start_response, "200 OK", {"alert": False, "alert_codes": [], "user_id": body["user_id"]}
-    )
+    answer = {"alert": bool(codes), "alert_codes": codes, "user_id": body["user_id"]}
+    return _answer(start_response, "200 OK", answer)
 
 
 def _answer(start_response, status: str, body: dict) -> list[bytes]:

@@ -1,7 +1,8 @@
 """The service's WSGI app with part of the outbox switched off, to measure what that part costs.
 
 For `bench/outbox_cost.py` and `bench/event_throughput.py --without ...` only; never served
-otherwise. `BENCH_WITHOUT=outbox`: nothing is published to the outbox (no rows, no wake-up).
+otherwise. `BENCH_WITHOUT=outbox`: nothing is published to the outbox (no rows, no wake-up;
+an event, which writes no outbox row, wakes nobody).
 `BENCH_WITHOUT=wakeup`: the outbox rows are written, the Celery wake-up after commit is not sent.
 """
 
@@ -16,7 +17,7 @@ _WITHOUT = os.environ["BENCH_WITHOUT"]
 _OFF = {
     "outbox": {
         name: (lambda **kwargs: 0)
-        for name in ("outbox_publish", "outbox_publish_subjects")
+        for name in ("outbox_publish", "outbox_publish_subjects", "outbox_log_appended")
         if hasattr(outbox.services, name)
     },
     "wakeup": {"outbox_wake": lambda **kwargs: None},

@@ -2,9 +2,9 @@
 
 Set-based: one `INSERT ... ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING` per chunk
 stores the new events, one query reads back the ones that already existed to tell duplicates
-(same content) from conflicts (different content), and the outbox messages of the new events
-are written in the same transaction. Idempotency is the unique constraint, so concurrent
-identical requests store each event once.
+(same content) from conflicts (different content). The event table is the consumers' log
+(events.log): storing an event writes no outbox row, and the commit wakes the consumers.
+Idempotency is the unique constraint, so concurrent identical requests store each event once.
 """
 
 from collections.abc import Callable, Sequence
@@ -16,14 +16,13 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from events.analytics import TOPIC_EVENT_STORED
 from events.contracts import EventInput, StoredEvent
 from events.event_rows import event_rows_insert, event_rows_stored
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.validation import InvalidEvent, event_input_parse_serialized
 from midnite_test.memory import collector_paused
 from outbox.contracts import CONSUMERS
-from outbox.services import outbox_publish_subjects
+from outbox.services import outbox_log_appended
 from users.models import User
 
 
@@ -44,15 +43,16 @@ def events_ingest(
     properties_json: Sequence[str] | None = None,
     consumers: Sequence[str] = CONSUMERS,
 ) -> IngestOutcome:
-    """Store the new events among `events`, once each, and publish them to the outbox.
+    """Store the new events among `events`, once each, and wake their consumers on commit.
 
     For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
     is stored with the same content), a conflict (stored with different content) or an unknown
     user. Within one call the first input with a given tenant and event id decides; a later
-    one is its duplicate or its conflict. Writes events and their `event_stored` messages to
-    `consumers` in one transaction, the caller's when there is one (product events store
-    users and traits with them). `properties_json`, when given, holds each event's properties
-    serialized by `payload_serialize`, so they are not serialized again.
+    one is its duplicate or its conflict. Writes the events in one transaction, the caller's
+    when there is one (product events store users and traits with them), and wakes
+    `consumers` once it commits: they read the events from the table (events.log).
+    `properties_json`, when given, holds each event's properties serialized by
+    `payload_serialize`, so they are not serialized again.
     """
     keys = [event.key for event in events]
     known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
@@ -105,16 +105,15 @@ def events_insert_new(
     properties_json: Sequence[str] | None = None,
     consumers: Sequence[str] = CONSUMERS,
 ) -> dict[tuple[str, str], int]:
-    """Insert the events not stored yet and publish them; return their pks by key.
+    """Insert the events not stored yet; return their pks by key.
 
-    The events' `event_stored` messages go to `consumers` in the caller's transaction.
+    In the caller's transaction; `consumers` are woken when it commits, if any event is new.
     Events whose (tenant_id, event_id) is stored already are left out of the answer.
     `properties_json` as for events_ingest.
     """
     inserted = event_rows_insert(events, received_at=received_at, properties_json=properties_json)
-    outbox_publish_subjects(
-        topic=TOPIC_EVENT_STORED, subject_ids=list(inserted.values()), consumers=consumers
-    )
+    if inserted:
+        outbox_log_appended(consumers=consumers)
     return inserted
 
 

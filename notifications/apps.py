@@ -10,6 +10,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the check loads the configuration and the handler's modules need the
         # app registry ready.
+        from events.log import PRODUCT_EVENT_LOG
         from notifications.backtest import notification_replay
         from notifications.checks import (
             notification_config_check,
@@ -27,7 +28,9 @@ class NotificationsConfig(AppConfig):
         checks.register(notification_lease_check)
         checks.register(notification_delivery_check, deploy=True)
         outbox_consumer_register(
-            consumer=CONSUMER_NOTIFICATIONS, handler=notification_messages_handle
+            consumer=CONSUMER_NOTIFICATIONS,
+            handler=notification_messages_handle,
+            logs=[PRODUCT_EVENT_LOG],
         )
         rule_set_kind_register(
             RuleSetKind(

@@ -26,7 +26,10 @@ class Notification(models.Model):
         CANCELLED = "cancelled"
         FAILED = "failed"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    # No index of its own: notification_user_type_time leads with the user.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     rule = models.CharField(max_length=128)
     notification_type = models.CharField(max_length=128)
     channel = models.CharField(max_length=16)
@@ -86,7 +89,8 @@ class Decision(models.Model):
     notification = models.ForeignKey(
         Notification, on_delete=models.CASCADE, related_name="decisions"
     )
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: decision_user_created_id leads with the user.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.CharField(max_length=16, choices=Notification.Status.choices)
     reason = models.TextField(blank=True)
     # The version of the notification rules this step was taken under: its notification's.

@@ -22,9 +22,10 @@ from typing import Any
 
 from django.conf import settings
 
-from outbox.batches import batch_messages
-from outbox.contracts import AnalyticsRecord
+from outbox.batches import batch_messages, batch_rows
+from outbox.contracts import AnalyticsRecord, TableLog
 from outbox.exceptions import PoisonMessage
+from outbox.logs import STREAMS
 from outbox.models import OutboxBatch
 
 # Bumped when the meaning of a row changes; ReplacingMergeTree keeps the highest version.
@@ -35,6 +36,27 @@ Loader = Callable[[Sequence[int]], dict[int, AnalyticsRecord]]
 LOADERS: dict[str, Loader] = {}
 # topic -> SQL row source (see RowSource), with which PostgreSQL renders batches (analytics_copy).
 SOURCES: dict[str, "RowSource"] = {}
+
+LogLoader = Callable[[Sequence[int]], dict[int, list[AnalyticsRecord]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogRows:
+    """Analytics rows of a table log's entries (outbox.logs), from one app's tables.
+
+    `sql` is a SELECT of the columns `key`, `event_type`, `occurred_at` (timestamptz),
+    `tenant_id`, `user_id` and `context` (JSON text), by these names and in this order, for the
+    log's row `m` (any of its table's columns): any number of rows per entry (an event's
+    alerts). `loader` gives the same records in Python, in lists by entry id.
+    """
+
+    sql: str
+    loader: LogLoader
+
+
+# table log name -> its row sources, in the order registered: an entry's rows come in that order
+# (outbox.services.analytics_log_rows_register).
+LOG_ROWS: dict[str, list[LogRows]] = {}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -78,13 +100,18 @@ def batch_columns_build(batch: OutboxBatch) -> EventLogBlock:
     The relay's path on SQLite, and on PostgreSQL for a batch PostgreSQL would not render.
     Payloads are read here, and the other messages through their topic's loader.
     """
-    messages = batch_messages(batch).values_list("id", "topic", "subject_id", "payload")
+    table_log = STREAMS.get(batch.consumer)
+    if table_log is None:
+        messages = batch_messages(batch).values_list("id", "topic", "subject_id", "payload")
+        rows = event_log_rows(messages)
+        if len(rows) != batch.size:
+            raise PoisonMessage(f"batch {batch.pk}: {batch.size} messages gave {len(rows)} rows")
+    else:
+        rows = _log_rows(batch, table_log)
     columns: list[list] = [[] for _ in range(8)]
-    for row in event_log_rows(messages):
+    for row in rows:
         for column, value in zip(columns, row):
             column.append(value)
-    if len(columns[0]) != batch.size:
-        raise PoisonMessage(f"batch {batch.pk}: {batch.size} messages gave {len(columns[0])} rows")
     digest = hashlib.sha256(repr(columns).encode()).hexdigest()
     return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, columns=columns)
 
@@ -112,6 +139,30 @@ def event_log_rows(messages: Iterable[tuple[int, str, int | None, Any]]) -> list
             rows.append(_row(record, environment))
         except (KeyError, TypeError, ValueError) as exc:
             raise PoisonMessage(f"message {message_id} ({topic}): {type(exc).__name__}: {exc}")
+    return rows
+
+
+def _log_rows(batch: OutboxBatch, table_log: TableLog) -> list[tuple]:
+    """The event_log rows of a table log's batch: each entry's, source by source.
+
+    Raises PoisonMessage naming the first entry that gives no row or a row that cannot be.
+    """
+    ids = list(batch_rows(batch).values_list("id", flat=True))
+    loaded = [rows.loader(ids) for rows in LOG_ROWS.get(table_log.name, ())]
+    environment = settings.ENVIRONMENT
+    rows = []
+    for id in ids:
+        records = [
+            record
+            for found in loaded
+            for record in sorted(found.get(id, ()), key=lambda record: record.key)
+        ]
+        if not records:
+            raise PoisonMessage(f"{batch.consumer} row {id}: no analytics record")
+        try:
+            rows.extend(_row(record, environment) for record in records)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PoisonMessage(f"{batch.consumer} row {id}: {type(exc).__name__}: {exc}")
     return rows
 
 

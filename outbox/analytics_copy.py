@@ -23,7 +23,8 @@ import structlog
 from django.conf import settings
 from django.db import DataError, connection, transaction
 
-from outbox.analytics import METADATA_VERSION, SOURCES, EventLogBlock
+from outbox.analytics import LOG_ROWS, METADATA_VERSION, SOURCES, EventLogBlock
+from outbox.logs import STREAMS, stream_dead_letters
 from outbox.models import OutboxBatch, OutboxMessage
 
 log = structlog.get_logger(__name__)
@@ -54,14 +55,19 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
         return None
     rendered = bytes(data)
     rows = rendered.count(b"\n")
-    if rows != batch.size or rendered.startswith(_NULL_KEY_FIRST) or _NULL_KEY in rendered:
+    # A table log's entry may give several rows (an event and its alerts), and gives one at least.
+    table_log = batch.consumer in STREAMS
+    expected = rows if table_log else batch.size
+    if rows != expected or rendered.startswith(_NULL_KEY_FIRST) or _NULL_KEY in rendered:
         log.info("outbox.render_refused", batch_id=str(batch.pk), rows=rows, size=batch.size)
         return None
-    digest = hashlib.sha256(rendered).hexdigest()
+    digest = hashlib.sha256(_in_order(rendered) if table_log else rendered).hexdigest()
     return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, tsv=rendered)
 
 
 def _render_statement(batch: OutboxBatch) -> tuple[str, dict]:
+    if batch.consumer in STREAMS:
+        return _log_render_statement(batch)
     topics = sorted(SOURCES)
     sourced = "".join(
         _SOURCED_ROW.format(source=SOURCES[topic].sql, n=n) for n, topic in enumerate(topics)
@@ -117,3 +123,74 @@ _SOURCED_ROW = """
             FROM ({source}) AS s
             WHERE m.payload IS NULL AND m.topic = %(topic_{n})s AND s.subject_id = m.subject_id
 """
+
+
+def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
+    table_log = STREAMS[batch.consumer]
+    sources = LOG_ROWS.get(table_log.name, [])
+    rows = " UNION ALL ".join(
+        f"SELECT {n}, s.* FROM ({rows.sql}) AS s" for n, rows in enumerate(sources)
+    )
+    dead = stream_dead_letters(batch.consumer)
+    parameters = {
+        "stream": batch.consumer,
+        "first_xid": batch.first_xid,
+        "first_id": batch.first_id,
+        "last_xid": batch.last_xid,
+        "last_id": batch.last_id,
+        "environment": settings.ENVIRONMENT,
+        "version": METADATA_VERSION,
+    }
+    statement = _LOG_RENDER.format(
+        table=table_log.model._meta.db_table,
+        where=table_log.where,
+        dead=dead.model._meta.db_table,
+        rows=rows or _NO_ROWS,
+    )
+    return statement, parameters
+
+
+# A table log's batch: its rows in (xid, id) order, as outbox.batches.batch_rows selects them,
+# each turned into the rows every app registered for the log gives (an event, then its
+# alerts): read once, in the index's order, with an index lookup per entry for each app that
+# reads another table. An entry no app gives a row for gets a NULL key. An entry's rows are not
+# sorted (a sort was a seventh of the render): the digest sorts them instead (_in_order).
+_LOG_RENDER = """
+    COPY (
+        SELECT CASE WHEN r.event_type IS NOT NULL AND r.occurred_at IS NOT NULL
+                         AND r.tenant_id IS NOT NULL AND r.context IS NOT NULL
+                    THEN r.key END,
+               r.event_type,
+               r.occurred_at AT TIME ZONE 'UTC',
+               %(environment)s, r.context, %(version)s, r.tenant_id, r.user_id
+        FROM (
+            SELECT * FROM {table}
+            WHERE {where}
+              AND (xid, id) >= (%(first_xid)s, %(first_id)s)
+              AND (xid, id) <= (%(last_xid)s, %(last_id)s)
+              AND xid BETWEEN %(first_xid)s AND %(last_xid)s
+              AND NOT EXISTS (
+                  SELECT FROM {dead} AS d
+                  WHERE d.consumer = %(stream)s AND d.dead_lettered_at IS NOT NULL
+                    AND d.subject_id = {table}.id
+              )
+        ) AS m
+        LEFT JOIN LATERAL ({rows}) AS r (n, key, event_type, occurred_at, tenant_id, user_id,
+                                         context) ON true
+        ORDER BY m.xid, m.id
+    ) TO STDOUT
+"""
+_NO_ROWS = (
+    "SELECT 0, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::bigint, NULL::text"
+    " WHERE false"
+)
+
+
+def _in_order(rendered: bytes) -> bytes:
+    """A table log's rows in one order whatever the order PostgreSQL wrote them in: the digest's.
+
+    A batch rendered again (a retry, another relay, the claim-ahead thread's other settings)
+    must get the same insert token (outbox.relay.batch_token), and a plan may give an entry's
+    rows in another order.
+    """
+    return b"\n".join(sorted(rendered.split(b"\n")))

@@ -22,6 +22,14 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from outbox.horizon import messages_below_horizon
+from outbox.logs import (
+    STREAMS,
+    consumer_streams,
+    stream_time_field,
+    log_rows,
+    log_rows_live,
+    table_dead_letter,
+)
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage
 
 log = structlog.get_logger(__name__)
@@ -66,6 +74,31 @@ def batches_work(
     return RelayReport(batches=batches, messages=messages)
 
 
+def streams_work(
+    consumer: str,
+    work: Callable[[str, float | None], RelayReport],
+    *,
+    max_seconds: float | None,
+    clock: Callable[[], float],
+) -> RelayReport:
+    """Run `work(stream, deadline)` on each stream `consumer` reads (outbox.logs); add them up.
+
+    The table logs first: they carry the consumer's bulk. Stops once `clock()` passes the
+    deadline `max_seconds` sets.
+    """
+    deadline = None if max_seconds is None else clock() + max_seconds
+    reports = []
+    for stream in consumer_streams(consumer):
+        if deadline is not None and reports and clock() >= deadline:
+            break
+        reports.append(work(stream, deadline))
+    return RelayReport(
+        batches=sum(report.batches for report in reports),
+        messages=sum(report.messages for report in reports),
+        failed=any(report.failed for report in reports),
+    )
+
+
 def batch_claim(consumer: str, *, size: int) -> OutboxBatch | None:
     """Claim `consumer`'s next messages (at most `size`) as a batch, committed before any attempt.
 
@@ -91,9 +124,10 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     else:
         # SQLite runs one writing transaction at a time: every message is below the horizon.
         taken = list(
-            OutboxMessage.objects.filter(position_after(cursor.xid, cursor.id), consumer=consumer)
+            stream_entries(consumer)
+            .filter(_position(">", cursor.xid, cursor.id, _table(consumer)))
             .order_by("xid", "id")
-            .values_list("xid", "id", "created_at")[:size]
+            .values_list("xid", "id", stream_time_field(consumer))[:size]
         )
         count = len(taken)
         if count:
@@ -113,13 +147,32 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     )
 
 
-def position_after(xid: int, id: int) -> RawSQL:
-    """Messages after (xid, id) in claim order: a row comparison, which an index range serves."""
-    return _position(">", xid, id)
+def position_after(xid: int, id: int, *, stream: str | None = None) -> RawSQL:
+    """Entries after (xid, id) in claim order: a row comparison, which an index range serves.
+
+    Of the outbox's messages, or of `stream`'s table log (outbox.logs).
+    """
+    return _position(">", xid, id, _table(stream))
+
+
+def stream_entries(stream: str) -> QuerySet:
+    """Every entry of `stream`: its consumer's messages, or the rows of its table log."""
+    table_log = STREAMS.get(stream)
+    return (
+        OutboxMessage.objects.filter(consumer=stream) if table_log is None else log_rows(table_log)
+    )
+
+
+def _table(stream: str | None) -> str:
+    table_log = STREAMS.get(stream) if stream is not None else None
+    return (OutboxMessage if table_log is None else table_log.model)._meta.db_table
 
 
 def batch_messages(batch: OutboxBatch) -> QuerySet[OutboxMessage]:
-    """The messages of `batch`: its range of its consumer's messages, but the dead-lettered."""
+    """The messages of `batch`: its range of its consumer's messages, but the dead-lettered.
+
+    Only for a stream of outbox messages; a table log's batch holds rows (batch_rows).
+    """
     return OutboxMessage.objects.filter(
         _position(">=", batch.first_xid, batch.first_id),
         _position("<=", batch.last_xid, batch.last_id),
@@ -128,11 +181,46 @@ def batch_messages(batch: OutboxBatch) -> QuerySet[OutboxMessage]:
     ).order_by("xid", "id")
 
 
-def _position(operator: str, xid: int, id: int) -> RawSQL:
-    table = OutboxMessage._meta.db_table
+def batch_rows(batch: OutboxBatch) -> QuerySet:
+    """The rows of a table log's `batch` (outbox.logs), in order, but the dead-lettered."""
+    table_log = STREAMS[batch.consumer]
+    table = table_log.model._meta.db_table
+    return (
+        log_rows_live(table_log, batch.consumer)
+        .filter(
+            _position(">=", batch.first_xid, batch.first_id, table),
+            _position("<=", batch.last_xid, batch.last_id, table),
+        )
+        .order_by("xid", "id")
+    )
+
+
+def batch_entries(batch: OutboxBatch) -> list[tuple[int, str, int | None, object]]:
+    """`batch`'s entries as a handler takes them: (id, topic, subject_id, payload), in order.
+
+    A table log's row is a message of its log's topic about itself.
+    """
+    table_log = STREAMS.get(batch.consumer)
+    if table_log is None:
+        return list(batch_messages(batch).values_list("id", "topic", "subject_id", "payload"))
+    return [
+        (id, table_log.topic, id, None) for id in batch_rows(batch).values_list("id", flat=True)
+    ]
+
+
+def _position(
+    operator: str, xid: int, id: int, table: str = OutboxMessage._meta.db_table
+) -> RawSQL:
+    """A row comparison with (xid, id), and the same bound on xid alone.
+
+    The planner estimates a row comparison at the whole table; the bound on xid, which it
+    estimates from the column's statistics, leads it to the (xid, id) index range of a table
+    log that grows for ever, where it might otherwise read the whole table.
+    """
+    bound = {">": ">=", ">=": ">=", "<=": "<="}[operator]
     return RawSQL(
-        f'("{table}"."xid", "{table}"."id") {operator} (%s, %s)',
-        (xid, id),
+        f'("{table}"."xid", "{table}"."id") {operator} (%s, %s) AND "{table}"."xid" {bound} %s',
+        (xid, id, xid),
         output_field=BooleanField(),
     )
 
@@ -214,6 +302,28 @@ def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
     return len(positions)
 
 
+def batches_for_rows(dead_letters: QuerySet[OutboxMessage]) -> int:
+    """Give each table log row `dead_letters` name a batch of its own, due now; return how many.
+
+    A table log's dead letter is a message of its stream naming the row (outbox.logs): the
+    row's place is (the message's xid, its subject id).
+    """
+    positions = list(dead_letters.values_list("consumer", "xid", "subject_id", "created_at"))
+    OutboxBatch.objects.bulk_create(
+        OutboxBatch(
+            consumer=stream,
+            first_xid=xid,
+            first_id=id,
+            last_xid=xid,
+            last_id=id,
+            size=1,
+            oldest_at=created_at,
+        )
+        for stream, xid, id, created_at in positions
+    )
+    return len(positions)
+
+
 @transaction.atomic(durable=True)
 def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) -> None:
     """Count a failed attempt; back off, or bisect a rejected batch, or dead-letter a message.
@@ -229,8 +339,13 @@ def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) ->
     batch.attempts += 1
     batch.rejections += rejected
     batch.last_error = f"{type(error).__name__}: {error}"[:2000]
-    messages = batch_messages(batch)
-    messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
+    table_log = STREAMS.get(batch.consumer)
+    if table_log is None:
+        messages = batch_messages(batch)
+        messages.update(attempts=F("attempts") + 1, last_error=batch.last_error)
+        time_field = "created_at"
+    else:
+        messages, time_field = batch_rows(batch), table_log.time_field
     log.warning(
         "outbox.batch_failed",
         consumer=batch.consumer,
@@ -240,13 +355,19 @@ def batch_failure_record(*, batch_id: UUID, error: Exception, rejected: bool) ->
         error=type(error).__name__,
     )
     if rejected and batch.rejections >= settings.OUTBOX_MAX_ATTEMPTS:
-        positions = list(messages.values_list("xid", "id", "created_at"))
+        positions = list(messages.values_list("xid", "id", time_field))
         if len(positions) > 1:
             half = len(positions) // 2
             _batch_create(batch.consumer, positions[:half])
             _batch_create(batch.consumer, positions[half:])
         else:
-            messages.update(dead_lettered_at=timezone.now())
+            if table_log is None:
+                messages.update(dead_lettered_at=timezone.now())
+            else:
+                for xid, id, _ in positions:
+                    table_dead_letter(
+                        stream=batch.consumer, log=table_log, xid=xid, id=id, error=batch.last_error
+                    )
             ids = [id for _, id, _ in positions]
             log.error("outbox.message_dead_lettered", consumer=batch.consumer, message_ids=ids)
         batch.delete()

@@ -21,10 +21,11 @@ from outbox.batches import (
     RelayReport,
     batch_claim,
     batch_failure_record,
+    batch_entries,
     batch_lock_next_due,
     batch_mark_shipped,
-    batch_messages,
     batches_work,
+    streams_work,
 )
 
 log = structlog.get_logger(__name__)
@@ -38,18 +39,28 @@ HANDLERS: dict[str, Handler] = {}
 def outbox_consume(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
     """Hand `consumer`'s messages to its handler in batches until none is left.
 
-    Safe to run in any number of processes at once (SKIP LOCKED on the batches). A consumer
-    with no handler registered yet (messages are published to it before its app reacts to
-    them) leaves its messages queued.
+    Its table logs' rows too, each a stream of its own (outbox.logs). Safe to run in any
+    number of processes at once (SKIP LOCKED on the batches). A consumer with no handler
+    registered yet (messages are published to it before its app reacts to them) leaves its
+    messages queued.
     """
     handler = HANDLERS.get(consumer)
     if handler is None:
         log.warning("outbox.consumer_without_handler", consumer=consumer)
         return RelayReport(batches=0, messages=0)
+    return streams_work(
+        consumer,
+        lambda stream, deadline: _stream_consume(stream, handler, deadline),
+        max_seconds=max_seconds,
+        clock=time.monotonic,
+    )
+
+
+def _stream_consume(stream: str, handler: Handler, deadline: float | None) -> RelayReport:
     return batches_work(
-        ship_next=lambda: _batch_handle_next(consumer, handler),
-        claim_next=lambda: _claim(consumer),
-        deadline=None if max_seconds is None else time.monotonic() + max_seconds,
+        ship_next=lambda: _batch_handle_next(stream, handler),
+        claim_next=lambda: _claim(stream),
+        deadline=deadline,
         clock=time.monotonic,
     )
 
@@ -91,9 +102,7 @@ def _batch_handle_next(consumer: str, handler: Handler) -> int | None:
             if batch is None:
                 return None
             batch_id = batch.pk
-            messages = list(
-                batch_messages(batch).values_list("id", "topic", "subject_id", "payload")
-            )
+            messages = batch_entries(batch)
             started = time.monotonic()
             handler(messages)
             _rates[consumer] = len(messages) / max(time.monotonic() - started, 0.001)

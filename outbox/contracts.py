@@ -55,3 +55,28 @@ class AnalyticsRecord:
             "context": self.context,
         }
         return Message(topic=topic, payload=payload)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableLog:
+    """A table of an app's own whose rows are a log: consumers read it in (xid, id) order.
+
+    The rows must carry `xid`, the id of the transaction that wrote them
+    (outbox.models.CurrentTransactionId), and an index on (xid, id) (partial on `where`, if
+    any), so a claim reads the range after a cursor behind the commit horizon exactly as it
+    reads outbox messages (outbox.horizon). A row is then one message of `topic` about itself:
+    its consumers' handlers get `(id, topic, id, None)`, as if an outbox message carried its
+    id, and no message is written. `where` is SQL over the table's columns, without
+    parameters, that picks the log's rows; `time_field` says when a row was written (the
+    backlog's age).
+    """
+
+    name: str
+    model: Any
+    topic: str
+    time_field: str
+    where: str = "true"
+
+    def stream(self, consumer: str) -> str:
+        """The name `consumer`'s cursor and batches of this log go by: `<consumer>:<name>`."""
+        return f"{consumer}:{self.name}"

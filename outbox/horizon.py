@@ -12,6 +12,8 @@ from datetime import datetime
 import structlog
 from django.db import connection
 
+from outbox.logs import LogSql, log_sql
+
 log = structlog.get_logger(__name__)
 
 
@@ -19,6 +21,8 @@ def messages_below_horizon(
     *, consumer: str, after: tuple[int, int], size: int
 ) -> tuple[int, datetime | None, list[int] | None, list[int] | None]:
     """Take up to `size` of `consumer`'s messages after `after`, in (xid, id) order, below it.
+
+    `consumer` names a stream (outbox.logs): a consumer's own messages, or a table log's rows.
 
     Returns their count, the oldest publication time and the first and last (xid, id). Runs in
     the caller's transaction, which holds the consumer's cursor.
@@ -28,8 +32,9 @@ def messages_below_horizon(
     messages written since have lower ids and would wait behind it unseen (cursors_ahead).
     The cursor never passes the claim's own transaction or the snapshot's xmax otherwise.
     """
+    sql = log_sql(consumer)
     with connection.cursor() as db:
-        db.execute(_HORIZON, {"consumer": consumer})
+        db.execute(_statement(_HORIZON, sql), {"consumer": consumer})
         horizon, elsewhere, next_xid = db.fetchone()
         if after[0] >= next_xid:
             log.error(
@@ -42,10 +47,10 @@ def messages_below_horizon(
             return 0, None, None, None
         where = {"consumer": consumer, "xid": after[0], "id": after[1], "n": size}
         db.execute(_IN_INDEX_ORDER)
-        db.execute(_CLAIM, {**where, "horizon": horizon, "elsewhere": elsewhere})
+        db.execute(_statement(_CLAIM, sql), {**where, "horizon": horizon, "elsewhere": elsewhere})
         count, oldest_at, first, last = db.fetchone()
         if not count:
-            _horizon_check(db, where)
+            _horizon_check(db, where, sql)
     return count, oldest_at, first, last
 
 
@@ -84,8 +89,8 @@ _HORIZON = f"""
     WITH snapshot AS (
         SELECT pg_snapshot_xmax(snap)::text::bigint AS xmax, own,
                EXISTS (
-                   SELECT FROM outbox_outboxmessage
-                   WHERE consumer = %(consumer)s AND xid = own
+                   SELECT FROM {{table}}
+                   WHERE {{where}} AND xid = own
                ) AS claims_own
         FROM (
             SELECT pg_current_snapshot() AS snap,
@@ -131,14 +136,27 @@ _CLAIM = """
             WHERE running::text::bigint <> ALL (%(elsewhere)s::bigint[])
         )) AS xid
     ), taken AS (
-        SELECT xid, id, created_at FROM outbox_outboxmessage
-        WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
+        SELECT xid, id, {time} AS created_at FROM {table}
+        WHERE {where} AND (xid, id) > (%(xid)s, %(id)s)
           AND xid < (SELECT xid FROM horizon)
         ORDER BY xid, id
         LIMIT %(n)s
     )
     SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]) FROM taken
 """
+
+
+def in_index_order() -> None:
+    """Leave the planner no plan but index scans for the rest of the caller's transaction.
+
+    For the reads of a range after a cursor (the claims, and the backlog of a table log that
+    grows for ever): without statistics the planner takes such a range for a third of the
+    table and reads all of it.
+    """
+    with connection.cursor() as db:
+        db.execute(_IN_INDEX_ORDER)
+
+
 # A claim reads its messages in the index's order and stops at its LIMIT, whatever the planner
 # knows. Without statistics (a fresh deployment, before its first ANALYZE) it guessed a bitmap
 # scan of every message after the cursor and a sort, or a sequential scan and a sort of the
@@ -238,14 +256,19 @@ _HOLDER = f"""
 """
 
 
-def _horizon_check(db, where: dict) -> None:
+def _statement(template: str, sql: LogSql) -> str:
+    """`template` reading the log `sql` describes (its braces doubled where they are SQL's)."""
+    return template.format(table=sql.table, where=sql.where, time=sql.time)
+
+
+def _horizon_check(db, where: dict, sql: LogSql) -> None:
     """Log the transaction that holds `where["consumer"]`'s committed messages back, if long.
 
     A transaction open in this database keeps the horizon at its id until it ends; nothing is
     lost meanwhile, but nothing after it ships. Without pg_read_all_stats a session of another
     role shows no transaction start, so its hold is not logged (outbox.checks warns at start).
     """
-    db.execute(_UNCLAIMED, where)
+    db.execute(_statement(_UNCLAIMED, sql), where)
     if not db.fetchone()[0]:
         return
     holder = horizon_holder()
@@ -263,7 +286,7 @@ def _horizon_check(db, where: dict) -> None:
 
 _UNCLAIMED = """
     SELECT EXISTS (
-        SELECT FROM outbox_outboxmessage
-        WHERE consumer = %(consumer)s AND (xid, id) > (%(xid)s, %(id)s)
+        SELECT FROM {table}
+        WHERE {where} AND (xid, id) > (%(xid)s, %(id)s)
     )
 """

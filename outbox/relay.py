@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from midnite_test.prometheus import relay_batch_observe
 from outbox.analytics import EventLogBlock, batch_columns_build
 from outbox.analytics_copy import batch_render
 from outbox.batches import (
@@ -31,12 +32,12 @@ from outbox.batches import (
     batch_mark_shipped,
     batch_take,
     batches_work,
+    streams_work,
 )
 from outbox.clickhouse.client import clickhouse_insert, clickhouse_insert_raw
 from outbox.clickhouse.sql import EVENT_LOG, EVENT_LOG_INSERT_COLUMNS, EVENT_LOG_INSERT_TYPES
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.exceptions import ClickHouseRejected, ClickHouseUnavailable, PoisonMessage
-from midnite_test.prometheus import relay_batch_observe
 from outbox.models import OutboxBatch
 
 log = structlog.get_logger(__name__)
@@ -56,9 +57,13 @@ def outbox_relay(
     Stops early after `max_seconds` (between batches), so a worker under steady load still
     gets to its other tasks. A failed batch ends the run: it is retried when due (capped
     exponential backoff), by a later wake-up or the periodic sweep. Safe to run in any number
-    of processes at once.
+    of processes at once. Ships the consumer's table logs' rows too, each a stream of its own
+    (outbox.logs).
     """
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    return streams_work(consumer, _stream_relay, max_seconds=max_seconds, clock=time.monotonic)
+
+
+def _stream_relay(consumer: str, deadline: float | None) -> RelayReport:
     claims = _Claims(consumer)
 
     def ship_next() -> int | None:

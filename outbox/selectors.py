@@ -1,10 +1,12 @@
 """Reads of the outbox: the backlog per consumer and the health of what it ships to."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
@@ -16,8 +18,21 @@ from outbox.clickhouse.client import (
 from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
 from outbox.exceptions import OutboxError
-from outbox.batches import position_after
-from outbox.horizon import CursorAhead, HorizonHolder, cursors_ahead, horizon_holder
+from outbox.batches import position_after, stream_entries
+from outbox.logs import (
+    STREAMS,
+    consumer_streams,
+    dead_letters_of,
+    stream_consumer,
+    stream_time_field,
+)
+from outbox.horizon import (
+    CursorAhead,
+    HorizonHolder,
+    cursors_ahead,
+    horizon_holder,
+    in_index_order,
+)
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
 
@@ -33,31 +48,40 @@ def outbox_backlog() -> list[Backlog]:
     """Return, per consumer, the unshipped messages, the age of the oldest, and dead letters.
 
     Unshipped: the messages of unshipped batches, and those after the consumer's cursor, not
-    claimed yet (an index range each).
+    claimed yet (an index range each); with the rows of its table logs (outbox.logs) the same
+    way, each after its own cursor. Every consumer of CONSUMERS, and the others once they have
+    claimed.
     """
     cursors = {cursor.consumer: cursor for cursor in OutboxCursor.objects.all()}
-    counts: dict[str, int] = dict.fromkeys([*CONSUMERS, *cursors], 0)
+    consumers = sorted({*CONSUMERS, *(stream_consumer(stream) for stream in cursors)})
+    counts: dict[str, int] = dict.fromkeys(consumers, 0)
     oldest: dict[str, datetime] = {}
+
+    def add(consumer: str, n: int, at: datetime | None) -> None:
+        counts[consumer] += n or 0
+        if at is not None:
+            oldest[consumer] = min(at, oldest.get(consumer, at))
+
     open_batches = (
         OutboxBatch.objects.filter(shipped_at__isnull=True)
         .values("consumer")
         .annotate(n=Sum("size"), oldest=Min("oldest_at"))
     )
     for row in open_batches:
-        counts[row["consumer"]] = row["n"]
-        oldest[row["consumer"]] = row["oldest"]
-    for consumer in counts:
-        unclaimed = _unclaimed(consumer, cursors.get(consumer)).aggregate(
-            n=Count("id"), oldest=Min("created_at")
-        )
-        counts[consumer] += unclaimed["n"]
-        if unclaimed["oldest"] is not None:
-            oldest[consumer] = min(unclaimed["oldest"], oldest.get(consumer, unclaimed["oldest"]))
-    dead = dict(
-        OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
-        .values_list("consumer")
-        .annotate(n=Count("id"))
-    )
+        consumer = stream_consumer(row["consumer"])
+        if consumer in counts:
+            add(consumer, row["n"], row["oldest"])
+    for consumer in consumers:
+        for stream in consumer_streams(consumer):
+            with _by_index():
+                unclaimed = _unclaimed(stream, cursors.get(stream)).aggregate(
+                    n=Count("id"), oldest=Min(stream_time_field(stream))
+                )
+            add(consumer, unclaimed["n"], unclaimed["oldest"])
+    dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
+    dead_counts = {
+        consumer: dead.filter(dead_letters_of(consumer)).count() for consumer in consumers
+    }
     now = timezone.now()
     return [
         Backlog(
@@ -66,17 +90,35 @@ def outbox_backlog() -> list[Backlog]:
             oldest_age_seconds=(
                 round((now - oldest[consumer]).total_seconds(), 3) if consumer in oldest else None
             ),
-            dead_lettered=dead.get(consumer, 0),
+            dead_lettered=dead_counts[consumer],
         )
-        for consumer, count in sorted(counts.items())
+        for consumer, count in counts.items()
     ]
 
 
-def _unclaimed(consumer: str, cursor: OutboxCursor | None) -> QuerySet[OutboxMessage]:
-    messages = OutboxMessage.objects.filter(consumer=consumer, dead_lettered_at__isnull=True)
+@contextmanager
+def _by_index() -> Iterator[None]:
+    """Read a range after a cursor by its index, in a transaction of its own on PostgreSQL.
+
+    A table log is never purged: a scan of the whole table, which a planner without statistics
+    may choose for the range, would grow with it (outbox.horizon.in_index_order).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        in_index_order()
+        yield
+
+
+def _unclaimed(stream: str, cursor: OutboxCursor | None) -> QuerySet:
+    """`stream`'s entries after its cursor: its messages not dead-lettered, or its rows."""
+    entries = stream_entries(stream)
+    if stream not in STREAMS:
+        entries = entries.filter(dead_lettered_at__isnull=True)
     if cursor is not None:
-        messages = messages.filter(position_after(cursor.xid, cursor.id))
-    return messages
+        entries = entries.filter(position_after(cursor.xid, cursor.id, stream=stream))
+    return entries
 
 
 def outbox_horizon_holder() -> HorizonHolder | None:
@@ -148,14 +190,19 @@ def broker_health() -> str | None:
 
 
 def outbox_dead_lettered_subjects(*, consumer: str, topic: str) -> QuerySet[OutboxMessage]:
-    """The subject ids of `consumer`'s dead-lettered `topic` messages (an index range)."""
+    """The subject ids of `consumer`'s dead-lettered `topic` messages (an index range).
+
+    Its table logs' dead letters too: each names its row (outbox.logs).
+    """
     return OutboxMessage.objects.filter(
-        consumer=consumer, topic=topic, dead_lettered_at__isnull=False
+        dead_letters_of(consumer), topic=topic, dead_lettered_at__isnull=False
     ).values_list("subject_id", flat=True)
 
 
 def outbox_processed_until(*, consumer: str) -> datetime:
     """Return the time before which every committed message of `consumer` was processed.
+
+    Of its table logs' rows too (outbox.logs), by the time each was written.
 
     The creation time of its oldest unprocessed message, or now when there is none. A
     transaction that commits late carries an older creation time and moves it back. A
@@ -163,9 +210,13 @@ def outbox_processed_until(*, consumer: str) -> datetime:
     re-queues it): callers report those apart (outbox_dead_lettered_subjects). Re-queued,
     it is unprocessed again and holds the time back until it is processed.
     """
-    in_open_batches = OutboxBatch.objects.filter(
-        consumer=consumer, shipped_at__isnull=True
-    ).aggregate(oldest=Min("oldest_at"))["oldest"]
-    cursor = OutboxCursor.objects.filter(consumer=consumer).first()
-    unclaimed = _unclaimed(consumer, cursor).aggregate(oldest=Min("created_at"))["oldest"]
-    return min((t for t in (unclaimed, in_open_batches) if t is not None), default=timezone.now())
+    times = []
+    for stream in consumer_streams(consumer):
+        in_open_batches = OutboxBatch.objects.filter(
+            consumer=stream, shipped_at__isnull=True
+        ).aggregate(oldest=Min("oldest_at"))["oldest"]
+        cursor = OutboxCursor.objects.filter(consumer=stream).first()
+        with _by_index():
+            unclaimed = _unclaimed(stream, cursor).aggregate(oldest=Min(stream_time_field(stream)))
+        times += [in_open_batches, unclaimed["oldest"]]
+    return min((t for t in times if t is not None), default=timezone.now())

@@ -11,15 +11,16 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from outbox.analytics import LOADERS, SOURCES, Loader, RowSource
-from outbox.batches import RelayReport, batch_messages, batches_for_messages
+from outbox.analytics import LOADERS, LOG_ROWS, SOURCES, Loader, LogLoader, LogRows, RowSource
+from outbox.batches import RelayReport, batch_messages, batches_for_messages, batches_for_rows
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
 from outbox.cursor_rebase import Rebased, cursor_rebase
-from outbox.contracts import CONSUMER_ANALYTICS, Message
+from outbox.contracts import CONSUMER_ANALYTICS, Message, TableLog
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.horizon import cursors_ahead
+from outbox.logs import STREAMS, dead_letters_of, stream_register
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
 from outbox.worker_channel import task_send, wakeups_release, wakeups_reserve
@@ -95,12 +96,40 @@ _PUBLISH_SUBJECTS = """
 """
 
 
-def outbox_consumer_register(*, consumer: str, handler: Handler) -> None:
-    """Make `handler` react to `consumer`'s messages (outbox.consumers).
+def outbox_log_appended(*, consumers: Sequence[str]) -> None:
+    """Wake `consumers` once the caller's transaction commits: it wrote rows of their logs.
 
-    Called by the app that owns the reaction, at start-up (AppConfig.ready).
+    What a table log's writer calls instead of publishing (outbox.logs): its rows are the
+    consumers' messages. Raises NotInTransaction outside an atomic block.
+    """
+    if not connection.in_atomic_block:
+        raise NotInTransaction("outbox_log_appended must run inside the transaction that wrote")
+    transaction.on_commit(lambda: outbox_wake(consumers=consumers))
+
+
+def outbox_consumer_register(
+    *, consumer: str, handler: Handler, logs: Sequence[TableLog] = ()
+) -> None:
+    """Make `handler` react to `consumer`'s messages (outbox.consumers) and `logs`' rows.
+
+    Each table log is read as a stream of its own (outbox.logs): the handler gets its rows as
+    messages of the log's topic about themselves. Called by the app that owns the reaction, at
+    start-up (AppConfig.ready).
     """
     HANDLERS[consumer] = handler
+    for log in logs:
+        stream_register(consumer=consumer, log=log)
+
+
+def analytics_log_rows_register(*, log: TableLog, sql: str, loader: LogLoader) -> None:
+    """Ship `log`'s rows to analytics (the relay reads it), with the rows `sql` selects.
+
+    `sql` and `loader` as outbox.analytics.LogRows says: any number of records per entry. Every
+    app that registers for one log adds its rows to each entry's (an event, then its alerts).
+    Called at start-up (AppConfig.ready).
+    """
+    stream_register(consumer=CONSUMER_ANALYTICS, log=log)
+    LOG_ROWS.setdefault(log.name, []).append(LogRows(sql=sql, loader=loader))
 
 
 def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
@@ -182,13 +211,17 @@ def outbox_dead_letters_retry(
     """
     dead = OutboxMessage.objects.select_for_update().filter(dead_lettered_at__isnull=False)
     if consumer is not None:
-        dead = dead.filter(consumer=consumer)
+        dead = dead.filter(dead_letters_of(consumer))
     if ids is not None:
         dead = dead.filter(pk__in=ids)
     ids = [message.pk for message in dead.only("pk")]
     requeued = OutboxMessage.objects.filter(pk__in=ids)
+    # A table log's dead letter only named its row: the row goes out again and the name goes.
+    named = requeued.filter(consumer__in=list(STREAMS))
+    rows = batches_for_rows(named)
+    named.delete()
     requeued.update(dead_lettered_at=None, attempts=0)
-    return batches_for_messages(requeued)
+    return rows + batches_for_messages(requeued)
 
 
 @transaction.atomic(durable=True)
@@ -235,7 +268,8 @@ def outbox_shipped_purge() -> int:
             if not batches:
                 return deleted
             for batch in batches:
-                deleted += _delete(batch_messages(batch))
+                if batch.consumer not in STREAMS:  # a table log's rows are its app's to keep
+                    deleted += _delete(batch_messages(batch))
             _delete(OutboxBatch.objects.filter(pk__in=[batch.pk for batch in batches]))
 
 

@@ -2,7 +2,7 @@
 
 Versions never change once stored, so a process compiles each at most once and keeps it. Which
 version is active is read from the database: by the caller's own statement where a round trip
-is precious (POST /event queues `ACTIVE_VERSION_SQL` in the round trip that stores the event,
+is precious (POST /event joins `ACTIVE_VERSION_SQL` to the statement that locks the user,
 alerts.pipeline), else by `rule_set_active` (one query, once per batch in the workers). So an
 activation is seen by every process at its next event or batch, with no restart and no
 message between processes.

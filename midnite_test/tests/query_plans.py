@@ -27,8 +27,21 @@ def plan_nodes_run(sql: str, params=()) -> list[PlanNode]:
     its loops: what it had to read, not just what it kept.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-        (document,) = cursor.fetchone()
+        return _explained(cursor, "EXPLAIN (ANALYZE, FORMAT JSON)", sql, params)
+
+
+def plan_nodes_planned(cursor, sql: str, params=()) -> list[PlanNode]:
+    """List every node of the plan PostgreSQL makes for `sql` on `cursor`, without running it.
+
+    On the cursor of a statement about to run, so the plan is made under that statement's
+    session settings (a `SET LOCAL` of its transaction included). No node has touched a row.
+    """
+    return _explained(cursor, "EXPLAIN (FORMAT JSON)", sql, params)
+
+
+def _explained(cursor, explain: str, sql: str, params) -> list[PlanNode]:
+    cursor.execute(f"{explain} {sql}", params)
+    (document,) = cursor.fetchone()
     if isinstance(document, str):
         document = json.loads(document)
     return list(_nodes(document[0]["Plan"]))

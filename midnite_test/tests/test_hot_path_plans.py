@@ -22,13 +22,22 @@ from psycopg import sql
 
 from alerts.fast_path import transaction_fast_path
 from alerts.tests.wsgi_client import wsgi_post
+from events.selectors import EventFilters, events_page
 from events.history import UserEventHistory
+from events.log import EVENT_LOG, PRODUCT_EVENT_LOG
 from events.models import Event
 from metrics.consumer import metric_buckets_add
-from midnite_test.tests.query_plans import PlanNode, plan_nodes_run
-from notifications.evaluation import notification_messages_handle
-from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
-from outbox.models import OutboxMessage
+from metrics.selectors import metrics_list
+from midnite_test.tests.query_plans import PlanNode, plan_nodes_planned, plan_nodes_run
+from notifications.evaluation import notification_events_evaluate, notification_messages_handle
+from notifications.models import Notification
+from notifications.selectors import user_audit
+from notifications.sending import _due_claim
+from outbox.batches import batch_take
+from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS, TableLog
+from outbox.logs import log_rows
+from outbox.models import OutboxCursor, OutboxMessage
+from outbox.selectors import outbox_processed_until
 from rules.history import EventFilter
 from users.models import User
 
@@ -296,18 +305,16 @@ def test_product_events_new_and_again(history, api_client):
     _assert_bounded(_statements_of(post))
 
 
-def _messages(consumer: str) -> list[tuple]:
-    return list(
-        OutboxMessage.objects.filter(consumer=consumer).values_list(
-            "id", "topic", "subject_id", "payload"
-        )
-    )
+def _messages(log: TableLog) -> list[tuple]:
+    """The new events of `log` as its consumer's handler gets them (outbox.batches)."""
+    new = log_rows(log).exclude(event_id__startswith="seed-").order_by("xid", "id")
+    return [(id, log.topic, id, None) for id in new.values_list("id", flat=True)]
 
 
 def test_the_metrics_and_notifications_consumers(history, api_client):
     assert api_client.post("/api/v1/events", _product_items(), format="json").status_code == 202
     assert api_client.post("/event", _transaction(NOW_T), format="json").status_code == 200
-    metrics, notifications = _messages(CONSUMER_METRICS), _messages(CONSUMER_NOTIFICATIONS)
+    metrics, notifications = _messages(EVENT_LOG), _messages(PRODUCT_EVENT_LOG)
     assert len(metrics) == 6 and len(notifications) == 5
 
     statements = _statements_of(lambda: metric_buckets_add(metrics))
@@ -330,3 +337,232 @@ def test_the_stores_history_questions_about_several_types(history):
         assert store.exists(events=several, **window)
 
     _assert_bounded(_statements_of(ask))
+
+
+# Indexes earn their place (docs/architecture.md, "Indexes and the queries that use them").
+# Every index of the hot tables, by table. A primary key or a unique constraint is there for
+# what it enforces; every other index is there for a named query (INDEX_QUERIES).
+HOT_TABLE_INDEXES = {
+    "events_event": {
+        "events_event_pkey",
+        "event_unique_event_id",
+        "event_user_time",
+        "event_user_type_time",
+        "event_stream_type_time",
+        "event_tenant_time",
+        "event_tenant_source_type_time",
+        "event_log_order",
+        "event_product_log_order",
+    },
+    "events_alert": {"events_alert_pkey", "alert_unique_event_code"},
+    "outbox_outboxmessage": {
+        "outbox_outboxmessage_pkey",
+        "outbox_message_order",
+        "outbox_message_dead",
+    },
+    "notifications_notification": {
+        "notifications_notification_pkey",
+        "notification_unique_rule_event",
+        "notifications_notification_trigger_event_id_a0de224b",
+        "notification_user_type_time",
+        "notification_due",
+        "notification_user_history",
+    },
+    "notifications_decision": {
+        "notifications_decision_pkey",
+        "notifications_decision_notification_id_dcbf9458",
+        "decision_user_created_id",
+    },
+    "events_metricbucket": {"events_metricbucket_pkey", "metric_bucket_unique"},
+    "events_user": {"events_user_pkey", "user_unique_external_id", "user_unique_email_ci"},
+}
+
+
+def test_the_hot_tables_have_the_listed_indexes_and_no_other(db):
+    """An index added, or dropped, is one this module and the architecture's table account for."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY(%s)",
+            [list(HOT_TABLE_INDEXES)],
+        )
+        found: dict[str, set[str]] = {table: set() for table in HOT_TABLE_INDEXES}
+        for table, index in cursor.fetchall():
+            found[table].add(index)
+    assert found == HOT_TABLE_INDEXES
+
+
+def _planned_indexes(run: Callable[[], object]) -> set[str]:
+    """The indexes in the plans of the data statements `run` sends, each planned just before it
+    runs, on its own connection: under the settings it runs with (a SET LOCAL included)."""
+    used: set[str] = set()
+
+    def plan(execute, sql, params, many, context):
+        if _reads(sql) and not many:
+            with context["connection"].connection.cursor() as cursor:
+                nodes = plan_nodes_planned(cursor, sql, params)
+            used.update(node.index for node in nodes if node.index)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection), connection.execute_wrapper(plan):
+        run()
+    return used
+
+
+TABLE_ROWS = 20_000
+
+
+@pytest.fixture
+def every_hot_table(history, api_client):
+    """Besides the history: TABLE_ROWS users, notifications of user 1 (a tenth scheduled) with a
+    decision each, metrics messages (a hundredth dead-lettered, the first half claimed) and
+    metric buckets; none analyzed. A few rows would be read whole, whatever the indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_user (external_id, first_name, last_name, email, traits,"
+            " created_at, updated_at) SELECT 'seed_' || n, '', '', '', '{}', now(), now()"
+            " FROM generate_series(1, %s) AS n",
+            [TABLE_ROWS],
+        )
+        cursor.execute(
+            "INSERT INTO notifications_notification (user_id, rule, notification_type, channel,"
+            " private, trigger_event_id, trigger_occurred_at, status, reason, due_at, attempts,"
+            " last_error, subject, body, created_at, updated_at, rules_version)"
+            " SELECT 1, 'seed', 'seed', 'email', false, id, occurred_at,"
+            " CASE WHEN id %% 10 = 0 THEN 'scheduled' ELSE 'sent' END, '',"
+            " CASE WHEN id %% 10 = 0 THEN occurred_at END, 0, '', '', '', occurred_at,"
+            " occurred_at, 1"
+            " FROM events_event ORDER BY id LIMIT %s",
+            [TABLE_ROWS],
+        )
+        cursor.execute(
+            "INSERT INTO notifications_decision (notification_id, user_id, status, reason,"
+            " created_at, rules_version) SELECT id, user_id, status, '', created_at, 1"
+            " FROM notifications_notification"
+        )
+        cursor.execute(
+            "INSERT INTO outbox_outboxmessage (consumer, topic, subject_id, created_at, attempts,"
+            " last_error, dead_lettered_at) SELECT %s, 'event_stored', id, now(), 0, '',"
+            " CASE WHEN id %% 100 = 0 THEN now() END FROM events_event ORDER BY id LIMIT %s",
+            [CONSUMER_METRICS, TABLE_ROWS],
+        )
+        cursor.execute(
+            "INSERT INTO events_metricbucket (tenant_id, bucket_size, bucket_start, source,"
+            " event_type, count, amount_sum) SELECT 'default', 'minute',"
+            " %s::timestamptz + n * interval '1 minute', 'web', 'click', 1, 0"
+            " FROM generate_series(1, %s) AS n",
+            [SEEDED_FROM, TABLE_ROWS],
+        )
+    middle = OutboxMessage.objects.filter(subject_id__gte=TABLE_ROWS // 2).order_by("id").first()
+    OutboxCursor.objects.create(consumer=CONSUMER_METRICS, xid=middle.xid, id=middle.id)
+    assert api_client.post("/api/v1/events", _product_items(), format="json").status_code == 202
+
+
+def _post_event_again(client):
+    for _ in range(2):
+        assert client.post("/event", _transaction(NOW_T), format="json").status_code == 200
+
+
+def _audit(client):
+    user_audit(user="u_1", tenants=None, limit=10)
+
+
+def _events_of_tenant(client):
+    events_page(filters=EventFilters(tenant_ids=frozenset({"default"})), **_PAGE)
+
+
+def _events_of_tenant_source_and_type(client):
+    filters = EventFilters(tenant_ids=frozenset({"default"}), source="web", event_type="click")
+    events_page(filters=filters, **_PAGE)
+
+
+_PAGE = dict(page=None, page_size=10, cursor=None)
+
+
+def _history_window(client):
+    anchor = Event.objects.get(tenant_id="default", event_id=f"seed-{HISTORY - 1}")
+    store = UserEventHistory(user_id=1, anchor=anchor, user_traits={})
+    store.exists(
+        events=EventFilter(event_types=frozenset({"signup_completed"})),
+        start=anchor.occurred_at - timedelta(days=1),
+        end=anchor.occurred_at,
+    )
+
+
+def _notifications_evaluated(client):
+    product = Event.objects.filter(source="product").exclude(event_id__startswith="seed-")
+    with transaction.atomic():
+        notification_events_evaluate(event_ids=list(product.values_list("pk", flat=True)))
+
+
+def _notifications_due_claimed(client):
+    _due_claim(limit=10)
+
+
+def _decisions_of_one_notification(client):
+    """What the admin's page of a notification lists below it (DecisionInline)."""
+    notification = Notification.objects.order_by("id").first()
+    list(notification.decisions.order_by("created_at", "id"))
+
+
+def _metrics_page(client):
+    metrics_list(tenant_id="default", bucket_size="minute", page_size=10)
+
+
+def _event_log_claimed(client):
+    batch_take(EVENT_LOG.stream(CONSUMER_METRICS), size=100)
+
+
+def _product_event_log_claimed(client):
+    batch_take(PRODUCT_EVENT_LOG.stream(CONSUMER_NOTIFICATIONS), size=100)
+
+
+def _outbox_processed_until(client):
+    outbox_processed_until(consumer=CONSUMER_METRICS)
+
+
+# Each index of the hot tables that is not a primary key nor only a unique constraint, with a
+# named query that uses it: the code a request or a worker runs.
+INDEX_QUERIES: dict[str, Callable] = {
+    "event_unique_event_id": _post_event_again,
+    "event_user_time": _audit,
+    # Before the claims: they price sorts and scans out with SET LOCAL, which lasts to the end
+    # of the test's one transaction (in production, to the end of the claim's), and so would
+    # change the plan of the audit's user lookup.
+    "user_unique_external_id": _audit,
+    "event_user_type_time": _history_window,
+    "event_stream_type_time": _post_event_again,
+    "event_tenant_time": _events_of_tenant,
+    "event_tenant_source_type_time": _events_of_tenant_source_and_type,
+    "alert_unique_event_code": _post_event_again,
+    "outbox_message_order": _outbox_processed_until,
+    "outbox_message_dead": _metrics_page,
+    "notifications_notification_trigger_event_id_a0de224b": _notifications_evaluated,
+    "notification_user_type_time": _notifications_evaluated,
+    "notification_due": _notifications_due_claimed,
+    "notification_user_history": _audit,
+    "notifications_decision_notification_id_dcbf9458": _decisions_of_one_notification,
+    "decision_user_created_id": _audit,
+    "metric_bucket_unique": _metrics_page,
+    "event_log_order": _event_log_claimed,
+    "event_product_log_order": _product_event_log_claimed,
+}
+# Unique constraints no query reads through: each is there for what it refuses.
+ENFORCING_ONLY = {"notification_unique_rule_event", "user_unique_email_ci"}
+
+
+def test_each_index_is_a_primary_key_enforces_or_has_a_named_query(db):
+    listed = set().union(*HOT_TABLE_INDEXES.values())
+    accounted = {index for index in listed if index.endswith("_pkey")}
+    assert listed - accounted == set(INDEX_QUERIES) | ENFORCING_ONLY
+
+
+def test_each_named_query_uses_its_index(every_hot_table, api_client):
+    """An index its query no longer uses fails here: drop it, or name the query that does.
+
+    Dropped, an index a query needs fails the bounded plans above instead."""
+    unused = {
+        index: query.__name__
+        for index, query in INDEX_QUERIES.items()
+        if index not in _planned_indexes(lambda: query(api_client))
+    }
+    assert unused == {}

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from events.contracts import EventInput
 from events.ingestion import events_ingest
+from events.log import EVENT_LOG
 from outbox.batches import batch_claim, batch_failure_record
 from outbox.contracts import CONSUMER_METRICS
 from outbox.services import outbox_dead_letters_retry, outbox_process
@@ -117,7 +118,7 @@ def _metrics(api_client, tenant_id: str = "tenant_1") -> dict:
 def test_a_dead_lettered_event_is_reported_and_never_holds_as_of_back(api_client, settings):
     settings.OUTBOX_MAX_ATTEMPTS = 1
     events_ingest(events=[_events()[0]])
-    poison = batch_claim(CONSUMER_METRICS, size=1)
+    poison = batch_claim(EVENT_LOG.stream(CONSUMER_METRICS), size=1)
     batch_failure_record(batch_id=poison.pk, error=ValueError("refused"), rejected=True)
     after_the_event = timezone.now()
 

@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""POST /event as deployed, the worker running against the same web tier with it paused.
+
+On a fresh PostgreSQL database: the web tier under granian with the production worker count
+(`servers.PRODUCTION_WORKERS`), Redis as the Celery broker, and `celery worker` and `celery beat`
+as bench/deployed_load.py starts them (chDB for ClickHouse, so the worker's slots are threads).
+The worker tier is started once and stays up; runs alternate between it paused (SIGSTOP: its
+processes hold their connections but take no CPU, so the web tier has the box to itself) and it
+running, `--rounds` times each. Each run loads POST /event for `--duration` s at
+`--connections` connections with wrk (one user per connection), then resumes a paused worker
+and times, from the end of the load, until the outbox backlog is empty (looked at every 0.1 s
+through /healthz/status). It prints each run, then the medians: req/s, p99 and the drain, and
+the ratio of req/s with the worker running to req/s with it paused.
+
+    .venv/bin/python bench/deployed_throughput.py                 # 2 rounds x 20 s
+    .venv/bin/python bench/deployed_throughput.py --rounds 3 --duration 30
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import redis
+from deployed_load import (
+    backlog_drained_at,
+    deployment_prepare,
+    next_t,
+    worker_start,
+    worker_stop,
+)
+from event_throughput import service_env
+from servers import POSTGRES_URL, PRODUCTION_WORKERS, wrk_run, wsgi_server_start
+
+# How often the drain looks at the backlog: the goal is a drain within 1 s.
+DRAIN_POLL_SECONDS = 0.1
+
+
+def main() -> int:
+    args = _arguments()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
+    var_dir = Path(tempfile.mkdtemp(prefix="deployed-throughput-"))
+    database_url = f"{POSTGRES_URL}/{args.database}"
+    env = service_env(database_url) | {
+        "VAR_DIR": str(var_dir),
+        "CLICKHOUSE_URL": f"chdb://{var_dir / 'clickhouse'}",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": args.broker,
+    }
+    redis.Redis.from_url(args.broker).flushdb()
+    deployment_prepare(env, database_url, users=args.connections)
+    base = f"http://127.0.0.1:{args.port}"
+    with (var_dir / "web.log").open("ab") as access_log:
+        web = wsgi_server_start(
+            env,
+            server="granian",
+            app="midnite_test.wsgi",
+            port=args.port,
+            workers=args.workers,
+            output=access_log,
+        )
+    worker = []
+    results: dict[str, list[dict]] = {"paused": [], "running": []}
+    try:
+        worker = worker_start("broker", env, base)
+        _load(args, base, database_url, duration=3)  # warm-up: connections, caches, JIT-free
+        _drained(base)
+        for _ in range(args.rounds):
+            for state in results:
+                results[state].append(_run(args, base, database_url, worker, state))
+                print(_line(state, results[state][-1]), flush=True)
+    finally:
+        worker_stop(worker)
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        shutil.rmtree(var_dir / "clickhouse", ignore_errors=True)
+        print(f"the service's output: {var_dir}/web.log and worker-*.log")
+    _report(args, results)
+    return 0
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load per run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each kind, interleaved")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (users)")
+    parser.add_argument("--workers", type=int, default=PRODUCTION_WORKERS, help="granian's")
+    parser.add_argument("--port", type=int, default=8785)
+    parser.add_argument("--database", default="midnite_deployed_throughput")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/12", help="a Redis db to own")
+    return parser.parse_args()
+
+
+def _run(args, base: str, database_url: str, worker: list, state: str) -> dict:
+    """One run with the worker tier `state` (paused or running); the drain after it."""
+    if state == "paused":
+        _pause(worker, database_url)
+    try:
+        load = _load(args, base, database_url, duration=args.duration)
+    finally:
+        load_end = time.monotonic()
+        _signal(worker, signal.SIGCONT)
+    drained = _drained(base)
+    return {
+        "rps": load["rps"],
+        "p99_ms": load["p99_us"] / 1000,
+        "non_2xx": load["non_2xx"],
+        "errors": load["socket_errors"],
+        "drain_s": None if drained is None else drained - load_end,
+    }
+
+
+def _load(args, base: str, database_url: str, *, duration: int) -> dict:
+    env = {
+        **os.environ,
+        "BENCH_PATH": "/event",
+        "BENCH_FIRST_USER": "1",
+        "BENCH_FIRST_T": str(next_t(database_url)),
+    }
+    return wrk_run(url=f"{base}/event", connections=args.connections, duration=duration, env=env)
+
+
+def _drained(base: str) -> float | None:
+    return backlog_drained_at(base, every=DRAIN_POLL_SECONDS)
+
+
+def _pause(worker: list, database_url: str) -> None:
+    """Stop the worker tier between transactions: stopped inside one, it would hold its locks
+    (a user's row, which POST /event locks too) for the whole run."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as monitor:
+        while time.monotonic() < deadline:
+            _signal(worker, signal.SIGSTOP)
+            in_transaction = monitor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            ).fetchone()[0]
+            if not in_transaction:
+                return
+            _signal(worker, signal.SIGCONT)
+            time.sleep(0.05)
+    raise RuntimeError("the worker tier was never outside a transaction for 30 s")
+
+
+def _signal(processes: list, signum: int) -> None:
+    for process in processes:
+        process.send_signal(signum)
+
+
+def _line(state: str, result: dict) -> str:
+    drain = "not drained" if result["drain_s"] is None else f"{result['drain_s']:.2f} s"
+    return (
+        f"worker {state:8} {result['rps']:6.0f} req/s  p99 {result['p99_ms']:6.1f} ms  "
+        f"non-2xx {result['non_2xx']} errors {result['errors']}  drain {drain}"
+    )
+
+
+def _report(args, results: dict[str, list[dict]]) -> None:
+    print(
+        f"\nmachine: {os.cpu_count()} cores; granian {args.workers} workers; celery worker "
+        f"(threads, 2) and beat; wrk {args.connections} connections; median of {args.rounds} "
+        f"runs x {args.duration} s each"
+    )
+    medians = {}
+    for state, runs in results.items():
+        drains = [run["drain_s"] for run in runs]
+        medians[state] = {
+            "rps": statistics.median(run["rps"] for run in runs),
+            "p99_ms": statistics.median(run["p99_ms"] for run in runs),
+            "drain_s": None if None in drains else statistics.median(drains),
+        }
+        median = medians[state]
+        drain = "not drained" if median["drain_s"] is None else f"{median['drain_s']:.2f} s"
+        print(
+            f"worker {state:8} {median['rps']:6.0f} req/s  p99 {median['p99_ms']:6.1f} ms  "
+            f"drain after the load {drain}"
+        )
+    running, paused = medians["running"], medians["paused"]
+    print(
+        f"\nrunning / paused, req/s: {running['rps'] / paused['rps']:.2f} (goal >= 0.85); "
+        f"p99 running {running['p99_ms']:.1f} ms (goal < 50); drain running "
+        f"{running['drain_s'] if running['drain_s'] is None else round(running['drain_s'], 2)} s"
+        " (goal <= 1)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
