@@ -72,7 +72,7 @@ NOTIFICATION_DECISIONS = Counter(
 )
 RELAY_BATCH_MESSAGES = Histogram(
     "midnite_outbox_relay_batch_messages",
-    "Messages in each batch the relay shipped to ClickHouse.",
+    "Entries in each batch the relay shipped to ClickHouse: messages, or a table log's rows.",
     ["consumer"],
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
 )
