@@ -14,6 +14,7 @@ of the outbox are not kept here: `prometheus_collectors` reads them from the dat
 scrape asks. Imports no domain app (.importlinter): the apps import this.
 """
 
+import functools
 import os
 import socket
 import time
@@ -98,9 +99,13 @@ def http_request_observe(*, route: str, method: str, status: int, seconds: float
 
 def event_fast_path_observe(*, started: float) -> None:
     """Count a `POST /event` the fast path answered (200), `started` by time.perf_counter()."""
-    http_request_observe(
-        route=EVENT_ROUTE, method="POST", status=200, seconds=time.perf_counter() - started
-    )
+    _event_answered().observe(time.perf_counter() - started)
+
+
+@functools.cache
+def _event_answered() -> Histogram:
+    # The fast path's one series, looked up once: labels() alone is about half the cost.
+    return HTTP_REQUEST_SECONDS.labels(EVENT_ROUTE, "POST", "2xx")
 
 
 class PrometheusMiddleware:
