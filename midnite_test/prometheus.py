@@ -46,6 +46,10 @@ def _process_identifier() -> str:
 if MULTIPROC_DIR:
     os.makedirs(MULTIPROC_DIR, exist_ok=True)
     values.ValueClass = values.MultiProcessValue(_process_identifier)
+else:
+    # Set but empty means none: prometheus-client alone would write files to the working
+    # directory that no scrape reads.
+    values.ValueClass = values.MutexValue
 
 # The route of a request Django resolved no URL for (a 404, or refused before resolving).
 UNMATCHED_ROUTE = "<unmatched>"

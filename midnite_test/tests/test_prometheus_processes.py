@@ -249,3 +249,30 @@ def test_make_run_gives_its_processes_an_emptied_metrics_directory_under_var(tmp
 
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus")
     assert list((tmp_path / "prometheus").iterdir()) == []
+
+
+def test_an_empty_metrics_directory_setting_counts_in_the_process_and_writes_no_file(tmp_path):
+    count_and_scrape = (
+        "import django; django.setup()\n"
+        "from midnite_test.prometheus import ALERTS_RAISED, scrape_registry, scrape_text\n"
+        "ALERTS_RAISED.labels('30').inc()\n"
+        "print(scrape_text(scrape_registry()).decode())\n"
+    )
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": "",
+        "DJANGO_SETTINGS_MODULE": "midnite_test.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", count_and_scrape],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert 'midnite_alerts_raised_total{code="30"} 1.0' in done.stdout.splitlines()
+    assert list(tmp_path.iterdir()) == []
