@@ -2,14 +2,17 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-RUN mkdir -p var && useradd --system --home /app app && chown -R app /app/var
+# var/prometheus: every process's Prometheus counts, summed by a scrape (README, "Prometheus");
+# made here so a volume mounted on it is the app user's.
+RUN mkdir -p var/prometheus && useradd --system --home /app app && chown -R app /app/var
 USER app
 
 EXPOSE 8000

@@ -18,6 +18,7 @@ that is not a refusal is logged with its traceback and sent to Sentry, then Djan
 
 import io
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,6 +37,7 @@ from api_keys.throttles import THROTTLE_COUNTED, ApiKeyRateThrottle
 from midnite_test.errors import DomainError
 from midnite_test.middleware import REQUEST_ID_HEADER, request_id_bind
 from midnite_test.parsers import DEFAULT_MAX_BODY_BYTES, json_strict_loads
+from midnite_test.prometheus import event_fast_path_observe
 from users.models import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,7 @@ _REQUEST_ID = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 # (`request_id_bind`), the security and frame headers (`_security_headers`), and the rest,
 # which leave a key-authenticated, CSRF-exempt API request without a slash alone.
 MIRRORED_MIDDLEWARE = (
+    "midnite_test.prometheus.PrometheusMiddleware",
     "midnite_test.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -66,6 +69,7 @@ def transaction_fast_path(django_application: WSGIApp) -> WSGIApp:
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not _eligible(environ):
             return django_application(environ, start_response)
+        started = time.perf_counter()
         length = int(environ["CONTENT_LENGTH"])
         body = environ["wsgi.input"].read(length)
         request_id = request_id_bind(offered=environ.get(_REQUEST_ID, ""))
@@ -76,6 +80,7 @@ def transaction_fast_path(django_application: WSGIApp) -> WSGIApp:
             environ[_REQUEST_ID] = request_id
             return django_application(environ, start_response)
         status, headers, content = answered
+        event_fast_path_observe(started=started)
         start_response(status, headers)
         return [content]
 

@@ -21,6 +21,7 @@ from alerts.stream import TRANSACTION_TYPES, stream_q
 from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
+from midnite_test.prometheus import alerts_raised_count
 from outbox.contracts import CONSUMERS
 from outbox.services import outbox_log_appended, outbox_wake
 from rule_sets.active import rule_set_active
@@ -113,6 +114,7 @@ def _transaction_ingest_pipelined(
             event_pk=stored.pk, codes=codes, rules_version=active.version, created_at=now
         )
         pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
+        pipelined.on_commit.append(lambda: alerts_raised_count(codes))
         return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
     return pipelined_transaction_run(body)
@@ -145,6 +147,7 @@ def _transaction_ingest_plain(
     Alert.objects.bulk_create(
         [Alert(event=event, code=code, rules_version=active.version) for code in codes]
     )
+    transaction.on_commit(lambda: alerts_raised_count(codes))
     return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
 

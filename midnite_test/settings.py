@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so a request's time is the whole chain's (midnite_test/prometheus.py).
+    "midnite_test.prometheus.PrometheusMiddleware",
     "midnite_test.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -158,6 +160,9 @@ API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=1.0, cast=float)
 API_THROTTLE_RATE = config("API_THROTTLE_RATE", default="6000/min")
 # POST /event's plain case answered in front of Django's request cycle (alerts.fast_path).
 EVENT_FAST_PATH = config("EVENT_FAST_PATH", default=True, cast=bool)
+# GET /prometheus/metrics asks for `Authorization: Bearer <this>`; empty: open, for a scrape
+# endpoint served on a private network (README, "Prometheus").
+PROMETHEUS_SCRAPE_TOKEN = config("PROMETHEUS_SCRAPE_TOKEN", default="")
 
 
 def _cache(url: str) -> dict:

@@ -28,6 +28,7 @@ urlpatterns = [
     path("healthz/live", views.HealthLiveView.as_view(), name="health-live"),
     path("healthz/ready", views.HealthReadyView.as_view(), name="health-ready"),
     path("healthz/status", views.HealthStatusView.as_view(), name="health-status"),
+    path("prometheus/metrics", views.PrometheusScrapeView.as_view(), name="prometheus-metrics"),
     path("health", views.HealthLiveView.as_view()),
     path("ready", views.HealthReadyView.as_view()),
     path("admin/", admin.site.urls),

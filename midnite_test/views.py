@@ -1,6 +1,11 @@
-"""The health probes, GET /healthz/live and /healthz/ready; the operators' GET /healthz/status."""
+"""The health probes, GET /healthz/live and /healthz/ready; the operators' GET /healthz/status;
+Prometheus's GET /prometheus/metrics."""
+
+import hmac
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import View
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated
@@ -13,7 +18,10 @@ from api_keys.authentication import ApiKeyAuthentication
 from api_keys.exceptions import TenantForbidden
 from api_keys.permissions import is_staff_session
 from api_keys.selectors import tenants_allowed
+from midnite_test.exception_handler import error_body
 from midnite_test.health import readiness_check, status_report
+from midnite_test.prometheus import CONTENT_TYPE, scrape_registry, scrape_text
+from midnite_test.prometheus_collectors import OutboxCollector
 from midnite_test.serializers import (
     ErrorSerializer,
     HealthSerializer,
@@ -100,3 +108,34 @@ class HealthStatusView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(StatusSerializer(status_report()).data)
+
+
+class PrometheusScrapeView(View):
+    """GET /prometheus/metrics: every process's counters and the outbox's gauges, for Prometheus.
+
+    Open when PROMETHEUS_SCRAPE_TOKEN is empty (serve it on a private network, as the health
+    probes); else only to `Authorization: Bearer <token>`, 401 otherwise. Plain Django rather
+    than DRF: it answers in Prometheus's text format, is not part of the API and has no
+    throttle (Prometheus scrapes at its own pace).
+    """
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not _scrape_token_matches(request.headers.get("Authorization", "")):
+            body = error_body(
+                code="not_authenticated",
+                message="Send the scrape token: `Authorization: Bearer <PROMETHEUS_SCRAPE_TOKEN>`.",
+            )
+            response = JsonResponse(body, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="prometheus"'
+            return response
+        text = scrape_text(scrape_registry(OutboxCollector()))
+        return HttpResponse(text, content_type=CONTENT_TYPE)
+
+
+def _scrape_token_matches(authorization: str) -> bool:
+    token = settings.PROMETHEUS_SCRAPE_TOKEN
+    if not token:
+        return True
+    return hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
+from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
 from notifications.models import Decision, Notification
@@ -223,6 +224,7 @@ class _Batch:
             )
             for notification, reason in zip(self.notifications, self.reasons)
         )
+        notification_decisions_count((n.rule, n.status) for n in self.notifications)
 
 
 def _variables(event: Event, user: User, traits: dict) -> dict:

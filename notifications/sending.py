@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from events.history import UserEventHistory, event_record
+from midnite_test.prometheus import notification_decisions_count
 from notifications.channels import (
     DeliveryFailed,
     OutgoingMessage,
@@ -160,10 +161,10 @@ def _exhausted_fail(ids: list[int], *, now: datetime) -> None:
     error = "no outcome was recorded: the sender stopped or outlived its lease"
     failed = list(
         Notification.objects.filter(pk__in=ids).values_list(
-            "pk", "user_id", "attempts", "rules_version"
+            "pk", "user_id", "attempts", "rules_version", "rule"
         )
     )
-    for pk, _, attempts, _ in failed:
+    for pk, _, attempts, _, _ in failed:
         Notification.objects.filter(pk=pk).update(
             status=Notification.Status.FAILED,
             reason=f"failed after {attempts} attempt(s): {error}",
@@ -179,8 +180,9 @@ def _exhausted_fail(ids: list[int], *, now: datetime) -> None:
             rules_version=rules_version,
             created_at=now,
         )
-        for pk, user_id, attempts, rules_version in failed
+        for pk, user_id, attempts, rules_version, _ in failed
     )
+    notification_decisions_count((rule, Notification.Status.FAILED) for *_, rule in failed)
     log.warning("notifications.attempts_exhausted", notification_ids=ids)
 
 
@@ -349,3 +351,4 @@ def _outcome_record(outcome: _Outcome) -> None:
         rules_version=notification.rules_version,
         created_at=now,
     )
+    notification_decisions_count([(notification.rule, outcome.status)])

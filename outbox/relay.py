@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from midnite_test.prometheus import relay_batch_observe
 from outbox.analytics import EventLogBlock, batch_columns_build
 from outbox.analytics_copy import batch_render
 from outbox.batches import (
@@ -182,14 +183,16 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) ->
         batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)
         raise BatchFailed from exc
     now = timezone.now()
+    seconds, lag = time.monotonic() - started, (now - (block.oldest or now)).total_seconds()
     log.info(
         "outbox.batch_shipped",
         consumer=consumer,
         batch_id=str(batch_id),
         size=block.size,
-        duration_ms=round((time.monotonic() - started) * 1000, 1),
-        lag_s=round((now - (block.oldest or now)).total_seconds(), 3),
+        duration_ms=round(seconds * 1000, 1),
+        lag_s=round(lag, 3),
     )
+    relay_batch_observe(consumer=consumer, size=block.size, seconds=seconds, lag_seconds=lag)
     return block.size
 
 
