@@ -36,6 +36,7 @@ from deployed_load import (
     worker_stop,
 )
 from event_throughput import service_env
+from process_cpu import cpu_seconds, cpu_spent, postgres_backends, process_tree
 from servers import POSTGRES_URL, PRODUCTION_WORKERS, wrk_run, wsgi_server_start
 
 # How often the drain looks at the backlog: the goal is a drain within 1 s.
@@ -74,7 +75,7 @@ def main() -> int:
         _drained(base)
         for _ in range(args.rounds):
             for state in results:
-                results[state].append(_run(args, base, database_url, worker, state))
+                results[state].append(_run(args, base, database_url, web, worker, state))
                 print(_line(state, results[state][-1]), flush=True)
     finally:
         worker_stop(worker)
@@ -98,22 +99,38 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _run(args, base: str, database_url: str, worker: list, state: str) -> dict:
-    """One run with the worker tier `state` (paused or running); the drain after it."""
+def _run(args, base: str, database_url: str, web, worker: list, state: str) -> dict:
+    """One run with the worker tier `state` (paused or running); the drain after it. The CPU
+    per request of the web tier, the worker tier and PostgreSQL's backends is counted from the
+    start of the load to the end of the drain, so a paused worker's catching up counts too."""
     if state == "paused":
         _pause(worker, database_url)
-    try:
-        load = _load(args, base, database_url, duration=args.duration)
-    finally:
-        load_end = time.monotonic()
-        _signal(worker, signal.SIGCONT)
-    drained = _drained(base)
+    with psycopg.connect(database_url, autocommit=True) as monitor:
+        tiers = {
+            "web": process_tree(web.pid),
+            "worker": [pid for process in worker for pid in process_tree(process.pid)],
+        }
+        before = {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
+        before["postgres"] = cpu_seconds(postgres_backends(monitor))
+        try:
+            load = _load(args, base, database_url, duration=args.duration)
+        finally:
+            load_end = time.monotonic()
+            _signal(worker, signal.SIGCONT)
+        drained = _drained(base)
+        after = {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
+        after["postgres"] = cpu_seconds(postgres_backends(monitor))
+    requests = max(load["requests"], 1)
     return {
         "rps": load["rps"],
         "p99_ms": load["p99_us"] / 1000,
         "non_2xx": load["non_2xx"],
         "errors": load["socket_errors"],
         "drain_s": None if drained is None else drained - load_end,
+        **{
+            f"{tier}_cpu_ms": 1000 * cpu_spent(before[tier], after[tier]) / requests
+            for tier in after
+        },
     }
 
 
@@ -158,7 +175,9 @@ def _line(state: str, result: dict) -> str:
     drain = "not drained" if result["drain_s"] is None else f"{result['drain_s']:.2f} s"
     return (
         f"worker {state:8} {result['rps']:6.0f} req/s  p99 {result['p99_ms']:6.1f} ms  "
-        f"non-2xx {result['non_2xx']} errors {result['errors']}  drain {drain}"
+        f"non-2xx {result['non_2xx']} errors {result['errors']}  drain {drain}  CPU per request:"
+        f" web {result['web_cpu_ms']:.2f} ms, worker {result['worker_cpu_ms']:.2f} ms,"
+        f" PostgreSQL {result['postgres_cpu_ms']:.2f} ms"
     )
 
 
@@ -175,12 +194,18 @@ def _report(args, results: dict[str, list[dict]]) -> None:
             "rps": statistics.median(run["rps"] for run in runs),
             "p99_ms": statistics.median(run["p99_ms"] for run in runs),
             "drain_s": None if None in drains else statistics.median(drains),
+            **{
+                key: statistics.median(run[key] for run in runs)
+                for key in ("web_cpu_ms", "worker_cpu_ms", "postgres_cpu_ms")
+            },
         }
         median = medians[state]
         drain = "not drained" if median["drain_s"] is None else f"{median['drain_s']:.2f} s"
         print(
             f"worker {state:8} {median['rps']:6.0f} req/s  p99 {median['p99_ms']:6.1f} ms  "
-            f"drain after the load {drain}"
+            f"drain after the load {drain}  CPU per request: web {median['web_cpu_ms']:.2f} ms,"
+            f" worker {median['worker_cpu_ms']:.2f} ms,"
+            f" PostgreSQL {median['postgres_cpu_ms']:.2f} ms"
         )
     running, paused = medians["running"], medians["paused"]
     print(

@@ -24,9 +24,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
+from process_cpu import cpu_seconds, cpu_spent, postgres_backends, process_tree
 from servers import (
     POSTGRES_URL,
     PRODUCTION_WORKERS,
@@ -38,7 +38,6 @@ from servers import (
 
 HISTORY_LONG = 100_000
 HISTORY_SHORT = 10
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -166,9 +165,9 @@ def _measure(args, run: Run, servers, database_url: str, *, duration: int) -> di
     """Load `run` for `duration` s; return wrk's figures and the CPU spent per request."""
     with psycopg.connect(database_url, autocommit=True) as monitor:
         first_t = _latest_t(monitor) + 1
-        server_pids = [pid for server in servers for pid in _process_tree(server.pid)]
-        workers_before = _cpu_seconds(server_pids)
-        postgres_before = _cpu_seconds(_backends(monitor))
+        server_pids = [pid for server in servers for pid in process_tree(server.pid)]
+        workers_before = cpu_seconds(server_pids)
+        postgres_before = cpu_seconds(postgres_backends(monitor))
         env = {
             **os.environ,
             "BENCH_PATH": run.path,
@@ -178,11 +177,12 @@ def _measure(args, run: Run, servers, database_url: str, *, duration: int) -> di
         }
         url = f"http://127.0.0.1:{run.port}{run.path}"
         result = wrk_run(url=url, connections=args.concurrency, duration=duration, env=env)
-        workers = _cpu_seconds(server_pids)
-        postgres = _cpu_seconds(_backends(monitor))
+        workers = cpu_seconds(server_pids)
+        postgres = cpu_seconds(postgres_backends(monitor))
+        result["alerts_per_event"] = _alerts_per_event(monitor, first_t=first_t)
     requests = max(result["requests"], 1)
-    result["worker_cpu_ms"] = 1000 * _spent(workers_before, workers) / requests
-    result["postgres_cpu_ms"] = 1000 * _spent(postgres_before, postgres) / requests
+    result["worker_cpu_ms"] = 1000 * cpu_spent(workers_before, workers) / requests
+    result["postgres_cpu_ms"] = 1000 * cpu_spent(postgres_before, postgres) / requests
     return result
 
 
@@ -192,47 +192,17 @@ def _latest_t(connection: psycopg.Connection) -> int:
     return int(row.fetchone()[0])
 
 
-def _backends(connection: psycopg.Connection) -> list[int]:
-    """Return the pids of the other PostgreSQL backends connected to this database."""
-    rows = connection.execute(
-        "SELECT pid FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    )
-    return [pid for (pid,) in rows]
-
-
-def _process_tree(root: int) -> list[int]:
-    """Return `root` and every process descended from it."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(children.get(pid, []))
-    return tree
-
-
-def _cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """Return the user + system CPU seconds each live process in `pids` has used."""
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return used
-
-
-def _spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """Return the CPU seconds spent between two readings (a new process from zero)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+def _alerts_per_event(connection: psycopg.Connection, *, first_t: int) -> float:
+    """Return the alerts stored per event stored since `first_t` (the run's), 0 when none:
+    the floor and the service must raise the same alerts for the same mix."""
+    row = connection.execute(
+        "SELECT count(DISTINCT e.id), count(a.id) FROM events_event e "
+        "LEFT JOIN events_alert a ON a.event_id = e.id "
+        "WHERE e.tenant_id = 'default' AND e.occurred_at >= to_timestamp(%s)",
+        [first_t],
+    ).fetchone()
+    events, alerts = row
+    return alerts / events if events else 0.0
 
 
 def _report(args, results: dict[str, list[dict]]) -> None:
@@ -243,7 +213,7 @@ def _report(args, results: dict[str, list[dict]]) -> None:
     )
     print(
         f"{'run':46} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'worker CPU':>11} "
-        f"{'PG CPU':>7} {'non-2xx':>8} {'errors':>7}"
+        f"{'PG CPU':>7} {'alerts/ev':>9} {'non-2xx':>8} {'errors':>7}"
     )
     medians = {}
     for label, runs in results.items():
@@ -252,7 +222,8 @@ def _report(args, results: dict[str, list[dict]]) -> None:
         print(
             f"{label:46} {median['rps']:7.0f} {median['p50_us'] / 1000:7.2f} "
             f"{median['p99_us'] / 1000:7.2f} {median['worker_cpu_ms']:8.2f} ms "
-            f"{median['postgres_cpu_ms']:4.2f} ms {sum(r['non_2xx'] for r in runs):8d} "
+            f"{median['postgres_cpu_ms']:4.2f} ms {median['alerts_per_event']:9.3f} "
+            f"{sum(r['non_2xx'] for r in runs):8d} "
             f"{sum(r['socket_errors'] for r in runs):7d}"
         )
     _liveness, floor, short, long_ = medians.values()

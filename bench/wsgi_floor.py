@@ -1,15 +1,16 @@
 """The floor POST /event is measured against: a bare WSGI app doing the same writes.
 
 No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user, the conditional
-insert of the event and its outbox rows, and the default rules' history questions for its type
-(alerts.pipeline and alerts.planned_history, copied as text so nothing of the service is
-imported), one sync; then the default rules (config/alert_rules.yml) decided in a few lines of
-plain Python from the answers, and in the second round trip the alerts and their outbox rows
-(as `transaction_alerts_queue` writes them) with the COMMIT. So it writes what the service
-writes, alerts included, and answers with the same codes; what it leaves out is the framework:
-Django, the rule engine, serializers, and the read of the active version of the alert rules
-(issue 18: one more SELECT in the service's first round trip, counted against the service).
-Serve it with `bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
+insert of the event, and the default rules' history questions for its type (alerts.pipeline and
+alerts.planned_history, copied as text so nothing of the service is imported), one sync; then
+the default rules (config/alert_rules.yml) decided in a few lines of plain Python from the
+answers, and in the second round trip the alerts (as `transaction_alerts_queue` writes them,
+under rules version 1) with the COMMIT. So it writes what the service writes: the event and its
+alerts, no outbox row (the consumers read the event table, issue 20), and answers with the same
+codes; what it leaves out is the framework: Django, the rule engine, serializers, and the read
+of the active version of the alert rules (a join in the service's statement that locks the
+user, counted against the service). Serve it with `bench/event_throughput.py`, which passes
+DATABASE_URL; never served otherwise.
 """
 
 import json
@@ -20,22 +21,15 @@ from decimal import Decimal
 
 import psycopg
 
-_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR UPDATE"
+_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
 _EVENT_INSERT = """
-    WITH new AS (
-        INSERT INTO events_event
-            (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-             user_traits, received_at)
-        SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
-        WHERE COALESCE(GREATEST(LATEST_OF_TYPE, LATEST_OF_TYPE), '-infinity') < %s
-        ON CONFLICT (tenant_id, event_id) DO NOTHING
-        RETURNING id
-    ), published AS (
-        INSERT INTO outbox_outboxmessage
-            (consumer, topic, subject_id, created_at, attempts, last_error)
-        SELECT consumer, %s, new.id, %s, 0, '' FROM new CROSS JOIN unnest(%s::text[]) AS consumer
-    )
-    SELECT id FROM new
+    INSERT INTO events_event
+        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+         user_traits, received_at)
+    SELECT %s, %s, %s, %s, %s, %s, %s, '{}', '{}', %s
+    WHERE COALESCE(GREATEST(LATEST_OF_TYPE, LATEST_OF_TYPE), '-infinity') < %s
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING id
 """
 _STREAM = "tenant_id = 'default' AND source = 'transactions'"
 _EVENT_INSERT = _EVENT_INSERT.replace(
@@ -61,18 +55,11 @@ _DEPOSITS_SUM = (
     "AND occurred_at BETWEEN %s AND %s)) AS matching"
 )
 _TYPES = ["deposit", "withdraw"]
-_CONSUMERS = ["analytics", "metrics"]
 _ALERTS_INSERT = """
-    WITH alert AS (
-        INSERT INTO events_alert (event_id, code, created_at)
-        SELECT %s, code, %s FROM unnest(%s::int[]) AS code
-    )
-    INSERT INTO outbox_outboxmessage (consumer, topic, payload, created_at, attempts, last_error)
-    SELECT consumer, %s, message.payload::jsonb, %s, 0, ''
-    FROM unnest(%s::text[]) WITH ORDINALITY AS message (payload, position)
-    CROSS JOIN unnest(%s::text[]) AS consumer
-    ORDER BY message.position
+    INSERT INTO events_alert (event_id, code, rules_version, created_at)
+    SELECT %s, code, %s, %s FROM unnest(%s::int[]) AS code
 """
+_RULES_VERSION = 1
 _WINDOW = timedelta(seconds=30)
 
 _local = threading.local()
@@ -114,9 +101,6 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
                 user_id,
                 _TYPES[1],
                 occurred_at,
-                "event_stored",
-                now,
-                _CONSUMERS,
             ],
         )
         if event_type == "deposit":
@@ -140,7 +124,7 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
         answers = [cursor.fetchall() for cursor in asked]
         codes = None if row is None else _codes(event_type, amount, answers)
         if codes:
-            _alerts_insert(connection, event_pk=row[0], user_id=user_id, t=t, codes=codes)
+            _alerts_insert(connection, event_pk=row[0], codes=codes)
         connection.execute("COMMIT")
     return codes
 
@@ -157,29 +141,9 @@ def _codes(event_type: str, amount: Decimal, answers: list[list[tuple]]) -> list
     return [code for code, raised in ((1100, amount > 100), (30, withdraws)) if raised]
 
 
-def _alerts_insert(
-    connection: psycopg.Connection, *, event_pk: int, user_id: int, t: int, codes: list[int]
-) -> None:
-    """Queue the alerts and one analytics message each, as the service writes them."""
-    now = datetime.now(tz=UTC)
-    occurred_at = datetime.fromtimestamp(t, tz=UTC).isoformat()
-    event_id = f"txn:{user_id}:{t}"
-    payloads = [
-        json.dumps(
-            {
-                "key": f"alert:default:{event_id}:{code}",
-                "event_type": "alert_raised",
-                "occurred_at": occurred_at,
-                "tenant_id": "default",
-                "user_id": user_id,
-                "context": {"code": code, "event_id": event_id},
-            }
-        )
-        for code in codes
-    ]
-    connection.execute(
-        _ALERTS_INSERT, [event_pk, now, codes, "alert_raised", now, payloads, ["analytics"]]
-    )
+def _alerts_insert(connection: psycopg.Connection, *, event_pk: int, codes: list[int]) -> None:
+    """Queue the alerts, as the service writes them; analytics reads them with their event."""
+    connection.execute(_ALERTS_INSERT, [event_pk, _RULES_VERSION, datetime.now(tz=UTC), codes])
 
 
 def application(environ, start_response):

@@ -49,25 +49,35 @@ class BatchFailed(Exception):
 def batches_work(
     *,
     ship_next: Callable[[], int | None],
-    claim_next: Callable[[], bool],
+    claim_next: Callable[[], bool | None],
     deadline: float | None,
     clock: Callable[[], float],
 ) -> RelayReport:
-    """Ship due batches, claiming new ones when none is due, until none is left.
+    """Ship due batches, claiming new ones when none is due, until it has caught up.
 
     `ship_next` ships one due batch and returns its size (None when none is due; raises
-    BatchFailed after recording a failure), `claim_next` claims one and says whether there
-    was anything to claim. Stops between batches once `clock()` passes `deadline`.
+    BatchFailed after recording a failure), `claim_next` claims one and says whether it was
+    full (None: there was nothing to claim). Stops between batches once `clock()` passes
+    `deadline`, and once the batches due are shipped after a claim that was not full: it took
+    everything committed below the horizon, so what commits from then on is the next run's (its
+    commit sends a wake-up). Under a steady trickle of commits a run so ends instead of claiming
+    a few rows at a time for as long as the trickle lasts: each claim and ship costs the same
+    whether it takes 5 rows or 500 (docs/BENCHMARKS.md, "Issue 20 merged").
     """
     batches = messages = 0
+    caught_up = False
     while deadline is None or clock() < deadline:
         try:
             shipped = ship_next()
         except BatchFailed:
             return RelayReport(batches=batches, messages=messages, failed=True)
         if shipped is None:
-            if not claim_next():
+            if caught_up:
                 break
+            full = claim_next()
+            if full is None:
+                break
+            caught_up = not full
             continue
         batches += 1
         messages += shipped

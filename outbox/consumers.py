@@ -37,7 +37,8 @@ HANDLERS: dict[str, Handler] = {}
 
 
 def outbox_consume(*, consumer: str, max_seconds: float | None = None) -> RelayReport:
-    """Hand `consumer`'s messages to its handler in batches until none is left.
+    """Hand `consumer`'s messages to its handler in batches until it has caught up
+    (outbox.batches.batches_work).
 
     Its table logs' rows too, each a stream of its own (outbox.logs). Safe to run in any
     number of processes at once (SKIP LOCKED on the batches). A consumer with no handler
@@ -72,8 +73,11 @@ SMALLEST_BATCH_SIZE = 100
 _rates: dict[str, float] = {}
 
 
-def _claim(consumer: str) -> bool:
-    return batch_claim(consumer, size=_batch_size(consumer)) is not None
+def _claim(consumer: str) -> bool | None:
+    """Claim a batch; return whether it was full (None: there was nothing to claim)."""
+    size = _batch_size(consumer)
+    batch = batch_claim(consumer, size=size)
+    return None if batch is None else batch.size >= size
 
 
 def _batch_size(consumer: str) -> int:

@@ -52,7 +52,7 @@ SHIP_LEASE = timedelta(minutes=2)
 def outbox_relay(
     *, consumer: str = CONSUMER_ANALYTICS, max_seconds: float | None = None
 ) -> RelayReport:
-    """Ship `consumer`'s due batches, claiming new ones, until none is left.
+    """Ship `consumer`'s due batches, claiming new ones, until it has caught up (outbox.batches).
 
     Stops early after `max_seconds` (between batches), so a worker under steady load still
     gets to its other tasks. A failed batch ends the run: it is retried when due (capped
@@ -103,8 +103,9 @@ class _Claims:
         # None for a batch PostgreSQL would not render, so its ship does not try again.
         self.loaded: dict[UUID, EventLogBlock | None] = {}
 
-    def next(self) -> bool:
-        """Claim a batch (or take the next one claimed ahead); return whether there was one."""
+    def next(self) -> bool | None:
+        """Claim a batch (or take the next one claimed ahead); return whether it was full (None:
+        there was none)."""
         if self.pending:
             batch, block = self.pending.popleft().result()
             if batch is not None:
@@ -114,7 +115,7 @@ class _Claims:
         else:
             batch = batch_claim(self.consumer, size=settings.OUTBOX_BATCH_SIZE)
         self.backlog = batch is not None and batch.size >= settings.OUTBOX_BATCH_SIZE
-        return batch is not None
+        return None if batch is None else self.backlog
 
     def ahead(self) -> None:
         """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog.

@@ -23,7 +23,12 @@ from outbox.horizon import cursors_ahead
 from outbox.logs import STREAMS, dead_letters_of, stream_register
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
-from outbox.worker_channel import task_send, wakeups_release, wakeups_reserve
+from outbox.worker_channel import (
+    WAKEUP_DELAY_SECONDS,
+    task_send,
+    wakeups_release,
+    wakeups_reserve,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -169,7 +174,8 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
     consumers (`outbox.outbox_process_many`); consumers asked for in between are owed and go
     with the next message sent. A consumer whose wake-up is still pending in the broker's
     queue is left out (outbox.worker_channel.wakeups_reserve), so the queue holds at most one
-    per consumer however many requests commit. Only a wake-up: what it does not send (still
+    per consumer however many requests commit; it runs WAKEUP_DELAY_SECONDS after it is sent,
+    so the commits meanwhile go with it. Only a wake-up: what it does not send (still
     owed when no later commit comes, or the broker is down) is processed by the periodic
     sweep instead. A failed send is one attempt (outbox.worker_channel.task_send). Never
     raises.
@@ -186,7 +192,7 @@ def outbox_wake(*, consumers: Sequence[str]) -> None:
     try:
         reserved = wakeups_reserve(owed)
         if reserved:
-            task_send(_wake_task, args=(reserved,))
+            task_send(_wake_task, args=(reserved,), countdown=WAKEUP_DELAY_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep covers it
         log.warning("outbox.wakeup_failed", consumers=owed, error=type(exc).__name__)
         _reserved_release(reserved)

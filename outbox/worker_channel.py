@@ -33,10 +33,19 @@ log = structlog.get_logger(__name__)
 # and one that waits longer than this in a backed-up queue lets one more be sent.
 WAKEUP_PENDING_SECONDS = 30
 _PENDING_KEY = "wakeup-pending:{}"
+# A wake-up through the broker runs this long after it is sent: the commits meanwhile find it
+# pending and are coalesced into it, so under load a consumer claims a batch a few times a
+# second, not as often as a worker can run it (each claim and ship costs the worker and
+# PostgreSQL the same whether it takes 5 events or 500; docs/BENCHMARKS.md, "Issue 20 merged").
+# Within the 1 s of the periodic sweep, which bounds the latency anyway.
+WAKEUP_DELAY_SECONDS = 0.2
 
 
-def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) -> None:
-    """Ask a worker to run `task` with `args` now; raise OSError or the broker's error if it can't.
+def task_send(
+    task: Task, *, args: Sequence = (), task_id: str | None = None, countdown: float | None = None
+) -> None:
+    """Ask a worker to run `task` with `args` now, or `countdown` s from now through the broker
+    (the embedded worker runs it now); raise OSError or the broker's error if it can't.
 
     Never waits: one connection attempt to the broker (CELERY_BROKER_TRANSPORT_OPTIONS), or one
     non-blocking datagram to the embedded worker. A request without `task_id` that finds the
@@ -44,7 +53,7 @@ def task_send(task: Task, *, args: Sequence = (), task_id: str | None = None) ->
     """
     path = settings.EMBEDDED_WORKER_SOCKET
     if not path:
-        task.apply_async(args=tuple(args), task_id=task_id, retry=False)
+        task.apply_async(args=tuple(args), task_id=task_id, countdown=countdown, retry=False)
         return
     request = json.dumps({"task": task.name, "args": list(args), "id": task_id}).encode()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:

@@ -4,6 +4,7 @@ import base64
 import json
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -17,6 +18,7 @@ from outbox.consumers import HANDLERS
 from outbox.services import outbox_consumer_register, outbox_publish, outbox_wake
 from outbox.tasks import outbox_process_many_task, outbox_wakeup_task
 from outbox.tests.conftest import broker_unreachable, record
+from outbox.worker_channel import WAKEUP_DELAY_SECONDS
 
 
 @pytest.mark.django_db(transaction=True)
@@ -91,6 +93,18 @@ def test_one_commit_to_three_consumers_sends_one_message_for_them_all(broker, se
     assert sent(broker) == [
         ("outbox.outbox_process_many", [["analytics", "metrics", "notifications"]])
     ]
+
+
+def test_a_wake_up_runs_after_a_delay_that_coalesces_the_commits_meanwhile(broker):
+    before = datetime.now(tz=UTC)
+    outbox_wake(consumers=[CONSUMER_ANALYTICS])
+    after = datetime.now(tz=UTC)
+    outbox_wake(consumers=[CONSUMER_ANALYTICS])  # while it waits: no second message
+
+    (message,) = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
+    eta = datetime.fromisoformat(message["headers"]["eta"])
+    delay = timedelta(seconds=WAKEUP_DELAY_SECONDS)
+    assert before + delay <= eta <= after + delay
 
 
 def test_consumers_asked_for_within_the_interval_go_with_the_next_message(broker, settings):
