@@ -6,38 +6,19 @@ Playwright's sync API runs an asyncio loop in the test's thread, where Django re
 calls: store rows through `off_the_event_loop`.
 """
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+from midnite_test.tests.browser import CHROMIUM, LAPTOP, PHONE, off_the_event_loop  # noqa: F401
+
 # Generous for a shared machine: the pages poll every few seconds.
 APPEARS_WITHIN_MS = 20_000
 STAFF_PASSWORD = "s3cret-console-pass"
-
-T = TypeVar("T")
-
-
-def off_the_event_loop(store: Callable[[], T]) -> T:
-    """Run `store` in a thread of its own (with its own connection) and return its result."""
-
-    def run() -> T:
-        try:
-            return store()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def staff_user_create(username: str, *, permissions: tuple[str, ...] = ()):

@@ -20,7 +20,7 @@ from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
 from events.models import Event
-from notifications.tests.audit.test_audit_page import CHROMIUM, LAPTOP, _off_the_event_loop
+from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
 from rule_sets.services import rule_set_version_create
@@ -129,7 +129,7 @@ def _console(live_server, username: str, *, expected_failures: set[str]) -> Iter
 def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_next_event(
     live_server, api_key, stored_withdrawals, backtest_worker
 ):
-    _off_the_event_loop(lambda: _staff("risk-lead", may_change=True))
+    off_the_event_loop(lambda: _staff("risk-lead", may_change=True))
     versions_url = f"{live_server.url}/api/v1/rules/alerts/versions"
 
     with _console(live_server, "risk-lead", expected_failures={versions_url}) as page:
@@ -142,8 +142,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
         expect(errors.locator("dd[data-field=field]")).to_have_text("condition.value")
         expect(errors.locator("dd[data-field=line]")).to_have_text("14")
         assert (
-            _off_the_event_loop(lambda: RuleSetVersion.objects.filter(kind=KIND_ALERTS).count())
-            == 1
+            off_the_event_loop(lambda: RuleSetVersion.objects.filter(kind=KIND_ALERTS).count()) == 1
         )
 
         # The good one: stored as v2, a draft, and chosen for the backtest.
@@ -166,7 +165,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
         page.click("#backtest-submit")
         expect(page.locator("#backtest-status")).to_contain_text("Done", timeout=APPEARS_WITHIN_MS)
         assert page.eval_on_selector("#backtest-progress", "bar => bar.value") == 1
-        added = _off_the_event_loop(
+        added = off_the_event_loop(
             lambda: Event.objects.filter(
                 event_type="withdraw", amount__gt=50, amount__lte=100
             ).count()
@@ -213,7 +212,7 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
         _staff("on-call", may_change=False)
         rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
 
-    _off_the_event_loop(store)
+    off_the_event_loop(store)
     activate_url = f"{live_server.url}/api/v1/rules/alerts/versions/2/activate"
 
     with _console(live_server, "on-call", expected_failures={activate_url}) as page:
@@ -242,7 +241,7 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
         )
 
     assert forced == [403, "permission_denied"]
-    active = _off_the_event_loop(
+    active = off_the_event_loop(
         lambda: RuleSetVersion.objects.get(kind=KIND_ALERTS, status="active").version
     )
     assert active == 1

@@ -5,43 +5,22 @@ page polls its JSON every second; each test waits with Playwright's `expect`, ne
 """
 
 import re
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
+from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
 from notifications.tests.audit.staff import staff_create
 from notifications.tests.audit.story import decision_store, event_store
 from outbox.contracts import CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
 from users.models import User
 
-CHROMIUM = "/usr/bin/chromium"
-# The narrowest screen the page is laid out for: a laptop's.
-LAPTOP = {"width": 1280, "height": 800}
 # Generous for a shared CI machine: the page polls every second.
 APPEARS_WITHIN_MS = 5_000
-
-
-def _off_the_event_loop(store: Callable[[], object]) -> object:
-    """Run `store` in a thread of its own and return its result.
-
-    Playwright's sync API keeps an asyncio loop running in the test's thread, and Django
-    refuses database calls there (SynchronousOnlyOperation).
-    """
-
-    def run() -> object:
-        try:
-            return store()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 @pytest.fixture
@@ -101,7 +80,7 @@ def test_a_new_event_and_its_decision_appear_on_the_open_page(audit_page, settin
         assert response.status_code == 202
         outbox_process(consumer=CONSUMER_NOTIFICATIONS)
 
-    _off_the_event_loop(send_and_decide)
+    off_the_event_loop(send_and_decide)
 
     expect(audit_page.locator("#recent-events")).to_contain_text(
         "payment_failed", timeout=APPEARS_WITHIN_MS
@@ -117,9 +96,7 @@ def test_markup_in_a_new_event_shows_as_text_and_never_runs(audit_page, ada):
     script = "<script>window.injected = 1</script>"
     image = '<img src="x" onerror="window.injected = 2">'
 
-    _off_the_event_loop(
-        lambda: event_store(user=ada, event_type=image, properties={"note": script})
-    )
+    off_the_event_loop(lambda: event_store(user=ada, event_type=image, properties={"note": script}))
 
     expect(audit_page.locator("#recent-events")).to_contain_text(script, timeout=APPEARS_WITHIN_MS)
     expect(audit_page.locator("#recent-events")).to_contain_text(image)
@@ -148,7 +125,7 @@ def test_long_ids_and_errors_wrap_within_a_laptops_width(audit_page, ada):
             reason=f"failed after 5 attempt(s): {error}",
         )
 
-    _off_the_event_loop(store)
+    off_the_event_loop(store)
 
     expect(audit_page.locator("#notification-history")).to_contain_text(
         event_id, timeout=APPEARS_WITHIN_MS
@@ -179,7 +156,7 @@ def test_content_hash_ids_stay_within_a_laptops_width_and_can_be_copied(audit_pa
             event.save(update_fields=["event_id"])
             decision_store(event=event, rule=f"rule_{number}", status="suppressed", reason="ok")
 
-    _off_the_event_loop(store)
+    off_the_event_loop(store)
 
     history = audit_page.locator("#notification-history")
     expect(history).to_contain_text(f"{hashed[:-1]}2", timeout=APPEARS_WITHIN_MS)
