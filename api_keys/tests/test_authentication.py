@@ -20,7 +20,13 @@ OPEN_PATHS = {
     "/docs/schema",
     "/api/schema/",
 }
-KEYED_ROUTES = [(method, path) for method, path in api_routes() if path not in OPEN_PATHS]
+# The console's JSON serves staff sessions, never keys: console/tests check who it refuses.
+CONSOLE = "/console/"
+KEYED_ROUTES = [
+    (method, path)
+    for method, path in api_routes()
+    if path not in OPEN_PATHS and not path.startswith(CONSOLE)
+]
 OPEN_ROUTES = [(method, path) for method, path in api_routes() if path in OPEN_PATHS]
 
 
