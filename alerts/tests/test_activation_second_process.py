@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from alerts.tests.api.test_event_rules_versions import LOWER_THRESHOLD
+from midnite_test.tests.waiting import wait_until
 from rule_sets.models import KIND_ALERTS
 from rule_sets.services import rule_set_version_activate
 from users.services import demo_users_ensure
@@ -58,15 +59,17 @@ def server(live_database_url) -> Iterator[int]:
 
 
 def _wait_ready(process: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not answer within {START_SECONDS} s")
+    if not wait_until(lambda: _live(process, port), seconds=START_SECONDS):
+        pytest.fail(f"the server did not answer within {START_SECONDS} s")
+
+
+def _live(process: subprocess.Popen, port: int) -> bool:
+    assert process.poll() is None, "the server exited"
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 _t = count(1)

@@ -4,7 +4,6 @@ PostgreSQL only (not in the SQLite API pass): SQLite renders nothing.
 """
 
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -12,6 +11,7 @@ from django.db import transaction
 
 from alerts.models import Alert
 from events.log import EVENT_LOG
+from midnite_test.tests.waiting import wait_until
 from outbox.analytics import batch_columns_build
 from outbox.analytics_copy import batch_render
 from outbox.batches import batch_take
@@ -33,13 +33,15 @@ def _claim_within(*, seconds: float) -> OutboxBatch | None:
     The claim runs in the test's own transaction: another session's transaction in the test
     database, older than this one (a previous test's, ending), holds it back until it ends.
     """
-    deadline = time.monotonic() + seconds
-    while True:
+    claimed = []
+
+    def claim() -> bool:
         with transaction.atomic():
-            batch = batch_take(EVENT_LOG.stream(CONSUMER_ANALYTICS), size=1_000)
-        if batch is not None or time.monotonic() > deadline:
-            return batch
-        time.sleep(0.05)
+            claimed[:] = [batch_take(EVENT_LOG.stream(CONSUMER_ANALYTICS), size=1_000)]
+        return claimed[0] is not None
+
+    wait_until(claim, seconds=seconds)
+    return claimed[0]
 
 
 BUILT = "event_log_built_from_the_log"

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from midnite_test.tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 # Rows ClickHouse took: the analytics messages (the users) and the events (each with its alerts)
 # of the analytics batches marked shipped, which happens only once ClickHouse took them.
@@ -81,15 +83,6 @@ def _post(port: int, path: str, body: dict | list) -> dict:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
-
-
-def _wait_until(condition, *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _shipped(database: Path) -> int:
@@ -177,15 +170,15 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
     env, port, database = embedded
     service = _start(env)
     try:
-        assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
-        assert _wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
+        assert wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
+        assert wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
 
         _post(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
         _post(port, "/users", {"email": "ada@example.com", "first_name": "A", "last_name": "L"})
         answered = time.monotonic()
 
         # The event, its alert 1100 and the user: shipped only after ClickHouse took them.
-        assert _wait_until(lambda: _shipped(database) == 7, seconds=2)
+        assert wait_until(lambda: _shipped(database) == 7, seconds=2)
         assert time.monotonic() - answered < 2
 
         # A product event runs the whole notification flow: decided, then sent by email.
@@ -196,8 +189,8 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
             "user_traits": {"email": "ada@example.com", "marketing_opt_in": True},
         }
         assert _post(port, "/api/v1/events", [signup])["accepted"] == 1
-        assert _wait_until(lambda: _welcome_status(port) == "sent", seconds=10)
-        assert _wait_until(lambda: _shipped(database) == 9, seconds=5)
+        assert wait_until(lambda: _welcome_status(port) == "sent", seconds=10)
+        assert wait_until(lambda: _shipped(database) == 9, seconds=5)
 
         # The worker holds the embedded store, so it answers an operator's query itself.
         held = _clickhouse_count(env)
@@ -222,8 +215,8 @@ def test_a_killed_worker_is_started_again_while_the_web_tier_serves_and_ctrl_c_s
     env, port, database = embedded
     service = _start(env)
     try:
-        assert _wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
-        assert _wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
+        assert wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
+        assert wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
         killed = _worker_pid(service)
         assert killed is not None
 
@@ -232,10 +225,10 @@ def test_a_killed_worker_is_started_again_while_the_web_tier_serves_and_ctrl_c_s
         answer = _post(port, "/event", {"type": "deposit", "amount": "5.00", "user_id": 2, "t": 1})
         assert answer == {"alert": False, "alert_codes": [], "user_id": 2}
 
-        assert _wait_until(lambda: _worker_pid(service) not in (None, killed), seconds=10)
-        assert _wait_until(lambda: _shipped(database) == 5, seconds=10)
+        assert wait_until(lambda: _worker_pid(service) not in (None, killed), seconds=10)
+        assert wait_until(lambda: _shipped(database) == 5, seconds=10)
         _post(port, "/event", {"type": "deposit", "amount": "6.00", "user_id": 2, "t": 2})
-        assert _wait_until(lambda: _shipped(database) == 6, seconds=5)
+        assert wait_until(lambda: _shipped(database) == 6, seconds=5)
     finally:
         stderr = _stop(service, signal.SIGINT)
 
@@ -265,7 +258,7 @@ def test_ctrl_c_on_a_terminal_stops_make_run_with_status_0(embedded):
     reader = threading.Thread(target=_read_all, args=(primary, screen), daemon=True)
     reader.start()
     try:
-        assert _wait_until(lambda: _ready(port), seconds=90), "make run never became ready"
+        assert wait_until(lambda: _ready(port), seconds=90), "make run never became ready"
         typed = time.monotonic()
         os.write(primary, b"\x03")
         make.wait(timeout=30)

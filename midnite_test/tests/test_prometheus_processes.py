@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import types
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from django.db.models import Count
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import Event
+from midnite_test.tests.waiting import wait_until
 from notifications.models import Decision
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
@@ -80,9 +80,10 @@ def services(live_database_url, tmp_path_factory) -> Iterator[tuple[int, int]]:
         )
     )
     try:
-        assert _wait_until(
-            lambda: all(_live(port) for port in ports) and _worker_reported(),
-            processes=processes,
+        assert wait_until(
+            lambda: _running(processes)
+            and all(_live(port) for port in ports)
+            and _worker_reported(),
             seconds=START_SECONDS,
         ), "the servers or the worker never became ready"
         yield ports
@@ -103,14 +104,9 @@ def _granian(port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
-def _wait_until(condition, *, seconds: float, processes=()) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert all(process.poll() is None for process in processes), "a process exited"
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+def _running(processes) -> bool:
+    assert all(process.poll() is None for process in processes), "a process exited"
+    return True
 
 
 def _live(port: int) -> bool:
@@ -212,11 +208,11 @@ def test_the_scrape_counts_the_requests_and_work_of_both_servers_and_the_worker(
             "user_traits": {"email": f"{user_id}@example.com", "marketing_opt_in": True},
         }
         assert _post(ports[index], "/api/v1/events", [signup])["accepted"] == 1
-    assert _wait_until(_settled, seconds=SETTLE_SECONDS), "the worker did not finish"
+    assert wait_until(_settled, seconds=SETTLE_SECONDS), "the worker did not finish"
     truth = {"decisions": _decisions(), "shipped": _shipped()}
     # The worker records a batch or a decision just after its commit: poll until it has.
     # (Then compared below, where a difference shows.)
-    _wait_until(lambda: _counted(_scrape(ports[0])) == truth, seconds=SETTLE_SECONDS)
+    wait_until(lambda: _counted(_scrape(ports[0])) == truth, seconds=SETTLE_SECONDS)
 
     scrapes = [_scrape(port) for port in ports]
     requests = "midnite_http_request_duration_seconds_count"

@@ -3,13 +3,13 @@ progress renews; a dead worker's backtest is claimed again, then failed; the pro
 visible to other connections while the replay runs."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from midnite_test.celery import app as celery_app
+from midnite_test.tests.waiting import wait_until
 from outbox.embedded_worker import EmbeddedWorker
 from rule_sets import backtests
 from rule_sets.backtests import (
@@ -93,14 +93,12 @@ def test_the_progress_is_written_while_the_replay_runs_and_seen_by_other_connect
 
     def wait_for_half_done() -> None:
         # The replay's own thread and connection: what any reader of the row sees.
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
+        def half_done() -> bool:
             row = RuleSetBacktest.objects.values("progress", "events", "status").get(pk=backtest.pk)
-            if row["progress"] == 0.5:
-                seen.update(row)
-                return
-            time.sleep(0.01)
-        raise AssertionError("the progress was never written")
+            seen.update(row)
+            return row["progress"] == 0.5
+
+        assert wait_until(half_done, seconds=DEADLINE_SECONDS), "the progress was never written"
 
     fake_replay.during = wait_for_half_done
     printed = []
@@ -159,10 +157,9 @@ def test_under_make_run_the_embedded_worker_runs_a_new_backtest(
 ):
     backtest = _backtest()
 
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
+    def finished() -> bool:
         backtest.refresh_from_db()
-        if backtest.status != "running":
-            break
-        time.sleep(0.01)
+        return backtest.status != "running"
+
+    wait_until(finished, seconds=DEADLINE_SECONDS)
     assert (backtest.status, backtest.events) == ("done", 2)
