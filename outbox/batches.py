@@ -296,8 +296,21 @@ def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
     How re-queued dead letters ship again: they keep their id and place, which lie behind
     the cursor, so no claim would take them.
     """
-    positions = list(messages.values_list("consumer", "xid", "id", "created_at"))
-    OutboxBatch.objects.bulk_create(
+    return _batches_of_one(messages.values_list("consumer", "xid", "id", "created_at"))
+
+
+def batches_for_rows(dead_letters: QuerySet[OutboxMessage]) -> int:
+    """Give each table log row `dead_letters` name a batch of its own, due now; return how many.
+
+    A table log's dead letter is a message of its stream naming the row (outbox.logs): the
+    row's place is (the message's xid, its subject id).
+    """
+    return _batches_of_one(dead_letters.values_list("consumer", "xid", "subject_id", "created_at"))
+
+
+def _batches_of_one(positions: QuerySet) -> int:
+    """Create a batch for each (consumer or stream, xid, id, created_at) of `positions`."""
+    batches = [
         OutboxBatch(
             consumer=consumer,
             first_xid=xid,
@@ -308,30 +321,9 @@ def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
             oldest_at=created_at,
         )
         for consumer, xid, id, created_at in positions
-    )
-    return len(positions)
-
-
-def batches_for_rows(dead_letters: QuerySet[OutboxMessage]) -> int:
-    """Give each table log row `dead_letters` name a batch of its own, due now; return how many.
-
-    A table log's dead letter is a message of its stream naming the row (outbox.logs): the
-    row's place is (the message's xid, its subject id).
-    """
-    positions = list(dead_letters.values_list("consumer", "xid", "subject_id", "created_at"))
-    OutboxBatch.objects.bulk_create(
-        OutboxBatch(
-            consumer=stream,
-            first_xid=xid,
-            first_id=id,
-            last_xid=xid,
-            last_id=id,
-            size=1,
-            oldest_at=created_at,
-        )
-        for stream, xid, id, created_at in positions
-    )
-    return len(positions)
+    ]
+    OutboxBatch.objects.bulk_create(batches)
+    return len(batches)
 
 
 @transaction.atomic(durable=True)
