@@ -57,17 +57,24 @@ class Samples:
     heartbeat_age: list[float] = field(default_factory=list)
 
 
-def main() -> int:
-    args = _arguments()
+def deployment_environment(database: str, *, prefix: str) -> tuple[Path, str, dict]:
+    """Return a fresh directory for the service's files, the database's URL and the service's
+    environment (embedded ClickHouse in that directory); exit when wrk is missing."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
-    var_dir = Path(tempfile.mkdtemp(prefix="deployed-load-"))
-    database_url = f"{POSTGRES_URL}/{args.database}"
+    var_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    database_url = f"{POSTGRES_URL}/{database}"
     env = service_env(database_url) | {
         "VAR_DIR": str(var_dir),
         "CLICKHOUSE_URL": f"chdb://{var_dir / 'clickhouse'}",
         "LOG_LEVEL": "WARNING",
     }
+    return var_dir, database_url, env
+
+
+def main() -> int:
+    args = _arguments()
+    var_dir, database_url, env = deployment_environment(args.database, prefix="deployed-load-")
     broker = None
     if args.mode == "broker":
         env["CELERY_BROKER_URL"] = args.broker

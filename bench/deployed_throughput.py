@@ -22,22 +22,20 @@ import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 import redis
 from deployed_load import (
+    deployment_environment,
     backlog_drained_at,
     deployment_prepare,
     next_t,
     worker_start,
     worker_stop,
 )
-from event_throughput import service_env
 from process_cpu import cpu_seconds, cpu_spent, postgres_backends, process_tree
-from servers import POSTGRES_URL, PRODUCTION_WORKERS, wrk_run, wsgi_server_start
+from servers import PRODUCTION_WORKERS, wrk_run, wsgi_server_start
 
 # How often the drain looks at the backlog: the goal is a drain within 1 s.
 DRAIN_POLL_SECONDS = 0.1
@@ -45,16 +43,10 @@ DRAIN_POLL_SECONDS = 0.1
 
 def main() -> int:
     args = _arguments()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk (or run `make bench`)")
-    var_dir = Path(tempfile.mkdtemp(prefix="deployed-throughput-"))
-    database_url = f"{POSTGRES_URL}/{args.database}"
-    env = service_env(database_url) | {
-        "VAR_DIR": str(var_dir),
-        "CLICKHOUSE_URL": f"chdb://{var_dir / 'clickhouse'}",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_BROKER_URL": args.broker,
-    }
+    var_dir, database_url, env = deployment_environment(
+        args.database, prefix="deployed-throughput-"
+    )
+    env["CELERY_BROKER_URL"] = args.broker
     redis.Redis.from_url(args.broker).flushdb()
     deployment_prepare(env, database_url, users=args.connections)
     base = f"http://127.0.0.1:{args.port}"
