@@ -1,6 +1,5 @@
 """PostgreSQL renders a batch as the rows the relay would build in Python, or not at all."""
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,42 +8,20 @@ from django.db import transaction
 
 from alerts.analytics import TOPIC_ALERT_RAISED, alert_record
 from events.analytics import TOPIC_EVENT_STORED
-from outbox.analytics import batch_columns_build
+from midnite_test.tests.analytics_rows import AWKWARD, batch_claimed, rendered_and_built
 from outbox.analytics_copy import batch_render
-from outbox.batches import batch_take
-from outbox.clickhouse.client import clickhouse_command, clickhouse_insert, clickhouse_rows
-from outbox.clickhouse.sql import (
-    EVENT_LOG,
-    EVENT_LOG_COLUMNS,
-    EVENT_LOG_INSERT_COLUMNS,
-    EVENT_LOG_INSERT_TYPES,
-)
 from outbox.contracts import CONSUMER_ANALYTICS, AnalyticsRecord, Message
-from outbox.models import OutboxBatch, OutboxMessage
-from outbox.relay import event_log_insert
+from outbox.models import OutboxMessage
 from outbox.services import outbox_publish, outbox_publish_subjects
 
 pytestmark = pytest.mark.django_db
 
 BUILT = "event_log_built"
-AWKWARD = 'tab\there, newline\nthere, back\\slash, a literal \\N, "quotes", ünï 💸'
-
-
-def _claim() -> OutboxBatch:
-    with transaction.atomic():
-        return batch_take(CONSUMER_ANALYTICS, size=1_000)
 
 
 def _publish(messages: list[Message]) -> None:
     with transaction.atomic():
         outbox_publish(messages=messages, consumers=[CONSUMER_ANALYTICS])
-
-
-def _stored(table: str) -> list[tuple]:
-    columns = ", ".join(EVENT_LOG_COLUMNS)
-    _, stored = clickhouse_rows(f"SELECT {columns} FROM {table} ORDER BY event_id")
-    # The context is JSON: the same value, whatever the spacing and the order of keys.
-    return [(*row[:4], json.loads(row[4]), *row[5:]) for row in stored]
 
 
 def test_the_rendered_rows_are_the_rows_built_in_python(event_log, users, store_event):
@@ -80,26 +57,14 @@ def test_the_rendered_rows_are_the_rows_built_in_python(event_log, users, store_
             ).as_message(topic="page_viewed"),
         ]
     )
-    batch = _claim()
-
-    rendered, built = batch_render(batch), batch_columns_build(batch)
+    batch = batch_claimed(CONSUMER_ANALYTICS)
 
     published = OutboxMessage.objects.filter(consumer=CONSUMER_ANALYTICS).count()
-    assert published == 9  # and the user_created messages of the fixture's four users
-    assert rendered is not None and rendered.tsv is not None and rendered.size == published
-    event_log_insert(rendered, token="rendered")
-    clickhouse_command(f"CREATE TABLE IF NOT EXISTS {BUILT} AS {EVENT_LOG}")
-    clickhouse_command(f"TRUNCATE TABLE {BUILT}")
-    clickhouse_insert(
-        BUILT,
-        built.columns,
-        column_names=EVENT_LOG_INSERT_COLUMNS,
-        column_types=EVENT_LOG_INSERT_TYPES,
-        column_oriented=True,
-        token="built",
-    )
-    stored = _stored(EVENT_LOG)
-    assert len(stored) == published and stored == _stored(BUILT)
+    assert published == 9 == batch.size  # and the user_created messages of the fixture's users
+
+    stored, built = rendered_and_built(batch, built_table=BUILT)
+
+    assert len(stored) == published and stored == built
 
 
 @pytest.mark.parametrize(
@@ -117,7 +82,7 @@ def test_a_payload_the_sql_cannot_vouch_for_is_left_to_python(event_log, payload
     payload = {**message.payload, **payload_change}
     _publish([message, Message(topic=message.topic, payload=payload)])
 
-    assert batch_render(_claim()) is None
+    assert batch_render(batch_claimed(CONSUMER_ANALYTICS)) is None
 
 
 def test_a_subject_without_its_row_is_left_to_python(event_log, users, store_event):
@@ -129,18 +94,18 @@ def test_a_subject_without_its_row_is_left_to_python(event_log, users, store_eve
             consumers=[CONSUMER_ANALYTICS],
         )
 
-    assert batch_render(_claim()) is None
+    assert batch_render(batch_claimed(CONSUMER_ANALYTICS)) is None
 
 
 def test_a_topic_with_no_sql_source_is_left_to_python(event_log):
     _publish([Message(topic="loaded_in_python_only", subject_id=1)])
 
-    assert batch_render(_claim()) is None
+    assert batch_render(batch_claimed(CONSUMER_ANALYTICS)) is None
 
 
 def test_the_dead_lettered_messages_of_a_range_are_not_rendered(event_log):
     _publish([_payload_message(n) for n in range(3)])
-    batch = _claim()
+    batch = batch_claimed(CONSUMER_ANALYTICS)
     OutboxMessage.objects.filter(pk=OutboxMessage.objects.order_by("id")[1].pk).update(
         dead_lettered_at=datetime.now(tz=UTC)
     )
