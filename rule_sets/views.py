@@ -22,7 +22,7 @@ from rule_sets.serializers import (
     RuleSetVersionDetailSerializer,
     RuleSetVersionSerializer,
 )
-from rule_sets.services import rule_set_version_activate, rule_set_version_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 
 KIND = OpenApiParameter(
     "kind", str, OpenApiParameter.PATH, enum=["alerts", "notifications"], description="The kind."
@@ -149,7 +149,9 @@ class RuleSetVersionsView(RulesAccess, APIView):
         summary="Store a candidate version of a kind's rules",
         description=(
             "The YAML text in the kind's file format, stored as the next version, a `draft`: "
-            "nothing evaluates it until it is activated. " + ACCESS + "Errors: 400 "
+            "nothing evaluates it until it is activated. A source some version already has, "
+            "byte for byte, stores nothing: 200 with that version (the active one if it is "
+            "among them, else the newest). " + ACCESS + "Errors: 400 "
             "`invalid_payload`, 400 `invalid_rules` (details: `rule`, `field`, `line` where "
             "YAML gives one, and the `path`), 404 `unknown_rule_set_kind`."
         ),
@@ -157,6 +159,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
         request=RuleSetVersionCreateSerializer,
         responses={
             201: RuleSetVersionSerializer,
+            200: RuleSetVersionSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
             404: ErrorSerializer,
@@ -192,10 +195,10 @@ class RuleSetVersionsView(RulesAccess, APIView):
     def post(self, request: Request, kind: str) -> Response:
         serializer = RuleSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = rule_set_version_create(
+        version, created = rule_set_version_get_or_create(
             kind=kind, created_by=actor_name(request), **serializer.validated_data
         )
-        return Response(RuleSetVersionSerializer(version).data, status=201)
+        return Response(RuleSetVersionSerializer(version).data, status=201 if created else 200)
 
 
 class RuleSetVersionView(RulesAccess, APIView):

@@ -48,6 +48,30 @@ def test_import_with_activate_makes_it_active_as_who_is_named(lower_file):
     assert RuleSetActivation.objects.filter(kind=KIND_ALERTS).first().activated_by == "ci"
 
 
+def test_import_of_the_active_content_stores_nothing_and_names_the_version(tmp_path):
+    path = tmp_path / "alert_rules.yml"
+    path.write_text(settings.ALERT_RULES_PATH.read_text())
+
+    out, _ = _rules("import", str(path), "--kind", "alerts")
+
+    assert out == "alerts version 1 (active) already has this content: nothing stored\n"
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 1
+
+
+def test_import_with_activate_of_a_retired_content_activates_that_version(lower_file):
+    _rules("import", str(lower_file), "--kind", "alerts", "--activate")
+    _rules("activate", "--kind", "alerts", "--version", "1")
+
+    out, _ = _rules("import", str(lower_file), "--kind", "alerts", "--activate")
+
+    assert out == (
+        "alerts version 2 (retired) already has this content: nothing stored\n"
+        "alerts version 2: active\n"
+    )
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 2
+    assert rule_set_active(KIND_ALERTS).version == 2
+
+
 def test_import_of_invalid_rules_names_the_rule_and_the_field(lower_file):
     lower_file.write_text(LOWER_THRESHOLD.replace("count: 3\n", "count: three\n", 1))
 

@@ -9,7 +9,7 @@ from midnite_test.errors import DomainError
 from rule_sets.backtests import rule_set_backtest_create, rule_set_backtest_run
 from rule_sets.models import RuleSetBacktest
 from rule_sets.selectors import rule_set_version_detail
-from rule_sets.services import rule_set_version_activate, rule_set_version_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 
 # Who the changes made here are logged as, unless --by names someone.
 COMMAND_LINE = "manage.py rules"
@@ -63,10 +63,18 @@ class Command(BaseCommand):
             source = file.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {file}: {exc}") from exc
-        version = rule_set_version_create(kind=kind, source=source, note=note, created_by=by)
+        version, created = rule_set_version_get_or_create(
+            kind=kind, source=source, note=note, created_by=by
+        )
+        if not created:
+            self.stdout.write(
+                f"{kind} version {version.version} ({version.status}) already has this content: "
+                "nothing stored"
+            )
         if activate:
             version = rule_set_version_activate(kind=kind, version=version.version, activated_by=by)
-        self.stdout.write(f"{kind} version {version.version}: {version.status}")
+        if created or activate:
+            self.stdout.write(f"{kind} version {version.version}: {version.status}")
 
     def _export(self, *, kind: str, version: int | None, **_) -> None:
         self.stdout.write(

@@ -2,6 +2,7 @@
 and rollback, bad YAML answered 400 naming the rule, the field and the line."""
 
 import pytest
+from django.conf import settings
 
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
@@ -29,6 +30,21 @@ def test_a_candidate_is_created_as_the_next_version_a_draft(rules_client):
     )
     assert RuleSetVersion.objects.get(kind=KIND_ALERTS, version=2).source == LOWER_THRESHOLD
     assert rule_set_active(KIND_ALERTS).version == 1
+
+
+def test_a_source_a_version_already_has_is_200_with_that_version_and_nothing_is_stored(
+    rules_client,
+):
+    first = _create(rules_client)
+
+    again = _create(rules_client, note="the same file pushed again")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 2
+    active = _create(rules_client, source=settings.ALERT_RULES_PATH.read_text())
+    assert active.status_code == 200
+    assert (active.json()["version"], active.json()["status"]) == (1, "active")
 
 
 def test_a_rule_with_a_bad_field_is_400_naming_the_rule_field_and_nothing_is_stored(rules_client):
