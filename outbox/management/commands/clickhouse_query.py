@@ -42,4 +42,6 @@ class Command(BaseCommand):
             raise CommandError(f"No worker answered within {timeout:g} s; is one running?") from exc
         except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised by Celery
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        if "error" in answer:
+            raise CommandError(answer["error"])
         return answer["columns"], answer["rows"]
