@@ -1,6 +1,7 @@
 """`manage.py rules`: import (and activate) a file, export a version, backtest one in the
 foreground with its table, activate one; mistakes are command errors naming the fault."""
 
+import logging
 from io import StringIO
 
 import pytest
@@ -127,6 +128,19 @@ def test_backtest_runs_in_the_foreground_with_progress_and_prints_the_table(
         "rule  active  candidate  added  removed  users",
         "1100       0          1      1        0      1",
     ]
+    assert RuleSetBacktest.objects.get().status == "done"
+
+
+def test_backtest_logs_nothing_of_its_start_and_end_between_its_own_lines(
+    lower_file, fake_replay, caplog
+):
+    """The worker's info lines (JSON in production) would interleave with the progress."""
+    _rules("import", str(lower_file), "--kind", "alerts")
+
+    with caplog.at_level(logging.INFO):
+        _rules("backtest", "--kind", "alerts", "--version", "2")
+
+    assert [record.msg for record in caplog.records if record.name.startswith("rule_sets")] == []
     assert RuleSetBacktest.objects.get().status == "done"
 
 

@@ -1,5 +1,8 @@
 """`manage.py rules`: the rule versions from the command line, for teams that keep rules in git."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -94,7 +97,8 @@ class Command(BaseCommand):
             f"Backtest {backtest.pk}: {kind} v{version} against "
             f"v{backtest.baseline.version}, {window}"
         )
-        ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
+        with _warnings_only(logging.getLogger(rule_set_backtest_run.__module__)):
+            ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
         if ended is None or ended.status != RuleSetBacktest.Status.DONE:
             raise CommandError(ended.error if ended else "Another worker took the backtest.")
         self.stdout.write(backtest_table(ended.result))
@@ -102,6 +106,19 @@ class Command(BaseCommand):
     def _progress(self, done: int, total: int) -> None:
         share = f"{done / total:.0%}" if total else "..."
         self.stderr.write(f"  {done:,} of {total:,} events ({share})")
+
+
+@contextmanager
+def _warnings_only(logger: logging.Logger) -> Iterator[None]:
+    """Quiet `logger`'s info lines meanwhile: run here, in the foreground, a backtest's start
+    and end (the worker's log lines, JSON in production) would land amid the command's own
+    progress lines. Its warnings and errors still show."""
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _timestamp(value: str):
