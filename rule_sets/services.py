@@ -94,7 +94,8 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
 
     Activating the active version changes nothing; activating a retired one is the rollback.
     Every process evaluates new events under it from its next event on (rule_sets.active).
-    Raises RuleSetKindNotFound and RuleSetVersionNotFound.
+    Raises RuleSetKindNotFound, RuleSetVersionNotFound, and InvalidRules when the kind no
+    longer compiles the version (a notification template it sends is gone, say).
     """
     rule_set_kind_get(kind)
     with transaction.atomic():
@@ -106,6 +107,9 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
             raise RuleSetVersionNotFound(f"The {kind} rules have no version {version}.")
         if chosen.status == RuleSetVersion.Status.ACTIVE:
             return chosen
+        # Compiled again: what it depends on may have changed since it was stored (the
+        # notification templates file, say).
+        rule_set_source_check(kind=kind, source=chosen.source)
         replaced = next(
             (row for row in versions.values() if row.status == RuleSetVersion.Status.ACTIVE),
             None,

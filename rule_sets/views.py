@@ -258,6 +258,8 @@ class RuleSetActivateView(RulesAccess, APIView):
             "activated which version, when. Every web and worker process evaluates new "
             "events under it within 2 s, without a restart. Activating the active version "
             "changes nothing. No body, or `{}`. " + ACCESS + "Errors: 400 `invalid_payload`, "
+            "400 `invalid_rules` (the kind no longer compiles the version, e.g. a notification "
+            "template it sends is gone from the templates file; details as when stored), "
             "404 `unknown_rule_set_kind`, 404 `rule_set_version_not_found`."
         ),
         parameters=[KIND, VERSION],
