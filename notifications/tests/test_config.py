@@ -282,8 +282,10 @@ def test_the_embedded_worker_does_not_start_with_a_bad_file(files, tmp_path):
 
 
 def test_the_worker_does_not_start_with_an_active_version_the_templates_no_longer_cover(
-    templates_edited, live_database_url, settings
+    live_database_url, templates_edited, settings
 ):
+    # The database first: its flush at the end imports the default files again (post_migrate),
+    # which must be those of the settings restored by then.
     files = (settings.NOTIFICATION_RULES_PATH, settings.NOTIFICATION_TEMPLATES_PATH)
     worker = [sys.executable, "-m", "celery", "-A", "midnite_test", "worker", "--pool", "solo"]
 
