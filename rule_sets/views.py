@@ -5,6 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.serializers import query_parse
+from midnite_test.pagination import next_page_url
 from midnite_test.serializers import ErrorSerializer
 from rule_sets.backtests import rule_set_backtest_create
 from rule_sets.permissions import RulesAccess, actor_name
@@ -17,6 +19,7 @@ from rule_sets.serializers import (
     BacktestCreateSerializer,
     BacktestSerializer,
     RuleSetActivateSerializer,
+    RuleSetHistoryQuerySerializer,
     RuleSetHistorySerializer,
     RuleSetVersionCreateSerializer,
     RuleSetVersionDetailSerializer,
@@ -107,12 +110,20 @@ class RuleSetVersionsView(RulesAccess, APIView):
         operation_id="rule_set_versions_list",
         summary="The change log of a kind's rules",
         description=(
-            "Every version, newest first: who created it and when, its status, and each time "
+            "The versions, newest first: who created each and when, its status, and each time "
             "it was made active (by whom, when, which version it replaced, and the unified "
-            "diff from that one). " + ACCESS + "Errors: 404 `unknown_rule_set_kind`."
+            "diff from that one). `page_size` versions a page (100 by default, at most 1,000); "
+            "`next` is the URL of the next page (a keyset cursor), null on the last. "
+            + ACCESS
+            + "Errors: 400 `invalid_query`, 404 `unknown_rule_set_kind`."
         ),
-        parameters=[KIND],
-        responses={200: RuleSetHistorySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        parameters=[KIND, RuleSetHistoryQuerySerializer],
+        responses={
+            200: RuleSetHistorySerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "a candidate activated",
@@ -133,6 +144,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
                             ],
                         }
                     ],
+                    "next": "http://localhost:8000/api/v1/rules/alerts/versions?cursor=2",
                 },
                 response_only=True,
                 status_codes=["200"],
@@ -141,8 +153,11 @@ class RuleSetVersionsView(RulesAccess, APIView):
         ],
     )
     def get(self, request: Request, kind: str) -> Response:
-        history = rule_set_history(kind)
-        return Response(RuleSetHistorySerializer({"kind": kind, "versions": history}).data)
+        query = query_parse(RuleSetHistoryQuerySerializer, request)
+        page = rule_set_history(kind, before=query.get("cursor"), page_size=query["page_size"])
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        body = {"kind": kind, "versions": page.versions, "next": next_page_url(request, cursor)}
+        return Response(RuleSetHistorySerializer(body).data)
 
     @extend_schema(
         operation_id="rule_set_version_create",
