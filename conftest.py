@@ -134,12 +134,12 @@ def active_rules(db):
     The database is where the rules in force live once version 1 is imported, so a test
     installs its rules as an active version (the settings' files are only the defaults).
     """
-    from rule_sets.services import rule_set_version_create, rule_set_version_activate
+    from rule_sets.services import rule_set_version_get_or_create, rule_set_version_activate
 
     def activate(kind: str, source: str) -> int:
-        created = rule_set_version_create(kind=kind, source=source, created_by="tests")
-        rule_set_version_activate(kind=kind, version=created.version, activated_by="tests")
-        return created.version
+        stored, _ = rule_set_version_get_or_create(kind=kind, source=source, created_by="tests")
+        rule_set_version_activate(kind=kind, version=stored.version, activated_by="tests")
+        return stored.version
 
     return activate
 

@@ -1,8 +1,6 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from console import api, dead_letters, people, rules, views
-from console.access import LOGIN_URL
 
 app_name = "console"
 
@@ -26,5 +24,5 @@ urlpatterns = [
     ),
     path("api/dead-letters/", dead_letters.dead_letters_json, name="dead-letters-json"),
     path("login/", views.ConsoleLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(next_page=LOGIN_URL), name="logout"),
+    path("logout/", views.ConsoleLogoutView.as_view(), name="logout"),
 ]

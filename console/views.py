@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
-from console.access import console_staff_required
+from console.access import LOGIN_URL, console_staff_required
 from console.overview import RANGES, overview_json, overview_params, overview_report
 from events.exceptions import InvalidQuery
 
@@ -17,6 +17,20 @@ class ConsoleLoginView(auth_views.LoginView):
     next_page = reverse_lazy("console:home")
     # Not redirected when logged in: a user who is not staff would be sent back here for ever.
     redirect_authenticated_user = False
+
+
+class ConsoleLogoutView(auth_views.LogoutView):
+    """POST logs out, then the login page. GET, the URL typed, asks first: logging out is a
+    change, so it takes a POST with the CSRF token, and a link cannot log anyone out."""
+
+    template_name = "console/logout.html"
+    next_page = LOGIN_URL
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect(LOGIN_URL)
+        return render(request, self.template_name)
 
 
 @require_GET

@@ -9,6 +9,7 @@ from api_keys.services import tenant_access_check
 from events.serializers import query_parse
 from metrics.selectors import metrics_list
 from metrics.serializers import MetricsQuerySerializer, MetricsSerializer
+from midnite_test.pagination import next_page_url
 from midnite_test.serializers import ErrorSerializer
 
 
@@ -67,15 +68,6 @@ class MetricsView(APIView):
         body = {
             "tenant_id": query["tenant_id"],
             "bucket_size": query["bucket_size"],
-            "next": _next_url(request, metrics.next_cursor),
+            "next": next_page_url(request, metrics.next_cursor),
         }
         return Response(MetricsSerializer(body | vars(metrics)).data)
-
-
-def _next_url(request: Request, cursor: str | None) -> str | None:
-    """The URL of the page after `cursor`: this request's, with the cursor changed."""
-    if cursor is None:
-        return None
-    params = request.query_params.copy()
-    params["cursor"] = cursor
-    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")

@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, worker_init, worker_ready
 from django.conf import settings
 
+from midnite_test.check_tags import ACTIVE_RULES
 from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
@@ -38,7 +39,8 @@ def _embedded_result_folder(sender: Celery, **kwargs) -> None:
 
 @worker_init.connect
 def _system_checks(**kwargs) -> None:
-    """Refuse to start on a bad rules or templates file, as gunicorn does (`wsgi.py`).
+    """Refuse to start on a bad rules or templates file, as gunicorn does (`wsgi.py`), or on an
+    active notification rules version the templates file no longer covers.
 
     Celery's Django fixup runs the checks too but ignores what they report, and it logs and
     ignores an exception a signal handler raises; only SystemExit stops the worker.
@@ -47,6 +49,8 @@ def _system_checks(**kwargs) -> None:
 
     try:
         BaseCommand().check(display_num_errors=False)
+        # And the active rules against the files they need: checks that read the database.
+        BaseCommand().check(tags=[ACTIVE_RULES], databases=["default"])
     except SystemCheckError as exc:
         sys.stderr.write(f"{exc}\n")
         raise SystemExit(1) from exc

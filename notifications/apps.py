@@ -11,8 +11,10 @@ class NotificationsConfig(AppConfig):
         # Imported here: the check loads the configuration and the handler's modules need the
         # app registry ready.
         from events.log import PRODUCT_EVENT_LOG
+        from midnite_test.check_tags import ACTIVE_RULES
         from notifications.backtest import notification_replay
         from notifications.checks import (
+            notification_active_version_check,
             notification_config_check,
             notification_delivery_check,
             notification_lease_check,
@@ -25,6 +27,7 @@ class NotificationsConfig(AppConfig):
         from rule_sets.models import KIND_NOTIFICATIONS
 
         checks.register(notification_config_check)
+        checks.register(notification_active_version_check, checks.Tags.database, ACTIVE_RULES)
         checks.register(notification_lease_check)
         checks.register(notification_delivery_check, deploy=True)
         outbox_consumer_register(

@@ -1,11 +1,19 @@
 """System checks of the notifications: the default rules file and the templates must load,
-sends must fit their lease, and a deployment must deliver somewhere."""
+the active rules must compile against the templates, sends must fit their lease, and a
+deployment must deliver somewhere."""
 
 from django.conf import settings
 from django.core.checks import Error
+from django.db import DatabaseError
 
 from notifications.channels import delivery_seconds_max, email_transport_configured
-from notifications.config import NotificationConfigError, notification_config_default
+from notifications.config import (
+    NotificationConfigError,
+    notification_config_default,
+    notification_rule_set_compile,
+)
+from rule_sets.models import KIND_NOTIFICATIONS, RuleSetVersion
+from rules.exceptions import RuleParseError
 
 
 def notification_config_check(app_configs, **kwargs) -> list[Error]:
@@ -15,6 +23,43 @@ def notification_config_check(app_configs, **kwargs) -> list[Error]:
         notification_config_default()
     except NotificationConfigError as exc:
         return [Error(f"Invalid notification configuration: {exc}", id="notifications.E001")]
+    return []
+
+
+def notification_active_version_check(app_configs, databases=None, **kwargs) -> list[Error]:
+    """Report an active version of the notification rules that the templates file no longer
+    covers, naming the rule and the template, before a batch meets it (a database check: it
+    runs in `migrate`, which the deployment runs before starting, `check --database default`,
+    and the Celery worker's start-up).
+
+    Nothing to report without a database, or before the rule sets' table is migrated.
+    """
+    if not databases:
+        return []
+    try:
+        active = (
+            RuleSetVersion.objects.filter(
+                kind=KIND_NOTIFICATIONS, status=RuleSetVersion.Status.ACTIVE
+            )
+            .only("version", "source")
+            .first()
+        )
+    except DatabaseError:
+        return []
+    if active is None:
+        return []
+    try:
+        notification_rule_set_compile(active.source)
+    except RuleParseError as exc:
+        return [
+            Error(
+                f"The active notification rules (version {active.version}) do not compile "
+                f"against the templates: {exc}",
+                hint="Restore the template in NOTIFICATION_TEMPLATES_PATH, or activate a "
+                "version that compiles (`manage.py rules activate --kind notifications`).",
+                id="notifications.E004",
+            )
+        ]
     return []
 
 

@@ -1,5 +1,6 @@
 """Reads of the outbox: the backlog per consumer and the health of what it ships to."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from outbox.clickhouse.client import (
 )
 from outbox.clickhouse.sql import ping
 from outbox.contracts import CONSUMERS
-from outbox.exceptions import OutboxError
+from outbox.exceptions import ClickHouseRejected, OutboxError
 from outbox.batches import position_after, stream_entries
 from outbox.logs import (
     STREAMS,
@@ -170,12 +171,22 @@ def worker_heartbeat() -> WorkerHeartbeat | None:
     return WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
 
 
+# What the driver appends to the operator's query (its `readonly` setting, chDB's result
+# format), which ClickHouse's errors quote back as if the operator had written it.
+QUERY_WRAPPER_TEXT = re.compile(r"\s*\bSETTINGS readonly = '1'|\s*\bFORMAT Native\b")
+
+
 def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
     """Run an operator's query with ClickHouse's `readonly` setting, so it cannot write.
 
-    Raises ClickHouseRejected for a write or a bad query.
+    Raises ClickHouseRejected for a write or a bad query, its message ClickHouse's error about
+    that query alone, on one line.
     """
-    return clickhouse_rows_readonly(query)
+    try:
+        return clickhouse_rows_readonly(query)
+    except ClickHouseRejected as exc:
+        said = " ".join(QUERY_WRAPPER_TEXT.sub("", str(exc)).split())
+        raise ClickHouseRejected(f"ClickHouse refused the query: {said}") from exc
 
 
 def broker_health() -> str | None:

@@ -1,9 +1,12 @@
 """Celery tasks of the outbox: thin wrappers that call one service each."""
 
+import structlog
 from celery import shared_task
 
 from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.worker_channel import wakeup_started
+
+log = structlog.get_logger(__name__)
 
 
 @shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
@@ -58,8 +61,17 @@ def clickhouse_heartbeat_record_task() -> None:
 
 @shared_task(name="outbox.clickhouse_query_readonly", ignore_result=False)
 def clickhouse_query_readonly_task(query: str) -> dict:
-    """Run a read-only query in the process that holds the embedded store."""
+    """Run a read-only query in the process that holds the embedded store.
+
+    A query ClickHouse refuses is the operator's mistake, not the worker's failure: it is
+    answered as `{"error": ...}` and logged as one warning, without a traceback.
+    """
+    from outbox.exceptions import ClickHouseRejected
     from outbox.selectors import clickhouse_query_readonly
 
-    columns, rows = clickhouse_query_readonly(query)
+    try:
+        columns, rows = clickhouse_query_readonly(query)
+    except ClickHouseRejected as exc:
+        log.warning("clickhouse.query_refused", error=str(exc))
+        return {"error": str(exc)}
     return {"columns": columns, "rows": [[str(value) for value in row] for row in rows]}

@@ -69,27 +69,46 @@ def rule_set_active_get(kind: str) -> RuleSetVersion:
     return rule_set_default_import(kind)
 
 
-def rule_set_history(kind: str) -> list[VersionHistory]:
-    """Return the change log of `kind`: every version, newest first, with its activations.
+@dataclass(frozen=True, kw_only=True)
+class HistoryPage:
+    """A page of the change log: versions newest first, and the cursor of the next page."""
+
+    versions: list[VersionHistory]
+    next_cursor: int | None
+
+
+def rule_set_history(kind: str, *, before: int | None, page_size: int) -> HistoryPage:
+    """Return a page of the change log of `kind`: up to `page_size` versions, newest first,
+    those numbered below `before` when given, each with its activations.
 
     Each activation carries the unified diff from the version it replaced (from nothing for
-    the first one).
+    the first one), which may be on another page. A keyset page: as cheap wherever it is.
     """
     rule_set_kind_get(kind)
-    versions = list(RuleSetVersion.objects.filter(kind=kind).order_by("-version"))
-    by_id = {version.pk: version for version in versions}
-    activations: dict[int, list[Activation]] = {version.pk: [] for version in versions}
-    for logged in RuleSetActivation.objects.filter(kind=kind).order_by("-activated_at", "-id"):
-        version, replaced = by_id[logged.version_id], by_id.get(logged.replaced_id)
-        activations[version.pk].append(
+    versions = RuleSetVersion.objects.filter(kind=kind).order_by("-version")
+    if before is not None:
+        versions = versions.filter(version__lt=before)
+    rows = list(versions[: page_size + 1])
+    more, rows = len(rows) > page_size, rows[:page_size]
+    activations: dict[int, list[Activation]] = {version.pk: [] for version in rows}
+    logged_activations = (
+        RuleSetActivation.objects.filter(version__in=rows)
+        .select_related("version", "replaced")
+        .order_by("-activated_at", "-id")
+    )
+    for logged in logged_activations:
+        activations[logged.version_id].append(
             Activation(
                 activated_by=logged.activated_by,
                 activated_at=logged.activated_at,
-                replaced=replaced.version if replaced else None,
-                diff=rule_set_diff(replaced, version),
+                replaced=logged.replaced.version if logged.replaced else None,
+                diff=rule_set_diff(logged.replaced, logged.version),
             )
         )
-    return [VersionHistory(version=v, activations=activations[v.pk]) for v in versions]
+    return HistoryPage(
+        versions=[VersionHistory(version=v, activations=activations[v.pk]) for v in rows],
+        next_cursor=rows[-1].version if more else None,
+    )
 
 
 def rule_set_diff(old: RuleSetVersion | None, new: RuleSetVersion) -> str:

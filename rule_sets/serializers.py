@@ -76,9 +76,17 @@ class RuleSetVersionHistorySerializer(RuleSetVersionSerializer):
         }
 
 
+class RuleSetHistoryQuerySerializer(StrictSerializer):
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+    cursor = serializers.IntegerField(
+        required=False, min_value=1, help_text="From a page's `next` link."
+    )
+
+
 class RuleSetHistorySerializer(serializers.Serializer):
     kind = serializers.CharField()
     versions = RuleSetVersionHistorySerializer(many=True, help_text="Newest first.")
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
 
 
 class RuleSetActivateSerializer(StrictSerializer):

@@ -14,15 +14,19 @@ from rules.exceptions import RuleParseError
 IMPORTED_BY = "the default rules file"
 
 
-def rule_set_version_create(
+def rule_set_version_get_or_create(
     *, kind: str, source: str, note: str = "", created_by: str
-) -> RuleSetVersion:
-    """Store `source` as the next version of `kind`, a draft.
+) -> tuple[RuleSetVersion, bool]:
+    """Store `source` as the next version of `kind`, a draft; return it and True.
 
-    Raises InvalidRules, its details naming the rule and the field (and the line where YAML
-    gives one), when the kind cannot compile `source`; RuleSetKindNotFound.
+    A source some version already has (byte for byte) stores nothing: that version is
+    returned, and False (the active one if it is among them, else the newest), so importing
+    the same file again is harmless. Raises InvalidRules, its details naming the rule and the
+    field (and the line where YAML gives one), when the kind cannot compile `source`;
+    RuleSetKindNotFound.
     """
     rule_set_source_check(kind=kind, source=source)
+    sha256 = hashlib.sha256(source.encode()).hexdigest()
     with transaction.atomic():
         # The kind's versions are numbered one after another: serialise their creation.
         latest = (
@@ -32,14 +36,19 @@ def rule_set_version_create(
             .values_list("version", flat=True)
             .first()
         )
-        return RuleSetVersion.objects.create(
+        same = RuleSetVersion.objects.filter(kind=kind, sha256=sha256).order_by("-version")
+        existing = same.filter(status=RuleSetVersion.Status.ACTIVE).first() or same.first()
+        if existing is not None:
+            return existing, False
+        created = RuleSetVersion.objects.create(
             kind=kind,
             version=(latest or 0) + 1,
             source=source,
-            sha256=hashlib.sha256(source.encode()).hexdigest(),
+            sha256=sha256,
             note=note,
             created_by=created_by,
         )
+        return created, True
 
 
 def rule_set_kind_get(kind: str) -> RuleSetKind:
@@ -85,7 +94,8 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
 
     Activating the active version changes nothing; activating a retired one is the rollback.
     Every process evaluates new events under it from its next event on (rule_sets.active).
-    Raises RuleSetKindNotFound and RuleSetVersionNotFound.
+    Raises RuleSetKindNotFound, RuleSetVersionNotFound, and InvalidRules when the kind no
+    longer compiles the version (a notification template it sends is gone, say).
     """
     rule_set_kind_get(kind)
     with transaction.atomic():
@@ -97,6 +107,9 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
             raise RuleSetVersionNotFound(f"The {kind} rules have no version {version}.")
         if chosen.status == RuleSetVersion.Status.ACTIVE:
             return chosen
+        # Compiled again: what it depends on may have changed since it was stored (the
+        # notification templates file, say).
+        rule_set_source_check(kind=kind, source=chosen.source)
         replaced = next(
             (row for row in versions.values() if row.status == RuleSetVersion.Status.ACTIVE),
             None,
@@ -129,14 +142,14 @@ def rule_set_default_import(kind: str) -> RuleSetVersion:
     source = rule_set_kind(kind).default_path().read_text()
     try:
         with transaction.atomic():
-            created = rule_set_version_create(
+            stored, _ = rule_set_version_get_or_create(
                 kind=kind,
                 source=source,
                 note="imported from the default file",
                 created_by=IMPORTED_BY,
             )
             return rule_set_version_activate(
-                kind=kind, version=created.version, activated_by=IMPORTED_BY
+                kind=kind, version=stored.version, activated_by=IMPORTED_BY
             )
     except IntegrityError:
         # Another process imported it first: theirs is version 1.

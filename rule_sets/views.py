@@ -5,6 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.serializers import query_parse
+from midnite_test.pagination import next_page_url
 from midnite_test.serializers import ErrorSerializer
 from rule_sets.backtests import rule_set_backtest_create
 from rule_sets.permissions import RulesAccess, actor_name
@@ -17,12 +19,13 @@ from rule_sets.serializers import (
     BacktestCreateSerializer,
     BacktestSerializer,
     RuleSetActivateSerializer,
+    RuleSetHistoryQuerySerializer,
     RuleSetHistorySerializer,
     RuleSetVersionCreateSerializer,
     RuleSetVersionDetailSerializer,
     RuleSetVersionSerializer,
 )
-from rule_sets.services import rule_set_version_activate, rule_set_version_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 
 KIND = OpenApiParameter(
     "kind", str, OpenApiParameter.PATH, enum=["alerts", "notifications"], description="The kind."
@@ -107,12 +110,20 @@ class RuleSetVersionsView(RulesAccess, APIView):
         operation_id="rule_set_versions_list",
         summary="The change log of a kind's rules",
         description=(
-            "Every version, newest first: who created it and when, its status, and each time "
+            "The versions, newest first: who created each and when, its status, and each time "
             "it was made active (by whom, when, which version it replaced, and the unified "
-            "diff from that one). " + ACCESS + "Errors: 404 `unknown_rule_set_kind`."
+            "diff from that one). `page_size` versions a page (100 by default, at most 1,000); "
+            "`next` is the URL of the next page (a keyset cursor), null on the last. "
+            + ACCESS
+            + "Errors: 400 `invalid_query`, 404 `unknown_rule_set_kind`."
         ),
-        parameters=[KIND],
-        responses={200: RuleSetHistorySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        parameters=[KIND, RuleSetHistoryQuerySerializer],
+        responses={
+            200: RuleSetHistorySerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "a candidate activated",
@@ -133,6 +144,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
                             ],
                         }
                     ],
+                    "next": "http://localhost:8000/api/v1/rules/alerts/versions?cursor=2",
                 },
                 response_only=True,
                 status_codes=["200"],
@@ -141,15 +153,20 @@ class RuleSetVersionsView(RulesAccess, APIView):
         ],
     )
     def get(self, request: Request, kind: str) -> Response:
-        history = rule_set_history(kind)
-        return Response(RuleSetHistorySerializer({"kind": kind, "versions": history}).data)
+        query = query_parse(RuleSetHistoryQuerySerializer, request)
+        page = rule_set_history(kind, before=query.get("cursor"), page_size=query["page_size"])
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        body = {"kind": kind, "versions": page.versions, "next": next_page_url(request, cursor)}
+        return Response(RuleSetHistorySerializer(body).data)
 
     @extend_schema(
         operation_id="rule_set_version_create",
         summary="Store a candidate version of a kind's rules",
         description=(
             "The YAML text in the kind's file format, stored as the next version, a `draft`: "
-            "nothing evaluates it until it is activated. " + ACCESS + "Errors: 400 "
+            "nothing evaluates it until it is activated. A source some version already has, "
+            "byte for byte, stores nothing: 200 with that version (the active one if it is "
+            "among them, else the newest). " + ACCESS + "Errors: 400 "
             "`invalid_payload`, 400 `invalid_rules` (details: `rule`, `field`, `line` where "
             "YAML gives one, and the `path`), 404 `unknown_rule_set_kind`."
         ),
@@ -157,6 +174,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
         request=RuleSetVersionCreateSerializer,
         responses={
             201: RuleSetVersionSerializer,
+            200: RuleSetVersionSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
             404: ErrorSerializer,
@@ -192,10 +210,10 @@ class RuleSetVersionsView(RulesAccess, APIView):
     def post(self, request: Request, kind: str) -> Response:
         serializer = RuleSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = rule_set_version_create(
+        version, created = rule_set_version_get_or_create(
             kind=kind, created_by=actor_name(request), **serializer.validated_data
         )
-        return Response(RuleSetVersionSerializer(version).data, status=201)
+        return Response(RuleSetVersionSerializer(version).data, status=201 if created else 200)
 
 
 class RuleSetVersionView(RulesAccess, APIView):
@@ -255,6 +273,8 @@ class RuleSetActivateView(RulesAccess, APIView):
             "activated which version, when. Every web and worker process evaluates new "
             "events under it within 2 s, without a restart. Activating the active version "
             "changes nothing. No body, or `{}`. " + ACCESS + "Errors: 400 `invalid_payload`, "
+            "400 `invalid_rules` (the kind no longer compiles the version, e.g. a notification "
+            "template it sends is gone from the templates file; details as when stored), "
             "404 `unknown_rule_set_kind`, 404 `rule_set_version_not_found`."
         ),
         parameters=[KIND, VERSION],

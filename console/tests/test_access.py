@@ -1,6 +1,9 @@
 """Who gets into the console: staff users through its login page, nobody else."""
 
+import re
+
 import pytest
+from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +68,27 @@ def test_the_root_of_the_service_leads_to_the_console(client):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/console/"
+
+
+def test_the_logout_url_typed_by_a_staff_user_asks_to_log_out_with_a_working_button(
+    django_user_model,
+):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
+
+    page = client.get("/console/logout/")
+
+    assert page.status_code == 200
+    form = re.search(r'<form[^>]*id="logout-confirm"[^>]*>.*?</form>', page.text, re.S).group()
+    assert 'method="post"' in form and 'action="/console/logout/"' in form
+    assert re.search(r"<button[^>]*>Log out</button>", form)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    logged_out = client.post("/console/logout/", {"csrfmiddlewaretoken": token})
+    assert (logged_out.status_code, logged_out.headers["Location"]) == (302, "/console/login/")
+    assert client.get("/console/overview/").status_code == 302
+
+
+def test_the_logout_url_typed_by_a_logged_out_visitor_leads_to_the_login_page(client):
+    response = client.get("/console/logout/")
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/console/login/")

@@ -23,7 +23,7 @@ from events.models import Event
 from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
-from rule_sets.services import rule_set_version_create
+from rule_sets.services import rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
 PASSWORD = "s3cret-pass"
@@ -210,7 +210,7 @@ def test_a_candidate_goes_from_paste_to_backtest_to_activation_and_judges_the_ne
 def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate(live_server):
     def store() -> None:
         _staff("on-call", may_change=False)
-        rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
 
     off_the_event_loop(store)
     activate_url = f"{live_server.url}/api/v1/rules/alerts/versions/2/activate"

@@ -17,6 +17,8 @@ from notifications.config import (
     notification_config_load,
 )
 from rule_sets.active import rule_set_active
+from rule_sets.exceptions import InvalidRules
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 from rule_sets.models import KIND_NOTIFICATIONS
 
 RULES = """
@@ -157,6 +159,54 @@ def test_the_system_check_reports_a_bad_file_naming_file_rule_and_field(files, s
     assert f"{rules}: rules[0] (PONG).notification_type" in errors[0].msg
 
 
+@pytest.fixture
+def templates_edited(tmp_path, settings, active_rules) -> int:
+    """The active version sends PING, stored while the templates had it; the templates file
+    in settings has since lost it (the default rules file sends PONG, which it still has)."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    pong = '  - {type: PONG, channel: sms, private: false, text: "Hi"}\n'
+    before.write_text(TEMPLATES + pong)
+    after.write_text("notifications:\n" + pong)
+    default_rules = tmp_path / "default_rules.yml"
+    default_rules.write_text(RULES.replace("PING", "PONG"))
+    settings.NOTIFICATION_RULES_PATH, settings.NOTIFICATION_TEMPLATES_PATH = default_rules, before
+    version = active_rules(KIND_NOTIFICATIONS, RULES)
+    settings.NOTIFICATION_TEMPLATES_PATH = after
+    return version
+
+
+def test_the_start_up_check_reports_an_active_version_the_templates_no_longer_cover(
+    templates_edited,
+):
+    errors = checks.run_checks(databases=["default"])
+
+    [error] = [error for error in errors if error.id.startswith("notifications")]
+    assert error.id == "notifications.E004"
+    assert error.msg == (
+        f"The active notification rules (version {templates_edited}) do not compile against "
+        "the templates: rules[0] (PING).notification_type: no template of type 'PING' in "
+        "after.yaml"
+    )
+
+
+def test_activating_a_version_the_templates_no_longer_cover_is_refused_naming_the_rule(
+    templates_edited,
+):
+    pong, _ = rule_set_version_get_or_create(
+        kind=KIND_NOTIFICATIONS, source=RULES.replace("PING", "PONG"), created_by="tests"
+    )
+    rule_set_version_activate(kind=KIND_NOTIFICATIONS, version=pong.version, activated_by="t")
+
+    with pytest.raises(InvalidRules) as refused:
+        rule_set_version_activate(
+            kind=KIND_NOTIFICATIONS, version=templates_edited, activated_by="tests"
+        )
+
+    assert refused.value.details["rule"] == "rules[0] (PING)"
+    assert "no template of type 'PING' in after.yaml" in refused.value.message
+    assert rule_set_active(KIND_NOTIFICATIONS).version == pong.version
+
+
 def test_manage_py_check_fails_on_a_bad_file(files, settings):
     rules, templates = files
     templates.write_text(TEMPLATES.replace("sms", "pidgeon"))
@@ -229,3 +279,18 @@ def test_the_embedded_worker_does_not_start_with_a_bad_file(files, tmp_path):
 
     assert result.returncode == 1
     assert f"{rules}: rules[0] (PONG).notification_type" in result.stderr
+
+
+def test_the_worker_does_not_start_with_an_active_version_the_templates_no_longer_cover(
+    live_database_url, templates_edited, settings
+):
+    # The database first: its flush at the end imports the default files again (post_migrate),
+    # which must be those of the settings restored by then.
+    files = (settings.NOTIFICATION_RULES_PATH, settings.NOTIFICATION_TEMPLATES_PATH)
+    worker = [sys.executable, "-m", "celery", "-A", "midnite_test", "worker", "--pool", "solo"]
+
+    result = run(worker, files, DATABASE_URL=live_database_url)
+
+    assert result.returncode == 1
+    assert "(notifications.E004)" in result.stderr
+    assert "rules[0] (PING).notification_type: no template of type 'PING'" in result.stderr

@@ -144,6 +144,49 @@ def test_clickhouse_query_refuses_a_write_and_the_table_stays(event_log):
     assert clickhouse_rows("EXISTS TABLE event_log")[1] == [(1,)]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("SELEC 1", r"^ClickHouse refused the query: Code: 62\. .*\(line 1, col 7\): 1\. Expected"),
+        ("SELECT nosuch FROM system.one", r"In scope SELECT nosuch FROM system\.one\. \(UNKNOWN_"),
+    ],
+)
+def test_clickhouse_query_with_a_mistake_says_what_clickhouse_said_of_that_query_in_one_line(
+    query, expected
+):
+    with pytest.raises(CommandError) as raised:
+        _run("clickhouse_query", query)
+
+    message = str(raised.value)
+    assert re.search(expected, message), message
+    assert "\n" not in message
+    assert "FORMAT Native" not in message and "readonly" not in message
+
+
+def test_clickhouse_query_read_by_a_reader_that_stops_early_exits_quietly(tmp_path, settings):
+    """`clickhouse_query ... | head`: head closes the pipe after the lines it wanted."""
+    environment = {
+        **os.environ,
+        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    query = "SELECT number FROM numbers(200000)"  # far more than a pipe's buffer holds
+    command = subprocess.Popen(
+        [sys.executable, "manage.py", "clickhouse_query", query],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    assert command.stdout.readline() == b"number\n"
+    command.stdout.close()
+    stderr = command.stderr.read()
+    command.stderr.close()
+
+    assert (command.wait(timeout=60), stderr.decode()) == (0, "")
+
+
 @pytest.fixture
 def held_store(tmp_path):
     """A store under tmp_path, opened by a child process that holds it until killed."""

@@ -1,13 +1,16 @@
 """`make run`'s worker without a broker: requests on a Unix socket, the same tasks, no queue."""
 
+import re
 import socket
 import threading
 import uuid
 
 import pytest
+from django.core.management import CommandError
 from structlog.testing import capture_logs
 
 from midnite_test.celery import app as celery_app
+from outbox.management.commands.clickhouse_query import Command as ClickHouseQueryCommand
 from outbox.embedded_worker import EmbeddedWorker, TaskRequest, _requests_drain, request_parse
 from outbox.models import WorkerHeartbeat
 from outbox.services import outbox_wake
@@ -130,17 +133,41 @@ def test_the_worker_reports_at_once_and_answers_a_query_its_caller_waits_for(wor
     assert WorkerHeartbeat.objects.get(name=WorkerHeartbeat.CLICKHOUSE).ok
 
 
-def test_a_failing_task_is_logged_and_the_worker_goes_on(socket_path, event_log):
+@celery_app.task(name="tests.failing", ignore_result=True)
+def _failing_task() -> None:
+    raise RuntimeError("a bug")
+
+
+def test_a_failing_task_is_logged_and_the_worker_goes_on(socket_path):
     worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
 
     with capture_logs() as logs:
-        worker.task_run(TaskRequest(task="outbox.clickhouse_query_readonly", args=("DROP x",)))
+        worker.task_run(TaskRequest(task="tests.failing", args=()))
         worker.task_run(TaskRequest(task="no.such_task", args=()))
 
     assert [(log["event"], log.get("task")) for log in logs] == [
-        ("worker.task_failed", "outbox.clickhouse_query_readonly"),
+        ("worker.task_failed", "tests.failing"),
         ("worker.unknown_task", "no.such_task"),
     ]
+
+
+# The caller waits in the worker's own process here, where Celery warns that eager mode is on.
+@pytest.mark.filterwarnings("ignore:Results are not stored:RuntimeWarning")
+@pytest.mark.django_db(transaction=True)
+def test_a_query_clickhouse_refuses_is_a_warning_of_the_worker_and_an_error_line_of_the_command(
+    worker, event_log
+):
+    with capture_logs() as logs, pytest.raises(CommandError) as raised:
+        ClickHouseQueryCommand()._through_worker("SELEC 1", timeout=10)
+
+    assert re.fullmatch(
+        r"ClickHouse refused the query: Code: 62\. [^\n]*SYNTAX_ERROR\)", str(raised.value)
+    )
+    assert "FORMAT Native" not in str(raised.value)
+    [refused] = [log for log in logs if log["event"] == "clickhouse.query_refused"]
+    assert refused["log_level"] == "warning"
+    assert "traceback" not in refused and refused["error"] == str(raised.value)
+    assert [log for log in logs if log["log_level"] == "error"] == []
 
 
 def test_a_socket_path_too_long_for_the_system_is_refused_by_name(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from midnite_test.tests.admin_staff import offered_actions, staff_client
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS, RuleSetActivation, RuleSetVersion
-from rule_sets.services import rule_set_version_activate, rule_set_version_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,10 @@ VERSIONS = "/admin/rule_sets/rulesetversion/"
 
 @pytest.fixture
 def candidate():
-    return rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+    version, _ = rule_set_version_get_or_create(
+        kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk"
+    )
+    return version
 
 
 def test_the_version_list_shows_kind_version_status_author_and_times(admin_client, candidate):

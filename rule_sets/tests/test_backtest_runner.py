@@ -19,7 +19,7 @@ from rule_sets.backtests import (
     rule_set_backtests_run_pending,
 )
 from rule_sets.models import KIND_ALERTS, RuleSetBacktest
-from rule_sets.services import rule_set_version_create
+from rule_sets.services import rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -27,7 +27,7 @@ DEADLINE_SECONDS = 10
 
 
 def _backtest() -> RuleSetBacktest:
-    rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+    rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
     return rule_set_backtest_create(
         kind=KIND_ALERTS, version=2, start=START, end=START + timedelta(days=1), created_by="r"
     )

@@ -1,6 +1,7 @@
 """`manage.py rules`: import (and activate) a file, export a version, backtest one in the
 foreground with its table, activate one; mistakes are command errors naming the fault."""
 
+import logging
 from io import StringIO
 
 import pytest
@@ -46,6 +47,30 @@ def test_import_with_activate_makes_it_active_as_who_is_named(lower_file):
     assert out == "alerts version 2: active\n"
     assert rule_set_active(KIND_ALERTS).version == 2
     assert RuleSetActivation.objects.filter(kind=KIND_ALERTS).first().activated_by == "ci"
+
+
+def test_import_of_the_active_content_stores_nothing_and_names_the_version(tmp_path):
+    path = tmp_path / "alert_rules.yml"
+    path.write_text(settings.ALERT_RULES_PATH.read_text())
+
+    out, _ = _rules("import", str(path), "--kind", "alerts")
+
+    assert out == "alerts version 1 (active) already has this content: nothing stored\n"
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 1
+
+
+def test_import_with_activate_of_a_retired_content_activates_that_version(lower_file):
+    _rules("import", str(lower_file), "--kind", "alerts", "--activate")
+    _rules("activate", "--kind", "alerts", "--version", "1")
+
+    out, _ = _rules("import", str(lower_file), "--kind", "alerts", "--activate")
+
+    assert out == (
+        "alerts version 2 (retired) already has this content: nothing stored\n"
+        "alerts version 2: active\n"
+    )
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 2
+    assert rule_set_active(KIND_ALERTS).version == 2
 
 
 def test_import_of_invalid_rules_names_the_rule_and_the_field(lower_file):
@@ -103,6 +128,19 @@ def test_backtest_runs_in_the_foreground_with_progress_and_prints_the_table(
         "rule  active  candidate  added  removed  users",
         "1100       0          1      1        0      1",
     ]
+    assert RuleSetBacktest.objects.get().status == "done"
+
+
+def test_backtest_logs_nothing_of_its_start_and_end_between_its_own_lines(
+    lower_file, fake_replay, caplog
+):
+    """The worker's info lines (JSON in production) would interleave with the progress."""
+    _rules("import", str(lower_file), "--kind", "alerts")
+
+    with caplog.at_level(logging.INFO):
+        _rules("backtest", "--kind", "alerts", "--version", "2")
+
+    assert [record.msg for record in caplog.records if record.name.startswith("rule_sets")] == []
     assert RuleSetBacktest.objects.get().status == "done"
 
 

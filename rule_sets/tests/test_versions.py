@@ -4,7 +4,11 @@ from django.conf import settings
 from rule_sets.active import rule_set_active, rule_set_version
 from rule_sets.exceptions import InvalidRules
 from rule_sets.models import KIND_ALERTS, KIND_NOTIFICATIONS, RuleSetActivation, RuleSetVersion
-from rule_sets.services import IMPORTED_BY, rule_set_version_activate, rule_set_version_create
+from rule_sets.services import (
+    IMPORTED_BY,
+    rule_set_version_activate,
+    rule_set_version_get_or_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +28,7 @@ def test_migrate_imports_each_default_file_as_active_version_1():
 
 
 def test_a_candidate_is_a_draft_until_activated_and_the_replaced_version_retires():
-    candidate = rule_set_version_create(
+    candidate, _ = rule_set_version_get_or_create(
         kind=KIND_ALERTS, source=LOWER_THRESHOLD, note="50", created_by="risk"
     )
     assert (candidate.version, candidate.status) == (2, "draft")
@@ -44,7 +48,7 @@ def test_a_candidate_is_a_draft_until_activated_and_the_replaced_version_retires
 
 
 def test_activating_a_retired_version_is_the_rollback():
-    rule_set_version_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+    rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
     rule_set_version_activate(kind=KIND_ALERTS, version=2, activated_by="risk")
     rule_set_version_activate(kind=KIND_ALERTS, version=1, activated_by="on-call")
 
@@ -56,7 +60,7 @@ def test_invalid_rules_are_refused_naming_the_rule_and_the_field():
     source = LOWER_THRESHOLD.replace("count: 3\n", "count: three\n", 1)
 
     with pytest.raises(InvalidRules) as raised:
-        rule_set_version_create(kind=KIND_ALERTS, source=source, created_by="risk")
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=source, created_by="risk")
 
     assert raised.value.details["rule"] == "rules[1] (code 30)"
     assert raised.value.details["field"] == "condition.count"
@@ -65,7 +69,9 @@ def test_invalid_rules_are_refused_naming_the_rule_and_the_field():
 
 def test_a_yaml_syntax_error_names_its_line():
     with pytest.raises(InvalidRules) as raised:
-        rule_set_version_create(kind=KIND_ALERTS, source="rules:\n  - code: [1\n", created_by="x")
+        rule_set_version_get_or_create(
+            kind=KIND_ALERTS, source="rules:\n  - code: [1\n", created_by="x"
+        )
 
     assert raised.value.details["line"] == 3
     assert raised.value.details["rule"] is None
@@ -77,7 +83,7 @@ def test_a_notification_rule_sending_an_unknown_template_is_refused_at_its_field
     )
 
     with pytest.raises(InvalidRules) as raised:
-        rule_set_version_create(kind=KIND_NOTIFICATIONS, source=source, created_by="growth")
+        rule_set_version_get_or_create(kind=KIND_NOTIFICATIONS, source=source, created_by="growth")
 
     assert raised.value.details["field"] == "notification_type"
     assert raised.value.details["rule"].startswith("rules[0]")

@@ -1,3 +1,5 @@
+import os
+import sys
 from uuid import uuid4
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
@@ -29,9 +31,15 @@ class Command(BaseCommand):
             columns, rows = self._through_worker(query, timeout)
         except OutboxError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write("\t".join(columns))
-        for row in rows:
-            self.stdout.write("\t".join(str(value) for value in row))
+        try:
+            self.stdout.write("\t".join(columns))
+            for row in rows:
+                self.stdout.write("\t".join(str(value) for value in row))
+            self.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): the rest is not wanted. Point stdout at /dev/null,
+            # so Python's last flush of it at exit does not fail on the closed pipe too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def _through_worker(self, query: str, timeout: float) -> tuple[list[str], list]:
         task_id = str(uuid4())
@@ -42,4 +50,6 @@ class Command(BaseCommand):
             raise CommandError(f"No worker answered within {timeout:g} s; is one running?") from exc
         except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised by Celery
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        if "error" in answer:
+            raise CommandError(answer["error"])
         return answer["columns"], answer["rows"]

@@ -1,5 +1,8 @@
 """`manage.py rules`: the rule versions from the command line, for teams that keep rules in git."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,7 +12,7 @@ from midnite_test.errors import DomainError
 from rule_sets.backtests import rule_set_backtest_create, rule_set_backtest_run
 from rule_sets.models import RuleSetBacktest
 from rule_sets.selectors import rule_set_version_detail
-from rule_sets.services import rule_set_version_activate, rule_set_version_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 
 # Who the changes made here are logged as, unless --by names someone.
 COMMAND_LINE = "manage.py rules"
@@ -63,10 +66,18 @@ class Command(BaseCommand):
             source = file.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {file}: {exc}") from exc
-        version = rule_set_version_create(kind=kind, source=source, note=note, created_by=by)
+        version, created = rule_set_version_get_or_create(
+            kind=kind, source=source, note=note, created_by=by
+        )
+        if not created:
+            self.stdout.write(
+                f"{kind} version {version.version} ({version.status}) already has this content: "
+                "nothing stored"
+            )
         if activate:
             version = rule_set_version_activate(kind=kind, version=version.version, activated_by=by)
-        self.stdout.write(f"{kind} version {version.version}: {version.status}")
+        if created or activate:
+            self.stdout.write(f"{kind} version {version.version}: {version.status}")
 
     def _export(self, *, kind: str, version: int | None, **_) -> None:
         self.stdout.write(
@@ -86,7 +97,8 @@ class Command(BaseCommand):
             f"Backtest {backtest.pk}: {kind} v{version} against "
             f"v{backtest.baseline.version}, {window}"
         )
-        ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
+        with _warnings_only(logging.getLogger(rule_set_backtest_run.__module__)):
+            ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
         if ended is None or ended.status != RuleSetBacktest.Status.DONE:
             raise CommandError(ended.error if ended else "Another worker took the backtest.")
         self.stdout.write(backtest_table(ended.result))
@@ -94,6 +106,19 @@ class Command(BaseCommand):
     def _progress(self, done: int, total: int) -> None:
         share = f"{done / total:.0%}" if total else "..."
         self.stderr.write(f"  {done:,} of {total:,} events ({share})")
+
+
+@contextmanager
+def _warnings_only(logger: logging.Logger) -> Iterator[None]:
+    """Quiet `logger`'s info lines meanwhile: run here, in the foreground, a backtest's start
+    and end (the worker's log lines, JSON in production) would land amid the command's own
+    progress lines. Its warnings and errors still show."""
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _timestamp(value: str):

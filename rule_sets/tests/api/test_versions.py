@@ -2,6 +2,7 @@
 and rollback, bad YAML answered 400 naming the rule, the field and the line."""
 
 import pytest
+from django.conf import settings
 
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
@@ -29,6 +30,21 @@ def test_a_candidate_is_created_as_the_next_version_a_draft(rules_client):
     )
     assert RuleSetVersion.objects.get(kind=KIND_ALERTS, version=2).source == LOWER_THRESHOLD
     assert rule_set_active(KIND_ALERTS).version == 1
+
+
+def test_a_source_a_version_already_has_is_200_with_that_version_and_nothing_is_stored(
+    rules_client,
+):
+    first = _create(rules_client)
+
+    again = _create(rules_client, note="the same file pushed again")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert RuleSetVersion.objects.filter(kind=KIND_ALERTS).count() == 2
+    active = _create(rules_client, source=settings.ALERT_RULES_PATH.read_text())
+    assert active.status_code == 200
+    assert (active.json()["version"], active.json()["status"]) == (1, "active")
 
 
 def test_a_rule_with_a_bad_field_is_400_naming_the_rule_field_and_nothing_is_stored(rules_client):
@@ -151,3 +167,35 @@ def test_the_change_log_names_who_created_and_activated_each_version_with_the_di
     assert rollback["activated_at"] >= activated["activated_at"]
     assert imported["replaced"] is None
     assert imported["diff"].startswith("--- (none)\n+++ alerts v1\n")
+
+
+def test_the_change_log_is_paged_newest_first_by_following_next(rules_client):
+    for threshold in (40, 30, 20, 10):  # versions 2 to 5
+        _create(
+            rules_client, source=LOWER_THRESHOLD.replace("value: 50\n", f"value: {threshold}\n")
+        )
+    rules_client.post(f"{VERSIONS}/3/activate")
+
+    first = rules_client.get(VERSIONS, {"page_size": 2}).json()
+    second = rules_client.get(first["next"]).json()
+    third = rules_client.get(second["next"]).json()
+
+    assert [[v["version"] for v in page["versions"]] for page in (first, second, third)] == [
+        [5, 4],
+        [3, 2],
+        [1],
+    ]
+    assert third["next"] is None
+    [activated] = second["versions"][0]["activations"]
+    assert activated["replaced"] == 1  # a version on another page
+    assert activated["diff"].startswith("--- alerts v1\n+++ alerts v3\n")
+    assert rules_client.get(VERSIONS).json()["next"] is None  # 100 a page by default
+
+
+def test_a_bad_page_size_or_cursor_of_the_change_log_is_invalid_query(rules_client):
+    for query in ({"page_size": 0}, {"page_size": 1001}, {"cursor": "x"}, {"cursor": 0}):
+        response = rules_client.get(VERSIONS, query)
+
+        assert response.status_code == 400, query
+        assert response.json()["error"] == "invalid_query"
+        assert list(response.json()["details"]) == list(query)
