@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.conf import settings
 from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -245,6 +246,42 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
         lambda: RuleSetVersion.objects.get(kind=KIND_ALERTS, status="active").version
     )
     assert active == 1
+
+
+@committed
+def test_a_candidate_some_version_already_has_is_named_as_that_version_and_not_stored(
+    live_server,
+):
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+    off_the_event_loop(store)
+    status = "#candidate-status"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        # The active version's source, as "Start from the active version" fills it in.
+        page.click("#candidate-from-active")
+        expect(page.locator("#candidate-source")).to_have_value(
+            settings.ALERT_RULES_PATH.read_text()
+        )
+        page.fill("#candidate-note", "the same again")
+        page.click("#candidate-submit")
+        expect(page.locator(status)).to_have_text(
+            "This content is already v1 (active): nothing was stored."
+        )
+        expect(page.locator("#backtest-version")).to_have_value("1")
+
+        # The draft's source: that draft, v2.
+        page.fill("#candidate-source", LOWER_THRESHOLD)
+        page.click("#candidate-submit")
+        expect(page.locator(status)).to_have_text(
+            "This content is already v2 (draft): nothing was stored."
+        )
+        expect(page.locator("#backtest-version")).to_have_value("2")
+        expect(page.locator("#versions tbody tr")).to_have_count(2)
+
+    assert off_the_event_loop(lambda: RuleSetVersion.objects.filter(kind=KIND_ALERTS).count()) == 2
 
 
 @pytest.mark.django_db

@@ -38,7 +38,9 @@
     return iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "";
   }
 
-  async function call(method, url, body) {
+  // The API's answer: its status and JSON body; a 4xx or 5xx is thrown, as an error carrying
+  // both.
+  async function answer(method, url, body) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (method !== "GET") {
       init.headers["Content-Type"] = "application/json";
@@ -53,7 +55,11 @@
       error.body = data;
       throw error;
     }
-    return data;
+    return { status: response.status, data };
+  }
+
+  async function call(method, url, body) {
+    return (await answer(method, url, body)).data;
   }
 
   // ---- the change log -------------------------------------------------------------------
@@ -375,14 +381,21 @@
     byId("candidate-source").removeAttribute("aria-invalid");
     status.textContent = "validating…";
     try {
-      const created = await call("POST", `${api}/versions`, {
+      const stored = await answer("POST", `${api}/versions`, {
         source: byId("candidate-source").value,
         note: byId("candidate-note").value,
       });
-      status.textContent = `Stored as v${created.version}, a draft. Backtest it, then activate it.`;
-      status.className = "ok";
+      // 201: a new draft; 200: a version already has this source (the active one if it does).
+      const { version, status: state } = stored.data;
+      if (stored.status === 201) {
+        status.textContent = `Stored as v${version}, a draft. Backtest it, then activate it.`;
+        status.className = "ok";
+      } else {
+        status.textContent = `This content is already v${version} (${state}): nothing was stored.`;
+        status.className = "hint";
+      }
       await refreshVersions();
-      chooseBacktest(created.version);
+      chooseBacktest(version);
     } catch (error) {
       status.textContent = "";
       showCandidateError(error);
