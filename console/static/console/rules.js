@@ -135,14 +135,29 @@
     if (versions.some((v) => String(v.version) === chosen)) select.value = chosen;
   }
 
+  // Every version, newest first: the change log is paged, and the active version may be on any
+  // page, so each page's `next` is followed to the last. Only its path and query are: behind a
+  // proxy the absolute URL the API builds may name another scheme or host than the page's.
+  async function changeLog() {
+    const all = [];
+    let url = `${api}/versions`;
+    while (url) {
+      const page = await call("GET", url);
+      all.push(...page.versions);
+      const next = page.next && new URL(page.next, window.location.href);
+      url = next && `${next.pathname}${next.search}`;
+    }
+    return all;
+  }
+
   async function refreshVersions() {
     try {
-      const history = await call("GET", `${api}/versions`);
-      const seen = JSON.stringify(history.versions);
+      const history = await changeLog();
+      const seen = JSON.stringify(history);
       byId("live-status").textContent = `live, updated ${utc(new Date().toISOString())}`;
       if (seen === lastSeen) return; // unchanged: leave the rows (and a pointer on them) be
       lastSeen = seen;
-      versions = history.versions;
+      versions = history;
       byId("versions").tBodies[0].replaceChildren(...versions.map(versionRow));
       const active = versions.find((v) => v.status === "active");
       const newest = versions[0];
