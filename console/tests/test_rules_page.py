@@ -7,6 +7,7 @@ does) must see what the page's requests committed. Each test waits with Playwrig
 never a sleep, and fails on any console error but the API's answers it provokes on purpose.
 """
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.conf import settings
 from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -23,6 +25,7 @@ from events.models import Event
 from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
+from rule_sets.selectors import rule_set_active_get
 from rule_sets.services import rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
@@ -245,6 +248,76 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
         lambda: RuleSetVersion.objects.get(kind=KIND_ALERTS, status="active").version
     )
     assert active == 1
+
+
+@committed
+def test_a_candidate_some_version_already_has_is_named_as_that_version_and_not_stored(
+    live_server,
+):
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+    off_the_event_loop(store)
+    status = "#candidate-status"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        # The active version's source, as "Start from the active version" fills it in.
+        page.click("#candidate-from-active")
+        expect(page.locator("#candidate-source")).to_have_value(
+            settings.ALERT_RULES_PATH.read_text()
+        )
+        page.fill("#candidate-note", "the same again")
+        page.click("#candidate-submit")
+        expect(page.locator(status)).to_have_text(
+            "This content is already v1 (active): nothing was stored."
+        )
+        expect(page.locator("#backtest-version")).to_have_value("1")
+
+        # The draft's source: that draft, v2.
+        page.fill("#candidate-source", LOWER_THRESHOLD)
+        page.click("#candidate-submit")
+        expect(page.locator(status)).to_have_text(
+            "This content is already v2 (draft): nothing was stored."
+        )
+        expect(page.locator("#backtest-version")).to_have_value("2")
+        expect(page.locator("#versions tbody tr")).to_have_count(2)
+
+    assert off_the_event_loop(lambda: RuleSetVersion.objects.filter(kind=KIND_ALERTS).count()) == 2
+
+
+@committed
+def test_the_versions_of_every_page_of_the_change_log_are_listed_the_oldest_active(live_server):
+    """Beyond a page of versions (100), the active v1 is on the change log's last page."""
+    drafts = 249
+
+    def store() -> None:
+        _staff("on-call", may_change=False)
+        rule_set_active_get(KIND_ALERTS)  # v1, the default file, active
+        sources = [f"{LOWER_THRESHOLD}# draft {n}\n" for n in range(2, drafts + 2)]
+        RuleSetVersion.objects.bulk_create(
+            RuleSetVersion(
+                kind=KIND_ALERTS,
+                version=n,
+                source=source,
+                sha256=hashlib.sha256(source.encode()).hexdigest(),
+                created_by="risk",
+            )
+            for n, source in enumerate(sources, start=2)
+        )
+
+    off_the_event_loop(store)
+
+    # _console waits for v1's row, active.
+    with _console(live_server, "on-call", expected_failures=set()) as page:
+        rows = page.locator("#versions tbody tr")
+        expect(rows).to_have_count(drafts + 1)
+        expect(rows.first).to_have_attribute("data-version", str(drafts + 1))
+        expect(rows.last).to_have_attribute("data-version", "1")
+        expect(page.locator("#versions .status-active")).to_have_count(1)
+        expect(page.locator("#source-caption")).to_have_text("alerts v1 (active)")
+        expect(page.locator("#diff-from")).to_have_value("1")
+        expect(page.locator("#diff-from option")).to_have_count(drafts + 1)
 
 
 @pytest.mark.django_db

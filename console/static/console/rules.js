@@ -38,7 +38,9 @@
     return iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "";
   }
 
-  async function call(method, url, body) {
+  // The API's answer: its status and JSON body; a 4xx or 5xx is thrown, as an error carrying
+  // both.
+  async function answer(method, url, body) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (method !== "GET") {
       init.headers["Content-Type"] = "application/json";
@@ -53,7 +55,11 @@
       error.body = data;
       throw error;
     }
-    return data;
+    return { status: response.status, data };
+  }
+
+  async function call(method, url, body) {
+    return (await answer(method, url, body)).data;
   }
 
   // ---- the change log -------------------------------------------------------------------
@@ -129,14 +135,29 @@
     if (versions.some((v) => String(v.version) === chosen)) select.value = chosen;
   }
 
+  // Every version, newest first: the change log is paged, and the active version may be on any
+  // page, so each page's `next` is followed to the last. Only its path and query are: behind a
+  // proxy the absolute URL the API builds may name another scheme or host than the page's.
+  async function changeLog() {
+    const all = [];
+    let url = `${api}/versions`;
+    while (url) {
+      const page = await call("GET", url);
+      all.push(...page.versions);
+      const next = page.next && new URL(page.next, window.location.href);
+      url = next && `${next.pathname}${next.search}`;
+    }
+    return all;
+  }
+
   async function refreshVersions() {
     try {
-      const history = await call("GET", `${api}/versions`);
-      const seen = JSON.stringify(history.versions);
+      const history = await changeLog();
+      const seen = JSON.stringify(history);
       byId("live-status").textContent = `live, updated ${utc(new Date().toISOString())}`;
       if (seen === lastSeen) return; // unchanged: leave the rows (and a pointer on them) be
       lastSeen = seen;
-      versions = history.versions;
+      versions = history;
       byId("versions").tBodies[0].replaceChildren(...versions.map(versionRow));
       const active = versions.find((v) => v.status === "active");
       const newest = versions[0];
@@ -375,14 +396,21 @@
     byId("candidate-source").removeAttribute("aria-invalid");
     status.textContent = "validating…";
     try {
-      const created = await call("POST", `${api}/versions`, {
+      const stored = await answer("POST", `${api}/versions`, {
         source: byId("candidate-source").value,
         note: byId("candidate-note").value,
       });
-      status.textContent = `Stored as v${created.version}, a draft. Backtest it, then activate it.`;
-      status.className = "ok";
+      // 201: a new draft; 200: a version already has this source (the active one if it does).
+      const { version, status: state } = stored.data;
+      if (stored.status === 201) {
+        status.textContent = `Stored as v${version}, a draft. Backtest it, then activate it.`;
+        status.className = "ok";
+      } else {
+        status.textContent = `This content is already v${version} (${state}): nothing was stored.`;
+        status.className = "hint";
+      }
       await refreshVersions();
-      chooseBacktest(created.version);
+      chooseBacktest(version);
     } catch (error) {
       status.textContent = "";
       showCandidateError(error);
