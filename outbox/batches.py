@@ -59,11 +59,12 @@ def batches_work(
     `ship_next` ships one due batch and returns its size (None when none is due; raises
     BatchFailed after recording a failure), `claim_next` claims one and says whether it was
     full (None: there was nothing to claim). Stops between batches once `clock()` passes
-    `deadline`, and once the batches due are shipped after a claim that was not full: it took
-    everything committed below the horizon, so what commits from then on is the next run's (its
-    commit sends a wake-up). Under a steady trickle of commits a run so ends instead of claiming
-    a few rows at a time for as long as the trickle lasts: each claim and ship costs the same
-    whether it takes 5 rows or 500 (docs/BENCHMARKS.md, "Issue 20 merged").
+    `deadline`, and once it has shipped a batch after a claim that was not full: it took
+    everything committed below the horizon, so what commits from then on is the next run's (the
+    consumer's next tick), and it does not look again for a due batch, which would be one that
+    failed meanwhile and is due later anyway. Under a steady trickle of commits a run so ends
+    instead of claiming a few rows at a time for as long as the trickle lasts: each claim and
+    ship costs the same whether it takes 5 rows or 500 (docs/BENCHMARKS.md, "Issue 20 merged").
     """
     batches = messages = 0
     caught_up = False
@@ -82,6 +83,8 @@ def batches_work(
             continue
         batches += 1
         messages += shipped
+        if caught_up:
+            break
     return RelayReport(batches=batches, messages=messages)
 
 
