@@ -23,7 +23,7 @@ from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
 from midnite_test.prometheus import alerts_raised_count
 from outbox.contracts import CONSUMERS
-from outbox.services import outbox_log_appended, outbox_wake
+from outbox.services import outbox_log_appended
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS
 from rules.history import EventRecord
@@ -113,7 +113,6 @@ def _transaction_ingest_pipelined(
         transaction_alerts_queue(
             event_pk=stored.pk, codes=codes, rules_version=active.version, created_at=now
         )
-        pipelined.on_commit.append(lambda: outbox_wake(consumers=CONSUMERS))
         pipelined.on_commit.append(lambda: alerts_raised_count(codes))
         return TransactionOutcome(user_id=user_id, alert_codes=codes)
 

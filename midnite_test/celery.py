@@ -68,7 +68,8 @@ def _first_heartbeat(sender, **kwargs) -> None:
 def _beat_schedule(sender: Celery, **kwargs) -> None:
     relay_every = settings.OUTBOX_RELAY_INTERVAL_SECONDS
     sender.conf.beat_schedule = {
-        # The sweeps that process what a lost or throttled wake-up left behind, per consumer.
+        # Each consumer's tick: its table logs' rows (the events, sent no wake-up) and what a
+        # lost or throttled wake-up of its messages left behind, all in a batch per stream.
         **{
             f"outbox-relay-{consumer}": {
                 "task": "outbox.outbox_relay",

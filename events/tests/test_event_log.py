@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.contracts import EventInput
 from events.ingestion import events_insert_new
 from events.log import EVENT_LOG
 from events.models import Event
+from outbox.batches import batch_claim
 from outbox.consumers import HANDLERS
 from outbox.logs import CONSUMER_STREAMS, STREAMS
 from outbox.models import OutboxCursor
@@ -136,3 +138,25 @@ def test_a_restored_event_log_resumes_after_its_cursor_is_rebased(recorded):
 def _store_committed(n: int) -> int:
     with transaction.atomic():
         return _store(n)
+
+
+def test_storing_events_asks_no_worker_to_wake_their_consumers_read_them_on_their_tick(
+    db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as after_commit:
+        _store(1)
+
+    assert after_commit == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_with_nothing_after_its_cursor_costs_one_statement(recorded):
+    stream = EVENT_LOG.stream("recorder")
+    _store_committed(1)
+    outbox_process(consumer="recorder")
+
+    with CaptureQueriesContext(connection) as statements:
+        claimed = batch_claim(stream, size=100)
+
+    assert claimed is None
+    assert len(statements) == 1, [statement["sql"] for statement in statements]

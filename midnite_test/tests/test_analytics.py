@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from celery.beat import EmbeddedService, Scheduler
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -13,6 +14,7 @@ from events.models import Event
 from midnite_test.celery import app as celery_app
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay
+from midnite_test.tests.waiting import wait_until
 from outbox.tests.conftest import broker  # noqa: F401 - a fixture
 from users.models import User
 
@@ -114,3 +116,33 @@ def test_a_running_worker_ships_a_new_event_and_user_within_2_seconds(
         while event_log.count("event_type IN ('deposit', 'user_created')") < 6:
             assert time.monotonic() - committed < 2, "not in ClickHouse within 2 s"
             time.sleep(0.02)
+
+
+def test_post_event_sends_the_broker_nothing_the_consumers_read_it_on_their_tick(
+    broker, post_event, settings  # noqa: F811 - the fixture imported above
+):
+    settings.OUTBOX_WAKEUP_INTERVAL = 0
+    broker.delete("celery", *broker.keys("wakeup-pending:*"))  # the users' fixture's wake-up
+
+    assert post_event("deposit", "42.00", 10).status_code == 200
+
+    assert (broker.llen("celery"), broker.keys("wakeup-pending:*")) == (0, [])
+
+
+@pytest.mark.usefixtures("broker")  # no stale task
+def test_a_running_worker_and_beat_ship_an_event_within_1_second_on_their_tick(
+    post_event, event_log
+):
+    """POST /event sends no wake-up: the consumers' tick (beat, OUTBOX_RELAY_INTERVAL_SECONDS)
+    finds the event."""
+    beat = EmbeddedService(celery_app, thread=True, scheduler_cls=Scheduler)
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        beat.start()
+        try:
+            post_event("deposit", "42.00", 10)
+            shipped = wait_until(lambda: event_log.count("event_type = 'deposit'") == 1, seconds=1)
+        finally:
+            beat.stop()
+            beat.join(timeout=10)
+
+    assert shipped, "not in ClickHouse within 1 s"

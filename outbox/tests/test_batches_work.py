@@ -39,3 +39,23 @@ def test_a_run_stops_when_there_is_nothing_to_claim():
 
     assert report == RelayReport(batches=1, messages=10)
     assert unasked == [True]
+
+
+def test_a_run_that_caught_up_stops_once_that_batch_is_shipped_without_looking_again():
+    """On a tick, a look for another due batch would find none: what fails is due later."""
+    looks = []
+    due = [10]
+
+    def ship_next() -> int | None:
+        looks.append(bool(due))
+        return due.pop() if due else None
+
+    report = batches_work(
+        ship_next=ship_next,
+        claim_next=lambda: due.append(10) or False,
+        deadline=None,
+        clock=itertools.count().__next__,
+    )
+
+    assert report == RelayReport(batches=2, messages=20)
+    assert looks == [True, False, True], "a due batch, none, the claimed one: then no look"
