@@ -6,7 +6,7 @@ elsewhere (SQLite) multi-row VALUES and IN lists in chunks.
 
 import hashlib
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -39,17 +39,18 @@ def content_digest(event: EventInput, properties_json: str) -> bytes:
     properties' keys in another order, say) can have another digest. Unambiguous: no field
     holds the separator, a control character (events.validation).
     """
-    fields = (
-        event.tenant_id,
-        event.event_id,
-        event.source,
-        event.event_type,
-        event.occurred_at.isoformat(),
-        str(event.user_id),
-        str(event.amount),
-        properties_json,
+    # The instant as days, seconds and microseconds since the epoch: 10:30Z and 11:30+01:00
+    # are the same time, and formatting these costs a fifth of isoformat().
+    since = event.occurred_at - _EPOCH
+    content = (
+        f"{event.tenant_id}\x1f{event.event_id}\x1f{event.source}\x1f{event.event_type}\x1f"
+        f"{since.days}.{since.seconds}.{since.microseconds}\x1f{event.user_id}\x1f"
+        f"{event.amount}\x1f{properties_json}"
     )
-    return hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
+    return hashlib.blake2b(content.encode(), digest_size=16).digest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_rows_serialized(
