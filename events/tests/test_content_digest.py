@@ -8,7 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from events.event_rows import content_digest
 from events.models import Event
+from events.validation import event_input_parse
 
 
 def _event(n: int, **changes) -> dict:
@@ -79,3 +81,24 @@ def test_events_stored_without_a_digest_are_compared_field_by_field(bulk, change
     body = bulk([_event(0, **changes)])
 
     assert (body["duplicates"], len(body["conflicts"])) == (duplicates, 1 - duplicates)
+
+
+def test_the_digest_names_the_instant_whatever_its_zone_and_each_field():
+    base = event_input_parse(_event(0))
+    same = event_input_parse(_event(0, timestamp="2024-01-15T11:30:00+01:00"))
+    changed = [
+        event_input_parse(_event(0, **{name: value}))
+        for name, value in [
+            ("tenant_id", "tenant_2"),
+            ("event_id", "evt_9"),
+            ("source", "ios"),
+            ("event_type", "click"),
+            ("timestamp", "2024-01-15T10:30:00.000001Z"),
+            ("user_id", 2),
+            ("amount", "12.51"),
+        ]
+    ]
+
+    assert content_digest(same, "{}") == content_digest(base, "{}")
+    assert len({content_digest(event, "{}") for event in [base, *changed]}) == 8
+    assert content_digest(base, '{"n":1}') != content_digest(base, "{}")
