@@ -74,10 +74,10 @@ def _event_checked(item: dict[str, Any]) -> tuple[EventInput, str]:
     properties, properties_json = _payload(item["payload"]) if "payload" in item else ({}, "{}")
     user_id, amount = item.get("user_id"), item.get("amount")
     event = EventInput(
-        tenant_id=_tenant_id(item["tenant_id"]),
+        tenant_id=_id_text(item["tenant_id"]),
         event_id=_event_id(item["event_id"]),
         source=_source(item["source"]),
-        event_type=_event_type(item["event_type"]),
+        event_type=_name_text(item["event_type"]),
         occurred_at=timestamp_parse(item["timestamp"]),
         properties=properties,
         user_id=None if user_id is None else _user_id(user_id),
@@ -193,12 +193,12 @@ def identifier_check(value: str) -> str:
     return value
 
 
-_tenant_id = _text(MAX_ID_LENGTH)
-_event_type = _text(MAX_NAME_LENGTH)
+_id_text = _text(MAX_ID_LENGTH)
+_name_text = _text(MAX_NAME_LENGTH)
 
 
 def _event_id(value: Any) -> str:
-    value = _tenant_id(value)
+    value = _id_text(value)
     if value.startswith(RESERVED_EVENT_ID_PREFIX):
         raise ValueError(
             f'Ids starting with "{RESERVED_EVENT_ID_PREFIX}" are reserved for POST /event.'
@@ -207,7 +207,7 @@ def _event_id(value: Any) -> str:
 
 
 def _source(value: Any) -> str:
-    value = _event_type(value)
+    value = _name_text(value)
     if value == TRANSACTION_SOURCE:
         # The alert stream (alerts.stream) is POST /event's: no other way in may feed it.
         raise ValueError(f'The source "{TRANSACTION_SOURCE}" is reserved for POST /event.')
@@ -318,9 +318,9 @@ def _amount(value: Any) -> Decimal | None:
 
 _CHECKS = {
     "event_id": _event_id,
-    "tenant_id": _tenant_id,
+    "tenant_id": _id_text,
     "source": _source,
-    "event_type": _event_type,
+    "event_type": _name_text,
     "timestamp": timestamp_parse,
     "payload": _payload,
     "user_id": _user_id,
