@@ -4,8 +4,9 @@ On PostgreSQL each is one statement over arrays (`unnest`), whatever the number 
 elsewhere (SQLite) multi-row VALUES and IN lists in chunks.
 """
 
+import hashlib
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -26,44 +27,90 @@ _COLUMNS = (
     "properties",
     "user_traits",
     "received_at",
+    "content_digest",
 )
+
+
+def content_digest(event: EventInput, properties_json: str) -> bytes:
+    """Return the digest of what makes an event a duplicate: its fields but the user's traits.
+
+    `properties_json` is its properties as payload_serialize writes them. The same digest means
+    the same content (EventInput's equality); the same content written otherwise (its
+    properties' keys in another order, say) can have another digest. Unambiguous: no field
+    holds the separator, a control character (events.validation).
+    """
+    # The instant as days, seconds and microseconds since the epoch: 10:30Z and 11:30+01:00
+    # are the same time, and formatting these costs a fifth of isoformat().
+    since = event.occurred_at - _EPOCH
+    content = (
+        f"{event.tenant_id}\x1f{event.event_id}\x1f{event.source}\x1f{event.event_type}\x1f"
+        f"{since.days}.{since.seconds}.{since.microseconds}\x1f{event.user_id}\x1f"
+        f"{event.amount}\x1f{properties_json}"
+    )
+    return hashlib.blake2b(content.encode(), digest_size=16).digest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def event_rows_serialized(
+    events: Sequence[EventInput], properties_json: Sequence[str] | None
+) -> tuple[list[str], list[bytes]]:
+    """Return each event's properties as stored and its content_digest.
+
+    `properties_json`, when given, holds the properties serialized by payload_serialize
+    already (validation does, to measure them), so they are not serialized again.
+    """
+    if properties_json is None:
+        properties_json = [payload_serialize(e.properties) for e in events]
+    digests = [content_digest(e, p) for e, p in zip(events, properties_json)]
+    return list(properties_json), digests
 
 
 def event_rows_insert(
     events: Sequence[EventInput],
     *,
     received_at: datetime,
-    properties_json: Sequence[str] | None,
+    properties_json: Sequence[str],
+    digests: Sequence[bytes],
 ) -> dict[tuple[str, str], int]:
+    """Insert the events not stored yet, each with its content_digest; return their pks by key.
+
+    `properties_json` and `digests` are event_rows_serialized's.
+    """
     if not events:
         return {}
     if connection.vendor == "postgresql":
-        if properties_json is None:
-            properties_json = [payload_serialize(e.properties) for e in events]
-        return _insert_unnest(events, received_at=received_at, properties_json=properties_json)
-    return _insert_values(events, received_at=received_at)
+        return _insert_unnest(
+            events, received_at=received_at, properties_json=properties_json, digests=digests
+        )
+    return _insert_values(events, received_at=received_at, digests=digests)
 
 
-# PostgreSQL: one statement whatever the number of events, its columns sent as 9 arrays.
+# PostgreSQL: one statement whatever the number of events, its columns sent as 10 arrays.
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-         user_traits, received_at)
+         user_traits, received_at, content_digest)
     SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
-           properties::jsonb, user_traits::jsonb, %s
+           properties::jsonb, user_traits::jsonb, %s, content_digest
     FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
-                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[])
+                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[], %b::bytea[])
         AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-                user_traits)
+                user_traits, content_digest)
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING id, tenant_id, event_id
 """
 
 
 def _insert_unnest(
-    events: Sequence[EventInput], *, received_at: datetime, properties_json: Sequence[str]
+    events: Sequence[EventInput],
+    *,
+    received_at: datetime,
+    properties_json: Sequence[str],
+    digests: Sequence[bytes],
 ) -> dict[tuple[str, str], int]:
     columns = [
         [e.tenant_id for e in events],
@@ -73,8 +120,9 @@ def _insert_unnest(
         [e.source for e in events],
         [e.occurred_at for e in events],
         [e.amount for e in events],
-        list(properties_json),
+        properties_json,
         [payload_serialize(e.user_traits) if e.user_traits else "{}" for e in events],
+        digests,
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_UNNEST, [received_at, *columns])
@@ -82,7 +130,7 @@ def _insert_unnest(
 
 
 def _insert_values(
-    events: Sequence[EventInput], *, received_at: datetime
+    events: Sequence[EventInput], *, received_at: datetime, digests: Sequence[bytes]
 ) -> dict[tuple[str, str], int]:
     """Any other database (SQLite): multi-row VALUES, INSERT_CHUNK rows a statement."""
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
@@ -99,15 +147,15 @@ def _insert_values(
             )
             params = [
                 f.get_db_prep_save(value, connection)
-                for event in chunk
-                for f, value in zip(fields, _values(event, received_at))
+                for event, digest in zip(chunk, digests[start : start + INSERT_CHUNK])
+                for f, value in zip(fields, _values(event, received_at, digest))
             ]
             cursor.execute(sql, params)
             inserted.update({(tenant, event_id): pk for pk, tenant, event_id in cursor.fetchall()})
     return inserted
 
 
-def _values(event: EventInput, received_at: datetime) -> tuple:
+def _values(event: EventInput, received_at: datetime, digest: bytes) -> tuple:
     return (
         event.tenant_id,
         event.event_id,
@@ -119,23 +167,40 @@ def _values(event: EventInput, received_at: datetime) -> tuple:
         event.properties,
         event.user_traits,
         received_at,
+        digest,
     )
 
 
 def events_stored_keys(*, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
     """Return which of these (tenant_id, event_id) keys are stored; reads only the keys."""
-    keys = list(keys)
+    return set(_keyed_rows(list(keys), ("tenant_id", "event_id")))
+
+
+def event_rows_digests(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bytes]]:
+    """Return the pk and content_digest (None when it has none) of each stored key's event."""
+    rows = _keyed_rows(keys, ("tenant_id", "event_id", "id", "content_digest"))
+    return {
+        (tenant_id, event_id): (pk, None if digest is None else bytes(digest))
+        for tenant_id, event_id, pk, digest in rows
+    }
+
+
+def _keyed_rows(keys: list[tuple[str, str]], columns: tuple[str, ...]) -> list[tuple]:
+    """Return `columns` of the stored events with these keys, a few columns with no decoding."""
     if not keys:
-        return set()
+        return []
     if connection.vendor != "postgresql":
-        return set(_existing_in(keys, fields=("tenant_id", "event_id")))
+        return _existing_in(keys, fields=columns)
     with connection.cursor() as cursor:
-        cursor.execute(_STORED_KEYS_UNNEST, [[t for t, _ in keys], [e for _, e in keys]])
-        return set(cursor.fetchall())
+        cursor.execute(
+            _KEYED_ROWS_UNNEST.format(columns=", ".join(columns)),
+            [[t for t, _ in keys], [e for _, e in keys]],
+        )
+        return cursor.fetchall()
 
 
-_STORED_KEYS_UNNEST = """
-    SELECT tenant_id, event_id FROM events_event
+_KEYED_ROWS_UNNEST = """
+    SELECT {columns} FROM events_event
     WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
 

@@ -17,7 +17,12 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from events.contracts import EventInput, StoredEvent
-from events.event_rows import event_rows_insert, event_rows_stored
+from events.event_rows import (
+    event_rows_digests,
+    event_rows_insert,
+    event_rows_serialized,
+    event_rows_stored,
+)
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.validation import InvalidEvent, event_input_parse_serialized
 from midnite_test.memory import collector_paused
@@ -28,11 +33,14 @@ from users.models import User
 
 @dataclass(frozen=True, kw_only=True)
 class IngestOutcome:
-    """What happened to each input, by its index in the input."""
+    """What happened to each input, by its index in the input.
+
+    A duplicate or a conflict maps to the pk of the event stored under its key.
+    """
 
     stored: dict[int, StoredEvent]
-    duplicates: dict[int, StoredEvent]
-    conflicts: dict[int, StoredEvent]
+    duplicates: dict[int, int]
+    conflicts: dict[int, int]
     unknown_users: dict[int, int]
 
 
@@ -66,15 +74,20 @@ def events_ingest(
         if index not in unknown_users:
             first.setdefault(key, index)
     received_at = timezone.now()
-    inserted = events_insert_new(
-        events=[events[i] for i in first.values()],
-        received_at=received_at,
-        properties_json=(
-            None if properties_json is None else [properties_json[i] for i in first.values()]
-        ),
-        consumers=consumers,
+    new = [events[i] for i in first.values()]
+    serialized = event_rows_serialized(
+        new, None if properties_json is None else [properties_json[i] for i in first.values()]
     )
-    existing = event_rows_stored([key for key in first if key not in inserted])
+    inserted = events_insert_new(
+        events=new, received_at=received_at, serialized=serialized, consumers=consumers
+    )
+    digests = serialized[1]
+    # Stored before: the same digest is the same content; any other is read and compared.
+    digest_of = dict(zip(first, digests))
+    stored_before = event_rows_digests([key for key in first if key not in inserted])
+    existing = event_rows_stored(
+        [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
+    )
     stored, duplicates, conflicts = {}, {}, {}
     for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:
@@ -82,8 +95,10 @@ def events_ingest(
         if first[key] == index and key in inserted:
             stored[index] = StoredEvent(pk=inserted[key], event=event, received_at=received_at)
             continue
-        original = stored.get(first[key]) or existing[key]
-        (duplicates if original.event == event else conflicts)[index] = original
+        # The stored content: the first input's when it was stored now or its digest matched.
+        original = existing[key].event if key in existing else events[first[key]]
+        pk = inserted[key] if key in inserted else stored_before[key][0]
+        (duplicates if original == event else conflicts)[index] = pk
     return IngestOutcome(
         stored=stored, duplicates=duplicates, conflicts=conflicts, unknown_users=unknown_users
     )
@@ -102,16 +117,19 @@ def events_insert_new(
     *,
     events: Sequence[EventInput],
     received_at: datetime,
-    properties_json: Sequence[str] | None = None,
+    serialized: tuple[list[str], list[bytes]] | None = None,
     consumers: Sequence[str] = CONSUMERS,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet; return their pks by key.
 
     In the caller's transaction; `consumers` are woken when it commits, if any event is new.
     Events whose (tenant_id, event_id) is stored already are left out of the answer.
-    `properties_json` as for events_ingest.
+    `serialized`: the events' event_rows_serialized, when the caller has it already.
     """
-    inserted = event_rows_insert(events, received_at=received_at, properties_json=properties_json)
+    properties_json, digests = serialized or event_rows_serialized(events, None)
+    inserted = event_rows_insert(
+        events, received_at=received_at, properties_json=properties_json, digests=digests
+    )
     if inserted:
         outbox_log_appended(consumers=consumers)
     return inserted
@@ -140,7 +158,7 @@ def event_ingest(*, event: EventInput) -> IngestedEvent:
             details={"tenant_id": event.tenant_id, "event_id": event.event_id},
         )
     if outcome.duplicates:
-        return IngestedEvent(stored=outcome.duplicates[0], duplicate=True)
+        return IngestedEvent(stored=event_rows_stored([event.key])[event.key], duplicate=True)
     return IngestedEvent(stored=outcome.stored[0], duplicate=False)
 
 

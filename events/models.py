@@ -40,6 +40,11 @@ class Event(models.Model):
     # The database default lets raw inserts that predate this column leave it out.
     user_traits = models.JSONField(default=dict, blank=True, db_default={})
     received_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A digest of the event's content (events.event_rows.content_digest), written with it: an
+    # event sent again is told a duplicate by comparing digests, without reading the content
+    # back. NULL for events stored before it or by other writers: those are compared field by
+    # field, as is an event whose digest differs (the same content can be written otherwise).
+    content_digest = models.BinaryField(null=True, editable=False)
     # The id of the transaction that stored the event (the database fills it in): the table is
     # the log its consumers read in (xid, id) order behind the commit horizon (events.log).
     xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)

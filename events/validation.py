@@ -53,18 +53,35 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
     """Like event_input_parse; also return the payload as stored, in compact JSON.
 
     Checking the payload's size serializes it anyway, so storing it need not do so again.
+    A valid item takes the short way (_event_checked); any other gets the field by field
+    checks, which name every bad field.
     """
-    values = _fields_check(item, required=REQUIRED, checks=_CHECKS)
-    properties, properties_json = values["payload"] if "payload" in values else ({}, "{}")
+    if type(item) is dict and _REQUIRED_FIELDS <= item.keys() <= _FIELDS:
+        try:
+            return _event_checked(item)
+        except ValueError:
+            pass
+    _fields_check(item, required=REQUIRED, checks=_CHECKS)
+    raise AssertionError(f"{item!r} failed a check that the field by field checks passed")
+
+
+def _event_checked(item: dict[str, Any]) -> tuple[EventInput, str]:
+    """Return the event of an item with the expected fields; ValueError if one is bad.
+
+    The same checks as _CHECKS, called directly: a bulk request makes 5,000 of these, and
+    collecting each field's errors (_fields_check) costs more than the checks themselves.
+    """
+    properties, properties_json = _payload(item["payload"]) if "payload" in item else ({}, "{}")
+    user_id, amount = item.get("user_id"), item.get("amount")
     event = EventInput(
-        tenant_id=values["tenant_id"],
-        event_id=values["event_id"],
-        source=values["source"],
-        event_type=values["event_type"],
-        occurred_at=values["timestamp"],
+        tenant_id=_id_text(item["tenant_id"]),
+        event_id=_event_id(item["event_id"]),
+        source=_source(item["source"]),
+        event_type=_name_text(item["event_type"]),
+        occurred_at=timestamp_parse(item["timestamp"]),
         properties=properties,
-        user_id=values.get("user_id"),
-        amount=values.get("amount"),
+        user_id=None if user_id is None else _user_id(user_id),
+        amount=None if amount is None else _amount(amount),
     )
     return event, properties_json
 
@@ -163,22 +180,25 @@ def _text(limit: int):
             raise ValueError("This field may not be blank.")
         if len(value) > limit:
             raise ValueError(f"At most {limit} characters are allowed.")
-        if _CONTROL_CHARACTER.search(value):
-            raise ValueError(_CONTROL)
-        return value
+        return identifier_check(value)
 
     return check
 
 
 def identifier_check(value: str) -> str:
     """Return the identifier `value`; raise ValueError if it holds a control character."""
-    if _CONTROL_CHARACTER.search(value):
+    # Control characters are not printable: most identifiers need no search.
+    if not value.isprintable() and _CONTROL_CHARACTER.search(value):
         raise ValueError(_CONTROL)
     return value
 
 
+_id_text = _text(MAX_ID_LENGTH)
+_name_text = _text(MAX_NAME_LENGTH)
+
+
 def _event_id(value: Any) -> str:
-    value = _text(MAX_ID_LENGTH)(value)
+    value = _id_text(value)
     if value.startswith(RESERVED_EVENT_ID_PREFIX):
         raise ValueError(
             f'Ids starting with "{RESERVED_EVENT_ID_PREFIX}" are reserved for POST /event.'
@@ -187,7 +207,7 @@ def _event_id(value: Any) -> str:
 
 
 def _source(value: Any) -> str:
-    value = _text(MAX_NAME_LENGTH)(value)
+    value = _name_text(value)
     if value == TRANSACTION_SOURCE:
         # The alert stream (alerts.stream) is POST /event's: no other way in may feed it.
         raise ValueError(f'The source "{TRANSACTION_SOURCE}" is reserved for POST /event.')
@@ -226,9 +246,13 @@ def time_in_range(moment: datetime) -> datetime:
     return utc
 
 
+# ASCII only (ensure_ascii): a payload's length in characters is its length in bytes.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def payload_serialize(value: dict) -> str:
     """Return a payload as it is stored and measured: compact JSON."""
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT_JSON.encode(value)
 
 
 def _payload(value: Any) -> tuple[dict, str]:
@@ -236,7 +260,7 @@ def _payload(value: Any) -> tuple[dict, str]:
         raise ValueError("A JSON object is required.")
     value = _without_decimals(value, MAX_PAYLOAD_DEPTH)
     serialized = payload_serialize(value)
-    if len(serialized.encode()) > MAX_PAYLOAD_BYTES:
+    if len(serialized) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
     if "\\u0000" in serialized and _ESCAPED_NUL.search(serialized):
         raise ValueError(_NUL)
@@ -294,9 +318,9 @@ def _amount(value: Any) -> Decimal | None:
 
 _CHECKS = {
     "event_id": _event_id,
-    "tenant_id": _text(MAX_ID_LENGTH),
+    "tenant_id": _id_text,
     "source": _source,
-    "event_type": _text(MAX_NAME_LENGTH),
+    "event_type": _name_text,
     "timestamp": timestamp_parse,
     "payload": _payload,
     "user_id": _user_id,
@@ -311,3 +335,6 @@ _PRODUCT_CHECKS = {
     "user_traits": _payload,
     "event_id": _event_id_or_none,
 }
+
+_FIELDS = frozenset(_CHECKS)
+_REQUIRED_FIELDS = frozenset(REQUIRED)
