@@ -272,9 +272,8 @@ class _Probe:
     """Times each phase of every relayed batch and keeps the rows it inserted.
 
     Wraps names the relay looks up at call time; the relay's behaviour is unchanged. The
-    claim and the render run in the relay's claim-ahead and render threads for every batch but
-    the first of a backlog, so those phases overlap the others and each other: they add up to
-    more than the wall time.
+    claim and the render run in the relay's claim-ahead thread for every batch but the first
+    of a backlog, so those phases overlap the others: they add up to more than the wall time.
     """
 
     def __init__(self) -> None:
@@ -321,6 +320,7 @@ class _Probe:
             self.shipped_rows.append(block)
 
         relay.batch_claim = timed(relay.batch_claim, "claim")
+        relay.batch_take = timed(relay.batch_take, "claim")
         relay._batch_ship_next = ship
         relay.batch_lease_next_due = timed(relay.batch_lease_next_due, "lock batch")
         relay.batch_render = timed(relay.batch_render, "render (COPY)")

@@ -8,7 +8,6 @@ the next relay re-sends them under the same insert deduplication token (`batch_t
 from the range and its rows), which ClickHouse recognises.
 """
 
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -18,7 +17,7 @@ from uuid import UUID, uuid5
 import sentry_sdk
 import structlog
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from midnite_test.prometheus import relay_batch_observe
@@ -31,6 +30,7 @@ from outbox.batches import (
     batch_failure_record,
     batch_lease_next_due,
     batch_mark_shipped,
+    batch_take,
     batches_work,
     streams_work,
 )
@@ -79,19 +79,16 @@ def _stream_relay(consumer: str, deadline: float | None) -> RelayReport:
 
 
 class _Claims:
-    """Claims batches; behind a full one, claims the next in a thread and renders each in another.
+    """Claims batches; behind a full one, claims and renders the next ones in a thread.
 
     A claim is two row writes; rendering a batch is PostgreSQL's work (a COPY) and shipping
-    mostly ClickHouse's (the insert), so with a backlog the three overlap. The claim thread
-    keeps AHEAD claims queued, so it goes from one claim to the next without waiting for a ship
-    to ask, and each batch it claims is rendered at once in a render thread of its own, on a
-    connection of its own: the renders of the batches ahead run beside each other and beside
-    the shipping thread's, on every core PostgreSQL has. A batch's messages are fixed once its
-    claim commits (the range lies below the commit horizon, and only the failure of an attempt,
-    under the batch's lock, changes them by deleting the batch), so rows rendered before the
-    batch is leased are the rows it ships. Batches claimed after the run stops ship on the next
-    run. Only on PostgreSQL, and only once a claim came back full, so a trickle of messages
-    never starts the threads.
+    mostly ClickHouse's (the insert), so with a backlog the two overlap. The thread keeps
+    AHEAD claims queued, so it goes from one claim to the next without waiting for a ship to
+    ask. A batch's messages are fixed once its claim commits (the range lies below the commit
+    horizon, and only the failure of an attempt, under the batch's lock, changes them by
+    deleting the batch), so rows rendered before the batch is leased are the rows it ships.
+    Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
+    and only once a claim came back full, so a trickle of messages never starts the thread.
     """
 
     AHEAD = 2
@@ -102,19 +99,17 @@ class _Claims:
         self.backlog = False
         self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        self.renders: ThreadPoolExecutor | None = None
-        # The renders of batches claimed ahead, by id, until a ship leases them (another relay
-        # may ship them); a render gives None for a batch PostgreSQL would not render, so its
-        # ship does not try again.
-        self.loaded: dict[UUID, Future] = {}
+        # Batches rendered ahead, by id, until a ship leases them (another relay may ship them);
+        # None for a batch PostgreSQL would not render, so its ship does not try again.
+        self.loaded: dict[UUID, EventLogBlock | None] = {}
 
     def next(self) -> bool | None:
         """Claim a batch (or take the next one claimed ahead); return whether it was full (None:
         there was none)."""
         if self.pending:
-            batch, render = self.pending.popleft().result()
+            batch, block = self.pending.popleft().result()
             if batch is not None:
-                self.loaded[batch.pk] = render
+                self.loaded[batch.pk] = block
                 while len(self.loaded) > self.KEEP_LOADED:
                     del self.loaded[next(iter(self.loaded))]
         else:
@@ -126,7 +121,7 @@ class _Claims:
         """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog.
 
         The oldest claim queued is waited for: its batch is committed, so a ship that looked for
-        a due batch before its render was known would render it a second time.
+        a due batch before it was loaded would render it a second time.
         """
         if self.pending:
             self.next()
@@ -136,51 +131,37 @@ class _Claims:
             return
         if self.thread is None:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
-            self.renders = ThreadPoolExecutor(
-                max_workers=self.AHEAD, thread_name_prefix="outbox-render"
-            )
         while len(self.pending) < self.AHEAD:
-            self.pending.append(self.thread.submit(_batch_claim_ahead, self.consumer, self.renders))
+            self.pending.append(self.thread.submit(_batch_claim_and_load, self.consumer))
 
     def close(self) -> None:
-        """Wait for the claims and renders queued, then close the threads and their database
-        connections."""
+        """Wait for the claims queued, then close the thread and its database connection."""
         if self.thread is None:
             return
         wait(self.pending)
-        claimed = [claim.result() for claim in self.pending if claim.exception() is None]
-        wait([*(render for _, render in claimed if render is not None), *self.loaded.values()])
         self.thread.submit(connections.close_all).result()
         self.thread.shutdown()
-        # One close in each render thread: each waits at the barrier until all are under way.
-        closing = threading.Barrier(self.AHEAD)
-        wait([self.renders.submit(_close_after, closing) for _ in range(self.AHEAD)])
-        self.renders.shutdown()
 
 
-def _batch_claim_ahead(
-    consumer: str, renders: ThreadPoolExecutor
-) -> tuple[OutboxBatch | None, Future | None]:
-    """Claim a batch and start its render in a render thread; the render's result is the
-    block, or None when PostgreSQL would not render the batch (the shipping thread then
-    builds it in Python)."""
-    batch = batch_claim(consumer, size=settings.OUTBOX_BATCH_SIZE)
-    return (None, None) if batch is None else (batch, renders.submit(batch_render, batch))
+@transaction.atomic(durable=True)
+def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogBlock | None]:
+    """Claim a batch and render its rows before the claim commits, so no relay ships it unread.
+
+    The block is None when PostgreSQL would not render the batch: the shipping thread then
+    builds it in Python.
+    """
+    batch = batch_take(consumer, size=settings.OUTBOX_BATCH_SIZE)
+    return (None, None) if batch is None else (batch, batch_render(batch))
 
 
-def _close_after(barrier: threading.Barrier) -> None:
-    barrier.wait()
-    connections.close_all()
-
-
-def _batch_ship_next(consumer: str, loaded: dict[UUID, Future]) -> int | None:
+def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
     The batch is leased (SHIP_LEASE) in a transaction of its own, its rows are read without
     writing, and the ClickHouse insert runs with no transaction open: a slow ClickHouse holds
     no row lock and no transaction id, so it never holds the commit horizon back. Takes the
-    batch's rows from `loaded` when they were rendered ahead (waiting for a render under way).
-    Raises BatchFailed after recording a failed attempt.
+    batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed after
+    recording a failed attempt.
     """
     batch_id = None
     started = time.monotonic()
@@ -192,8 +173,7 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, Future]) -> int | None:
                     trace.sampled = False  # nothing was shipped: nothing to report
                     return None
                 batch_id = batch.pk
-                ahead = loaded.pop(batch_id, None)
-                rendered = batch_render(batch) if ahead is None else ahead.result()
+                rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
                 block = rendered or batch_columns_build(batch)
             with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                 event_log_insert(block, token=batch_token(batch, block))

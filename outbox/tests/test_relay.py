@@ -170,30 +170,6 @@ def test_a_batch_postgresql_would_not_render_ahead_is_not_rendered_again(
     assert "PoisonMessage" in failed.last_error
 
 
-def test_batches_claimed_ahead_render_while_the_first_one_does(
-    event_log, publish, settings, monkeypatch
-):
-    """With a backlog, the first batch's render, in the shipping thread, and those of the
-    batches claimed ahead all run at once: each on a connection of its own, PostgreSQL's work
-    spread over its cores. Before: the claims ahead rendered one after the other, inside the
-    claim's transaction."""
-    settings.OUTBOX_BATCH_SIZE = 2
-    publish(2 * (1 + relay._Claims.AHEAD))
-    together = threading.Barrier(1 + relay._Claims.AHEAD, timeout=10)
-    render = relay.batch_render
-
-    def met(batch):
-        together.wait()  # BrokenBarrierError unless every render is under way at once
-        return render(batch)
-
-    monkeypatch.setattr(relay, "batch_render", met)
-
-    report = outbox_relay()
-
-    assert (report.messages, report.failed) == (2 * (1 + relay._Claims.AHEAD), False)
-    assert event_log.count() == 2 * (1 + relay._Claims.AHEAD)
-
-
 def test_two_relays_at_once_ship_50000_messages_without_loss_or_duplicates(
     event_log, publish, settings
 ):
