@@ -158,8 +158,7 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
 # The stream's dead letters are read once, into a hash (`NOT IN` a subquery); `NOT EXISTS`
 # became an anti join that the planner, guessing a handful of dead letters, ran as a nested
 # loop reading all of them again for every row (with none, an empty scan per row: a tenth of
-# the render).
-# `IS NOT NULL` keeps NOT IN's meaning that of NOT EXISTS.
+# the render's PostgreSQL time). `IS NOT NULL` keeps NOT IN's meaning that of NOT EXISTS.
 _LOG_RENDER = """
     SELECT CASE WHEN r.event_type IS NOT NULL AND r.occurred_at IS NOT NULL
                      AND r.tenant_id IS NOT NULL AND r.context IS NOT NULL
