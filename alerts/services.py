@@ -22,8 +22,6 @@ from events.exceptions import UnknownUser
 from events.history import UserEventHistory, event_record
 from events.models import TRANSACTION_SOURCE, Event
 from midnite_test.prometheus import alerts_raised_count
-from outbox.contracts import CONSUMERS
-from outbox.services import outbox_log_appended
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS
 from rules.history import EventRecord
@@ -49,8 +47,8 @@ def transaction_ingest(
 
     The user's row is locked for the evaluation, so concurrent transactions of one user are
     evaluated one at a time against a consistent history. Writes one Event and its Alerts in
-    one transaction, and wakes the event log's consumers on commit. The exact same transaction sent
-    again returns the stored codes and writes nothing.
+    one transaction; the event log's consumers read them on their tick (outbox.logs). The exact
+    same transaction sent again returns the stored codes and writes nothing.
 
     The event is judged by the version of the alert rules active when its transaction reads
     it, after the user's lock; each Alert records that version (`rules_version`).
@@ -136,7 +134,6 @@ def _transaction_ingest_plain(
         return _transaction_not_new(user_id=user_id, event_type=event_type, amount=amount, t=t)
     event = _event_in_memory(pk=None, user_id=user_id, event_type=event_type, amount=amount, t=t)
     event.save(force_insert=True)
-    outbox_log_appended(consumers=CONSUMERS)
     history = UserEventHistory(
         user_id=user_id, anchor=event, user_traits=user_traits, scope=stream_q()
     )

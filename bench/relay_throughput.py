@@ -587,8 +587,8 @@ def _lag_run(args: argparse.Namespace, probe: _Probe) -> dict:
 def _produce(args: argparse.Namespace) -> int:
     """A producer process: commit one event at a time, paced.
 
-    `--producer orm` writes through Django (Event.objects.create and outbox_log_appended, which
-    sends the throttled Celery wake-up after commit); `--producer sql` sends the same INSERT
+    `--producer orm` writes through Django (Event.objects.create, read by the relay on its
+    tick); `--producer sql` sends the same INSERT
     from raw psycopg, so the producers take less of the CPU the relay also needs.
     """
     total = int(args.lag_rate * args.lag_seconds)
@@ -615,8 +615,6 @@ def _orm_writer(args: argparse.Namespace):
     from django.utils import timezone
 
     from events.models import Event
-    from outbox.contracts import CONSUMER_ANALYTICS
-    from outbox.services import outbox_log_appended
 
     def write(i: int, event_id: str) -> None:
         with transaction.atomic(durable=True):
@@ -628,8 +626,6 @@ def _orm_writer(args: argparse.Namespace):
                 occurred_at=timezone.now(),
                 amount=f"{i % 50000 + 1}.00",
             )
-            # As events.ingestion wakes a stored event's consumers, for the one relayed here.
-            outbox_log_appended(consumers=[CONSUMER_ANALYTICS])
 
     return write
 

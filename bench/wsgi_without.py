@@ -17,7 +17,7 @@ _WITHOUT = os.environ["BENCH_WITHOUT"]
 _OFF = {
     "outbox": {
         name: (lambda **kwargs: 0)
-        for name in ("outbox_publish", "outbox_publish_subjects", "outbox_log_appended")
+        for name in ("outbox_publish", "outbox_publish_subjects")
         if hasattr(outbox.services, name)
     },
     "wakeup": {"outbox_wake": lambda **kwargs: None},

@@ -3,7 +3,7 @@
 Set-based: one `INSERT ... ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING` per chunk
 stores the new events, one query reads back the ones that already existed to tell duplicates
 (same content) from conflicts (different content). The event table is the consumers' log
-(events.log): storing an event writes no outbox row, and the commit wakes the consumers.
+(events.log): storing an event writes no outbox row, and the consumers read it on their tick.
 Idempotency is the unique constraint, so concurrent identical requests store each event once.
 """
 
@@ -26,8 +26,6 @@ from events.event_rows import (
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.validation import InvalidEvent, event_input_parse_serialized
 from midnite_test.memory import collector_paused
-from outbox.contracts import CONSUMERS
-from outbox.services import outbox_log_appended
 from users.models import User
 
 
@@ -49,16 +47,15 @@ def events_ingest(
     *,
     events: Sequence[EventInput],
     properties_json: Sequence[str] | None = None,
-    consumers: Sequence[str] = CONSUMERS,
 ) -> IngestOutcome:
-    """Store the new events among `events`, once each, and wake their consumers on commit.
+    """Store the new events among `events`, once each.
 
     For each input, in the outcome: stored (new), a duplicate (the same tenant and event id
     is stored with the same content), a conflict (stored with different content) or an unknown
     user. Within one call the first input with a given tenant and event id decides; a later
     one is its duplicate or its conflict. Writes the events in one transaction, the caller's
-    when there is one (product events store users and traits with them), and wakes
-    `consumers` once it commits: they read the events from the table (events.log).
+    when there is one (product events store users and traits with them); the consumers read
+    them from the table once it commits (events.log).
     `properties_json`, when given, holds each event's properties serialized by
     `payload_serialize`, so they are not serialized again.
     """
@@ -78,9 +75,7 @@ def events_ingest(
     serialized = event_rows_serialized(
         new, None if properties_json is None else [properties_json[i] for i in first.values()]
     )
-    inserted = events_insert_new(
-        events=new, received_at=received_at, serialized=serialized, consumers=consumers
-    )
+    inserted = events_insert_new(events=new, received_at=received_at, serialized=serialized)
     digests = serialized[1]
     # Stored before: the same digest is the same content; any other is read and compared.
     digest_of = dict(zip(first, digests))
@@ -118,21 +113,17 @@ def events_insert_new(
     events: Sequence[EventInput],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]] | None = None,
-    consumers: Sequence[str] = CONSUMERS,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet; return their pks by key.
 
-    In the caller's transaction; `consumers` are woken when it commits, if any event is new.
-    Events whose (tenant_id, event_id) is stored already are left out of the answer.
+    In the caller's transaction. Events whose (tenant_id, event_id) is stored already are left
+    out of the answer.
     `serialized`: the events' event_rows_serialized, when the caller has it already.
     """
     properties_json, digests = serialized or event_rows_serialized(events, None)
-    inserted = event_rows_insert(
+    return event_rows_insert(
         events, received_at=received_at, properties_json=properties_json, digests=digests
     )
-    if inserted:
-        outbox_log_appended(consumers=consumers)
-    return inserted
 
 
 @dataclass(frozen=True, kw_only=True)

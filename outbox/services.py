@@ -101,20 +101,6 @@ _PUBLISH_SUBJECTS = """
 """
 
 
-def outbox_log_appended(*, consumers: Sequence[str]) -> None:
-    """Say the caller's transaction wrote rows of `consumers`' table logs (outbox.logs).
-
-    What a table log's writer calls instead of publishing: its rows are the consumers'
-    messages. Nothing is sent: a consumer reads its table logs on its tick (every
-    OUTBOX_RELAY_INTERVAL_SECONDS, the beat's `outbox.outbox_relay`), which takes whatever
-    committed meanwhile in one batch, where a wake-up per commit made a few-row batch per
-    commit and cost the writer a round trip to Redis (docs/BENCHMARKS.md, "Issue 20 merged").
-    Raises NotInTransaction outside an atomic block: rows written on their own are no log's.
-    """
-    if not connection.in_atomic_block:
-        raise NotInTransaction("outbox_log_appended must run inside the transaction that wrote")
-
-
 def outbox_consumer_register(
     *, consumer: str, handler: Handler, logs: Sequence[TableLog] = ()
 ) -> None:
