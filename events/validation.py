@@ -56,7 +56,7 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
     A valid item takes the short way (_event_checked); any other gets the field by field
     checks, which name every bad field.
     """
-    if type(item) is dict and _REQUIRED_FIELDS <= item.keys() <= _FIELDS:
+    if isinstance(item, dict) and _REQUIRED_FIELDS <= item.keys() <= _FIELDS:
         try:
             return _event_checked(item)
         except ValueError:
