@@ -28,14 +28,11 @@ from events.ingestion import IngestOutcome, events_ingest
 from events.product.users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
 from midnite_test.memory import collector_paused
-from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS
 
 log = structlog.get_logger(__name__)
 
 MAX_PRODUCT_EVENTS = 5_000
 PRODUCT_SOURCE = "product"
-# Product events are also evaluated against the notification rules.
-PRODUCT_EVENT_CONSUMERS = (*CONSUMERS, CONSUMER_NOTIFICATIONS)
 CONFLICT = "This tenant already has an event with this id and other content; not stored."
 # Attempts at a batch whose new events another transaction stored first (see _store).
 STORE_ATTEMPTS = 3
@@ -176,7 +173,6 @@ def _store_once(
     outcome = events_ingest(
         events=inputs,
         properties_json=[event.properties_json for event in events],
-        consumers=PRODUCT_EVENT_CONSUMERS,
     )
     if outcome.stored.keys() != set(new.values()):
         raise _StoredMeanwhile()
