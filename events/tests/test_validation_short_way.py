@@ -40,7 +40,11 @@ ODD = st.one_of(
     st.text(max_size=6),
     st.sampled_from(["", " ", "\u00a0x", "a\x85", "txn:1", "transactions", "x" * 129, "9" * 45]),
     st.sampled_from(["2024-01-15T10:30:00", "2300-01-01T00:00:00Z", "1.001", "0", "-1"]),
-    st.dictionaries(st.text(max_size=3), st.none() | st.decimals(places=2), max_size=2),
+    st.dictionaries(
+        st.text(max_size=3),
+        st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2),
+        max_size=2,
+    ),
 )
 ITEMS = st.dictionaries(st.sampled_from([*VALID, "colour"]), ODD, max_size=3).map(
     lambda changes: {**VALID, **changes}
