@@ -137,6 +137,12 @@ def test_clickhouse_query_prints_a_tab_separated_header_and_rows():
     assert out.splitlines() == ["n\tlabel", "0\trow 0", "1\trow 1", "2\trow 2"]
 
 
+def test_clickhouse_query_prints_a_null_as_tab_separated_does():
+    out = _run("clickhouse_query", "SELECT 1 AS n, NULL AS nothing, 'None' AS word")
+
+    assert out.splitlines() == ["n\tnothing\tword", "1\t\\N\tNone"]
+
+
 def test_clickhouse_query_refuses_a_write_and_the_table_stays(event_log):
     with pytest.raises(CommandError, match="(?i)readonly"):
         _run("clickhouse_query", "DROP TABLE event_log")
