@@ -128,6 +128,22 @@ def test_backtest_runs_in_the_foreground_with_progress_and_prints_the_table(
         "rule  active  candidate  added  removed  users",
         "1100       0          1      1        0      1",
     ]
+    backtest = RuleSetBacktest.objects.get()
+    assert backtest.status == "done"
+    assert out.splitlines()[-1] == f"1 samples: GET /api/v1/rules/backtests/{backtest.pk}"
+
+
+def test_backtest_of_a_window_without_events_says_so_plainly(lower_file):
+    """Before: `0 of 0 events (...)` on stderr, then `0 events replayed`."""
+    _rules("import", str(lower_file), "--kind", "alerts")
+
+    out, err = _rules(
+        "backtest", "--kind", "alerts", "--version", "2",
+        "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z",
+    )  # fmt: skip
+
+    assert "0 of 0" not in err and "(...)" not in err
+    assert out.splitlines()[0] == "The window holds no events: nothing was replayed."
     assert RuleSetBacktest.objects.get().status == "done"
 
 
