@@ -81,7 +81,19 @@ def test_import_of_invalid_rules_names_the_rule_and_the_field(lower_file):
 
     assert "rule: rules[1] (code 30)" in str(raised.value)
     assert "field: condition.count" in str(raised.value)
+    assert "line: 22" in str(raised.value)  # `count: three`, as the API and console say
     assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
+
+
+def test_import_of_a_yaml_syntax_error_names_its_line_and_no_empty_detail(tmp_path):
+    bad = tmp_path / "alert_rules.yml"
+    bad.write_text("rules:\n  - code: 1100\n    name: [unclosed\n")
+
+    with pytest.raises(CommandError) as raised:
+        _rules("import", str(bad), "--kind", "alerts")
+
+    assert "\n  line: 4" in str(raised.value)
+    assert "None" not in str(raised.value)
 
 
 def test_import_of_a_missing_file_or_into_an_unknown_kind_is_refused(lower_file, tmp_path):

@@ -58,7 +58,9 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{action}")(**options)
         except DomainError as exc:
-            details = "".join(f"\n  {key}: {value}" for key, value in exc.details.items())
+            details = "".join(
+                f"\n  {key}: {value}" for key, value in exc.details.items() if value is not None
+            )
             raise CommandError(f"{exc.message}{details}") from exc
 
     def _import(self, *, file: Path, kind: str, note: str, activate: bool, by: str, **_) -> None:
