@@ -17,6 +17,7 @@ from django.utils import timezone
 from outbox.clickhouse.client import (
     clickhouse_command,
     clickhouse_rows_readonly,
+    clickhouse_run_as_written,
     is_embedded,
 )
 from outbox.clickhouse.sql import ping
@@ -171,9 +172,10 @@ def worker_heartbeat() -> WorkerHeartbeat | None:
     return WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
 
 
-# What the driver appends to the operator's query (its `readonly` setting, chDB's result
-# format), which ClickHouse's errors quote back as if the operator had written it.
-QUERY_WRAPPER_TEXT = re.compile(r"\s*\bSETTINGS readonly = '1'|\s*\bFORMAT Native\b")
+# The driver reads the rows in Native, so it sends the query followed by this; ClickHouse's
+# syntax errors quote the rest of the text back, this too.
+APPENDED_FORMAT = re.compile(r"\s*\bFORMAT Native\b")
+FAILED_AT_POSITION = re.compile(r"failed at position (\d+)")
 
 
 def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
@@ -185,8 +187,31 @@ def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
     try:
         return clickhouse_rows_readonly(query)
     except ClickHouseRejected as exc:
-        said = " ".join(QUERY_WRAPPER_TEXT.sub("", str(exc)).split())
+        said = _refusal_of_the_text_alone(query, str(exc))
         raise ClickHouseRejected(f"ClickHouse refused the query: {said}") from exc
+
+
+def _refusal_of_the_text_alone(query: str, said: str) -> str:
+    """ClickHouse's refusal `said`, made about `query` as the operator wrote it, on one line.
+
+    A syntax error past the query's end is about the FORMAT clause the driver appended, and
+    its position and line count that clause. ClickHouse is then asked about the text alone,
+    sent as written: its error, if any, is the one to show (a parse error costs nothing to
+    repeat). Only a query that runs as written (one ending in a FORMAT clause of its own) is
+    run a second time.
+    """
+    failed_at = FAILED_AT_POSITION.search(said)
+    if failed_at and int(failed_at[1]) > len(query.encode()):
+        try:
+            clickhouse_run_as_written(query)
+        except ClickHouseRejected as alone:
+            said = str(alone)
+        else:
+            said = (
+                "it runs as written, but not followed by the FORMAT clause the command reads "
+                "its rows in; leave out a FORMAT clause of its own"
+            )
+    return " ".join(APPENDED_FORMAT.sub("", said).split())
 
 
 def broker_health() -> str | None:

@@ -5,6 +5,7 @@ import hashlib
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from rule_sets.error_lines import rule_error_line
 from rule_sets.exceptions import InvalidRules, RuleSetKindNotFound, RuleSetVersionNotFound
 from rule_sets.kinds import RuleSetKind, rule_set_kind, rule_set_kinds
 from rule_sets.models import RuleSetActivation, RuleSetVersion
@@ -22,7 +23,7 @@ def rule_set_version_get_or_create(
     A source some version already has (byte for byte) stores nothing: that version is
     returned, and False (the active one if it is among them, else the newest), so importing
     the same file again is harmless. Raises InvalidRules, its details naming the rule and the
-    field (and the line where YAML gives one), when the kind cannot compile `source`;
+    field and its line, when the kind cannot compile `source`;
     RuleSetKindNotFound.
     """
     rule_set_source_check(kind=kind, source=source)
@@ -70,14 +71,16 @@ def rule_set_source_check(*, kind: str, source: str) -> None:
         compile_rules(source)
     except RuleParseError as exc:
         raise InvalidRules(
-            f"The {kind} rules are invalid: {exc}", details=rule_parse_error_details(exc)
+            f"The {kind} rules are invalid: {exc}",
+            details=rule_parse_error_details(exc, source=source),
         ) from exc
 
 
-def rule_parse_error_details(error: RuleParseError) -> dict:
-    """Return where `error` is: `rule` (e.g. "rules[1] (code 30)"), `field` and `line`.
+def rule_parse_error_details(error: RuleParseError, *, source: str) -> dict:
+    """Return where `error` is in `source`: `rule` (e.g. "rules[1] (code 30)"), `field`, `line`.
 
-    A YAML syntax error names a line and no rule; a rule error names the rule and the field.
+    A YAML syntax error names a line and no rule; a rule error names the rule and the field,
+    and its line is that field's in `source` (or its deepest part there).
     """
     rule, _, field = error.path.partition(".")
     if not rule.startswith("rules["):
@@ -86,6 +89,8 @@ def rule_parse_error_details(error: RuleParseError) -> dict:
     marker = " at line "
     if marker in error.message:
         line = int(error.message.rsplit(marker, 1)[1].split(",")[0])
+    elif rule:
+        line = rule_error_line(source, rule=rule, field=field)
     return {"path": error.path, "rule": rule or None, "field": field or None, "line": line}
 
 

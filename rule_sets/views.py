@@ -167,8 +167,8 @@ class RuleSetVersionsView(RulesAccess, APIView):
             "nothing evaluates it until it is activated. A source some version already has, "
             "byte for byte, stores nothing: 200 with that version (the active one if it is "
             "among them, else the newest). " + ACCESS + "Errors: 400 "
-            "`invalid_payload`, 400 `invalid_rules` (details: `rule`, `field`, `line` where "
-            "YAML gives one, and the `path`), 404 `unknown_rule_set_kind`."
+            "`invalid_payload`, 400 `invalid_rules` (details: `rule`, `field`, the `line` "
+            "of the mistake in the source, and the `path`), 404 `unknown_rule_set_kind`."
         ),
         parameters=[KIND],
         request=RuleSetVersionCreateSerializer,
@@ -198,7 +198,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
                         "path": "rules[1] (code 30).condition.count",
                         "rule": "rules[1] (code 30)",
                         "field": "condition.count",
-                        "line": None,
+                        "line": 22,
                     },
                 },
                 response_only=True,

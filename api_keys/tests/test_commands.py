@@ -70,6 +70,7 @@ def test_revoke_api_key_revokes_the_key_named_by_prefix_or_name(db, client_for, 
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert f"Revoked API key 'partner' ({key.prefix})" in stdout.getvalue()
+    assert "every process refuses it within 1 s (API_KEY_CACHE_SECONDS)" in stdout.getvalue()
     assert _register_nobody(client_for(plaintext)).status_code == 401
 
 

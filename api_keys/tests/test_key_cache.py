@@ -10,12 +10,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from api_keys.checks import REVOCATION_WINDOW_SECONDS, key_cache_period_check
+from api_keys.checks import key_cache_period_check
 from api_keys.models import ApiKey
 from api_keys.selectors import api_key_authenticate
 from api_keys.services import api_key_revoke
 
 ROOT = Path(__file__).resolve().parents[2]
+# API_KEY_CACHE_SECONDS's default, which other_process runs with: README and revoke_api_key say
+# a revoked key is refused within it (REVOCATION_WINDOW_SECONDS bounds what may be configured).
+DEFAULT_KEY_CACHE_SECONDS = 1.0
 
 
 def _register_nobody(client):
@@ -114,7 +117,7 @@ def other_process(settings):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("with_redis", [False, True], ids=["without-redis", "with-redis"])
-def test_every_process_refuses_a_revoked_key_within_two_seconds(
+def test_every_process_refuses_a_revoked_key_within_its_default_cache_period(
     issue, other_process, settings, with_redis
 ):
     issued = issue()
@@ -124,7 +127,7 @@ def test_every_process_refuses_a_revoked_key_within_two_seconds(
     assert lookup() == "ACCEPTED"  # and kept in that process's cache
 
     api_key_revoke(prefix_or_name=issued.api_key.name)
-    deadline = time.monotonic() + REVOCATION_WINDOW_SECONDS
+    deadline = time.monotonic() + DEFAULT_KEY_CACHE_SECONDS
 
     # Asked again and again until refused: an answer asked for after the window is a failure.
     while True:

@@ -6,6 +6,8 @@ mode the worker is the only process that calls this; web processes never do.
 
 import fcntl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -103,26 +105,47 @@ def clickhouse_rows(
     return _guarded(run)
 
 
-def clickhouse_rows_readonly(query: str) -> tuple[list[str], list[tuple]]:
-    """Run `query` with ClickHouse's `readonly` setting on a session of its own, closed after.
+@contextmanager
+def _readonly_session() -> Iterator[Client]:
+    """A session of its own with ClickHouse's `readonly` setting, closed after.
 
-    A refused query leaves `readonly` set on the session it ran on (clickhouse-connect restores
-    a per-call setting with SET, which readonly forbids), so it must not run on the session
-    this process's relay inserts through.
+    `readonly` is a setting of the client (a session setting), not a SETTINGS clause after the
+    query, so ClickHouse's positions in an error are the query's own. The session is not this
+    process's shared one: once set, `readonly` cannot be unset on it.
     """
     url = settings.CLICKHOUSE_URL
     clickhouse_client()  # held elsewhere or unreachable: raise as every use does
     timeouts = {} if is_embedded(url) else {"connect_timeout": 5, "send_receive_timeout": 30}
-    session = _guarded(lambda: clickhouse_connect.get_client(dsn=url, **timeouts))
+    session = _guarded(
+        lambda: clickhouse_connect.get_client(dsn=url, settings={"readonly": 1}, **timeouts)
+    )
     try:
+        yield session
+    finally:
+        session.close()
+
+
+def clickhouse_rows_readonly(query: str) -> tuple[list[str], list[tuple]]:
+    """Run `query` on a read-only session and return its column names and rows.
+
+    The driver reads the rows in Native, so it sends `query` followed by `FORMAT Native`.
+    """
+    with _readonly_session() as session:
 
         def run() -> tuple[list[str], list[tuple]]:
-            result = session.query(query, settings={"readonly": 1})
+            result = session.query(query)
             return list(result.column_names), [tuple(row) for row in result.result_rows]
 
         return _guarded(run)
-    finally:
-        session.close()
+
+
+def clickhouse_run_as_written(query: str) -> None:
+    """Run `query` on a read-only session exactly as written, nothing appended, discarding rows.
+
+    Raises ClickHouseRejected with ClickHouse's error about that text alone.
+    """
+    with _readonly_session() as session:
+        _guarded(lambda: session.raw_query(query, fmt=None))
 
 
 def clickhouse_insert(

@@ -137,6 +137,12 @@ def test_clickhouse_query_prints_a_tab_separated_header_and_rows():
     assert out.splitlines() == ["n\tlabel", "0\trow 0", "1\trow 1", "2\trow 2"]
 
 
+def test_clickhouse_query_prints_a_null_as_tab_separated_does():
+    out = _run("clickhouse_query", "SELECT 1 AS n, NULL AS nothing, 'None' AS word")
+
+    assert out.splitlines() == ["n\tnothing\tword", "1\t\\N\tNone"]
+
+
 def test_clickhouse_query_refuses_a_write_and_the_table_stays(event_log):
     with pytest.raises(CommandError, match="(?i)readonly"):
         _run("clickhouse_query", "DROP TABLE event_log")
@@ -159,8 +165,30 @@ def test_clickhouse_query_with_a_mistake_says_what_clickhouse_said_of_that_query
 
     message = str(raised.value)
     assert re.search(expected, message), message
-    assert "\n" not in message
+    assert "\n" not in message and ":." not in message
     assert "FORMAT Native" not in message and "readonly" not in message
+
+
+def test_clickhouse_query_mistake_past_its_end_is_told_of_the_text_as_written(event_log):
+    """Before: `failed at position 59 (FORMAT) (line 3, col 2):.`, text the command appends."""
+    query = "SELEC event_type FROM event_log"
+
+    with pytest.raises(CommandError) as raised:
+        _run("clickhouse_query", query)
+
+    assert str(raised.value) == (
+        "ClickHouse refused the query: Code: 47. DB::Exception: Unknown expression identifier "
+        "`SELEC`. In scope SELECT SELEC AS event_type FROM event_log. (UNKNOWN_IDENTIFIER)"
+    )
+
+
+def test_clickhouse_query_valid_as_written_but_not_before_a_format_clause_says_so():
+    with pytest.raises(CommandError) as raised:
+        _run("clickhouse_query", "SELECT 1 FORMAT JSON")
+
+    message = str(raised.value)
+    assert message.startswith("ClickHouse refused the query: it runs as written, but not "), message
+    assert "position" not in message and "Native" not in message
 
 
 def test_clickhouse_query_read_by_a_reader_that_stops_early_exits_quietly(tmp_path, settings):

@@ -81,7 +81,19 @@ def test_import_of_invalid_rules_names_the_rule_and_the_field(lower_file):
 
     assert "rule: rules[1] (code 30)" in str(raised.value)
     assert "field: condition.count" in str(raised.value)
+    assert "line: 22" in str(raised.value)  # `count: three`, as the API and console say
     assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
+
+
+def test_import_of_a_yaml_syntax_error_names_its_line_and_no_empty_detail(tmp_path):
+    bad = tmp_path / "alert_rules.yml"
+    bad.write_text("rules:\n  - code: 1100\n    name: [unclosed\n")
+
+    with pytest.raises(CommandError) as raised:
+        _rules("import", str(bad), "--kind", "alerts")
+
+    assert "\n  line: 4" in str(raised.value)
+    assert "None" not in str(raised.value)
 
 
 def test_import_of_a_missing_file_or_into_an_unknown_kind_is_refused(lower_file, tmp_path):
@@ -128,6 +140,22 @@ def test_backtest_runs_in_the_foreground_with_progress_and_prints_the_table(
         "rule  active  candidate  added  removed  users",
         "1100       0          1      1        0      1",
     ]
+    backtest = RuleSetBacktest.objects.get()
+    assert backtest.status == "done"
+    assert out.splitlines()[-1] == f"1 samples: GET /api/v1/rules/backtests/{backtest.pk}"
+
+
+def test_backtest_of_a_window_without_events_says_so_plainly(lower_file):
+    """Before: `0 of 0 events (...)` on stderr, then `0 events replayed`."""
+    _rules("import", str(lower_file), "--kind", "alerts")
+
+    out, err = _rules(
+        "backtest", "--kind", "alerts", "--version", "2",
+        "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z",
+    )  # fmt: skip
+
+    assert "0 of 0" not in err and "(...)" not in err
+    assert out.splitlines()[0] == "The window holds no events: nothing was replayed."
     assert RuleSetBacktest.objects.get().status == "done"
 
 

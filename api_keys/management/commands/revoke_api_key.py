@@ -18,5 +18,5 @@ class Command(BaseCommand):
             raise CommandError(exc.message)
         self.stdout.write(
             f"Revoked API key {key.name!r} ({key.prefix}); every process refuses it within "
-            f"{settings.API_KEY_CACHE_SECONDS:g} s."
+            f"{settings.API_KEY_CACHE_SECONDS:g} s (API_KEY_CACHE_SECONDS)."
         )

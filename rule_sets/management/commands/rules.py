@@ -58,7 +58,9 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{action}")(**options)
         except DomainError as exc:
-            details = "".join(f"\n  {key}: {value}" for key, value in exc.details.items())
+            details = "".join(
+                f"\n  {key}: {value}" for key, value in exc.details.items() if value is not None
+            )
             raise CommandError(f"{exc.message}{details}") from exc
 
     def _import(self, *, file: Path, kind: str, note: str, activate: bool, by: str, **_) -> None:
@@ -101,11 +103,13 @@ class Command(BaseCommand):
             ended = rule_set_backtest_run(backtest.pk, on_progress=self._progress)
         if ended is None or ended.status != RuleSetBacktest.Status.DONE:
             raise CommandError(ended.error if ended else "Another worker took the backtest.")
-        self.stdout.write(backtest_table(ended.result))
+        self.stdout.write(backtest_table(ended.result, backtest_id=backtest.pk))
 
     def _progress(self, done: int, total: int) -> None:
-        share = f"{done / total:.0%}" if total else "..."
-        self.stderr.write(f"  {done:,} of {total:,} events ({share})")
+        """Write how far the replay is; nothing while its total is 0, not yet counted or an
+        empty window (the table then says so)."""
+        if total:
+            self.stderr.write(f"  {done:,} of {total:,} events ({done / total:.0%})")
 
 
 @contextmanager
@@ -128,15 +132,20 @@ def _timestamp(value: str):
         raise CommandError(str(exc)) from exc
 
 
-def backtest_table(result: dict) -> str:
+def backtest_table(result: dict, *, backtest_id) -> str:
     """Return a done backtest's result as text: the events, a row per rule, the outcomes."""
     rows = [COLUMNS] + [tuple(str(rule[column]) for column in COLUMNS) for rule in result["rules"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = [f"{result['events']:,} events replayed", ""]
+    replayed = (
+        f"{result['events']:,} events replayed"
+        if result["events"]
+        else "The window holds no events: nothing was replayed."
+    )
+    lines = [replayed, ""]
     lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
     for rule in result["rules"]:
         for version, counts in rule.get("outcomes", {}).items():
             outcomes = ", ".join(f"{outcome} {count}" for outcome, count in sorted(counts.items()))
             lines.append(f"{rule['rule']} under the {version} version: {outcomes}")
-    lines.append(f"{len(result['samples'])} samples: GET /api/v1/rules/backtests/<id>")
+    lines.append(f"{len(result['samples'])} samples: GET /api/v1/rules/backtests/{backtest_id}")
     return "\n".join(lines)

@@ -57,6 +57,7 @@ def test_a_rule_with_a_bad_field_is_400_naming_the_rule_field_and_nothing_is_sto
     assert body["error"] == "invalid_rules"
     assert body["details"]["rule"] == "rules[1] (code 30)"
     assert body["details"]["field"] == "condition.count"
+    assert body["details"]["line"] == 22  # of `count: three`
     assert "code 30" in body["message"]
     assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
 
