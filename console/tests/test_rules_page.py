@@ -26,7 +26,7 @@ from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
 from rule_sets.selectors import rule_set_active_get
-from rule_sets.services import rule_set_version_get_or_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
 PASSWORD = "s3cret-pass"
@@ -345,3 +345,52 @@ def test_the_page_says_whether_its_user_may_change_the_rules(client, may_change)
 
     assert f'data-can-change="{str(may_change).lower()}"' in page
     assert ('id="read-only"' in page) is not may_change
+
+
+def _diff_shown(page: Page) -> list[str]:
+    """The version names of the diff box's file lines ("alerts v1", "alerts v2")."""
+    return [line.strip()[4:] for line in page.locator("#diff .diff-file").all_inner_texts()]
+
+
+@committed
+def test_the_source_and_the_diff_follow_the_active_version_after_activation_and_on_each_poll(
+    live_server,
+):
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+    off_the_event_loop(store)
+    caption = "#source-caption"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        expect(page.locator(caption)).to_have_text("alerts v1 (active)")
+        expect(page.locator("#diff .diff-add")).to_have_text("+      value: 50\n")
+
+        # Activated here: the Source card shows v2, and the diff v1 (the one it replaced) to v2.
+        page.click("button[data-activate='2']")
+        page.click("#activate-confirm")
+        expect(page.locator(caption)).to_have_text("alerts v2 (active)")
+        expect(page.locator("#source")).to_contain_text("value: 50")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (retired)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (active)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+        # Rolled back here: v1 again, and the diff from it to the newest, v2.
+        page.click("button[data-activate='1']")
+        page.click("#activate-confirm")
+        expect(page.locator(caption)).to_have_text("alerts v1 (active)")
+        expect(page.locator("#source")).to_contain_text("value: 100")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (active)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (retired)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+        # Activated elsewhere: the next poll brings the page in step.
+        off_the_event_loop(
+            lambda: rule_set_version_activate(kind=KIND_ALERTS, version=2, activated_by="other")
+        )
+        expect(page.locator(caption)).to_have_text("alerts v2 (active)", timeout=APPEARS_WITHIN_MS)
+        expect(page.locator("#source")).to_contain_text("value: 50")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (retired)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (active)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]

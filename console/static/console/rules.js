@@ -20,6 +20,9 @@
   let versions = [];
   let lastSeen = "";
   let shownSource = null;
+  // The Source card shows the active version, whichever it is, until a version's Source button
+  // is pressed; an activation on this page brings it back to the active one.
+  let sourceFollowsActive = true;
   const backtested = new Map(); // version -> its last backtest run on this page, once done
   const sources = new Map(); // version -> source: a version never changes once stored
 
@@ -100,7 +103,7 @@
     const actions = el(
       "div",
       { class: "actions" },
-      actionButton("Source", () => showSource(entry.version), { class: "secondary" }),
+      actionButton("Source", () => showChosenSource(entry.version), { class: "secondary" }),
       changeButton("Backtest", async () => chooseBacktest(entry.version), { class: "secondary" }),
     );
     if (entry.status !== "active") {
@@ -161,18 +164,42 @@
       byId("versions").tBodies[0].replaceChildren(...versions.map(versionRow));
       const active = versions.find((v) => v.status === "active");
       const newest = versions[0];
-      fillVersionSelect(byId("diff-from"), active && active.version);
-      fillVersionSelect(byId("diff-to"), newest && newest.version);
+      const [from, to] = firstDiff(active);
+      fillVersionSelect(byId("diff-from"), from);
+      fillVersionSelect(byId("diff-to"), to);
       fillVersionSelect(byId("backtest-version"), newest && newest.version);
+      // Unless the user chose the versions, the box shows the diff the selects now name.
       const chosen = byId("diff-from").dataset.chosen || byId("diff-to").dataset.chosen;
-      if (!chosen && byId("diff-from").value !== byId("diff-to").value) await showDiff();
-      if (shownSource === null && active) await showSource(active.version, false);
+      if (!chosen) await showDiff();
+      if (sourceFollowsActive && active) await showSource(active.version, false);
+      else if (shownSource !== null) captionSource(shownSource);
     } catch (error) {
       byId("live-status").textContent = `could not read the versions: ${error.message}`;
     }
   }
 
   // ---- a version's source and the diff of two ------------------------------------------
+
+  // The diff shown until the user chooses one: from the active version to the newest; when the
+  // active one is the newest, from the version before it to the active one.
+  function firstDiff(active) {
+    const newest = versions[0];
+    if (!active || !newest) return [undefined, newest && newest.version];
+    if (active.version === newest.version && versions.length > 1) {
+      return [versions[1].version, active.version];
+    }
+    return [active.version, newest.version];
+  }
+
+  function captionSource(version) {
+    const entry = versions.find((v) => v.version === version);
+    byId("source-caption").textContent = `${kind} v${version}${entry ? ` (${entry.status})` : ""}`;
+  }
+
+  async function showChosenSource(version) {
+    sourceFollowsActive = false;
+    await showSource(version);
+  }
 
   async function sourceOf(version) {
     if (!sources.has(version)) {
@@ -184,11 +211,10 @@
 
   async function showSource(version, scroll = true) {
     shownSource = version; // the last one asked for wins, whichever answer comes first
-    const entry = versions.find((v) => v.version === version);
     const source = await sourceOf(version);
     if (shownSource !== version) return;
     byId("source").textContent = source;
-    byId("source-caption").textContent = `${kind} v${version}${entry ? ` (${entry.status})` : ""}`;
+    captionSource(version);
     if (scroll) byId("source").scrollIntoView({ block: "nearest" });
   }
 
@@ -572,6 +598,10 @@
       try {
         const activated = await call("POST", `${api}/versions/${entry.version}/activate`, {});
         say(`v${activated.version} of the ${kind} rules is active.`, true);
+        // What the user looked at was about the active version before: show the new one's.
+        sourceFollowsActive = true;
+        delete byId("diff-from").dataset.chosen;
+        delete byId("diff-to").dataset.chosen;
       } catch (error) {
         say(`Not activated: ${error.message}`);
       }
