@@ -97,8 +97,11 @@ def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
 
 
 @contextmanager
-def _console(live_server, username: str, *, expected_failures: set[str]) -> Iterator[Page]:
-    """Chromium logged in to the console as `username`, on the alerts' Rules page.
+def _console(
+    live_server, username: str, *, expected_failures: set[str], active: int = 1
+) -> Iterator[Page]:
+    """Chromium logged in to the console as `username`, on the alerts' Rules page, once it
+    lists version `active` as the active one.
 
     Fails on a page error, or a console error other than Chromium's note of an API answer in
     `expected_failures` (URLs the test provokes a 4xx from).
@@ -122,7 +125,7 @@ def _console(live_server, username: str, *, expected_failures: set[str]) -> Iter
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{live_server.url}/console/rules/alerts/")
-        expect(page.locator("#versions tr[data-version='1']")).to_contain_text("active")
+        expect(page.locator(f"#versions tr[data-version='{active}']")).to_contain_text("active")
         yield page
         browser.close()
     assert errors == []
@@ -394,3 +397,34 @@ def test_the_source_and_the_diff_follow_the_active_version_after_activation_and_
         expect(page.locator("#diff-from option:checked")).to_have_text("v1 (retired)")
         expect(page.locator("#diff-to option:checked")).to_have_text("v2 (active)")
         assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+
+@committed
+def test_a_retired_version_newer_than_the_active_one_is_activated_not_rolled_back_to(
+    live_server,
+):
+    """v3 was active, then the rules were rolled back to v2: v3 is retired but newer."""
+
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        for source in (LOWER_THRESHOLD, f"{LOWER_THRESHOLD}# the third\n"):
+            rule_set_version_get_or_create(kind=KIND_ALERTS, source=source, created_by="risk")
+        for version in (3, 2):
+            rule_set_version_activate(kind=KIND_ALERTS, version=version, activated_by="risk")
+
+    off_the_event_loop(store)
+
+    with _console(live_server, "risk-lead", expected_failures=set(), active=2) as page:
+        expect(page.locator("#versions tr[data-version='3'] .status")).to_have_text("retired")
+        expect(page.locator("button[data-activate='3']")).to_have_text("Activate")
+        expect(page.locator("button[data-activate='1']")).to_have_text("Roll back")
+
+        page.click("button[data-activate='3']")
+        dialog = page.locator("#activate-dialog")
+        expect(dialog.locator("#activate-title")).to_have_text("Activate v3 of the alerts rules?")
+        expect(dialog.locator("#activate-confirm")).to_have_text("Activate")
+        page.click("#activate-cancel")
+
+        page.click("button[data-activate='1']")
+        expect(dialog.locator("#activate-title")).to_have_text("Roll the alerts rules back to v1?")
+        expect(dialog.locator("#activate-confirm")).to_have_text("Roll back")

@@ -94,7 +94,13 @@
     return button;
   }
 
-  function versionRow(entry) {
+  // Activating `entry` goes back to it: it was active once and is older than the active one. A
+  // retired version newer than the active one (after a rollback past it) is activated again.
+  function isRollback(entry, active) {
+    return entry.status === "retired" && active !== undefined && entry.version < active.version;
+  }
+
+  function versionRow(entry, active) {
     const activations = el("ul", { class: "plain" });
     for (const a of entry.activations) {
       const replaced = a.replaced === null ? "the first" : `replaced v${a.replaced}`;
@@ -107,7 +113,7 @@
       changeButton("Backtest", async () => chooseBacktest(entry.version), { class: "secondary" }),
     );
     if (entry.status !== "active") {
-      const label = entry.status === "retired" ? "Roll back" : "Activate";
+      const label = isRollback(entry, active) ? "Roll back" : "Activate";
       const confirm = () => confirmActivation(entry);
       actions.append(changeButton(label, confirm, { "data-activate": entry.version }));
     }
@@ -161,8 +167,8 @@
       if (seen === lastSeen) return; // unchanged: leave the rows (and a pointer on them) be
       lastSeen = seen;
       versions = history;
-      byId("versions").tBodies[0].replaceChildren(...versions.map(versionRow));
       const active = versions.find((v) => v.status === "active");
+      byId("versions").tBodies[0].replaceChildren(...versions.map((v) => versionRow(v, active)));
       const newest = versions[0];
       const [from, to] = firstDiff(active);
       fillVersionSelect(byId("diff-from"), from);
@@ -579,7 +585,7 @@
   async function confirmActivation(entry) {
     const detail = await call("GET", `${api}/versions/${entry.version}`);
     const active = versions.find((v) => v.status === "active");
-    const rollback = entry.status === "retired";
+    const rollback = isRollback(entry, active);
     byId("activate-title").textContent = rollback
       ? `Roll the ${kind} rules back to v${entry.version}?`
       : `Activate v${entry.version} of the ${kind} rules?`;
