@@ -22,7 +22,8 @@ from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
 from events.models import Event
-from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
+from console.tests.browser import reachable_across
+from midnite_test.tests.browser import CHROMIUM, LAPTOP, PHONE, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
 from rule_sets.selectors import rule_set_active_get
@@ -98,7 +99,12 @@ def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
 
 @contextmanager
 def _console(
-    live_server, username: str, *, expected_failures: set[str], active: int = 1
+    live_server,
+    username: str,
+    *,
+    expected_failures: set[str],
+    active: int = 1,
+    viewport: dict[str, int] = LAPTOP,
 ) -> Iterator[Page]:
     """Chromium logged in to the console as `username`, on the alerts' Rules page, once it
     lists version `active` as the active one.
@@ -117,7 +123,7 @@ def _console(
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_context(viewport=LAPTOP).new_page()
+        page = browser.new_context(viewport=viewport).new_page()
         page.on("console", console_error)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{live_server.url}/console/rules/")
@@ -428,3 +434,21 @@ def test_a_retired_version_newer_than_the_active_one_is_activated_not_rolled_bac
         page.click("button[data-activate='1']")
         expect(dialog.locator("#activate-title")).to_have_text("Roll the alerts rules back to v1?")
         expect(dialog.locator("#activate-confirm")).to_have_text("Roll back")
+
+
+@committed
+def test_on_a_phone_the_versions_table_scrolls_inside_its_card_to_the_activate_button(
+    live_server,
+):
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+    off_the_event_loop(store)
+
+    with _console(live_server, "risk-lead", expected_failures=set(), viewport=PHONE) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        activate = page.locator("button[data-activate='2']")
+        assert reachable_across(page, activate, width=PHONE["width"])
+        activate.click()
+        expect(page.locator("#activate-dialog")).to_be_visible()
