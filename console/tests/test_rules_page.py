@@ -49,6 +49,12 @@ def _staff(username: str, *, may_change: bool):
     return staff
 
 
+def _risk_lead_and_a_draft() -> None:
+    """The staff user `risk-lead`, who may change the rules, and v2 of the alerts, a draft."""
+    _staff("risk-lead", may_change=True)
+    rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
+
+
 def _post_event(live_server, api_key: str, *, amount: str, t: int) -> dict:
     response = requests.post(
         f"{live_server.url}/event",
@@ -263,11 +269,7 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
 def test_a_candidate_some_version_already_has_is_named_as_that_version_and_not_stored(
     live_server,
 ):
-    def store() -> None:
-        _staff("risk-lead", may_change=True)
-        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
-
-    off_the_event_loop(store)
+    off_the_event_loop(_risk_lead_and_a_draft)
     status = "#candidate-status"
 
     with _console(live_server, "risk-lead", expected_failures=set()) as page:
@@ -365,11 +367,7 @@ def _diff_shown(page: Page) -> list[str]:
 def test_the_source_and_the_diff_follow_the_active_version_after_activation_and_on_each_poll(
     live_server,
 ):
-    def store() -> None:
-        _staff("risk-lead", may_change=True)
-        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
-
-    off_the_event_loop(store)
+    off_the_event_loop(_risk_lead_and_a_draft)
     caption = "#source-caption"
 
     with _console(live_server, "risk-lead", expected_failures=set()) as page:
@@ -440,11 +438,7 @@ def test_a_retired_version_newer_than_the_active_one_is_activated_not_rolled_bac
 def test_on_a_phone_the_versions_table_scrolls_inside_its_card_to_the_activate_button(
     live_server,
 ):
-    def store() -> None:
-        _staff("risk-lead", may_change=True)
-        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
-
-    off_the_event_loop(store)
+    off_the_event_loop(_risk_lead_and_a_draft)
 
     with _console(live_server, "risk-lead", expected_failures=set(), viewport=PHONE) as page:
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
