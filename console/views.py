@@ -1,7 +1,6 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
@@ -39,6 +38,16 @@ def console_home(request):
     return redirect("console:overview")
 
 
+def _overview_refused(request, exc: InvalidQuery):
+    """400: the console's page saying which parameter is wrong and what it may be."""
+    refused = [
+        {"name": name, "value": request.GET.get(name, ""), "problems": problems}
+        for name, problems in exc.details.items()
+    ]
+    context = {"message": exc.message, "refused": refused}
+    return render(request, "console/overview_refused.html", context, status=400)
+
+
 @require_GET
 @console_staff_required
 def console_overview(request):
@@ -48,7 +57,7 @@ def console_overview(request):
             tenant=request.GET.get("tenant"), range_name=request.GET.get("range")
         )
     except InvalidQuery as exc:
-        return HttpResponseBadRequest(f"{exc.message} {exc.details}", content_type="text/plain")
+        return _overview_refused(request, exc)
     overview = overview_json(overview_report(tenant=tenant, chosen=chosen))
     return render(
         request, "console/overview.html", {"overview": overview, "ranges": RANGES.values()}

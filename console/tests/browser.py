@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from midnite_test.tests.browser import CHROMIUM, LAPTOP, PHONE, off_the_event_loop  # noqa: F401
 
@@ -69,3 +69,19 @@ def log_in(page: Page, base_url: str, *, username: str, next_path: str = "/conso
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def reachable_across(page: Page, target: Locator, *, width: int) -> bool:
+    """Whether `target`, in a table wider than the window, is reached by scrolling its
+    `.table-scroll` wrapper sideways: once scrolled into view it lies within `width`, and the
+    page itself has not scrolled sideways (nothing of it is off-screen to the right)."""
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    wrapper_scrolled = target.evaluate("node => node.closest('.table-scroll').scrollLeft > 0")
+    page_scrolled = page.evaluate("window.scrollX") != 0
+    return (
+        wrapper_scrolled
+        and not page_scrolled
+        and 0 <= box["x"]
+        and box["x"] + box["width"] <= width
+    )

@@ -194,11 +194,29 @@ def test_the_outbox_part_shows_each_consumers_backlog_lag_and_dead_letters(staff
     assert outbox["heartbeat"] is None
 
 
-def test_the_page_refuses_a_range_it_does_not_know(staff_client):
-    response = staff_client.get("/console/overview/", {"range": "fortnight"})
+def test_the_page_refuses_a_range_it_does_not_know_on_a_console_page_naming_the_choices(
+    staff_client,
+):
+    response = staff_client.get("/console/overview/", {"tenant": "nosuch", "range": "year"})
 
     assert response.status_code == 400
-    assert b"range" in response.content
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert 'aria-label="Console pages"' in page  # the console's layout, its navigation
+    assert "<h1>Overview</h1>" in page
+    assert '<li data-param="range"><code>range=year</code>: One of hour, day, week.</li>' in page
+    assert 'data-param="tenant"' not in page
+    assert "{'range'" not in page
+
+
+def test_the_page_refuses_a_tenant_too_long_naming_it_and_the_limit(staff_client):
+    response = staff_client.get("/console/overview/", {"tenant": "t" * 129, "range": "day"})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'<li data-param="tenant"><code>tenant={"t" * 79}…</code>: ' in page
+    assert "At most 128 characters." in page
+    assert 'data-param="range"' not in page
 
 
 def test_a_tenant_with_a_control_character_is_a_400_naming_it(staff_client):

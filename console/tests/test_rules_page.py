@@ -22,11 +22,12 @@ from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
 from events.models import Event
-from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
+from console.tests.browser import reachable_across
+from midnite_test.tests.browser import CHROMIUM, LAPTOP, PHONE, off_the_event_loop
 from rule_sets.backtests import rule_set_backtests_run_pending
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
 from rule_sets.selectors import rule_set_active_get
-from rule_sets.services import rule_set_version_get_or_create
+from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 from rule_sets.tests.conftest import LOWER_THRESHOLD
 
 PASSWORD = "s3cret-pass"
@@ -46,6 +47,12 @@ def _staff(username: str, *, may_change: bool):
             Permission.objects.get(codename=CHANGE_PERMISSION, content_type__app_label="rule_sets")
         )
     return staff
+
+
+def _risk_lead_and_a_draft() -> None:
+    """The staff user `risk-lead`, who may change the rules, and v2 of the alerts, a draft."""
+    _staff("risk-lead", may_change=True)
+    rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
 
 
 def _post_event(live_server, api_key: str, *, amount: str, t: int) -> dict:
@@ -97,8 +104,16 @@ def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
 
 
 @contextmanager
-def _console(live_server, username: str, *, expected_failures: set[str]) -> Iterator[Page]:
-    """Chromium logged in to the console as `username`, on the alerts' Rules page.
+def _console(
+    live_server,
+    username: str,
+    *,
+    expected_failures: set[str],
+    active: int = 1,
+    viewport: dict[str, int] = LAPTOP,
+) -> Iterator[Page]:
+    """Chromium logged in to the console as `username`, on the alerts' Rules page, once it
+    lists version `active` as the active one.
 
     Fails on a page error, or a console error other than Chromium's note of an API answer in
     `expected_failures` (URLs the test provokes a 4xx from).
@@ -114,7 +129,7 @@ def _console(live_server, username: str, *, expected_failures: set[str]) -> Iter
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_context(viewport=LAPTOP).new_page()
+        page = browser.new_context(viewport=viewport).new_page()
         page.on("console", console_error)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{live_server.url}/console/rules/")
@@ -122,7 +137,7 @@ def _console(live_server, username: str, *, expected_failures: set[str]) -> Iter
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{live_server.url}/console/rules/alerts/")
-        expect(page.locator("#versions tr[data-version='1']")).to_contain_text("active")
+        expect(page.locator(f"#versions tr[data-version='{active}']")).to_contain_text("active")
         yield page
         browser.close()
     assert errors == []
@@ -254,11 +269,7 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
 def test_a_candidate_some_version_already_has_is_named_as_that_version_and_not_stored(
     live_server,
 ):
-    def store() -> None:
-        _staff("risk-lead", may_change=True)
-        rule_set_version_get_or_create(kind=KIND_ALERTS, source=LOWER_THRESHOLD, created_by="risk")
-
-    off_the_event_loop(store)
+    off_the_event_loop(_risk_lead_and_a_draft)
     status = "#candidate-status"
 
     with _console(live_server, "risk-lead", expected_failures=set()) as page:
@@ -345,3 +356,93 @@ def test_the_page_says_whether_its_user_may_change_the_rules(client, may_change)
 
     assert f'data-can-change="{str(may_change).lower()}"' in page
     assert ('id="read-only"' in page) is not may_change
+
+
+def _diff_shown(page: Page) -> list[str]:
+    """The version names of the diff box's file lines ("alerts v1", "alerts v2")."""
+    return [line.strip()[4:] for line in page.locator("#diff .diff-file").all_inner_texts()]
+
+
+@committed
+def test_the_source_and_the_diff_follow_the_active_version_after_activation_and_on_each_poll(
+    live_server,
+):
+    off_the_event_loop(_risk_lead_and_a_draft)
+    caption = "#source-caption"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        expect(page.locator(caption)).to_have_text("alerts v1 (active)")
+        expect(page.locator("#diff .diff-add")).to_have_text("+      value: 50\n")
+
+        # Activated here: the Source card shows v2, and the diff v1 (the one it replaced) to v2.
+        page.click("button[data-activate='2']")
+        page.click("#activate-confirm")
+        expect(page.locator(caption)).to_have_text("alerts v2 (active)")
+        expect(page.locator("#source")).to_contain_text("value: 50")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (retired)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (active)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+        # Rolled back here: v1 again, and the diff from it to the newest, v2.
+        page.click("button[data-activate='1']")
+        page.click("#activate-confirm")
+        expect(page.locator(caption)).to_have_text("alerts v1 (active)")
+        expect(page.locator("#source")).to_contain_text("value: 100")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (active)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (retired)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+        # Activated elsewhere: the next poll brings the page in step.
+        off_the_event_loop(
+            lambda: rule_set_version_activate(kind=KIND_ALERTS, version=2, activated_by="other")
+        )
+        expect(page.locator(caption)).to_have_text("alerts v2 (active)", timeout=APPEARS_WITHIN_MS)
+        expect(page.locator("#source")).to_contain_text("value: 50")
+        expect(page.locator("#diff-from option:checked")).to_have_text("v1 (retired)")
+        expect(page.locator("#diff-to option:checked")).to_have_text("v2 (active)")
+        assert _diff_shown(page) == ["alerts v1", "alerts v2"]
+
+
+@committed
+def test_a_retired_version_newer_than_the_active_one_is_activated_not_rolled_back_to(
+    live_server,
+):
+    """v3 was active, then the rules were rolled back to v2: v3 is retired but newer."""
+
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        for source in (LOWER_THRESHOLD, f"{LOWER_THRESHOLD}# the third\n"):
+            rule_set_version_get_or_create(kind=KIND_ALERTS, source=source, created_by="risk")
+        for version in (3, 2):
+            rule_set_version_activate(kind=KIND_ALERTS, version=version, activated_by="risk")
+
+    off_the_event_loop(store)
+
+    with _console(live_server, "risk-lead", expected_failures=set(), active=2) as page:
+        expect(page.locator("#versions tr[data-version='3'] .status")).to_have_text("retired")
+        expect(page.locator("button[data-activate='3']")).to_have_text("Activate")
+        expect(page.locator("button[data-activate='1']")).to_have_text("Roll back")
+
+        page.click("button[data-activate='3']")
+        dialog = page.locator("#activate-dialog")
+        expect(dialog.locator("#activate-title")).to_have_text("Activate v3 of the alerts rules?")
+        expect(dialog.locator("#activate-confirm")).to_have_text("Activate")
+        page.click("#activate-cancel")
+
+        page.click("button[data-activate='1']")
+        expect(dialog.locator("#activate-title")).to_have_text("Roll the alerts rules back to v1?")
+        expect(dialog.locator("#activate-confirm")).to_have_text("Roll back")
+
+
+@committed
+def test_on_a_phone_the_versions_table_scrolls_inside_its_card_to_the_activate_button(
+    live_server,
+):
+    off_the_event_loop(_risk_lead_and_a_draft)
+
+    with _console(live_server, "risk-lead", expected_failures=set(), viewport=PHONE) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        activate = page.locator("button[data-activate='2']")
+        assert reachable_across(page, activate, width=PHONE["width"])
+        activate.click()
+        expect(page.locator("#activate-dialog")).to_be_visible()

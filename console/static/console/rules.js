@@ -20,6 +20,9 @@
   let versions = [];
   let lastSeen = "";
   let shownSource = null;
+  // The Source card shows the active version, whichever it is, until a version's Source button
+  // is pressed; an activation on this page brings it back to the active one.
+  let sourceFollowsActive = true;
   const backtested = new Map(); // version -> its last backtest run on this page, once done
   const sources = new Map(); // version -> source: a version never changes once stored
 
@@ -91,7 +94,13 @@
     return button;
   }
 
-  function versionRow(entry) {
+  // Activating `entry` goes back to it: it was active once and is older than the active one. A
+  // retired version newer than the active one (after a rollback past it) is activated again.
+  function isRollback(entry, active) {
+    return entry.status === "retired" && active !== undefined && entry.version < active.version;
+  }
+
+  function versionRow(entry, active) {
     const activations = el("ul", { class: "plain" });
     for (const a of entry.activations) {
       const replaced = a.replaced === null ? "the first" : `replaced v${a.replaced}`;
@@ -100,11 +109,11 @@
     const actions = el(
       "div",
       { class: "actions" },
-      actionButton("Source", () => showSource(entry.version), { class: "secondary" }),
+      actionButton("Source", () => showChosenSource(entry.version), { class: "secondary" }),
       changeButton("Backtest", async () => chooseBacktest(entry.version), { class: "secondary" }),
     );
     if (entry.status !== "active") {
-      const label = entry.status === "retired" ? "Roll back" : "Activate";
+      const label = isRollback(entry, active) ? "Roll back" : "Activate";
       const confirm = () => confirmActivation(entry);
       actions.append(changeButton(label, confirm, { "data-activate": entry.version }));
     }
@@ -158,21 +167,45 @@
       if (seen === lastSeen) return; // unchanged: leave the rows (and a pointer on them) be
       lastSeen = seen;
       versions = history;
-      byId("versions").tBodies[0].replaceChildren(...versions.map(versionRow));
       const active = versions.find((v) => v.status === "active");
+      byId("versions").tBodies[0].replaceChildren(...versions.map((v) => versionRow(v, active)));
       const newest = versions[0];
-      fillVersionSelect(byId("diff-from"), active && active.version);
-      fillVersionSelect(byId("diff-to"), newest && newest.version);
+      const [from, to] = firstDiff(active);
+      fillVersionSelect(byId("diff-from"), from);
+      fillVersionSelect(byId("diff-to"), to);
       fillVersionSelect(byId("backtest-version"), newest && newest.version);
+      // Unless the user chose the versions, the box shows the diff the selects now name.
       const chosen = byId("diff-from").dataset.chosen || byId("diff-to").dataset.chosen;
-      if (!chosen && byId("diff-from").value !== byId("diff-to").value) await showDiff();
-      if (shownSource === null && active) await showSource(active.version, false);
+      if (!chosen) await showDiff();
+      if (sourceFollowsActive && active) await showSource(active.version, false);
+      else if (shownSource !== null) captionSource(shownSource);
     } catch (error) {
       byId("live-status").textContent = `could not read the versions: ${error.message}`;
     }
   }
 
   // ---- a version's source and the diff of two ------------------------------------------
+
+  // The diff shown until the user chooses one: from the active version to the newest; when the
+  // active one is the newest, from the version before it to the active one.
+  function firstDiff(active) {
+    const newest = versions[0];
+    if (!active || !newest) return [undefined, newest && newest.version];
+    if (active.version === newest.version && versions.length > 1) {
+      return [versions[1].version, active.version];
+    }
+    return [active.version, newest.version];
+  }
+
+  function captionSource(version) {
+    const entry = versions.find((v) => v.version === version);
+    byId("source-caption").textContent = `${kind} v${version}${entry ? ` (${entry.status})` : ""}`;
+  }
+
+  async function showChosenSource(version) {
+    sourceFollowsActive = false;
+    await showSource(version);
+  }
 
   async function sourceOf(version) {
     if (!sources.has(version)) {
@@ -184,11 +217,10 @@
 
   async function showSource(version, scroll = true) {
     shownSource = version; // the last one asked for wins, whichever answer comes first
-    const entry = versions.find((v) => v.version === version);
     const source = await sourceOf(version);
     if (shownSource !== version) return;
     byId("source").textContent = source;
-    byId("source-caption").textContent = `${kind} v${version}${entry ? ` (${entry.status})` : ""}`;
+    captionSource(version);
     if (scroll) byId("source").scrollIntoView({ block: "nearest" });
   }
 
@@ -553,7 +585,7 @@
   async function confirmActivation(entry) {
     const detail = await call("GET", `${api}/versions/${entry.version}`);
     const active = versions.find((v) => v.status === "active");
-    const rollback = entry.status === "retired";
+    const rollback = isRollback(entry, active);
     byId("activate-title").textContent = rollback
       ? `Roll the ${kind} rules back to v${entry.version}?`
       : `Activate v${entry.version} of the ${kind} rules?`;
@@ -572,6 +604,10 @@
       try {
         const activated = await call("POST", `${api}/versions/${entry.version}/activate`, {});
         say(`v${activated.version} of the ${kind} rules is active.`, true);
+        // What the user looked at was about the active version before: show the new one's.
+        sourceFollowsActive = true;
+        delete byId("diff-from").dataset.chosen;
+        delete byId("diff-to").dataset.chosen;
       } catch (error) {
         say(`Not activated: ${error.message}`);
       }
