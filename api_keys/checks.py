@@ -24,7 +24,8 @@ def throttle_rate_check(app_configs, **kwargs) -> list[Error]:
     return []
 
 
-# What README promises: every process refuses a revoked key within this many seconds.
+# The most API_KEY_CACHE_SECONDS may be: README promises every process refuses a revoked key
+# within this many seconds, whatever the setting.
 REVOCATION_WINDOW_SECONDS = 2.0
 
 

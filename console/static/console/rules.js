@@ -331,56 +331,6 @@
 
   // ---- a candidate ---------------------------------------------------------------------
 
-  // The line (1-based) of a rule's field in `source`, from the error's `rule` ("rules[1] (code
-  // 30)") and `field` ("condition.count"), when the API names no line: YAML gives one only for
-  // a syntax error. Follows the keys by indentation to the deepest one it finds; null when the
-  // source has no `rules:` list or the error names no rule.
-  function errorLine(source, details) {
-    if (details.line) return details.line;
-    const item = /^rules\[(\d+)\]/.exec(details.rule || "");
-    if (!item) return null;
-    const lines = source.split("\n");
-    const indent = (line) => line.length - line.trimStart().length;
-    const keyOf = (line) => line.trimStart().replace(/^- /, "").split(":")[0];
-    let at = lines.findIndex((line) => /^rules:\s*(#.*)?$/.test(line));
-    if (at < 0) return null;
-    // Each step: the index-th "- " item, or the key, below line `at` and deeper than `depth`.
-    const steps = [{ index: Number(item[1]) }];
-    for (const part of (details.field || "").split(".").filter(Boolean)) {
-      const keyed = /^([^[]+)((?:\[\d+\])*)$/.exec(part);
-      if (!keyed) break;
-      steps.push({ key: keyed[1] });
-      for (const index of keyed[2].matchAll(/\[(\d+)\]/g)) steps.push({ index: Number(index[1]) });
-    }
-    let depth = indent(lines[at]);
-    for (const step of steps) {
-      let seen = -1;
-      let found = -1;
-      for (let j = at + 1; j < lines.length; j += 1) {
-        const line = lines[j];
-        if (!line.trim() || line.trim().startsWith("#")) continue;
-        const dash = line.trimStart().startsWith("- ");
-        const depthHere = indent(line) + (dash && step.key !== undefined ? 2 : 0);
-        if (depthHere < depth || (depthHere === depth && !(dash && step.index !== undefined))) break;
-        if (step.index !== undefined && dash && (seen < 0 || indent(line) === seen)) {
-          seen = indent(line);
-          if (step.index === 0) {
-            found = j;
-            break;
-          }
-          step.index -= 1;
-        } else if (step.key !== undefined && keyOf(line) === step.key) {
-          found = j;
-          break;
-        }
-      }
-      if (found < 0) break;
-      at = found;
-      depth = indent(lines[at]) + (step.index !== undefined ? 1 : 0);
-    }
-    return at + 1;
-  }
-
   function goToLine(line) {
     const textarea = byId("candidate-source");
     const lines = textarea.value.split("\n");
@@ -395,7 +345,7 @@
     const details = body.details || {};
     const parts = [el("p", { class: "error", text: error.message })];
     if (body.error === "invalid_rules") {
-      const line = errorLine(byId("candidate-source").value, details);
+      const line = details.line;
       const list = el("dl", { class: "where" });
       const add = (name, value) =>
         list.append(
