@@ -178,6 +178,11 @@ APPENDED_FORMAT = re.compile(r"\s*\bFORMAT Native\b")
 FAILED_AT_POSITION = re.compile(r"failed at position (\d+)")
 
 
+def clickhouse_value_text(value: object) -> str:
+    """A value as ClickHouse's TabSeparated prints it: NULL as `\\N`, not Python's `None`."""
+    return r"\N" if value is None else str(value)
+
+
 def clickhouse_query_readonly(query: str) -> tuple[list[str], list[tuple]]:
     """Run an operator's query with ClickHouse's `readonly` setting, so it cannot write.
 

@@ -67,11 +67,14 @@ def clickhouse_query_readonly_task(query: str) -> dict:
     answered as `{"error": ...}` and logged as one warning, without a traceback.
     """
     from outbox.exceptions import ClickHouseRejected
-    from outbox.selectors import clickhouse_query_readonly
+    from outbox.selectors import clickhouse_query_readonly, clickhouse_value_text
 
     try:
         columns, rows = clickhouse_query_readonly(query)
     except ClickHouseRejected as exc:
         log.warning("clickhouse.query_refused", error=str(exc))
         return {"error": str(exc)}
-    return {"columns": columns, "rows": [[str(value) for value in row] for row in rows]}
+    return {
+        "columns": columns,
+        "rows": [[clickhouse_value_text(value) for value in row] for row in rows],
+    }

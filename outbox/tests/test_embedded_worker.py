@@ -133,6 +133,18 @@ def test_the_worker_reports_at_once_and_answers_a_query_its_caller_waits_for(wor
     assert WorkerHeartbeat.objects.get(name=WorkerHeartbeat.CLICKHOUSE).ok
 
 
+@pytest.mark.filterwarnings("ignore:Results are not stored:RuntimeWarning")
+@pytest.mark.django_db(transaction=True)
+def test_a_null_in_the_workers_answer_is_tab_separated_as_clickhouse_prints_it(worker, event_log):
+    """`clickhouse_query` under `make run` prints the worker's answer: NULL as \\N there too."""
+    task_id = str(uuid.uuid4())
+
+    task_send(clickhouse_query_readonly_task, args=("SELECT 1 AS a, NULL AS b",), task_id=task_id)
+    answer = clickhouse_query_readonly_task.AsyncResult(task_id).get(timeout=10)
+
+    assert answer == {"columns": ["a", "b"], "rows": [["1", "\\N"]]}
+
+
 @celery_app.task(name="tests.failing", ignore_result=True)
 def _failing_task() -> None:
     raise RuntimeError("a bug")

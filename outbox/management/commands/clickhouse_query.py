@@ -6,14 +6,9 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.core.management.base import BaseCommand, CommandError
 
 from outbox.exceptions import ClickHouseStoreHeld, OutboxError
-from outbox.selectors import clickhouse_query_readonly
+from outbox.selectors import clickhouse_query_readonly, clickhouse_value_text
 from outbox.tasks import clickhouse_query_readonly_task
 from outbox.worker_channel import task_send
-
-
-def _tab_separated(value) -> str:
-    """A value as ClickHouse's TabSeparated prints it, NULL as `\\N`, not Python's `None`."""
-    return r"\N" if value is None else str(value)
 
 
 class Command(BaseCommand):
@@ -39,7 +34,7 @@ class Command(BaseCommand):
         try:
             self.stdout.write("\t".join(columns))
             for row in rows:
-                self.stdout.write("\t".join(_tab_separated(value) for value in row))
+                self.stdout.write("\t".join(clickhouse_value_text(value) for value in row))
             self.stdout.flush()
         except BrokenPipeError:
             # The reader stopped (`| head`): the rest is not wanted. Point stdout at /dev/null,
