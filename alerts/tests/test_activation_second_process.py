@@ -2,13 +2,11 @@
 POST /event answers under the new version; activating the retired version brings the old
 answers back."""
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alerts.tests.api.test_event_rules_versions import LOWER_THRESHOLD
+from midnite_test.tests.http_client import post_json, serving
 from midnite_test.tests.waiting import wait_until
 from rule_sets.models import KIND_ALERTS
 from rule_sets.services import rule_set_version_activate
@@ -65,11 +64,7 @@ def _wait_ready(process: subprocess.Popen, port: int) -> None:
 
 def _live(process: subprocess.Popen, port: int) -> bool:
     assert process.poll() is None, "the server exited"
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=1):
-            return True
-    except OSError:
-        return False
+    return serving(port)
 
 
 _t = count(1)
@@ -77,14 +72,8 @@ _t = count(1)
 
 def _withdraw_60(port: int) -> list[int]:
     """POST a withdraw of 60 for user 1 to the server; return its alert codes."""
-    body = json.dumps({"type": "withdraw", "amount": "60", "user_id": 1, "t": next(_t)})
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/event",
-        data=body.encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["alert_codes"]
+    body = {"type": "withdraw", "amount": "60", "user_id": 1, "t": next(_t)}
+    return post_json(port, "/event", body)["alert_codes"]
 
 
 def _answers_until(port: int, wanted: list[int]) -> list[list[int]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from midnite_test.tests.http_client import post_json
 from midnite_test.tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,16 +74,6 @@ def embedded(tmp_path):
             capture_output=True,
         )
     return env, port, tmp_path / "midnite.sqlite3"
-
-
-def _post(port: int, path: str, body: dict | list) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def _shipped(database: Path) -> int:
@@ -173,8 +164,8 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
         assert wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
         assert wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
 
-        _post(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
-        _post(port, "/users", {"email": "ada@example.com", "first_name": "A", "last_name": "L"})
+        post_json(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
+        post_json(port, "/users", {"email": "ada@example.com", "first_name": "A", "last_name": "L"})
         answered = time.monotonic()
 
         # The event, its alert 1100 and the user: shipped only after ClickHouse took them.
@@ -188,7 +179,7 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
             "event_timestamp": "2025-10-30T09:00:00Z",
             "user_traits": {"email": "ada@example.com", "marketing_opt_in": True},
         }
-        assert _post(port, "/api/v1/events", [signup])["accepted"] == 1
+        assert post_json(port, "/api/v1/events", [signup])["accepted"] == 1
         assert wait_until(lambda: _welcome_status(port) == "sent", seconds=10)
         assert wait_until(lambda: _shipped(database) == 9, seconds=5)
 
@@ -222,12 +213,14 @@ def test_a_killed_worker_is_started_again_while_the_web_tier_serves_and_ctrl_c_s
 
         os.kill(killed, signal.SIGKILL)
         # The web tier answers while no worker runs; the outbox keeps what the worker owes.
-        answer = _post(port, "/event", {"type": "deposit", "amount": "5.00", "user_id": 2, "t": 1})
+        answer = post_json(
+            port, "/event", {"type": "deposit", "amount": "5.00", "user_id": 2, "t": 1}
+        )
         assert answer == {"alert": False, "alert_codes": [], "user_id": 2}
 
         assert wait_until(lambda: _worker_pid(service) not in (None, killed), seconds=10)
         assert wait_until(lambda: _shipped(database) == 5, seconds=10)
-        _post(port, "/event", {"type": "deposit", "amount": "6.00", "user_id": 2, "t": 2})
+        post_json(port, "/event", {"type": "deposit", "amount": "6.00", "user_id": 2, "t": 2})
         assert wait_until(lambda: _shipped(database) == 6, seconds=5)
     finally:
         stderr = _stop(service, signal.SIGINT)

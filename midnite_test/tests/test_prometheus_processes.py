@@ -8,7 +8,6 @@ server's scrape counts every request, every alert, every decision and every ship
 whichever process did the work.
 """
 
-import json
 import os
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from django.db.models import Count
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import Event
+from midnite_test.tests.http_client import post_json, serving
 from midnite_test.tests.waiting import wait_until
 from notifications.models import Decision
 from outbox.contracts import CONSUMER_ANALYTICS
@@ -82,7 +82,7 @@ def services(live_database_url, tmp_path_factory) -> Iterator[tuple[int, int]]:
     try:
         assert wait_until(
             lambda: _running(processes)
-            and all(_live(port) for port in ports)
+            and all(serving(port) for port in ports)
             and _worker_reported(),
             seconds=START_SECONDS,
         ), "the servers or the worker never became ready"
@@ -109,26 +109,8 @@ def _running(processes) -> bool:
     return True
 
 
-def _live(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _worker_reported() -> bool:
     return WorkerHeartbeat.objects.exists()
-
-
-def _post(port: int, path: str, body) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def _scrape(port: int) -> dict[tuple, float]:
@@ -199,7 +181,7 @@ def test_the_scrape_counts_the_requests_and_work_of_both_servers_and_the_worker(
 
     for t in range(1, TRANSACTIONS + 1):
         body = {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": t}
-        _post(ports[t % 2], "/event", body)
+        post_json(ports[t % 2], "/event", body)
     for index, user_id in enumerate(SIGNUPS):
         signup = {
             "user_id": user_id,
@@ -207,7 +189,7 @@ def test_the_scrape_counts_the_requests_and_work_of_both_servers_and_the_worker(
             "event_timestamp": "2025-10-30T09:00:00Z",
             "user_traits": {"email": f"{user_id}@example.com", "marketing_opt_in": True},
         }
-        assert _post(ports[index], "/api/v1/events", [signup])["accepted"] == 1
+        assert post_json(ports[index], "/api/v1/events", [signup])["accepted"] == 1
     assert wait_until(_settled, seconds=SETTLE_SECONDS), "the worker did not finish"
     truth = {"decisions": _decisions(), "shipped": _shipped()}
     # The worker records a batch or a decision just after its commit: poll until it has.
