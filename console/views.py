@@ -1,5 +1,6 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -30,6 +31,13 @@ class ConsoleLogoutView(auth_views.LogoutView):
         if not request.user.is_authenticated:
             return redirect(LOGIN_URL)
         return render(request, self.template_name)
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        # Added after the session is flushed: the message travels in its own cookie to the
+        # login page, which shows it once.
+        messages.success(request, "You have logged out.")
+        return response
 
 
 @require_GET

@@ -42,6 +42,16 @@ def test_a_staff_user_logs_in_through_the_form_and_lands_on_the_overview(
     expect(anonymous_page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
+def test_logging_out_from_the_header_lands_on_the_login_page_saying_so(staff_page, live_server):
+    staff_page.get_by_role("button", name="Log out").click()
+
+    expect(staff_page).to_have_url(f"{live_server.url}/console/login/")
+    expect(staff_page.get_by_role("status")).to_have_text("You have logged out.")
+    staff_page.reload()
+    expect(staff_page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(staff_page.get_by_text("You have logged out.")).to_have_count(0)
+
+
 def _story() -> None:
     """Transactions raising 1100 twice and 30 once, product events with a welcome email sent
     and two suppressed; every consumer run, so the buckets and decisions are there."""
