@@ -78,8 +78,6 @@
   live.pagedPoll({
     url: card.dataset.timelineUrl,
     interval: Number(card.dataset.pollIntervalMs) || 5000,
-    older: document.getElementById("page-older"),
-    newer: document.getElementById("page-newer"),
     render: render,
   });
 })();
