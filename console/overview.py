@@ -14,6 +14,7 @@ from django.db.models import Case, CharField, Count, OuterRef, Subquery, Sum, Va
 from django.utils import timezone
 
 from alerts.models import Alert
+from console.exceptions import UnknownTenant
 from events.exceptions import InvalidQuery
 from events.models import Event
 from events.validation import identifier_check
@@ -64,7 +65,7 @@ def overview_params(*, tenant: str | None, range_name: str | None) -> tuple[str,
     """Return the tenant and the range a request names (defaults: "default", the last hour).
 
     Raises InvalidQuery for a range that is not `hour`, `day` or `week`, or a tenant that
-    is no identifier.
+    is no identifier; UnknownTenant for a tenant the overview does not know (overview_tenant_known).
     """
     errors = {}
     chosen = RANGES.get(range_name or "hour")
@@ -79,11 +80,26 @@ def overview_params(*, tenant: str | None, range_name: str | None) -> tuple[str,
         errors["tenant"] = [str(exc)]
     if errors:
         raise InvalidQuery("The overview takes a tenant and a range.", details=errors)
+    if not overview_tenant_known(tenant):
+        raise UnknownTenant(
+            f"No events from tenant {tenant!r} are counted: it has no overview.",
+            details={"tenant": tenant},
+        )
     return tenant, chosen
 
 
+def overview_tenant_known(tenant: str) -> bool:
+    """Whether the overview knows `tenant`: the default one, or one with a metric bucket.
+
+    The same tenants as the picker offers (overview_tenants), so a mistyped tenant is refused
+    rather than drawn as a tenant with no traffic. One probe of the buckets' unique index.
+    """
+    return tenant == DEFAULT_TENANT or MetricBucket.objects.filter(tenant_id=tenant).exists()
+
+
 def overview_tenants() -> list[str]:
-    """The tenants with metric buckets, in order: one index probe each (a loose index scan)."""
+    """The tenants offered, in order: the default one and those with metric buckets, found by
+    one index probe each (a loose index scan)."""
     table = connection.ops.quote_name(MetricBucket._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -99,7 +115,7 @@ def overview_tenants() -> list[str]:
             """,
             [TENANTS_LISTED],
         )
-        return [tenant_id for (tenant_id,) in cursor.fetchall()]
+        return sorted({DEFAULT_TENANT, *(tenant_id for (tenant_id,) in cursor.fetchall())})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,7 +332,8 @@ def overview_report(*, tenant: str, chosen: Range) -> Overview:
         range=chosen,
         now=now,
         since=since,
-        tenants=sorted({*overview_tenants(), DEFAULT_TENANT, tenant}),
+        # The tenant shown, known past the first TENANTS_LISTED too, is offered.
+        tenants=sorted({*overview_tenants(), tenant}),
         events=events,
         alerts=overview_alerts(tenant=tenant, since=since, until=until),
         notifications=overview_notifications(tenant=tenant, since=since, until=until),

@@ -1,12 +1,20 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
 from console.access import LOGIN_URL, console_staff_required
-from console.overview import RANGES, overview_json, overview_params, overview_report
+from console.exceptions import UnknownTenant
+from console.overview import (
+    RANGES,
+    overview_json,
+    overview_params,
+    overview_report,
+    overview_tenants,
+)
 from events.exceptions import InvalidQuery
 
 
@@ -31,6 +39,13 @@ class ConsoleLogoutView(auth_views.LogoutView):
             return redirect(LOGIN_URL)
         return render(request, self.template_name)
 
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        # Added after the session is flushed: the message travels in its own cookie to the
+        # login page, which shows it once.
+        messages.success(request, "You have logged out.")
+        return response
+
 
 @require_GET
 @console_staff_required
@@ -48,6 +63,17 @@ def _overview_refused(request, exc: InvalidQuery):
     return render(request, "console/overview_refused.html", context, status=400)
 
 
+def _overview_unknown_tenant(request):
+    """404: the console's page saying the tenant has no counted events, offering those that
+    have, in the range asked for (a valid one: the parameters were checked first)."""
+    context = {
+        "tenant": request.GET["tenant"],
+        "tenants": overview_tenants(),
+        "range": request.GET.get("range") or "hour",
+    }
+    return render(request, "console/overview_unknown_tenant.html", context, status=404)
+
+
 @require_GET
 @console_staff_required
 def console_overview(request):
@@ -58,6 +84,8 @@ def console_overview(request):
         )
     except InvalidQuery as exc:
         return _overview_refused(request, exc)
+    except UnknownTenant:
+        return _overview_unknown_tenant(request)
     overview = overview_json(overview_report(tenant=tenant, chosen=chosen))
     return render(
         request, "console/overview.html", {"overview": overview, "ranges": RANGES.values()}

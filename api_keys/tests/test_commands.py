@@ -119,3 +119,43 @@ def test_create_api_key_refuses_an_unknown_scope(db):
     with pytest.raises(CommandError, match="invalid choice: 'admin'"):
         _create("--name", "partner", "--scope", "admin")
     assert not ApiKey.objects.exists()
+
+
+def test_create_api_key_with_replace_revokes_the_active_key_of_that_name_for_a_new_one(
+    db, client_for
+):
+    old = _create("--name", "partner", "--tenant", "acme")
+    stderr = StringIO()
+
+    stdout = StringIO()
+    call_command("create_api_key", "--name", "partner", "--replace", stdout=stdout, stderr=stderr)
+
+    new = stdout.getvalue().strip()
+    assert new != old
+    replaced, created = ApiKey.objects.order_by("id")
+    assert replaced.revoked_at is not None and created.revoked_at is None
+    assert created.key_hash == api_key_hash(new) and created.tenants == []
+    assert f"Revoked API key 'partner' ({replaced.prefix})" in stderr.getvalue()
+    assert f"Created API key 'partner' ({created.prefix})" in stderr.getvalue()
+    assert _register_nobody(client_for(old)).status_code == 401
+    assert _register_nobody(client_for(new)).status_code == 400
+
+
+def test_create_api_key_with_replace_and_no_key_of_that_name_creates_one(db):
+    stderr = StringIO()
+
+    call_command(
+        "create_api_key", "--name", "partner", "--replace", stdout=StringIO(), stderr=stderr
+    )
+
+    assert ApiKey.objects.get().revoked_at is None
+    assert "Revoked" not in stderr.getvalue()
+
+
+def test_create_api_key_with_replace_keeps_the_old_key_when_the_new_one_is_refused(db):
+    _create("--name", "partner")
+
+    with pytest.raises(CommandError, match="tenant id has 1 to 64 characters"):
+        _create("--name", "partner", "--replace", "--tenant", " ")
+
+    assert ApiKey.objects.get().revoked_at is None

@@ -92,3 +92,13 @@ def test_the_logout_url_typed_by_a_logged_out_visitor_leads_to_the_login_page(cl
     response = client.get("/console/logout/")
 
     assert (response.status_code, response.headers["Location"]) == (302, "/console/login/")
+
+
+def test_the_login_page_says_so_after_logging_out_and_only_then(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
+
+    logged_out = client.post("/console/logout/", follow=True)
+
+    assert logged_out.redirect_chain == [("/console/login/", 302)]
+    assert re.search(r'<p class="ok" role="status">You have logged out\.</p>', logged_out.text)
+    assert "logged out" not in client.get("/console/login/").text

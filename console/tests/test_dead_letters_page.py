@@ -73,3 +73,26 @@ def test_staff_without_the_permission_see_no_way_to_re_queue(live_server, django
         )
         assert forced.status == 403
     assert off_the_event_loop(lambda: OutboxMessage.objects.get(pk=dead).dead_lettered_at)
+
+
+def test_older_and_newer_page_through_the_dead_letters(live_server, django_user_model, dead):
+    """51 dead letters: the oldest, `dead`, is alone on the second page of 50."""
+    viewer = staff(django_user_model, may_requeue=False)
+    for number in range(50):
+        dead_letter_store(number)
+    with console_page(live_server, viewer, "/console/dead-letters/") as page:
+        rows, oldest = page.locator("#dead-letters tr"), page.locator(f'tr[data-id="{dead}"]')
+        older, newer = page.get_by_role("button", name="Older"), page.get_by_role(
+            "button", name="Newer"
+        )
+        expect(rows).to_have_count(50)
+        expect(newer).to_be_disabled()
+
+        older.click()
+
+        expect(oldest).to_be_visible()
+        expect(rows).to_have_count(1)
+        expect(older).to_be_disabled()
+        newer.click()
+        expect(rows).to_have_count(50)
+        expect(oldest).to_have_count(0)

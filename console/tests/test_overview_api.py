@@ -25,6 +25,13 @@ def customer(db) -> User:
     return User.objects.create(external_id="u_1")
 
 
+@pytest.fixture
+def acme_counted(db) -> None:
+    """Tenant `acme` has an overview: a metric bucket, a month before any range."""
+    month_ago = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=30)
+    bucket_store(tenant="acme", size="hour", start=month_ago, event_type="click", count=1)
+
+
 def test_anonymous_and_non_staff_requests_are_refused(client, django_user_model):
     assert client.get(URL).status_code == 403
     client.force_login(django_user_model.objects.create_user("customer"))
@@ -100,7 +107,9 @@ def test_event_types_past_the_eighth_are_added_up_as_other(staff_client):
     assert series[-1]["total"] == 11 + 12
 
 
-def test_alerts_per_code_count_the_tenants_alerts_raised_in_the_range(staff_client, customer):
+def test_alerts_per_code_count_the_tenants_alerts_raised_in_the_range(
+    staff_client, customer, acme_counted
+):
     mine = event_store(tenant="acme", user=customer)
     alert_store(event=mine, code=1100)
     alert_store(event=mine, code=30)
@@ -115,7 +124,7 @@ def test_alerts_per_code_count_the_tenants_alerts_raised_in_the_range(staff_clie
 
 
 def test_notifications_per_rule_by_outcome_with_the_reason_of_each_suppression(
-    staff_client, customer
+    staff_client, customer, acme_counted
 ):
     for status, reason in [
         ("sent", "sent to a@example.com"),
@@ -224,3 +233,39 @@ def test_a_tenant_with_a_control_character_is_a_400_naming_it(staff_client):
 
     assert response.status_code == 400
     assert set(response.json()["details"]) == {"tenant"}
+
+
+def test_a_tenant_with_no_counted_events_is_a_404_naming_it(staff_client):
+    response = staff_client.get(URL, {"tenant": "nope"})
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "unknown_tenant",
+        "message": "No events from tenant 'nope' are counted: it has no overview.",
+        "details": {"tenant": "nope"},
+    }
+
+
+def test_the_default_tenant_has_an_overview_before_its_first_event(staff_client):
+    response = staff_client.get(URL)
+
+    assert response.status_code == 200
+    assert response.json()["tenants"] == ["default"]
+
+
+def test_the_page_of_a_tenant_with_no_counted_events_is_a_404_offering_those_with_some(
+    staff_client,
+):
+    minute = timezone.now().replace(second=0, microsecond=0)
+    bucket_store(tenant="acme", size="minute", start=minute, event_type="click", count=1)
+
+    response = staff_client.get("/console/overview/", {"tenant": "nope", "range": "day"})
+
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert 'aria-label="Console pages"' in page
+    assert 'No events from tenant <strong class="break">nope</strong> are counted' in page
+    assert '<a href="?tenant=acme&amp;range=day">acme</a>' in page
+    assert '<a href="?tenant=default&amp;range=day">default</a>' in page
+    assert "<select" not in page and "nope</a>" not in page

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from console.tests.browser import (
@@ -16,6 +17,7 @@ from console.tests.browser import (
     reachable_across,
     staff_user_create,
 )
+from console.tests.story import bucket_store
 from notifications.sending import notifications_send_due
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
@@ -40,6 +42,16 @@ def test_a_staff_user_logs_in_through_the_form_and_lands_on_the_overview(
 
     expect(anonymous_page).to_have_url(f"{live_server.url}/console/overview/")
     expect(anonymous_page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def test_logging_out_from_the_header_lands_on_the_login_page_saying_so(staff_page, live_server):
+    staff_page.get_by_role("button", name="Log out").click()
+
+    expect(staff_page).to_have_url(f"{live_server.url}/console/login/")
+    expect(staff_page.get_by_role("status")).to_have_text("You have logged out.")
+    staff_page.reload()
+    expect(staff_page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(staff_page.get_by_text("You have logged out.")).to_have_count(0)
 
 
 def _story() -> None:
@@ -105,6 +117,32 @@ def test_the_overview_shows_what_was_posted_without_a_reload(staff_page, live_se
     expect(page.locator("#consumers-table tr[data-consumer='metrics'] td").nth(1)).to_have_text("0")
     expect(page.locator("[data-as-of=events]")).to_contain_text("UTC")
     assert page.evaluate("window.sameDocument") is True
+
+
+def _minute_bucket_store() -> None:
+    """One deposit counted in the current minute's bucket of the default tenant."""
+    minute = timezone.now().replace(second=0, microsecond=0)
+    bucket_store(tenant="default", size="minute", start=minute, event_type="deposit", count=1)
+
+
+def test_a_chart_with_nothing_in_the_range_says_so_instead_of_bare_axes(staff_page):
+    page = staff_page
+    said = {
+        "events": "No events in the last hour.",
+        "alerts": "No alerts in the last hour.",
+        "notifications": "No notifications decided in the last hour.",
+    }
+    for part, text in said.items():
+        expect(page.locator(f"#{part}-card .no-data")).to_have_text(text)
+        expect(page.locator(f"#{part}-card .no-data")).to_be_visible()
+
+    off_the_event_loop(_minute_bucket_store)
+
+    expect(page.locator("#events-total")).to_have_attribute(
+        "data-total", "1", timeout=APPEARS_WITHIN_MS
+    )
+    expect(page.locator("#events-card .no-data")).to_be_hidden()
+    expect(page.locator("#alerts-card .no-data")).to_be_visible()
 
 
 def test_the_range_and_tenant_stay_in_the_query_string(staff_page, live_server):

@@ -39,7 +39,7 @@ def test_a_user_found_by_external_id_shows_their_alert_and_notification(live_ser
         nudge = page.locator("#timeline tr.entry-notification")
         expect(alert).to_contain_text("alert 1100")
         expect(alert).to_contain_text("v2")
-        expect(nudge).to_contain_text("suppressed")
+        expect(nudge.locator(".badge.status-suppressed")).to_have_text("suppressed")
         expect(nudge).to_contain_text(REASON)
         expect(nudge).to_contain_text("v3")
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280

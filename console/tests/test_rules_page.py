@@ -403,6 +403,58 @@ def test_the_source_and_the_diff_follow_the_active_version_after_activation_and_
         assert _diff_shown(page) == ["alerts v1", "alerts v2"]
 
 
+# Counts, in the page, the version lists it has read (their lengths), once the page's own code
+# has done with each: the test knows when an answer it held back has landed.
+VERSION_LISTS_READ = """
+window.versionListsRead = [];
+const read = Response.prototype.json;
+Response.prototype.json = async function () {
+  const body = await read.call(this);
+  if (body && Array.isArray(body.versions)) {
+    setTimeout(() => window.versionListsRead.push(body.versions.length), 0);
+  }
+  return body;
+};
+"""
+
+
+@committed
+def test_a_poll_answered_after_the_refresh_that_followed_storing_does_not_undo_it(live_server):
+    """The 5 s poll asked before a candidate is stored, and answered (slowly) after the refresh
+    that followed storing it: the page keeps the newer answer, with the new version."""
+    off_the_event_loop(lambda: _staff("risk-lead", may_change=True))
+    versions_url = f"{live_server.url}/api/v1/rules/alerts/versions"
+    held = []
+
+    def hold_the_first_poll(route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append(route)  # answered below, once the newer refresh has drawn
+        else:
+            route.continue_()
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        page.add_init_script(VERSION_LISTS_READ)
+        page.reload()
+        expect(page.locator("#versions tr[data-version='1']")).to_contain_text("active")
+        stale = page.request.get(versions_url).text()  # v1 alone, as the held poll would read
+        page.route(versions_url, hold_the_first_poll)
+        with page.expect_request(versions_url, timeout=APPEARS_WITHIN_MS):
+            pass  # the next poll, held
+
+        page.fill("#candidate-source", LOWER_THRESHOLD)
+        page.click("#candidate-submit")
+        expect(page.locator("#candidate-status")).to_contain_text("Stored as v2")
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
+        page.evaluate("window.versionListsRead = []")
+        [poll] = held
+        poll.fulfill(status=200, content_type="application/json", body=stale)
+        page.wait_for_function("window.versionListsRead.includes(1)")
+
+        # At once, before the next poll could draw v2 again.
+        assert page.locator("#versions tbody tr").count() == 2
+        assert page.locator("#versions tr[data-version='2']").count() == 1
+
+
 @committed
 def test_a_retired_version_newer_than_the_active_one_is_activated_not_rolled_back_to(
     live_server,

@@ -266,6 +266,22 @@ def test_clickhouse_query_on_a_held_store_asks_the_worker_and_times_out_without_
     assert message["headers"]["argsrepr"] == "('SELECT 1',)"
 
 
+def test_clickhouse_migrate_on_a_held_store_says_to_stop_make_run_first(held_store, settings):
+    """The worker of `make run` holds the store: it cannot run migrations as it runs queries."""
+    path, holder_pid = held_store
+    settings.CLICKHOUSE_URL = f"chdb://{path}"
+
+    with pytest.raises(CommandError) as refused:
+        _run("clickhouse_migrate")
+
+    message = str(refused.value)
+    assert f"store at {path} is held by another process (PID: {holder_pid}" in message
+    assert message.endswith(
+        "Stop `make run` (or the worker holding the store) and run clickhouse_migrate again; "
+        "`make run` itself applies the migrations as it starts."
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outbox_backlog_prints_unshipped_and_dead_lettered_counts_per_consumer(publish):
     publish(3)

@@ -1,14 +1,17 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken
-from api_keys.models import SCOPES
-from api_keys.services import api_key_create
+from api_keys.management.revocation import revoked_text
+from api_keys.models import SCOPES, ApiKey
+from api_keys.services import api_key_create, api_keys_revoke
 
 
 class Command(BaseCommand):
     help = (
         "Create an API key and print it, once, on stdout; only its hash is stored. "
-        "Without --tenant the key acts on every tenant."
+        "Without --tenant the key acts on every tenant. A name an active key has is refused, "
+        "unless --replace revokes that key."
     )
 
     def add_arguments(self, parser) -> None:
@@ -29,12 +32,24 @@ class Command(BaseCommand):
             choices=SCOPES,
             help="an extra power of the key: `rules` changes and activates the rule sets",
         )
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="revoke the active key with this name, if any, and create the new one in its "
+            "place (one transaction: when the new key is refused, the old one stays)",
+        )
 
-    def handle(self, *args, name: str, tenants: list[str], scopes: list[str], **options) -> None:
+    def handle(
+        self, *args, name: str, tenants: list[str], scopes: list[str], replace: bool, **options
+    ) -> None:
         try:
-            issued = api_key_create(name=name, tenants=tenants, scopes=scopes)
+            with transaction.atomic():
+                replaced = self._revoke_named(name) if replace else None
+                issued = api_key_create(name=name, tenants=tenants, scopes=scopes)
         except (ApiKeyInvalid, ApiKeyNameTaken) as exc:
             raise CommandError(exc.message)
+        if replaced is not None:
+            self.stderr.write(revoked_text(replaced))
         key = issued.api_key
         tenants = ", ".join(key.tenants) if key.tenants else "every tenant"
         powers = f" with the scopes {', '.join(key.scopes)}" if key.scopes else ""
@@ -43,3 +58,17 @@ class Command(BaseCommand):
             f"Created API key {key.name!r} ({key.prefix}) for {tenants}{powers}. "
             "Store it now: it is not shown again."
         )
+
+    @staticmethod
+    def _revoke_named(name: str) -> ApiKey | None:
+        """Revoke the active key named exactly `name` (not a prefix); return it, or None."""
+        key = (
+            ApiKey.objects.select_for_update()
+            .filter(name=name.strip(), revoked_at__isnull=True)
+            .first()
+        )
+        if key is None:
+            return None
+        api_keys_revoke(ids=[key.pk])
+        key.refresh_from_db()
+        return key

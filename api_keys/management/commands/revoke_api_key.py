@@ -1,7 +1,7 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from api_keys.exceptions import ApiKeyNotFound
+from api_keys.management.revocation import revoked_text
 from api_keys.services import api_key_revoke
 
 
@@ -16,7 +16,4 @@ class Command(BaseCommand):
             key = api_key_revoke(prefix_or_name=prefix_or_name)
         except ApiKeyNotFound as exc:
             raise CommandError(exc.message)
-        self.stdout.write(
-            f"Revoked API key {key.name!r} ({key.prefix}); every process refuses it within "
-            f"{settings.API_KEY_CACHE_SECONDS:g} s (API_KEY_CACHE_SECONDS)."
-        )
+        self.stdout.write(revoked_text(key))

@@ -79,8 +79,6 @@
   var pages = live.pagedPoll({
     url: card.dataset.listUrl,
     interval: Number(card.dataset.pollIntervalMs) || 5000,
-    older: document.getElementById("page-older"),
-    newer: document.getElementById("page-newer"),
     render: render,
   });
 

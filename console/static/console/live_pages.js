@@ -28,9 +28,12 @@
     return tr;
   }
 
-  // Poll `options.url` every `options.interval` ms, the page the Newer/Older buttons chose;
-  // `options.render(body, isFirstPage)` draws it. Returns { refresh } to poll at once.
+  // Poll `options.url` every `options.interval` ms, the page the Newer/Older buttons of
+  // console/pager.html chose; `options.render(body, isFirstPage)` draws it. Returns { refresh }
+  // to poll at once.
   function pagedPoll(options) {
+    var newer = document.getElementById("page-newer");
+    var older = document.getElementById("page-older");
     var cursors = [];
     var before = "";
     var nextBefore = null;
@@ -57,8 +60,8 @@
         .then(function (body) {
           options.render(body, before === "");
           nextBefore = body.next_before;
-          options.older.disabled = nextBefore === null;
-          options.newer.disabled = cursors.length === 0;
+          older.disabled = nextBefore === null;
+          newer.disabled = cursors.length === 0;
           showStatus("Live: as of " + utcText(body.as_of) + ", every " + options.interval / 1000 + " s", false);
         })
         .catch(function (error) {
@@ -74,12 +77,12 @@
       });
     }
 
-    options.older.addEventListener("click", function () {
+    older.addEventListener("click", function () {
       cursors.push(before);
       before = String(nextBefore);
       refresh();
     });
-    options.newer.addEventListener("click", function () {
+    newer.addEventListener("click", function () {
       before = cursors.pop() || "";
       refresh();
     });

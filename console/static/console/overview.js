@@ -91,6 +91,11 @@
     });
   }
 
+  // A chart with nothing in the range says so over its bare axes.
+  function sayIfEmpty(chart, empty) {
+    chart.canvas.parentElement.querySelector(".no-data").hidden = !empty;
+  }
+
   function outcomeColour(outcome, suppressedSeen) {
     if (OUTCOME_COLOURS[outcome]) return OUTCOME_COLOURS[outcome];
     if (!suppressedSeen.has(outcome)) suppressedSeen.set(outcome, suppressedSeen.size);
@@ -107,6 +112,7 @@
       backgroundColor: PALETTE[index % PALETTE.length],
     }));
     charts.events.update();
+    sayIfEmpty(charts.events, events.total === 0);
     total("events-total", events.total);
     rows(document.getElementById("events-table"), events.series, (tr, series) => {
       tr.dataset.eventType = series.event_type;
@@ -123,6 +129,7 @@
       maxBarThickness: 64,
     }];
     charts.alerts.update();
+    sayIfEmpty(charts.alerts, alerts.total === 0);
     total("alerts-total", alerts.total);
     rows(document.getElementById("alerts-table"), alerts.codes, (tr, code) => {
       tr.dataset.code = String(code.code);
@@ -141,6 +148,7 @@
       backgroundColor: outcomeColour(outcome, suppressedSeen),
     }));
     charts.notifications.update();
+    sayIfEmpty(charts.notifications, notifications.total === 0);
     total("notifications-total", notifications.total);
     const pairs = notifications.rules.flatMap((rule) =>
       Object.entries(rule.counts).map(([outcome, count]) => ({ rule: rule.rule, outcome, count })));

@@ -6,14 +6,6 @@
   var live = window.consoleLive;
   var card = document.getElementById("person");
   var tbody = document.getElementById("timeline");
-  var STATUS_LABELS = {
-    sent: "sent",
-    scheduled: "scheduled",
-    suppressed: "suppressed",
-    not_matched: "not matched",
-    cancelled: "cancelled",
-    failed: "failed",
-  };
 
   function badge(text, className) {
     var span = document.createElement("span");
@@ -43,8 +35,8 @@
       return live.cell("raised on " + entry.event_type + " (tenant " + entry.tenant_id + ")", "hint", "decision");
     }
     var td = live.cell("", "break", "decision");
-    var known = Object.prototype.hasOwnProperty.call(STATUS_LABELS, entry.status);
-    td.appendChild(badge(known ? STATUS_LABELS[entry.status] : String(entry.status), "status-" + (known ? entry.status : "unknown")));
+    var shown = window.decisionStatus(entry.status);
+    td.appendChild(badge(shown.label, shown.className));
     var reason = document.createElement("span");
     reason.className = "reason";
     reason.textContent = " " + entry.reason;
@@ -86,8 +78,6 @@
   live.pagedPoll({
     url: card.dataset.timelineUrl,
     interval: Number(card.dataset.pollIntervalMs) || 5000,
-    older: document.getElementById("page-older"),
-    newer: document.getElementById("page-newer"),
     render: render,
   });
 })();

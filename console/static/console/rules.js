@@ -19,6 +19,11 @@
   const byId = (id) => document.getElementById(id);
   let versions = [];
   let lastSeen = "";
+  // Each read of the change log is numbered as it is asked for; the page draws an answer only
+  // when it is newer than the one it shows. A poll asked before a candidate was stored, and
+  // answered after the refresh that followed, would otherwise undo that refresh.
+  let readsAsked = 0;
+  let readShown = 0;
   let shownSource = null;
   // The Source card shows the active version, whichever it is, until a version's Source button
   // is pressed; an activation on this page brings it back to the active one.
@@ -160,8 +165,12 @@
   }
 
   async function refreshVersions() {
+    readsAsked += 1;
+    const read = readsAsked;
     try {
       const history = await changeLog();
+      if (read < readShown) return; // a newer answer is shown already
+      readShown = read;
       const seen = JSON.stringify(history);
       byId("live-status").textContent = `live, updated ${utc(new Date().toISOString())}`;
       if (seen === lastSeen) return; // unchanged: leave the rows (and a pointer on them) be
@@ -180,6 +189,7 @@
       if (sourceFollowsActive && active) await showSource(active.version, false);
       else if (shownSource !== null) captionSource(shownSource);
     } catch (error) {
+      if (read < readShown) return;
       byId("live-status").textContent = `could not read the versions: ${error.message}`;
     }
   }

@@ -4,15 +4,6 @@
 (function () {
   "use strict";
 
-  var STATUS_LABELS = {
-    sent: "sent",
-    scheduled: "scheduled",
-    suppressed: "suppressed",
-    not_matched: "not matched",
-    cancelled: "cancelled",
-    failed: "failed",
-  };
-
   function cell(text, className) {
     var td = document.createElement("td");
     td.textContent = text === null || text === undefined ? "" : String(text);
@@ -84,9 +75,9 @@
   function statusCell(status, reason) {
     var td = document.createElement("td");
     var badge = document.createElement("span");
-    var known = Object.prototype.hasOwnProperty.call(STATUS_LABELS, status);
-    badge.className = "status status-" + (known ? status : "unknown");
-    badge.textContent = known ? STATUS_LABELS[status] : String(status);
+    var shown = window.decisionStatus(status);
+    badge.className = "status " + shown.className;
+    badge.textContent = shown.label;
     td.appendChild(badge);
     if (reason) {
       var text = document.createElement("span");

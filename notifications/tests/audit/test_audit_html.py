@@ -39,6 +39,7 @@ def test_a_browser_gets_the_page_with_the_audit_data_embedded(staff_browser, ada
     assert "Accept" in response["Vary"]
     html = response.content.decode()
     assert "<title>Audit: u_ada</title>" in html
+    assert '<script src="/static/notifications/decision_status.js" defer></script>' in html
     assert '<script src="/static/notifications/audit.js" defer></script>' in html
     embedded = json.loads(AUDIT_DATA.search(html).group(1))
     assert embedded["decisions"][0]["reason"] == "already sent 1 of 1"
@@ -103,6 +104,7 @@ def test_a_staff_member_without_the_every_tenant_permission_gets_a_403_page(ada)
 
 def test_the_pages_script_and_style_are_static_files():
     assert finders.find("notifications/audit.js")
+    assert finders.find("notifications/decision_status.js")
     assert finders.find("notifications/audit.css")
 
 
