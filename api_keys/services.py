@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken, ApiKeyNotFound, TenantForbidden
@@ -23,6 +24,7 @@ NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
 class IssuedApiKey:
     api_key: ApiKey
     plaintext: str  # The key itself: shown once, never stored.
+    replaced: ApiKey | None = None  # The active key of that name api_key_replace revoked.
 
 
 def api_key_create(
@@ -57,6 +59,26 @@ def api_key_create(
         scopes=scopes,
     )
     return IssuedApiKey(api_key=key, plaintext=plaintext)
+
+
+def api_key_replace(
+    *, name: str, tenants: Iterable[str] = (), scopes: Iterable[str] = ()
+) -> IssuedApiKey:
+    """Revoke the active key named exactly `name`, if any, and create its successor.
+
+    One transaction: when the new key is refused (ApiKeyInvalid), the old one stays active.
+    """
+    with transaction.atomic():
+        old = (
+            ApiKey.objects.select_for_update()
+            .filter(name=name.strip(), revoked_at__isnull=True)
+            .first()
+        )
+        if old is not None:
+            api_keys_revoke(ids=[old.pk])
+            old.refresh_from_db()
+        issued = api_key_create(name=name, tenants=tenants, scopes=scopes)
+    return IssuedApiKey(api_key=issued.api_key, plaintext=issued.plaintext, replaced=old)
 
 
 def api_key_revoke(*, prefix_or_name: str) -> ApiKey:

@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from api_keys.exceptions import ApiKeyInvalid, ApiKeyNameTaken
 from api_keys.management.revocation import revoked_text
-from api_keys.models import SCOPES, ApiKey
-from api_keys.services import api_key_create, api_keys_revoke
+from api_keys.models import SCOPES
+from api_keys.services import api_key_create, api_key_replace
 
 
 class Command(BaseCommand):
@@ -43,13 +42,12 @@ class Command(BaseCommand):
         self, *args, name: str, tenants: list[str], scopes: list[str], replace: bool, **options
     ) -> None:
         try:
-            with transaction.atomic():
-                replaced = self._revoke_named(name) if replace else None
-                issued = api_key_create(name=name, tenants=tenants, scopes=scopes)
+            create = api_key_replace if replace else api_key_create
+            issued = create(name=name, tenants=tenants, scopes=scopes)
         except (ApiKeyInvalid, ApiKeyNameTaken) as exc:
             raise CommandError(exc.message)
-        if replaced is not None:
-            self.stderr.write(revoked_text(replaced))
+        if issued.replaced is not None:
+            self.stderr.write(revoked_text(issued.replaced))
         key = issued.api_key
         tenants = ", ".join(key.tenants) if key.tenants else "every tenant"
         powers = f" with the scopes {', '.join(key.scopes)}" if key.scopes else ""
@@ -58,17 +56,3 @@ class Command(BaseCommand):
             f"Created API key {key.name!r} ({key.prefix}) for {tenants}{powers}. "
             "Store it now: it is not shown again."
         )
-
-    @staticmethod
-    def _revoke_named(name: str) -> ApiKey | None:
-        """Revoke the active key named exactly `name` (not a prefix); return it, or None."""
-        key = (
-            ApiKey.objects.select_for_update()
-            .filter(name=name.strip(), revoked_at__isnull=True)
-            .first()
-        )
-        if key is None:
-            return None
-        api_keys_revoke(ids=[key.pk])
-        key.refresh_from_db()
-        return key
