@@ -33,10 +33,12 @@ from users.models import User
 class IngestOutcome:
     """What happened to each input, by its index in the input.
 
-    A duplicate or a conflict maps to the pk of the event stored under its key.
+    A new event maps to its pk, stored at `received_at`; a duplicate or a conflict to the pk
+    of the event stored under its key.
     """
 
-    stored: dict[int, StoredEvent]
+    stored: dict[int, int]
+    received_at: datetime
     duplicates: dict[int, int]
     conflicts: dict[int, int]
     unknown_users: dict[int, int]
@@ -88,14 +90,18 @@ def events_ingest(
         if index in unknown_users:
             continue
         if first[key] == index and key in inserted:
-            stored[index] = StoredEvent(pk=inserted[key], event=event, received_at=received_at)
+            stored[index] = inserted[key]
             continue
         # The stored content: the first input's when it was stored now or its digest matched.
         original = existing[key].event if key in existing else events[first[key]]
         pk = inserted[key] if key in inserted else stored_before[key][0]
         (duplicates if original == event else conflicts)[index] = pk
     return IngestOutcome(
-        stored=stored, duplicates=duplicates, conflicts=conflicts, unknown_users=unknown_users
+        stored=stored,
+        received_at=received_at,
+        duplicates=duplicates,
+        conflicts=conflicts,
+        unknown_users=unknown_users,
     )
 
 
@@ -150,7 +156,8 @@ def event_ingest(*, event: EventInput) -> IngestedEvent:
         )
     if outcome.duplicates:
         return IngestedEvent(stored=event_rows_stored([event.key])[event.key], duplicate=True)
-    return IngestedEvent(stored=outcome.stored[0], duplicate=False)
+    stored = StoredEvent(pk=outcome.stored[0], event=event, received_at=outcome.received_at)
+    return IngestedEvent(stored=stored, duplicate=False)
 
 
 MAX_BULK_EVENTS = 5_000

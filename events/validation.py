@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from events.contracts import EventInput, ProductEvent
 from events.models import TRANSACTION_SOURCE
 from midnite_test.serializers import money_parse
@@ -258,13 +260,54 @@ def payload_serialize(value: dict) -> str:
 def _payload(value: Any) -> tuple[dict, str]:
     if not isinstance(value, dict):
         raise ValueError("A JSON object is required.")
-    value = _without_decimals(value, MAX_PAYLOAD_DEPTH)
-    serialized = payload_serialize(value)
+    value, serialized = _storable_short(value) or _storable(value)
     if len(serialized) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
     if "\\u0000" in serialized and _ESCAPED_NUL.search(serialized):
         raise ValueError(_NUL)
     return value, serialized
+
+
+def _storable(value: dict) -> tuple[dict, str]:
+    """Return `value` as stored (_without_decimals) and serialized; ValueError names a fault."""
+    value = _without_decimals(value, MAX_PAYLOAD_DEPTH)
+    return value, payload_serialize(value)
+
+
+def _number_storable(number: Decimal) -> int | float:
+    """Return the parser's exact Decimal as the int or float stored in JSON.
+
+    Raises ValueError for more than MAX_NUMBER_DIGITS digits (the parser gives such integers
+    as Decimal).
+    """
+    _, digits, exponent = number.as_tuple()
+    # Digits as written: 0.0001 has one significant digit and four after the point.
+    if max(len(digits), -exponent) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"Numbers may have at most {MAX_NUMBER_DIGITS} digits.")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+# payload_serialize's encoder, turning the parser's Decimals (the only values JSON has no
+# type for) into what _without_decimals would.
+_COMPACT_JSON_OF_DECIMALS = json.JSONEncoder(separators=(",", ":"), default=_number_storable)
+_STORED_JSON = msgspec.json.Decoder()
+
+
+def _storable_short(value: dict) -> tuple[dict, str] | None:
+    """Return what _storable(value) returns, or None where it may raise.
+
+    Serializing in C turns each Decimal into its number as it goes, and decoding the result
+    builds the value as stored; both cost a fraction of walking the value in Python. A
+    number with too many digits raises; a value of at most MAX_PAYLOAD_DEPTH brackets nests
+    no deeper. Any other value takes the walk, which names the first fault it meets.
+    """
+    try:
+        serialized = _COMPACT_JSON_OF_DECIMALS.encode(value)
+    except ValueError:
+        return None
+    if serialized.count("[") + serialized.count("{") > MAX_PAYLOAD_DEPTH:
+        return None
+    return _STORED_JSON.decode(serialized), serialized
 
 
 # Values _without_decimals returns as they are; checked by exact type, without a call each.
@@ -278,11 +321,7 @@ def _without_decimals(value: Any, levels: int) -> Any:
     number of more than MAX_NUMBER_DIGITS digits (the parser gives such integers as Decimal).
     """
     if isinstance(value, Decimal):
-        _, digits, exponent = value.as_tuple()
-        # Digits as written: 0.0001 has one significant digit and four after the point.
-        if max(len(digits), -exponent) > MAX_NUMBER_DIGITS:
-            raise ValueError(f"Numbers may have at most {MAX_NUMBER_DIGITS} digits.")
-        return int(value) if value == value.to_integral_value() else float(value)
+        return _number_storable(value)
     if levels < 1 and isinstance(value, (dict, list)):
         raise ValueError(f"Objects and arrays may nest at most {MAX_PAYLOAD_DEPTH} levels deep.")
     if isinstance(value, dict):

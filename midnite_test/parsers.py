@@ -2,12 +2,18 @@
 
 Exact decimals; no NaN, Infinity or exponent notation; each key once per object; at most
 MAX_BODY_DEPTH levels of nesting; each view's body limit enforced before the body is read.
+
+Two decoders give one answer: msgspec's, compiled, decodes a body when cheap exact checks
+show that Python's json with this module's hooks would return the same value; any other body
+(malformed, a repeated key, a long integer) goes to Python's, which says what is wrong.
 """
 
 import json
 import re
+import string
 from decimal import Decimal
 
+import msgspec
 from rest_framework import exceptions, renderers
 from rest_framework.parsers import BaseParser
 
@@ -93,19 +99,61 @@ def json_strict_loads(body: bytes) -> object:
     # UTF-8 bytes are refused here, so only a \ud800 to \udfff escape can make a lone one.
     text = body.decode("utf-8").removeprefix("\ufeff")
     with collector_paused():
-        value = json.loads(
-            text,
-            parse_float=_decimal_without_exponent,
-            parse_int=_integer,
-            parse_constant=_reject_constant,
-            object_pairs_hook=_object_without_repeated_keys,
-        )
+        value = _compiled_loads(text)
+        if value is _UNDECIDED:
+            value = _python_loads(text)
         # Each level opens one bracket at least: most bodies need no walk.
         brackets = text.count("[") + text.count("{")
         if brackets > MAX_BODY_DEPTH and _deeper_than(value, MAX_BODY_DEPTH):
             raise NestedTooDeeply()
         if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(value):
             raise LoneSurrogate()
+    return value
+
+
+def _python_loads(text: str) -> object:
+    """Decode `text` with Python's json and this module's hooks: the reference answer."""
+    return json.loads(
+        text,
+        parse_float=_decimal_without_exponent,
+        parse_int=_integer,
+        parse_constant=_reject_constant,
+        object_pairs_hook=_object_without_repeated_keys,
+    )
+
+
+# What _compiled_loads returns for a body it leaves to _python_loads.
+_UNDECIDED = object()
+# msgspec calls the hook with a number's literal as written (1.50 stays 1.50); it refuses NaN
+# and Infinity itself, and gives integers as int, whatever their length.
+_COMPILED_DECODER = msgspec.json.Decoder(float_hook=_decimal_without_exponent)
+_COMPILED_ENCODER = msgspec.json.Encoder()
+# Every byte a digit's or a space: a run of _LONG_INTEGER digits shows as a run of "0"s.
+_DIGITS_ONLY = bytes(ord("0") if chr(byte) in string.digits else ord(" ") for byte in range(256))
+_DIGIT_RUN = b"0" * _LONG_INTEGER
+
+
+def _compiled_loads(text: str) -> object:
+    """Return what _python_loads(text) returns, decoded by msgspec, or _UNDECIDED.
+
+    _UNDECIDED for text msgspec refuses (malformed JSON, an exponent, a lone surrogate: Python
+    then raises, naming the fault) and for the two things it decodes otherwise:
+    - a repeated key, which it takes as the last value given. Each member of an object writes
+      one colon outside strings, and msgspec writes colons in strings as they are: so the value
+      encoded again has fewer colons than the text exactly when a key repeats, unless the text
+      escapes a colon (\u003a), which the count then leaves to Python;
+    - an integer literal longer than _LONG_INTEGER, which it gives as int and _integer as
+      Decimal: any run of that many digits (in a number or a string) leaves the text to Python.
+    """
+    raw = text.encode()
+    if b"\\u003" in raw or _DIGIT_RUN in raw.translate(_DIGITS_ONLY):
+        return _UNDECIDED
+    try:
+        value = _COMPILED_DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return _UNDECIDED
+    if _COMPILED_ENCODER.encode(value).count(b":") != raw.count(b":"):
+        return _UNDECIDED
     return value
 
 
