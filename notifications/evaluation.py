@@ -13,7 +13,7 @@ UPDATE, does not conflict with it.)
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -22,8 +22,10 @@ from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
 from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
+from notifications.decisions_write import DecidedRow, decisions_write
+from notifications.in_array import InArray
 from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
-from notifications.models import Decision, Notification
+from notifications.models import Notification
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_NOTIFICATIONS
@@ -58,16 +60,18 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     config = active.rules
     events = list(
         Event.objects.filter(
-            pk__in=event_ids, user__isnull=False, event_type__in=config.event_types
+            InArray("id", event_ids), user__isnull=False, event_type__in=config.event_types
         ).order_by("user_id", "occurred_at", "id")
     )
     if not events:
         return 0
     user_ids = sorted({event.user_id for event in events})
     _users_lock(user_ids)
-    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids)}
+    users = {user.pk: user for user in User.objects.filter(InArray("id", user_ids))}
     decided = set(
-        Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
+        Notification.objects.filter(
+            InArray("trigger_event_id", [event.pk for event in events])
+        ).values_list("rule", "trigger_event")
     )
     rules = {event_type: config.rules_for(event_type) for event_type in config.event_types}
     lookbacks = {rule.name: condition_lookback(rule.condition) for rule in config.rules}
@@ -96,7 +100,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
         from notifications.tasks import notifications_send_wake
 
         transaction.on_commit(notifications_send_wake)
-    return len(batch.notifications)
+    return len(batch.rows)
 
 
 def _users_lock(user_ids: list[int]) -> None:
@@ -123,7 +127,7 @@ def _limit_counts_load(
     limits = LimitCounts()
     if limited:
         counted = Notification.objects.filter(
-            user_id__in={event.user_id for event in events},
+            InArray("user_id", sorted({event.user_id for event in events})),
             notification_type__in=sorted(limited),
             status__in=COUNTED,
         ).values_list("user_id", "notification_type", "trigger_occurred_at")
@@ -142,37 +146,37 @@ class _Batch:
     lookbacks: Mapping[str, Lookback | None]
     histories: BatchHistories
     limits: LimitCounts
-    notifications: list[Notification] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    rows: list[DecidedRow] = field(default_factory=list)
     due_now: bool = False
 
     def add(
         self, *, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
     ) -> None:
-        notification = Notification(
-            user=user,
-            rule=rule.name,
-            notification_type=rule.notification_type,
-            channel=template.channel,
-            private=template.private,
-            trigger_event=event,
-            trigger_occurred_at=event.occurred_at,
-            rules_version=self.rules_version,
+        decided_at = datetime.now(UTC)
+        status, reason, due_at, subject, body = self._decide(rule, template, event, user)
+        self.rows.append(
+            DecidedRow(
+                user_id=user.pk,
+                rule=rule.name,
+                notification_type=rule.notification_type,
+                channel=template.channel,
+                private=template.private,
+                trigger_event_id=event.pk,
+                trigger_occurred_at=event.occurred_at,
+                status=status,
+                reason=reason,
+                due_at=due_at,
+                subject=subject,
+                body=body,
+                created_at=decided_at,
+            )
         )
-        status, reason = self._decide(rule, template, event, user, notification)
-        notification.status = status
-        notification.reason = reason
-        self.notifications.append(notification)
-        self.reasons.append(reason)
 
     def _decide(
-        self,
-        rule: NotificationRule,
-        template: NotificationTemplate,
-        event: Event,
-        user: User,
-        notification: Notification,
-    ) -> tuple[str, str]:
+        self, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
+    ) -> tuple[str, str, datetime | None, str, str]:
+        """Return the decision's status and reason, and when scheduled its due time, subject
+        and body ("" and None otherwise)."""
         traits = event.user_traits or user.traits
         if self.lookbacks[rule.name] is None:
             history = self.histories.store(event, user_traits=traits)
@@ -182,7 +186,7 @@ class _Batch:
             rule.condition, event=self.histories.record(event), history=history
         )
         if failure is not None:
-            return Notification.Status.NOT_MATCHED, failure
+            return Notification.Status.NOT_MATCHED, failure, None, "", ""
         admitted = notification_admit(
             rule=rule,
             template=template,
@@ -195,36 +199,23 @@ class _Batch:
             limits=self.limits,
         )
         if isinstance(admitted, Suppressed):
-            return Notification.Status.SUPPRESSED, (
-                f"skipped {rule.notification_type}: {admitted.reason}"
-            )
+            reason = f"skipped {rule.notification_type}: {admitted.reason}"
+            return Notification.Status.SUPPRESSED, reason, None, "", ""
         due = admitted.due
         reasons = list(admitted.notes)
-        notification.due_at = due
         variables = _variables(event, user, traits)
-        notification.subject, missing_subject = template_render(template.subject, variables)
-        notification.body, missing_body = template_render(template.text, variables)
+        subject, missing_subject = template_render(template.subject, variables)
+        body, missing_body = template_render(template.text, variables)
         missing = sorted(set(missing_subject) | set(missing_body))
         if missing:
             reasons.append(f"missing variables: {', '.join(missing)}")
         self.due_now = self.due_now or due <= self.now
         when = "due now" if due <= self.now else f"due {due.isoformat()}"
-        return Notification.Status.SCHEDULED, "; ".join([when, *reasons])
+        return Notification.Status.SCHEDULED, "; ".join([when, *reasons]), due, subject, body
 
     def save(self) -> None:
-        Notification.objects.bulk_create(self.notifications)
-        Decision.objects.bulk_create(
-            Decision(
-                notification=notification,
-                user_id=notification.user_id,
-                status=notification.status,
-                reason=reason,
-                rules_version=self.rules_version,
-                created_at=self.now,
-            )
-            for notification, reason in zip(self.notifications, self.reasons)
-        )
-        notification_decisions_count((n.rule, n.status) for n in self.notifications)
+        decisions_write(self.rows, rules_version=self.rules_version, now=self.now)
+        notification_decisions_count((row.rule, row.status) for row in self.rows)
 
 
 def _variables(event: Event, user: User, traits: dict) -> dict:
