@@ -13,9 +13,10 @@ UPDATE, does not conflict with it.)
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
@@ -30,7 +31,7 @@ from notifications.templates import NotificationTemplate, template_render, templ
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_NOTIFICATIONS
 from rules.explain import condition_failure
-from rules.schema import NotificationRule
+from rules.schema import Debounce, NotificationRule
 from users.models import User
 
 # Notifications that count against a limit: sent, or on their way.
@@ -117,23 +118,43 @@ def _limit_counts_load(
     events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
 ) -> LimitCounts:
     """Return the trigger times of the stored notifications that count against the limits of
-    the batch's users and types; read once per batch, for the types with a limit."""
-    limited = {
-        rule.notification_type
-        for event in events
-        for rule in rules.get(event.event_type, ())
-        if rule.debounce.limit is not None
-    }
+    the batch's users and types; read once per batch, for the types with a limit, and only as
+    far from the batch's events as their periods reach."""
+    reach: dict[str, timedelta | None] = {}
+    for rule in {rule for event in events for rule in rules.get(event.event_type, ())}:
+        if rule.debounce.limit is not None:
+            reach[rule.notification_type] = _limit_reach(
+                rule.debounce, reach.get(rule.notification_type, timedelta(0))
+            )
     limits = LimitCounts()
-    if limited:
+    if reach:
+        first = min(event.occurred_at for event in events)
+        last = max(event.occurred_at for event in events)
+        within = Q()
+        for notification_type, period in sorted(reach.items()):
+            near = (
+                Q()
+                if period is None
+                else Q(trigger_occurred_at__range=(first - period, last + period))
+            )
+            within |= Q(notification_type=notification_type) & near
         counted = Notification.objects.filter(
+            within,
             InArray("user_id", sorted({event.user_id for event in events})),
-            notification_type__in=sorted(limited),
             status__in=COUNTED,
         ).values_list("user_id", "notification_type", "trigger_occurred_at")
         for user_id, notification_type, at in counted:
             limits.add((user_id, notification_type), at)
     return limits
+
+
+def _limit_reach(debounce: Debounce, widest: timedelta | None) -> timedelta | None:
+    """Return how far from an event the notifications counted against `debounce` can be, at
+    least `widest`; None: any distance. A rolling period reaches its length either side; a
+    calendar day (at most 25 hours in a zone that changes its clocks) less than two days."""
+    if widest is None or debounce.period_seconds is None:
+        return None
+    return max(widest, timedelta(seconds=2 * debounce.period_seconds))
 
 
 @dataclass
