@@ -25,7 +25,14 @@ from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
 from notifications.decisions_write import DecidedRow, decisions_write
 from notifications.in_array import InArray
-from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
+from notifications.history import (
+    BatchEvent,
+    BatchHistories,
+    Lookback,
+    batch_events,
+    condition_lookback,
+    lookback_union,
+)
 from notifications.models import Notification
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rule_sets.active import rule_set_active
@@ -59,7 +66,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     """
     active = rule_set_active(KIND_NOTIFICATIONS)
     config = active.rules
-    events = list(
+    events = batch_events(
         Event.objects.filter(
             InArray("id", event_ids), user__isnull=False, event_type__in=config.event_types
         ).order_by("user_id", "occurred_at", "id")
@@ -115,7 +122,7 @@ def _users_lock(user_ids: list[int]) -> None:
 
 
 def _limit_counts_load(
-    events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
+    events: Sequence[BatchEvent], rules: Mapping[str, tuple[NotificationRule, ...]]
 ) -> LimitCounts:
     """Return the trigger times of the stored notifications that count against the limits of
     the batch's users and types; read once per batch, for the types with a limit, and only as
@@ -171,7 +178,12 @@ class _Batch:
     due_now: bool = False
 
     def add(
-        self, *, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
+        self,
+        *,
+        rule: NotificationRule,
+        template: NotificationTemplate,
+        event: BatchEvent,
+        user: User,
     ) -> None:
         decided_at = datetime.now(UTC)
         status, reason, due_at, subject, body = self._decide(rule, template, event, user)
@@ -194,7 +206,7 @@ class _Batch:
         )
 
     def _decide(
-        self, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
+        self, rule: NotificationRule, template: NotificationTemplate, event: BatchEvent, user: User
     ) -> tuple[str, str, datetime | None, str, str]:
         """Return the decision's status and reason, and when scheduled its due time, subject
         and body ("" and None otherwise)."""
@@ -239,7 +251,7 @@ class _Batch:
         notification_decisions_count((row.rule, row.status) for row in self.rows)
 
 
-def _variables(event: Event, user: User, traits: dict) -> dict:
+def _variables(event: BatchEvent, user: User, traits: dict) -> dict:
     return template_variables(
         user_id=user.external_id or str(user.pk),
         event_type=event.event_type,
