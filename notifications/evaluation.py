@@ -13,16 +13,16 @@ UPDATE, does not conflict with it.)
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
 from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
+from notifications.counted import limit_counts_load
 from notifications.decisions_write import DecidedRow, decisions_write
 from notifications.in_array import InArray
 from notifications.history import (
@@ -38,11 +38,9 @@ from notifications.templates import NotificationTemplate, template_render, templ
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_NOTIFICATIONS
 from rules.explain import condition_failure
-from rules.schema import Debounce, NotificationRule
+from rules.schema import NotificationRule
 from users.models import User
 
-# Notifications that count against a limit: sent, or on their way.
-COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
 # The first key of the evaluation's advisory locks (the second is the user's id): "ntfy".
 _LOCK_NAMESPACE = 0x6E746679
 _USERS_LOCK = f"""
@@ -92,7 +90,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
             lookback_union(lookback for lookback in lookbacks.values() if lookback),
             traits={pk: user.traits for pk, user in users.items()},
         ),
-        limits=_limit_counts_load(events, rules),
+        limits=limit_counts_load(events, rules),
     )
     for event in events:
         for rule in rules[event.event_type]:
@@ -119,49 +117,6 @@ def _users_lock(user_ids: list[int]) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_USERS_LOCK, [user_ids])
-
-
-def _limit_counts_load(
-    events: Sequence[BatchEvent], rules: Mapping[str, tuple[NotificationRule, ...]]
-) -> LimitCounts:
-    """Return the trigger times of the stored notifications that count against the limits of
-    the batch's users and types; read once per batch, for the types with a limit, and only as
-    far from the batch's events as their periods reach."""
-    reach: dict[str, timedelta | None] = {}
-    for rule in {rule for event in events for rule in rules.get(event.event_type, ())}:
-        if rule.debounce.limit is not None:
-            reach[rule.notification_type] = _limit_reach(
-                rule.debounce, reach.get(rule.notification_type, timedelta(0))
-            )
-    limits = LimitCounts()
-    if reach:
-        first = min(event.occurred_at for event in events)
-        last = max(event.occurred_at for event in events)
-        within = Q()
-        for notification_type, period in sorted(reach.items()):
-            near = (
-                Q()
-                if period is None
-                else Q(trigger_occurred_at__range=(first - period, last + period))
-            )
-            within |= Q(notification_type=notification_type) & near
-        counted = Notification.objects.filter(
-            within,
-            InArray("user_id", sorted({event.user_id for event in events})),
-            status__in=COUNTED,
-        ).values_list("user_id", "notification_type", "trigger_occurred_at")
-        for user_id, notification_type, at in counted:
-            limits.add((user_id, notification_type), at)
-    return limits
-
-
-def _limit_reach(debounce: Debounce, widest: timedelta | None) -> timedelta | None:
-    """Return how far from an event the notifications counted against `debounce` can be, at
-    least `widest`; None: any distance. A rolling period reaches its length either side; a
-    calendar day (at most 25 hours in a zone that changes its clocks) less than two days."""
-    if widest is None or debounce.period_seconds is None:
-        return None
-    return max(widest, timedelta(seconds=2 * debounce.period_seconds))
 
 
 @dataclass
