@@ -1,5 +1,6 @@
-"""What deciding a batch costs, whatever its size: a fixed number of statements and no model
-object per decision (Django's constructors and bulk_create were most of a batch's time)."""
+"""What deciding a batch costs on PostgreSQL, where the workers run, whatever its size: a fixed
+number of statements and no model object per decision (Django's constructors and bulk_create
+were most of a batch's time). SQLite (`make run`) takes bulk_create's way."""
 
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
