@@ -19,7 +19,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.models import Event
 from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
 from notifications.counted import limit_counts_load
@@ -64,11 +63,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     """
     active = rule_set_active(KIND_NOTIFICATIONS)
     config = active.rules
-    events = batch_events(
-        Event.objects.filter(
-            InArray("id", event_ids), user__isnull=False, event_type__in=config.event_types
-        ).order_by("user_id", "occurred_at", "id")
-    )
+    events = batch_events(event_ids, config.event_types)
     if not events:
         return 0
     user_ids = sorted({event.user_id for event in events})

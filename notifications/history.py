@@ -8,6 +8,7 @@ core's reference semantics (`rules.memory.InMemoryHistory`). A rule that asks an
 (the last N events, an aggregate) is answered by the store, one query per question.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import QuerySet
 
 from events.history import UserEventHistory, event_record
 from events.models import Event
@@ -83,9 +83,41 @@ class BatchEvent(NamedTuple):
     user_traits: dict[str, Any]
 
 
-def batch_events(events: QuerySet[Event]) -> list[BatchEvent]:
-    """Return the events `events` selects, in its order, as BatchEvents."""
+# BatchEvent's columns in the event table.
+_EVENT_COLUMNS = ("id", *BatchEvent._fields[1:])
+
+
+def batch_events(event_ids: Sequence[int], event_types: Iterable[str]) -> list[BatchEvent]:
+    """Return the events of `event_ids` with a user and one of `event_types`, as BatchEvents,
+    in the order their users' events are decided: by user, time and id."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_BATCH_EVENTS, [list(event_ids), sorted(event_types)])
+            return [
+                BatchEvent(
+                    pk, user_id, event_type, at, amount, json.loads(props), json.loads(traits)
+                )
+                for pk, user_id, event_type, at, amount, props, traits in cursor.fetchall()
+            ]
+    events = Event.objects.filter(
+        id__in=event_ids, user__isnull=False, event_type__in=sorted(event_types)
+    ).order_by("user_id", "occurred_at", "id")
     return [BatchEvent._make(row) for row in events.values_list(*BatchEvent._fields)]
+
+
+# One probe of the primary key per id, whatever the planner knows: `id = ANY(%s)` on its own,
+# once prepared, can be planned as a scan of the whole table testing each row against each id
+# (0.13 s a batch of 1,500 on the benchmark's never-analyzed table). OFFSET 0 keeps the lateral
+# subquery from being flattened into a join the planner could do the same with.
+_BATCH_EVENTS = f"""
+    SELECT event.* FROM unnest(%s::bigint[]) AS wanted (id)
+    CROSS JOIN LATERAL (
+        SELECT {", ".join(_EVENT_COLUMNS)} FROM events_event
+        WHERE id = wanted.id AND user_id IS NOT NULL AND event_type = ANY(%s::text[])
+        OFFSET 0
+    ) AS event
+    ORDER BY user_id, occurred_at, id
+"""
 
 
 # What a batch holds: its own events as BatchEvents, its history from the store as Events (the
