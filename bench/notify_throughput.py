@@ -17,6 +17,9 @@ default notification rules (config/notification_rules.yml):
 - the baseline, timed in the same round: the metrics consumer draining the same events
   (one upsert per bucket), the cheapest consumer of the same log.
 
+Deciding's CPU is reported too, per 1,000 events: this process's and its PostgreSQL backend's,
+read from /proc (bench/process_cpu.py), steadier than its seconds on a shared machine.
+
 Rounds interleave; the figures are events/s and the ratio notifications / metrics.
 
     .venv/bin/python bench/notify_throughput.py
@@ -33,6 +36,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from process_cpu import cpu_seconds
 from servers import POSTGRES_URL, database_recreate, database_drop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,14 +135,16 @@ def _bench(args: argparse.Namespace) -> int:
     for round_number in range(1, args.rounds + 1):
         day = start + timedelta(days=29 + round_number)
         _events_store(rng, user_ids, args.events, day, days=1, publish=True)
-        decide_seconds, send_seconds, decisions, sent = _notifications_run()
+        decide_seconds, decide_cpu, send_seconds, decisions, sent = _notifications_run()
         notify_seconds = decide_seconds + send_seconds
         metrics_seconds = _metrics_run()
         notify_rates.append(args.events / notify_seconds)
         metrics_rates.append(args.events / metrics_seconds)
         print(
             f"round {round_number}: notifications {notify_rates[-1]:,.0f} events/s "
-            f"({decisions:,} decisions in {decide_seconds:.2f} s, {sent:,} sends in "
+            f"({decisions:,} decisions in {decide_seconds:.2f} s, CPU "
+            f"{decide_cpu[0] * 1e6 / args.events:.0f} + {decide_cpu[1] * 1e6 / args.events:.0f}"
+            f" ms per 1,000 events (worker + PostgreSQL), {sent:,} sends in "
             f"{send_seconds:.2f} s); "
             f"metrics baseline {metrics_rates[-1]:,.0f} events/s; "
             f"ratio {notify_rates[-1] / metrics_rates[-1]:.2f}",
@@ -186,8 +192,11 @@ def _events_store(rng, user_ids, count, start, *, days, publish) -> list[int]:
     return ids
 
 
-def _notifications_run() -> tuple[float, float, int, int]:
+def _notifications_run() -> tuple[float, tuple[float, float], float, int, int]:
+    """Return deciding's seconds and CPU seconds (this process, its PostgreSQL backend),
+    sending's seconds, the decisions and the sends."""
     from django.core import mail
+    from django.db import connection
 
     from notifications.models import Notification
     from notifications.sending import notifications_send_due
@@ -196,12 +205,18 @@ def _notifications_run() -> tuple[float, float, int, int]:
 
     before = Notification.objects.count()
     mail.outbox = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    cpu_before = (time.process_time(), cpu_seconds([backend]).get(backend, 0.0))
     started = time.perf_counter()
     outbox_process(consumer=CONSUMER_NOTIFICATIONS)
     decided = time.perf_counter()
+    cpu = (time.process_time() - cpu_before[0], cpu_seconds([backend])[backend] - cpu_before[1])
     sent = notifications_send_due()
     finished = time.perf_counter()
-    return decided - started, finished - decided, Notification.objects.count() - before, sent
+    decisions = Notification.objects.count() - before
+    return decided - started, cpu, finished - decided, decisions, sent
 
 
 def _metrics_run() -> float:

@@ -13,17 +13,26 @@ UPDATE, does not conflict with it.)
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.models import Event
 from midnite_test.prometheus import notification_decisions_count
 from notifications.admission import LimitCounts, Suppressed, notification_admit
-from notifications.history import BatchHistories, Lookback, condition_lookback, lookback_union
-from notifications.models import Decision, Notification
+from notifications.counted import limit_counts_load
+from notifications.decisions_write import DecidedRow, decisions_write
+from notifications.in_array import InArray
+from notifications.history import (
+    BatchEvent,
+    BatchHistories,
+    Lookback,
+    batch_events,
+    condition_lookback,
+    lookback_union,
+)
+from notifications.models import Notification
 from notifications.templates import NotificationTemplate, template_render, template_variables
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_NOTIFICATIONS
@@ -31,8 +40,6 @@ from rules.explain import condition_failure
 from rules.schema import NotificationRule
 from users.models import User
 
-# Notifications that count against a limit: sent, or on their way.
-COUNTED = (Notification.Status.SCHEDULED, Notification.Status.SENT)
 # The first key of the evaluation's advisory locks (the second is the user's id): "ntfy".
 _LOCK_NAMESPACE = 0x6E746679
 _USERS_LOCK = f"""
@@ -56,18 +63,16 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
     """
     active = rule_set_active(KIND_NOTIFICATIONS)
     config = active.rules
-    events = list(
-        Event.objects.filter(
-            pk__in=event_ids, user__isnull=False, event_type__in=config.event_types
-        ).order_by("user_id", "occurred_at", "id")
-    )
+    events = batch_events(event_ids, config.event_types)
     if not events:
         return 0
     user_ids = sorted({event.user_id for event in events})
     _users_lock(user_ids)
-    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids)}
+    users = {user.pk: user for user in User.objects.filter(InArray("id", user_ids))}
     decided = set(
-        Notification.objects.filter(trigger_event__in=events).values_list("rule", "trigger_event")
+        Notification.objects.filter(
+            InArray("trigger_event_id", [event.pk for event in events])
+        ).values_list("rule", "trigger_event")
     )
     rules = {event_type: config.rules_for(event_type) for event_type in config.event_types}
     lookbacks = {rule.name: condition_lookback(rule.condition) for rule in config.rules}
@@ -80,7 +85,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
             lookback_union(lookback for lookback in lookbacks.values() if lookback),
             traits={pk: user.traits for pk, user in users.items()},
         ),
-        limits=_limit_counts_load(events, rules),
+        limits=limit_counts_load(events, rules),
     )
     for event in events:
         for rule in rules[event.event_type]:
@@ -96,7 +101,7 @@ def notification_events_evaluate(*, event_ids: Sequence[int]) -> int:
         from notifications.tasks import notifications_send_wake
 
         transaction.on_commit(notifications_send_wake)
-    return len(batch.notifications)
+    return len(batch.rows)
 
 
 def _users_lock(user_ids: list[int]) -> None:
@@ -109,29 +114,6 @@ def _users_lock(user_ids: list[int]) -> None:
             cursor.execute(_USERS_LOCK, [user_ids])
 
 
-def _limit_counts_load(
-    events: Sequence[Event], rules: Mapping[str, tuple[NotificationRule, ...]]
-) -> LimitCounts:
-    """Return the trigger times of the stored notifications that count against the limits of
-    the batch's users and types; read once per batch, for the types with a limit."""
-    limited = {
-        rule.notification_type
-        for event in events
-        for rule in rules.get(event.event_type, ())
-        if rule.debounce.limit is not None
-    }
-    limits = LimitCounts()
-    if limited:
-        counted = Notification.objects.filter(
-            user_id__in={event.user_id for event in events},
-            notification_type__in=sorted(limited),
-            status__in=COUNTED,
-        ).values_list("user_id", "notification_type", "trigger_occurred_at")
-        for user_id, notification_type, at in counted:
-            limits.add((user_id, notification_type), at)
-    return limits
-
-
 @dataclass
 class _Batch:
     """The decisions of one batch of events, written with two inserts at the end."""
@@ -142,37 +124,42 @@ class _Batch:
     lookbacks: Mapping[str, Lookback | None]
     histories: BatchHistories
     limits: LimitCounts
-    notifications: list[Notification] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    rows: list[DecidedRow] = field(default_factory=list)
     due_now: bool = False
 
     def add(
-        self, *, rule: NotificationRule, template: NotificationTemplate, event: Event, user: User
-    ) -> None:
-        notification = Notification(
-            user=user,
-            rule=rule.name,
-            notification_type=rule.notification_type,
-            channel=template.channel,
-            private=template.private,
-            trigger_event=event,
-            trigger_occurred_at=event.occurred_at,
-            rules_version=self.rules_version,
-        )
-        status, reason = self._decide(rule, template, event, user, notification)
-        notification.status = status
-        notification.reason = reason
-        self.notifications.append(notification)
-        self.reasons.append(reason)
-
-    def _decide(
         self,
+        *,
         rule: NotificationRule,
         template: NotificationTemplate,
-        event: Event,
+        event: BatchEvent,
         user: User,
-        notification: Notification,
-    ) -> tuple[str, str]:
+    ) -> None:
+        decided_at = datetime.now(UTC)
+        status, reason, due_at, subject, body = self._decide(rule, template, event, user)
+        self.rows.append(
+            DecidedRow(
+                user_id=user.pk,
+                rule=rule.name,
+                notification_type=rule.notification_type,
+                channel=template.channel,
+                private=template.private,
+                trigger_event_id=event.pk,
+                trigger_occurred_at=event.occurred_at,
+                status=status,
+                reason=reason,
+                due_at=due_at,
+                subject=subject,
+                body=body,
+                created_at=decided_at,
+            )
+        )
+
+    def _decide(
+        self, rule: NotificationRule, template: NotificationTemplate, event: BatchEvent, user: User
+    ) -> tuple[str, str, datetime | None, str, str]:
+        """Return the decision's status and reason, and when scheduled its due time, subject
+        and body ("" and None otherwise)."""
         traits = event.user_traits or user.traits
         if self.lookbacks[rule.name] is None:
             history = self.histories.store(event, user_traits=traits)
@@ -182,7 +169,7 @@ class _Batch:
             rule.condition, event=self.histories.record(event), history=history
         )
         if failure is not None:
-            return Notification.Status.NOT_MATCHED, failure
+            return Notification.Status.NOT_MATCHED, failure, None, "", ""
         admitted = notification_admit(
             rule=rule,
             template=template,
@@ -195,39 +182,26 @@ class _Batch:
             limits=self.limits,
         )
         if isinstance(admitted, Suppressed):
-            return Notification.Status.SUPPRESSED, (
-                f"skipped {rule.notification_type}: {admitted.reason}"
-            )
+            reason = f"skipped {rule.notification_type}: {admitted.reason}"
+            return Notification.Status.SUPPRESSED, reason, None, "", ""
         due = admitted.due
         reasons = list(admitted.notes)
-        notification.due_at = due
         variables = _variables(event, user, traits)
-        notification.subject, missing_subject = template_render(template.subject, variables)
-        notification.body, missing_body = template_render(template.text, variables)
+        subject, missing_subject = template_render(template.subject, variables)
+        body, missing_body = template_render(template.text, variables)
         missing = sorted(set(missing_subject) | set(missing_body))
         if missing:
             reasons.append(f"missing variables: {', '.join(missing)}")
         self.due_now = self.due_now or due <= self.now
         when = "due now" if due <= self.now else f"due {due.isoformat()}"
-        return Notification.Status.SCHEDULED, "; ".join([when, *reasons])
+        return Notification.Status.SCHEDULED, "; ".join([when, *reasons]), due, subject, body
 
     def save(self) -> None:
-        Notification.objects.bulk_create(self.notifications)
-        Decision.objects.bulk_create(
-            Decision(
-                notification=notification,
-                user_id=notification.user_id,
-                status=notification.status,
-                reason=reason,
-                rules_version=self.rules_version,
-                created_at=self.now,
-            )
-            for notification, reason in zip(self.notifications, self.reasons)
-        )
-        notification_decisions_count((n.rule, n.status) for n in self.notifications)
+        decisions_write(self.rows, rules_version=self.rules_version, now=self.now)
+        notification_decisions_count((row.rule, row.status) for row in self.rows)
 
 
-def _variables(event: Event, user: User, traits: dict) -> dict:
+def _variables(event: BatchEvent, user: User, traits: dict) -> dict:
     return template_variables(
         user_id=user.external_id or str(user.pk),
         event_type=event.event_type,

@@ -8,10 +8,13 @@ core's reference semantics (`rules.memory.InMemoryHistory`). A rule that asks an
 (the last N events, an aggregate) is answered by the store, one query per question.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -67,36 +70,98 @@ def lookback_union(lookbacks: Iterable[Lookback]) -> Lookback:
     )
 
 
+class BatchEvent(NamedTuple):
+    """A stored event as deciding reads it: the columns it uses, and no model instance (building
+    thousands a batch was a tenth of deciding). Answers `event_record` as an Event does."""
+
+    pk: int
+    user_id: int
+    event_type: str
+    occurred_at: datetime
+    amount: Decimal | None
+    properties: dict[str, Any]
+    user_traits: dict[str, Any]
+
+
+# BatchEvent's columns in the event table.
+_EVENT_COLUMNS = ("id", *BatchEvent._fields[1:])
+
+
+def batch_events(event_ids: Sequence[int], event_types: Iterable[str]) -> list[BatchEvent]:
+    """Return the events of `event_ids` with a user and one of `event_types`, as BatchEvents,
+    in the order their users' events are decided: by user, time and id."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_BATCH_EVENTS, [list(event_ids), sorted(event_types)])
+            return [
+                BatchEvent(
+                    pk, user_id, event_type, at, amount, json.loads(props), json.loads(traits)
+                )
+                for pk, user_id, event_type, at, amount, props, traits in cursor.fetchall()
+            ]
+    events = Event.objects.filter(
+        id__in=event_ids, user__isnull=False, event_type__in=sorted(event_types)
+    ).order_by("user_id", "occurred_at", "id")
+    return [BatchEvent._make(row) for row in events.values_list(*BatchEvent._fields)]
+
+
+# One probe of the primary key per id, whatever the planner knows: `id = ANY(%s)` on its own,
+# once prepared, can be planned as a scan of the whole table testing each row against each id
+# (0.13 s a batch of 1,500 on the benchmark's never-analyzed table). OFFSET 0 keeps the lateral
+# subquery from being flattened into a join the planner could do the same with.
+_BATCH_EVENTS = f"""
+    SELECT event.* FROM unnest(%s::bigint[]) AS wanted (id)
+    CROSS JOIN LATERAL (
+        SELECT {", ".join(_EVENT_COLUMNS)} FROM events_event
+        WHERE id = wanted.id AND user_id IS NOT NULL AND event_type = ANY(%s::text[])
+        OFFSET 0
+    ) AS event
+    ORDER BY user_id, occurred_at, id
+"""
+
+
+# What a batch holds: its own events as BatchEvents, its history from the store as Events (the
+# backtest's are Events too).
+StoredEvent = Event | BatchEvent
+
+
 class BatchHistories:
     """Histories for each event of a batch: preloaded for `lookback`, else the store's."""
 
     def __init__(
-        self, events: Sequence[Event], lookback: Lookback, *, traits: Mapping[int, dict]
+        self, events: Sequence[StoredEvent], lookback: Lookback, *, traits: Mapping[int, dict]
     ) -> None:
         """Preload for `events`; `traits` are the users' current traits, by user id, for events
         stored without a snapshot of their own."""
         self._records: dict[int, list[EventRecord]] = defaultdict(list)
         self._anchors: dict[int, EventRecord] = {}
+        self._histories: dict[int, InMemoryHistory] = {}
         for event in _preloaded(events, lookback):
             user_traits = event.user_traits or traits.get(event.user_id, {})
             record = event_record(event, user_traits=user_traits)
             self._records[event.user_id].append(record)
             self._anchors[event.pk] = record
 
-    def record(self, event: Event) -> EventRecord:
+    def record(self, event: StoredEvent) -> EventRecord:
         """Return the rule core's view of `event`, as its conditions see it."""
         return self._anchors[event.pk]
 
-    def preloaded(self, event: Event) -> History:
-        """Return `event`'s history from the preloaded events (bounded look backs only)."""
-        return InMemoryHistory(events=self._records[event.user_id], anchor=self._anchors[event.pk])
+    def preloaded(self, event: StoredEvent) -> History:
+        """Return `event`'s history from the preloaded events (bounded look backs only); built
+        once per event, whatever the number of its rules (it sorts and checks its events)."""
+        history = self._histories.get(event.pk)
+        if history is None:
+            history = self._histories[event.pk] = InMemoryHistory(
+                events=self._records[event.user_id], anchor=self._anchors[event.pk]
+            )
+        return history
 
-    def store(self, event: Event, *, user_traits: dict) -> History:
+    def store(self, event: StoredEvent, *, user_traits: dict) -> History:
         """Return `event`'s history answered by the event store."""
         return UserEventHistory(user_id=event.user_id, anchor=event, user_traits=user_traits)
 
 
-def _preloaded(events: Sequence[Event], lookback: Lookback) -> Iterable[Event]:
+def _preloaded(events: Sequence[StoredEvent], lookback: Lookback) -> Iterable[StoredEvent]:
     """Return `events` and their users' events that `lookback` reaches, each once."""
     by_pk = {event.pk: event for event in events}
     if lookback.event_types and events:

@@ -61,7 +61,12 @@ def shown(value: Any) -> str:
         return str(value)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(shown(item) for item in value) + "]"
-    return json.dumps(value, default=str, separators=(", ", ": "))
+    if type(value) is int:
+        return str(value)  # as JSON writes it, without building an encoder: reasons show many
+    return _JSON.encode(value)
+
+
+_JSON = json.JSONEncoder(default=str, separators=(", ", ": "))
 
 
 def duration_text(seconds: int) -> str:

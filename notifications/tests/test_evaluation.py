@@ -324,3 +324,42 @@ def test_activating_the_retired_version_brings_the_old_decisions_back(app_user, 
 
     assert set(evaluate(updated, signup)) == {f"WELCOME_EMAIL@{signup.event_id}"}
     assert decision(signup, "WELCOME_EMAIL").rules_version == 1
+
+
+HOURLY_RULES = """
+rules:
+  - notification_type: WELCOME_EMAIL
+    event_type: signup_completed
+    debounce_limit: 1
+    debounce_period_seconds: 3600
+    event_conditions: []
+"""
+
+
+def test_a_rolling_limit_counts_sends_within_its_period_on_both_sides(app_user, active_rules):
+    """The counted sends a batch reads reach a period either side of its events, no less."""
+    active_rules(KIND_NOTIFICATIONS, HOURLY_RULES)
+    sent = product_event(app_user, "signup_completed", SIGNUP)
+    evaluate(sent)
+    around = {
+        offset: product_event(app_user, "signup_completed", SIGNUP + timedelta(seconds=offset))
+        for offset in (-3601, -3600, 3600, 3601)
+    }
+    statuses = {}
+    for offset, event in around.items():
+        evaluate(event)
+        statuses[offset] = decision(event, "WELCOME_EMAIL").status
+        # Failed: it counts against no later event, which sees the first send alone.
+        Notification.objects.filter(trigger_event=event).update(status=Notification.Status.FAILED)
+    assert statuses == {-3601: SCHEDULED, -3600: SUPPRESSED, 3600: SUPPRESSED, 3601: SCHEDULED}
+
+
+def test_one_batch_over_many_days_counts_each_days_sends(app_user):
+    app_user.traits = {**app_user.traits, "timezone": "Pacific/Kiritimati"}  # UTC+14
+    app_user.save()
+    # 00:30 in Kiritimati, then 23:00 the same day there, the next day in UTC.
+    days = [datetime(2025, 10, day, 10, 30, tzinfo=timezone.utc) for day in (1, 15, 29)]
+    evaluate(*[_payment_failed(app_user, day) for day in days])
+    later = [_payment_failed(app_user, day + timedelta(hours=22, minutes=30)) for day in days]
+    evaluate(*later)
+    assert {decision(event, "INSUFFICIENT_FUNDS_EMAIL").status for event in later} == {SUPPRESSED}

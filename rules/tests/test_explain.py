@@ -1,5 +1,7 @@
 """condition_failure: None when a condition passes, else one sentence naming what failed."""
 
+import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -14,7 +16,7 @@ from rules.conditions import (
     Sequence,
     WindowAggregate,
 )
-from rules.explain import condition_describe, condition_failure, duration_text
+from rules.explain import condition_describe, condition_failure, duration_text, shown
 from rules.history import EventFilter, EventRecord
 from rules.legacy import LegacyOperator, LegacyPropertyMatch, LegacyProximity
 from rules.memory import InMemoryHistory
@@ -254,3 +256,35 @@ def test_every_condition_kind_has_a_description():
 )
 def test_durations_are_written_in_the_largest_units(seconds, text):
     assert duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        -3,
+        10**20,
+        1.5,
+        float("inf"),
+        "x",
+        'a "quoted" \\ é',
+        None,
+        {"a": [1, "b"]},
+        datetime(2025, 1, 2, tzinfo=timezone.utc),
+    ],
+)
+def test_a_value_is_shown_as_json_writes_it(value):
+    assert shown(value) == json.dumps(value, default=str, separators=(", ", ": "))
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (True, "true"),
+        (False, "false"),
+        (Decimal("1.50"), "1.50"),
+        ([1, "a", (True,)], '[1, "a", [true]]'),
+    ],
+)
+def test_booleans_decimals_and_lists_are_shown_plainly(value, text):
+    assert shown(value) == text
