@@ -9,8 +9,11 @@ processes hold their connections but take no CPU, so the web tier has the box to
 running, `--rounds` times each. Each run loads POST /event for `--duration` s at
 `--connections` connections with wrk (one user per connection), then resumes a paused worker
 and times, from the end of the load, until the outbox backlog is empty (looked at every 0.1 s
-through /healthz/status). It prints each run, then the medians: req/s, p99 and the drain, and
-the ratio of req/s with the worker running to req/s with it paused.
+through /healthz/status). It prints each run, then the medians: req/s, p50, p99 and the drain,
+the CPU per request of the web tier, the worker tier and PostgreSQL's backends (each tier's
+apart), and the ratio of req/s with the worker running to req/s with it paused. Each run's
+line also gives the 1-minute load average at its start and the PostgreSQL sessions opened
+during it.
 
     .venv/bin/python bench/deployed_throughput.py                 # 2 rounds x 20 s
     .venv/bin/python bench/deployed_throughput.py --rounds 3 --duration 30
@@ -34,11 +37,15 @@ from deployed_load import (
     worker_start,
     worker_stop,
 )
-from process_cpu import cpu_seconds, cpu_spent, postgres_backends, process_tree
+from process_cpu import cpu_seconds, cpu_spent, process_tree
 from servers import PRODUCTION_WORKERS, wrk_run, wsgi_server_start
 
 # How often the drain looks at the backlog: the goal is a drain within 1 s.
 DRAIN_POLL_SECONDS = 0.1
+# The application_name of the worker tier's PostgreSQL sessions (libpq reads PGAPPNAME), so its
+# backends' CPU is told apart from the web tier's.
+WORKER_APPLICATION = "bench-worker-tier"
+TIERS = ("web", "worker", "pg_web", "pg_worker", "pg_other")
 
 
 def main() -> int:
@@ -62,7 +69,7 @@ def main() -> int:
     worker = []
     results: dict[str, list[dict]] = {"paused": [], "running": []}
     try:
-        worker = worker_start("broker", env, base)
+        worker = worker_start("broker", {**env, "PGAPPNAME": WORKER_APPLICATION}, base)
         _load(args, base, database_url, duration=3)  # warm-up: connections, caches, JIT-free
         _drained(base)
         for _ in range(args.rounds):
@@ -93,37 +100,68 @@ def _arguments() -> argparse.Namespace:
 
 def _run(args, base: str, database_url: str, web, worker: list, state: str) -> dict:
     """One run with the worker tier `state` (paused or running); the drain after it. The CPU
-    per request of the web tier, the worker tier and PostgreSQL's backends is counted from the
-    start of the load to the end of the drain, so a paused worker's catching up counts too."""
+    per request of the web tier, the worker tier and PostgreSQL's backends (the web tier's,
+    the worker tier's and the others: autovacuum) is counted from the start of the load to
+    the end of the drain, so a paused worker's catching up counts too; and the PostgreSQL
+    sessions opened meanwhile, whose backends end before they can be counted."""
     if state == "paused":
         _pause(worker, database_url)
+    load_average = os.getloadavg()[0]
     with psycopg.connect(database_url, autocommit=True) as monitor:
-        tiers = {
+        processes = {
             "web": process_tree(web.pid),
             "worker": [pid for process in worker for pid in process_tree(process.pid)],
         }
-        before = {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
-        before["postgres"] = cpu_seconds(postgres_backends(monitor))
+        before = _cpu(monitor, processes)
+        sessions = _sessions(monitor)
         try:
             load = _load(args, base, database_url, duration=args.duration)
         finally:
             load_end = time.monotonic()
             _signal(worker, signal.SIGCONT)
         drained = _drained(base)
-        after = {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
-        after["postgres"] = cpu_seconds(postgres_backends(monitor))
+        after = _cpu(monitor, processes)
+        sessions = _sessions(monitor) - sessions
     requests = max(load["requests"], 1)
     return {
         "rps": load["rps"],
+        "p50_ms": load["p50_us"] / 1000,
         "p99_ms": load["p99_us"] / 1000,
         "non_2xx": load["non_2xx"],
         "errors": load["socket_errors"],
         "drain_s": None if drained is None else drained - load_end,
+        "load_average": load_average,
+        "sessions": sessions,
         **{
             f"{tier}_cpu_ms": 1000 * cpu_spent(before[tier], after[tier]) / requests
-            for tier in after
+            for tier in TIERS
         },
     }
+
+
+def _cpu(monitor: psycopg.Connection, processes: dict[str, list[int]]) -> dict[str, dict]:
+    """CPU seconds so far of each tier's processes, and of PostgreSQL's backends by client."""
+    used = {tier: cpu_seconds(pids) for tier, pids in processes.items()}
+    backends = {"pg_web": [], "pg_worker": [], "pg_other": []}
+    for pid, application, backend_type in monitor.execute(
+        "SELECT pid, application_name, backend_type FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ):
+        if application == WORKER_APPLICATION:
+            backends["pg_worker"].append(pid)
+        elif backend_type == "client backend":
+            backends["pg_web"].append(pid)
+        else:
+            backends["pg_other"].append(pid)
+    return used | {tier: cpu_seconds(pids) for tier, pids in backends.items()}
+
+
+def _sessions(monitor: psycopg.Connection) -> int:
+    """The sessions ever opened on this database, as PostgreSQL's statistics say now."""
+    monitor.execute("SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()")
+    return monitor.execute(
+        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()[0]
 
 
 def _load(args, base: str, database_url: str, *, duration: int) -> dict:
@@ -166,10 +204,18 @@ def _signal(processes: list, signum: int) -> None:
 def _line(state: str, result: dict) -> str:
     drain = "not drained" if result["drain_s"] is None else f"{result['drain_s']:.2f} s"
     return (
-        f"worker {state:8} {result['rps']:6.0f} req/s  p99 {result['p99_ms']:6.1f} ms  "
-        f"non-2xx {result['non_2xx']} errors {result['errors']}  drain {drain}  CPU per request:"
-        f" web {result['web_cpu_ms']:.2f} ms, worker {result['worker_cpu_ms']:.2f} ms,"
-        f" PostgreSQL {result['postgres_cpu_ms']:.2f} ms"
+        f"worker {state:8} {result['rps']:6.0f} req/s  p50 {result['p50_ms']:5.1f} ms"
+        f"  p99 {result['p99_ms']:6.1f} ms  non-2xx {result['non_2xx']} errors {result['errors']}"
+        f"  drain {drain}  load {result['load_average']:.1f}  sessions {result['sessions']}"
+        f"  {_cpu_line(result)}"
+    )
+
+
+def _cpu_line(result: dict) -> str:
+    return (
+        f"CPU per request: web {result['web_cpu_ms']:.2f} ms, worker {result['worker_cpu_ms']:.2f}"
+        f" ms, PostgreSQL web {result['pg_web_cpu_ms']:.2f} ms, worker"
+        f" {result['pg_worker_cpu_ms']:.2f} ms, other {result['pg_other_cpu_ms']:.2f} ms"
     )
 
 
@@ -184,20 +230,19 @@ def _report(args, results: dict[str, list[dict]]) -> None:
         drains = [run["drain_s"] for run in runs]
         medians[state] = {
             "rps": statistics.median(run["rps"] for run in runs),
+            "p50_ms": statistics.median(run["p50_ms"] for run in runs),
             "p99_ms": statistics.median(run["p99_ms"] for run in runs),
             "drain_s": None if None in drains else statistics.median(drains),
             **{
-                key: statistics.median(run[key] for run in runs)
-                for key in ("web_cpu_ms", "worker_cpu_ms", "postgres_cpu_ms")
+                f"{tier}_cpu_ms": statistics.median(run[f"{tier}_cpu_ms"] for run in runs)
+                for tier in TIERS
             },
         }
         median = medians[state]
         drain = "not drained" if median["drain_s"] is None else f"{median['drain_s']:.2f} s"
         print(
-            f"worker {state:8} {median['rps']:6.0f} req/s  p99 {median['p99_ms']:6.1f} ms  "
-            f"drain after the load {drain}  CPU per request: web {median['web_cpu_ms']:.2f} ms,"
-            f" worker {median['worker_cpu_ms']:.2f} ms,"
-            f" PostgreSQL {median['postgres_cpu_ms']:.2f} ms"
+            f"worker {state:8} {median['rps']:6.0f} req/s  p50 {median['p50_ms']:5.1f} ms  p99"
+            f" {median['p99_ms']:6.1f} ms  drain after the load {drain}  {_cpu_line(median)}"
         )
     running, paused = medians["running"], medians["paused"]
     print(
