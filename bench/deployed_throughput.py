@@ -113,7 +113,7 @@ def _run(args, base: str, database_url: str, web, worker: list, state: str) -> d
             "worker": [pid for process in worker for pid in process_tree(process.pid)],
         }
         before = _cpu(monitor, processes)
-        sessions = _sessions(monitor)
+        sessions = sessions_opened(monitor)
         try:
             load = _load(args, base, database_url, duration=args.duration)
         finally:
@@ -121,7 +121,7 @@ def _run(args, base: str, database_url: str, web, worker: list, state: str) -> d
             _signal(worker, signal.SIGCONT)
         drained = _drained(base)
         after = _cpu(monitor, processes)
-        sessions = _sessions(monitor) - sessions
+        sessions = sessions_opened(monitor) - sessions
     requests = max(load["requests"], 1)
     return {
         "rps": load["rps"],
@@ -156,9 +156,9 @@ def _cpu(monitor: psycopg.Connection, processes: dict[str, list[int]]) -> dict[s
     return used | {tier: cpu_seconds(pids) for tier, pids in backends.items()}
 
 
-def _sessions(monitor: psycopg.Connection) -> int:
+def sessions_opened(monitor: psycopg.Connection) -> int:
     """The sessions ever opened on this database, as PostgreSQL's statistics say now."""
-    monitor.execute("SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()")
+    monitor.execute("SELECT pg_stat_clear_snapshot()")
     return monitor.execute(
         "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
     ).fetchone()[0]
