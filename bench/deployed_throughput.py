@@ -12,8 +12,9 @@ and times, from the end of the load, until the outbox backlog is empty (looked a
 through /healthz/status). It prints each run, then the medians: req/s, p50, p99 and the drain,
 the CPU per request of the web tier, the worker tier and PostgreSQL's backends (each tier's
 apart), and the ratio of req/s with the worker running to req/s with it paused. Each run's
-line also gives the 1-minute load average at its start and the PostgreSQL sessions opened
-during it.
+line also gives the 1-minute load average at its start, the PostgreSQL sessions opened
+during it, and the cores the worker tier (its processes and backends) used in each 0.1 s of
+the load, as percentiles: a tick that bursts onto both cores shows in the p99 and the max.
 
     .venv/bin/python bench/deployed_throughput.py                 # 2 rounds x 20 s
     .venv/bin/python bench/deployed_throughput.py --rounds 3 --duration 30
@@ -25,6 +26,7 @@ import shutil
 import signal
 import statistics
 import sys
+import threading
 import time
 
 import psycopg
@@ -46,6 +48,8 @@ DRAIN_POLL_SECONDS = 0.1
 # backends' CPU is told apart from the web tier's.
 WORKER_APPLICATION = "bench-worker-tier"
 TIERS = ("web", "worker", "pg_web", "pg_worker", "pg_other")
+# The window over which the worker tier's cores in use are read (/proc counts 10 ms ticks).
+CORES_WINDOW_SECONDS = 0.1
 
 
 def main() -> int:
@@ -114,10 +118,13 @@ def _run(args, base: str, database_url: str, web, worker: list, state: str) -> d
         }
         before = _cpu(monitor, processes)
         sessions = sessions_opened(monitor)
+        cores = _Cores(processes["worker"] + _backends(monitor)["pg_worker"])
+        cores.start()
         try:
             load = _load(args, base, database_url, duration=args.duration)
         finally:
             load_end = time.monotonic()
+            worker_cores = cores.stop()
             _signal(worker, signal.SIGCONT)
         drained = _drained(base)
         after = _cpu(monitor, processes)
@@ -132,6 +139,7 @@ def _run(args, base: str, database_url: str, web, worker: list, state: str) -> d
         "drain_s": None if drained is None else drained - load_end,
         "load_average": load_average,
         "sessions": sessions,
+        **worker_cores,
         **{
             f"{tier}_cpu_ms": 1000 * cpu_spent(before[tier], after[tier]) / requests
             for tier in TIERS
@@ -141,7 +149,13 @@ def _run(args, base: str, database_url: str, web, worker: list, state: str) -> d
 
 def _cpu(monitor: psycopg.Connection, processes: dict[str, list[int]]) -> dict[str, dict]:
     """CPU seconds so far of each tier's processes, and of PostgreSQL's backends by client."""
-    used = {tier: cpu_seconds(pids) for tier, pids in processes.items()}
+    tiers = processes | _backends(monitor)
+    return {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
+
+
+def _backends(monitor: psycopg.Connection) -> dict[str, list[int]]:
+    """The pids of this database's PostgreSQL backends: the web tier's, the worker tier's, and
+    the others (autovacuum)."""
     backends = {"pg_web": [], "pg_worker": [], "pg_other": []}
     for pid, application, backend_type in monitor.execute(
         "SELECT pid, application_name, backend_type FROM pg_stat_activity"
@@ -153,7 +167,33 @@ def _cpu(monitor: psycopg.Connection, processes: dict[str, list[int]]) -> dict[s
             backends["pg_web"].append(pid)
         else:
             backends["pg_other"].append(pid)
-    return used | {tier: cpu_seconds(pids) for tier, pids in backends.items()}
+    return backends
+
+
+class _Cores(threading.Thread):
+    """The cores `pids` use, read every CORES_WINDOW_SECONDS until stopped: whether the worker
+    tier's work comes in bursts that take both cores from the web tier for a while."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.used, self.stopping = pids, [], threading.Event()
+
+    def run(self) -> None:
+        last, at = cpu_seconds(self.pids), time.monotonic()
+        while not self.stopping.wait(CORES_WINDOW_SECONDS):
+            now, now_at = cpu_seconds(self.pids), time.monotonic()
+            self.used.append(cpu_spent(last, now) / (now_at - at))
+            last, at = now, now_at
+
+    def stop(self) -> dict:
+        """Stop; return the percentiles of the cores used per window."""
+        self.stopping.set()
+        self.join()
+        used = sorted(self.used) or [0.0]
+        return {
+            f"cores_{name}": used[min(int(share * len(used)), len(used) - 1)]
+            for name, share in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        }
 
 
 def sessions_opened(monitor: psycopg.Connection) -> int:
@@ -207,7 +247,9 @@ def _line(state: str, result: dict) -> str:
         f"worker {state:8} {result['rps']:6.0f} req/s  p50 {result['p50_ms']:5.1f} ms"
         f"  p99 {result['p99_ms']:6.1f} ms  non-2xx {result['non_2xx']} errors {result['errors']}"
         f"  drain {drain}  load {result['load_average']:.1f}  sessions {result['sessions']}"
-        f"  {_cpu_line(result)}"
+        f"  {_cpu_line(result)}; the worker tier's cores a {CORES_WINDOW_SECONDS} s window:"
+        f" p50 {result['cores_p50']:.2f}, p90 {result['cores_p90']:.2f}, p99"
+        f" {result['cores_p99']:.2f}, max {result['cores_max']:.2f}"
     )
 
 
