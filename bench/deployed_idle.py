@@ -21,10 +21,15 @@ import time
 
 import psycopg
 import redis
-from deployed_load import deployment_environment, deployment_prepare, worker_start, worker_stop
+from deployed_load import (
+    deployment_environment,
+    deployment_prepare,
+    web_start,
+    worker_start,
+    worker_stop,
+)
 from deployed_throughput import WORKER_APPLICATION, sessions_opened
 from process_cpu import cpu_seconds, cpu_spent, process_tree
-from servers import wsgi_server_start
 
 # After the worker's first heartbeat: its start-up's work is over.
 SETTLE_SECONDS = 5
@@ -37,15 +42,7 @@ def main() -> int:
     redis.Redis.from_url(args.broker).flushdb()
     deployment_prepare(env, database_url, users=1)
     base = f"http://127.0.0.1:{args.port}"
-    with (var_dir / "web.log").open("ab") as access_log:
-        web = wsgi_server_start(
-            env,
-            server="granian",
-            app="midnite_test.wsgi",
-            port=args.port,
-            workers=1,
-            output=access_log,
-        )
+    web = web_start(env, port=args.port, workers=1)
     worker = []
     try:
         worker = worker_start("broker", {**env, "PGAPPNAME": WORKER_APPLICATION}, base)

@@ -36,11 +36,12 @@ from deployed_load import (
     backlog_drained_at,
     deployment_prepare,
     next_t,
+    web_start,
     worker_start,
     worker_stop,
 )
 from process_cpu import cpu_seconds, cpu_spent, process_tree
-from servers import PRODUCTION_WORKERS, wrk_run, wsgi_server_start
+from servers import PRODUCTION_WORKERS, wrk_run
 
 # How often the drain looks at the backlog: the goal is a drain within 1 s.
 DRAIN_POLL_SECONDS = 0.1
@@ -61,15 +62,7 @@ def main() -> int:
     redis.Redis.from_url(args.broker).flushdb()
     deployment_prepare(env, database_url, users=args.connections)
     base = f"http://127.0.0.1:{args.port}"
-    with (var_dir / "web.log").open("ab") as access_log:
-        web = wsgi_server_start(
-            env,
-            server="granian",
-            app="midnite_test.wsgi",
-            port=args.port,
-            workers=args.workers,
-            output=access_log,
-        )
+    web = web_start(env, port=args.port, workers=args.workers)
     worker = []
     results: dict[str, list[dict]] = {"paused": [], "running": []}
     try:
