@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from midnite_test.check_tags import ACTIVE_RULES
-from outbox.contracts import CONSUMER_NOTIFICATIONS, CONSUMERS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "midnite_test.settings")
 
@@ -84,17 +83,13 @@ def _first_heartbeat(sender, **kwargs) -> None:
 def _beat_schedule(sender: Celery, **kwargs) -> None:
     relay_every = settings.OUTBOX_RELAY_INTERVAL_SECONDS
     sender.conf.beat_schedule = {
-        # Each consumer's tick: its table logs' rows (the events, sent no wake-up) and what a
-        # lost or throttled wake-up of its messages left behind, all in a batch per stream.
-        **{
-            f"outbox-relay-{consumer}": {
-                "task": "outbox.outbox_relay",
-                "schedule": timedelta(seconds=relay_every),
-                "args": (consumer,),
-                # Superseded by the next sweep: a late one is dropped, not run.
-                "options": {"expires": max(relay_every, 1)},
-            }
-            for consumer in (*CONSUMERS, CONSUMER_NOTIFICATIONS)
+        # The consumers' tick: their table logs' rows (the events, sent no wake-up) and what a
+        # lost or throttled wake-up of their messages left behind, all in a batch per stream.
+        "outbox-tick": {
+            "task": "outbox.outbox_tick",
+            "schedule": timedelta(seconds=relay_every),
+            # Superseded by the next tick: a late one is dropped, not run.
+            "options": {"expires": max(relay_every, 1)},
         },
         # Notifications that became due (a delay ended, a retry's backoff passed).
         "notifications-send-due": {
