@@ -82,15 +82,7 @@ def main() -> int:
     else:
         env.pop("CELERY_BROKER_URL", None)
     deployment_prepare(env, database_url, users=args.connections)
-    with (var_dir / "web.log").open("ab") as access_log:
-        web = wsgi_server_start(
-            env,
-            server="granian",
-            app="midnite_test.wsgi",
-            port=args.port,
-            workers=args.workers,
-            output=access_log,
-        )
+    web = web_start(env, port=args.port, workers=args.workers)
     base = f"http://127.0.0.1:{args.port}"
     results = []
     try:
@@ -123,6 +115,19 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--database", default="midnite_deployed")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/4", help="a Redis db to own")
     return parser.parse_args()
+
+
+def web_start(env: dict, *, port: int, workers: int):
+    """The web tier as deployed: granian serving the service, its access log in VAR_DIR."""
+    with (Path(env["VAR_DIR"]) / "web.log").open("ab") as access_log:
+        return wsgi_server_start(
+            env,
+            server="granian",
+            app="midnite_test.wsgi",
+            port=port,
+            workers=workers,
+            output=access_log,
+        )
 
 
 def deployment_prepare(env: dict, database_url: str, *, users: int) -> None:

@@ -141,7 +141,8 @@ class EmbeddedWorker:
         self._long_running.start()
 
     def _apply(self, task: Task, request: TaskRequest) -> None:
-        # What Celery's Django fixup does around each task: drop connections that went stale.
+        # What the Celery worker does around each task (midnite_test/celery.py): drop the
+        # connections that went stale, keep the others.
         close_old_connections()
         try:
             result = task.apply(args=request.args, task_id=request.id)

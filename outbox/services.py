@@ -17,7 +17,13 @@ from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
 from outbox.cursor_rebase import Rebased, cursor_rebase
-from outbox.contracts import CONSUMER_ANALYTICS, Message, TableLog
+from outbox.contracts import (
+    CONSUMER_ANALYTICS,
+    CONSUMER_NOTIFICATIONS,
+    CONSUMERS,
+    Message,
+    TableLog,
+)
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.horizon import cursors_ahead
 from outbox.logs import STREAMS, dead_letters_of, stream_register
@@ -31,6 +37,9 @@ from outbox.worker_channel import (
 )
 
 log = structlog.get_logger(__name__)
+
+# The consumers the tick runs, in this order: every reader of the event logs.
+TICK_CONSUMERS = (*CONSUMERS, CONSUMER_NOTIFICATIONS)
 
 # Batches and messages per purge transaction, at most: a batch larger than that goes alone.
 PURGE_CHUNK = 50
@@ -131,6 +140,26 @@ def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayR
     if consumer == CONSUMER_ANALYTICS:
         return outbox_relay(consumer=consumer, max_seconds=max_seconds)
     return outbox_consume(consumer=consumer, max_seconds=max_seconds)
+
+
+def outbox_tick(*, max_seconds: float | None = None) -> dict[str, RelayReport]:
+    """Process each consumer of the event logs in turn, each for at most `max_seconds`.
+
+    The tick (beat's `outbox.outbox_tick`): one task, not one per consumer, so the worker
+    dispatches and acknowledges one message a tick, and the consumers' work runs one after the
+    other on one slot instead of all at once on every core. A consumer that raises does not
+    hold the others back: the first exception is raised once every consumer has run.
+    """
+    reports, errors = {}, []
+    for consumer in TICK_CONSUMERS:
+        try:
+            reports[consumer] = outbox_process(consumer=consumer, max_seconds=max_seconds)
+        except Exception as exc:  # noqa: BLE001 - raised below, after the other consumers
+            log.exception("outbox.tick_consumer_failed", consumer=consumer)
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return reports
 
 
 def analytics_loader_register(

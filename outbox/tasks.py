@@ -11,12 +11,23 @@ log = structlog.get_logger(__name__)
 
 @shared_task(name="outbox.outbox_relay", ignore_result=True, acks_late=True)
 def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
-    """Process one consumer: the beat sweep's task."""
+    """Process one consumer: the tick's task per consumer before `outbox.outbox_tick`, kept so
+    that a message an older beat queued still runs."""
     from django.conf import settings
 
     from outbox.services import outbox_process
 
     outbox_process(consumer=consumer, max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
+
+
+@shared_task(name="outbox.outbox_tick", ignore_result=True, acks_late=True)
+def outbox_tick_task() -> None:
+    """Process every consumer of the event logs in turn: beat's tick, one task for them all."""
+    from django.conf import settings
+
+    from outbox.services import outbox_tick
+
+    outbox_tick(max_seconds=settings.OUTBOX_RELAY_MAX_SECONDS)
 
 
 @shared_task(name="outbox.outbox_wakeup", ignore_result=True, acks_late=True)

@@ -156,7 +156,8 @@ def test_consumers_a_failed_wake_up_asked_for_are_left_to_the_sweep(broker, sett
 
 
 def test_the_relay_task_queued_before_the_wake_up_changed_still_runs():
-    """Beat sends `outbox.outbox_relay` per consumer; messages with that name may be queued."""
+    """Beat sent `outbox.outbox_relay` per consumer before `outbox.outbox_tick`; messages with
+    that name may be queued."""
     assert {"outbox.outbox_relay", "outbox.outbox_process_many"} <= set(celery_app.tasks)
 
 

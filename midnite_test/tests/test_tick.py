@@ -1,0 +1,57 @@
+"""The consumers' tick: one task a tick runs every consumer of the event logs in turn."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db.models import Sum
+
+from metrics.models import MetricBucket
+from midnite_test.celery import app as celery_app
+from outbox import services
+from outbox.tasks import outbox_tick_task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _counted() -> int:
+    days = MetricBucket.objects.filter(bucket_size=MetricBucket.Size.DAY)
+    return days.aggregate(total=Sum("count"))["total"] or 0
+
+
+def test_beat_sends_one_task_a_tick_for_every_consumer():
+    schedule = celery_app.conf.beat_schedule
+    consumers_runs = [
+        (name, entry["task"])
+        for name, entry in schedule.items()
+        if entry["task"] in ("outbox.outbox_relay", "outbox.outbox_tick")
+    ]
+
+    assert consumers_runs == [("outbox-tick", "outbox.outbox_tick")]
+    assert schedule["outbox-tick"]["schedule"] == timedelta(
+        seconds=settings.OUTBOX_RELAY_INTERVAL_SECONDS
+    )
+
+
+def test_one_tick_ships_counts_and_evaluates_a_stored_event(post_event, event_log):
+    assert post_event("deposit", "42.00", 10).status_code == 200
+
+    outbox_tick_task()
+
+    assert event_log.count("event_type = 'deposit'") == 1
+    assert _counted() == 1
+
+
+def test_a_consumer_that_raises_leaves_the_next_to_run_then_fails_the_tick(
+    post_event, event_log, monkeypatch
+):
+    def relay_down(**kwargs):
+        raise RuntimeError("the relay fell over")
+
+    monkeypatch.setattr(services, "outbox_relay", relay_down)
+    assert post_event("deposit", "42.00", 10).status_code == 200
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        outbox_tick_task()
+
+    assert (event_log.count(), _counted()) == (0, 1)
