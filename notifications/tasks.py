@@ -1,6 +1,6 @@
 """Celery tasks of the notifications: thin wrappers that call one service each.
 
-Evaluation is the outbox's `notifications` consumer, run by the tick (`outbox.outbox_tick`); these send.
+Evaluation is the outbox's `notifications` consumer (the tick, `outbox.outbox_tick`); these send.
 """
 
 import structlog
