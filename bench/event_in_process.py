@@ -15,7 +15,6 @@ counts is the instructions a request costs, immune to the machine's load.
 
 import argparse
 import gc
-import io
 import os
 import sys
 import time
@@ -27,6 +26,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 import psycopg  # noqa: E402
 from process_cpu import cpu_seconds, postgres_backends  # noqa: E402
+
+from alerts.tests.wsgi_client import wsgi_post  # noqa: E402 - the tests' WSGI call
 
 USERS = 16
 WARM_UP = 50
@@ -72,25 +73,9 @@ def _post(application, n: int, first_t: int) -> None:
         f'{{"type":"{kind}","amount":"{(k % 7) * 25 + 10}.00","user_id":{user},'
         f'"t":{first_t + k}}}'
     ).encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/event",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8765",
-        "HTTP_HOST": "127.0.0.1:8765",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-    }
-    answered = {}
-    content = b"".join(application(environ, lambda status, headers: answered.update(s=status)))
-    if not answered["s"].startswith("200"):
-        raise SystemExit(f"request {n} answered {answered['s']}: {content!r}")
+    status, _, content = wsgi_post(application, body)
+    if status != 200:
+        raise SystemExit(f"request {n} answered {status}: {content!r}")
 
 
 if __name__ == "__main__":
