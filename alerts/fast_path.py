@@ -16,16 +16,19 @@ a middleware it does not know of could refuse or change a request it would answe
 that is not a refusal is logged with its traceback and sent to Sentry, then Django answers.
 """
 
+import functools
 import io
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sentry_sdk
 import structlog
 from django.conf import settings
-from django.core.signals import request_finished, request_started
+from django.core.signals import request_finished, request_started, setting_changed
+from django.dispatch import receiver
 from django.http.request import HttpHeaders, split_domain_port, validate_host
 from django.utils.functional import cached_property
 
@@ -97,12 +100,8 @@ def _eligible(environ: dict) -> bool:
         and environ.get("HTTP_ACCEPT", "") in _ACCEPTED
         and length.isdigit()
         and 0 < int(length) <= DEFAULT_MAX_BODY_BYTES
-        and settings.EVENT_FAST_PATH
-        and fast_path_mirrors_middleware()
-        and not settings.DEBUG
-        and not settings.SECURE_SSL_REDIRECT
-        and not settings.SECURE_HSTS_SECONDS
-        and _host_allowed(environ)
+        and _served().on
+        and _host_allowed(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
     )
 
 
@@ -111,10 +110,46 @@ def fast_path_mirrors_middleware() -> bool:
     return tuple(settings.MIDDLEWARE) == MIRRORED_MIDDLEWARE
 
 
-def _host_allowed(environ: dict) -> bool:
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+@dataclass(frozen=True, kw_only=True)
+class _Served:
+    """What the settings say about the fast path, read once (again when a test changes one).
+
+    Reading a setting costs a lookup through Django's lazy settings object: the fast path read
+    about fifteen a request.
+    """
+
+    on: bool
+    allow_anonymous: bool
+    throttled: bool
+    headers: tuple[tuple[str, str], ...]
+
+
+@functools.cache
+def _served() -> _Served:
+    return _Served(
+        on=(
+            settings.EVENT_FAST_PATH
+            and fast_path_mirrors_middleware()
+            and not settings.DEBUG
+            and not settings.SECURE_SSL_REDIRECT
+            and not settings.SECURE_HSTS_SECONDS
+        ),
+        allow_anonymous=settings.ALLOW_ANONYMOUS,
+        throttled=bool(settings.API_THROTTLE_RATE),
+        headers=tuple(_security_headers()),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _host_allowed(host: str) -> bool:
     domain, _ = split_domain_port(host)
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+@receiver(setting_changed)
+def _settings_reread(**kwargs: Any) -> None:
+    _served.cache_clear()
+    _host_allowed.cache_clear()
 
 
 def _answer(
@@ -140,13 +175,14 @@ def _transaction(
     environ: dict, body: bytes, request_id: str
 ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     key = _api_key(environ)
-    if key is None and not settings.ALLOW_ANONYMOUS:
+    served = _served()
+    if key is None and not served.allow_anonymous:
         return None
     data = transaction_input_plain(json_strict_loads(body))
     if data is None:
         return None
     tenant_access_check(key=key, tenant_id=DEFAULT_TENANT)
-    if not _throttle_allows(environ, key):
+    if served.throttled and not _throttle_allows(environ, key):
         return None
     outcome = transaction_ingest(
         user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
@@ -156,7 +192,7 @@ def _transaction(
         ("Content-Type", "application/json"),
         ("Allow", "POST, OPTIONS"),
         ("Content-Length", str(len(content))),
-        *_security_headers(),
+        *served.headers,
         (REQUEST_ID_HEADER, request_id),
     ]
     return "200 OK", headers, content
@@ -196,8 +232,6 @@ class _ThrottledRequest:
 
 def _throttle_allows(environ: dict, key: Any) -> bool:
     """Count the request against its throttle, and tell Django it was counted."""
-    if not settings.API_THROTTLE_RATE:
-        return True
     if not ApiKeyRateThrottle().allow_request(_ThrottledRequest(environ, key), None):
         return False
     environ[THROTTLE_COUNTED] = True

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import Cursor, Pipeline
 
 from alerts.planned_history import Anchor, question_answer, question_statement
@@ -118,22 +119,23 @@ def pipelined_transaction_run(body: Callable[[PipelinedTransaction], T]) -> T:
     runs once more on a new connection. A connection lost once the COMMIT was sent is not
     retried, since the COMMIT may have been applied: that request fails.
     """
-    if connection.in_atomic_block:
+    database = _database()
+    if database.in_atomic_block:
         with pipelined_transaction() as pipelined:
             return body(pipelined)
-    reused = connection.connection is not None
+    reused = database.connection is not None
     # Django would check the connection before its first statement, queued in the pipeline.
-    connection.health_check_done = True
+    database.health_check_done = True
     pipelined = None
     try:
         with pipelined_transaction() as pipelined:
             return body(pipelined)
     except DatabaseError:
         committing = pipelined is not None and pipelined.committing
-        if not reused or committing or not _lost():
+        if not reused or committing or not _lost(database):
             raise
     log.warning("transaction.connection_lost", retried=True)
-    connection.close()
+    database.close()
     with pipelined_transaction() as pipelined:
         return body(pipelined)
 
@@ -149,21 +151,22 @@ def pipelined_transaction() -> Iterator[PipelinedTransaction]:
     inside a test's (Django's TestCase), where it is Django's savepoint. Runs no health check
     of the connection: see `pipelined_transaction_run`.
     """
-    if connection.in_atomic_block:
+    database = _database()
+    if database.in_atomic_block:
         with transaction.atomic(durable=True):
-            with _pipeline() as pipeline:
+            with _pipeline(database) as pipeline:
                 pipelined = PipelinedTransaction(pipeline)
                 yield pipelined
             for callback in pipelined.on_commit:
                 transaction.on_commit(callback)
         return
-    with _pipeline() as pipeline:
+    with _pipeline(database) as pipeline:
         pipelined = PipelinedTransaction(pipeline)
         try:
             _execute("BEGIN")
             yield pipelined
         except BaseException:
-            if not _lost():
+            if not _lost(database):
                 _execute("ROLLBACK")
             raise
         pipelined.committing = True
@@ -172,15 +175,24 @@ def pipelined_transaction() -> Iterator[PipelinedTransaction]:
         callback()
 
 
-def _lost() -> bool:
+def _database() -> BaseDatabaseWrapper:
+    """Return Django's default connection (this thread's), looked up once.
+
+    Each attribute read through `django.db.connection` looks the connection up again in
+    Django's per-thread store (a few microseconds each), about twenty times a request.
+    """
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _lost(database: BaseDatabaseWrapper) -> bool:
     """Whether Django's connection holds a psycopg connection that is broken."""
-    return connection.connection is not None and connection.connection.closed
+    return database.connection is not None and database.connection.closed
 
 
 @contextmanager
-def _pipeline() -> Iterator[Pipeline]:
-    connection.ensure_connection()
-    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+def _pipeline(database: BaseDatabaseWrapper) -> Iterator[Pipeline]:
+    database.ensure_connection()
+    with database.wrap_database_errors, database.connection.pipeline() as pipeline:
         yield pipeline
 
 
@@ -270,9 +282,10 @@ def _execute(sql: str, params: Sequence[Any] | None = None) -> Cursor:
     counting them): the wrapper's bookkeeping per statement is a measurable share of the
     request (docs/BENCHMARKS.md). Errors are still Django's: `_pipeline` translates them.
     """
-    if connection.queries_logged:
-        cursor: Any = connection.cursor()
+    database = _database()
+    if database.queries_logged:
+        cursor: Any = database.cursor()
     else:
-        cursor = connection.connection.cursor()
+        cursor = database.connection.cursor()
     cursor.execute(sql, params)
     return cursor

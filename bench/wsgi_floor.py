@@ -1,16 +1,16 @@
 """The floor POST /event is measured against: a bare WSGI app doing the same writes.
 
-No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user, the conditional
-insert of the event, and the default rules' history questions for its type (alerts.pipeline and
+No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user and read the
+active version of the alert rules (the service's statement), the conditional insert of the
+event, and the default rules' history questions for its type (alerts.pipeline and
 alerts.planned_history, copied as text so nothing of the service is imported), one sync; then
 the default rules (config/alert_rules.yml) decided in a few lines of plain Python from the
 answers, and in the second round trip the alerts (as `transaction_alerts_queue` writes them,
-under rules version 1) with the COMMIT. So it writes what the service writes: the event and its
-alerts, no outbox row (the consumers read the event table, issue 20), and answers with the same
-codes; what it leaves out is the framework: Django, the rule engine, serializers, and the read
-of the active version of the alert rules (a join in the service's statement that locks the
-user, counted against the service). Serve it with `bench/event_throughput.py`, which passes
-DATABASE_URL; never served otherwise.
+under the version read) with the COMMIT. So it sends the statements the service sends and
+writes what it writes: the event and its alerts, no outbox row (the consumers read the event
+table, issue 20), and answers with the same codes; what it leaves out is the framework:
+Django, the rule engine, serializers, metrics and logs. Serve it with
+`bench/event_throughput.py`, which passes DATABASE_URL; never served otherwise.
 """
 
 import json
@@ -21,7 +21,15 @@ from decimal import Decimal
 
 import psycopg
 
-_USER_LOCK = "SELECT traits FROM events_user WHERE id = %s FOR NO KEY UPDATE"
+# As alerts.pipeline's: lock the user and read the active version of the alert rules.
+_USER_LOCK = """
+    SELECT u.traits, active.version, active.sha256
+    FROM events_user u LEFT JOIN (
+        SELECT version, sha256 FROM rule_sets_rulesetversion
+        WHERE kind = %s AND status = 'active'
+    ) AS active ON true
+    WHERE u.id = %s FOR NO KEY UPDATE OF u
+"""
 _EVENT_INSERT = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
@@ -59,7 +67,9 @@ _ALERTS_INSERT = """
     INSERT INTO events_alert (event_id, code, rules_version, created_at)
     SELECT %s, code, %s, %s FROM unnest(%s::int[]) AS code
 """
-_RULES_VERSION = 1
+# The version the alerts name while none is active yet: the service imports the default rules
+# as version 1 at its first event, which may come after the floor's first.
+_FIRST_VERSION = 1
 _WINDOW = timedelta(seconds=30)
 
 _local = threading.local()
@@ -84,7 +94,7 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
     connection = _connection()
     with connection.pipeline() as pipeline:
         connection.execute("BEGIN")
-        user = connection.execute(_USER_LOCK, [user_id])
+        user = connection.execute(_USER_LOCK, ["alerts", user_id])
         inserted = connection.execute(
             _EVENT_INSERT,
             [
@@ -119,12 +129,14 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
             ]
             asked = [connection.execute(_LAST_TRANSACTIONS, params)]
         pipeline.sync()
-        user.fetchone()
+        _traits, version, _sha256 = user.fetchone()
         row = inserted.fetchone()
         answers = [cursor.fetchall() for cursor in asked]
         codes = None if row is None else _codes(event_type, amount, answers)
         if codes:
-            _alerts_insert(connection, event_pk=row[0], codes=codes)
+            _alerts_insert(
+                connection, event_pk=row[0], codes=codes, version=version or _FIRST_VERSION
+            )
         connection.execute("COMMIT")
     return codes
 
@@ -141,9 +153,11 @@ def _codes(event_type: str, amount: Decimal, answers: list[list[tuple]]) -> list
     return [code for code, raised in ((1100, amount > 100), (30, withdraws)) if raised]
 
 
-def _alerts_insert(connection: psycopg.Connection, *, event_pk: int, codes: list[int]) -> None:
+def _alerts_insert(
+    connection: psycopg.Connection, *, event_pk: int, codes: list[int], version: int
+) -> None:
     """Queue the alerts, as the service writes them; analytics reads them with their event."""
-    connection.execute(_ALERTS_INSERT, [event_pk, _RULES_VERSION, datetime.now(tz=UTC), codes])
+    connection.execute(_ALERTS_INSERT, [event_pk, version, datetime.now(tz=UTC), codes])
 
 
 def application(environ, start_response):

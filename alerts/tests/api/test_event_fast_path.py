@@ -387,3 +387,22 @@ def test_a_failure_of_its_own_is_logged_with_its_traceback_and_sent_to_sentry(
     assert len(reported) == 1
     assert Event._meta.db_table in reported[0]["exception"]["values"][-1]["value"]
     assert b"987654.32" not in b"".join(sentry_ingest.envelopes), "the body reached Sentry"
+
+
+def test_a_setting_changed_after_a_request_applies_to_the_next(
+    fast, django_app, api_key, in_front, settings
+):
+    """The fast path keeps what its settings say between requests, until a setting changes."""
+    with in_front():
+        wsgi_post(fast, _transaction(1), key=api_key)
+    settings.SECURE_REFERRER_POLICY = "no-referrer"
+    with in_front():
+        _, headers, _ = wsgi_post(fast, _transaction(2), key=api_key)
+    settings.ALLOWED_HOSTS = ["elsewhere.example"]
+    wsgi_post(fast, _transaction(3), key=api_key)
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.EVENT_FAST_PATH = False
+    wsgi_post(fast, _transaction(4), key=api_key)
+
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert django_app.calls == 2
