@@ -185,10 +185,10 @@ _ENTRIES = """
 # test_analytics_render_lookups.py). An entry's rows so come apart: the digest sorts the rows
 # (_in_order), ClickHouse needs no order.
 # The stream's dead letters are read once (`dead`), and each branch hashes them (`NOT IN` a
-# subquery); `NOT EXISTS`
-# became an anti join that the planner, guessing a handful of dead letters, ran as a nested
-# loop reading all of them again for every row (with none, an empty scan per row: a tenth of
-# the render's PostgreSQL time). `IS NOT NULL` keeps NOT IN's meaning that of NOT EXISTS.
+# subquery); `NOT EXISTS` became an anti join that the planner, guessing a handful of dead
+# letters, ran as a nested loop reading all of them again for every row (with none, an empty
+# scan per row: a tenth of the render's PostgreSQL time). `IS NOT NULL` keeps NOT IN's meaning
+# that of NOT EXISTS.
 _LOG_RENDER = """
     WITH dead AS MATERIALIZED (
         SELECT d.subject_id FROM {dead} AS d
