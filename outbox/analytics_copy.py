@@ -67,7 +67,10 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
 
 
 def batch_render_query(batch: OutboxBatch) -> tuple[str, dict]:
-    """The SELECT of `batch`'s event_log rows, as batch_render copies them, and its parameters."""
+    """The SELECT of `batch`'s event_log rows, as batch_render copies them, and its parameters.
+
+    For a table log's batch this first reads the least and greatest id of its entries.
+    """
     if batch.consumer in STREAMS:
         return _log_render_statement(batch)
     topics = sorted(SOURCES)
