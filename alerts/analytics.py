@@ -35,7 +35,8 @@ def alert_records_load(event_ids: Sequence[int]) -> dict[int, list[AnalyticsReco
 
 
 # alert_records_load in SQL for the event log's row `m` (outbox.analytics.LogRows): its
-# alerts, through the unique (event, code) index.
+# alerts, through the unique (event, code) index, in the batch's range of event ids so a render
+# reads them in one pass.
 ALERT_LOG_ROWS_SQL = f"""
         SELECT 'alert:' || m.tenant_id || ':' || m.event_id || ':' || alert.code AS key,
                '{TOPIC_ALERT_RAISED}' AS event_type,
@@ -46,4 +47,5 @@ ALERT_LOG_ROWS_SQL = f"""
                    || '}}' AS context
         FROM {Alert._meta.db_table} AS alert
         WHERE alert.event_id = m.id
+          AND alert.event_id BETWEEN %(entries_min_id)s AND %(entries_max_id)s
     """

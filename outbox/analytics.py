@@ -46,15 +46,20 @@ class LogRows:
 
     `sql` is a SELECT of the columns `key`, `event_type`, `occurred_at` (timestamptz),
     `tenant_id`, `user_id` and `context` (JSON text), by these names and in this order, for the
-    log's row `m` (any of its table's columns): any number of rows per entry (an event's
-    alerts). `loader` gives the same records in Python, in lists by entry id.
+    log's row `m` (any of its table's columns). The first registered for a log gives each entry
+    its own row (an event's; an entry it gives none is built in Python), the others any number
+    (an event's alerts). A source that reads another table bounds that read by
+    `%(entries_min_id)s` and `%(entries_max_id)s`, the least and greatest id of the batch's
+    entries, so PostgreSQL joins the batch to that range at once instead of looking rows up for
+    each entry (outbox.analytics_copy). `loader` gives the same records in Python, in lists by
+    entry id.
     """
 
     sql: str
     loader: LogLoader
 
 
-# table log name -> its row sources, in the order registered: an entry's rows come in that order
+# table log name -> its row sources, in the order registered: the entry's own first
 # (outbox.services.analytics_log_rows_register).
 LOG_ROWS: dict[str, list[LogRows]] = {}
 

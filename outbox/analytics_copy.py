@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import DataError, connection, transaction
 
 from outbox.analytics import LOG_ROWS, METADATA_VERSION, SOURCES, EventLogBlock
-from outbox.logs import STREAMS, stream_dead_letters
+from outbox.logs import STREAMS
 from outbox.models import OutboxBatch, OutboxMessage
 
 log = structlog.get_logger(__name__)
@@ -67,7 +67,10 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
 
 
 def batch_render_query(batch: OutboxBatch) -> tuple[str, dict]:
-    """The SELECT of `batch`'s event_log rows, as batch_render copies them, and its parameters."""
+    """The SELECT of `batch`'s event_log rows, as batch_render copies them, and its parameters.
+
+    For a table log's batch this first reads the least and greatest id of its entries.
+    """
     if batch.consumer in STREAMS:
         return _log_render_statement(batch)
     topics = sorted(SOURCES)
@@ -127,11 +130,7 @@ _SOURCED_ROW = """
 
 def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
     table_log = STREAMS[batch.consumer]
-    sources = LOG_ROWS.get(table_log.name, [])
-    rows = " UNION ALL ".join(
-        f"SELECT {n}, s.* FROM ({rows.sql}) AS s" for n, rows in enumerate(sources)
-    )
-    dead = stream_dead_letters(batch.consumer)
+    table = table_log.model._meta.db_table
     parameters = {
         "stream": batch.consumer,
         "first_xid": batch.first_xid,
@@ -141,49 +140,76 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
         "environment": settings.ENVIRONMENT,
         "version": METADATA_VERSION,
     }
-    statement = _LOG_RENDER.format(
-        table=table_log.model._meta.db_table,
-        where=table_log.where,
-        dead=dead.model._meta.db_table,
-        rows=rows or _NO_ROWS,
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTRY_IDS.format(table=table, where=table_log.where), parameters)
+        parameters["entries_min_id"], parameters["entries_max_id"] = cursor.fetchone()
+    entries = _ENTRIES.format(table=table, where=table_log.where)
+    own, *more = [rows.sql for rows in LOG_ROWS.get(table_log.name, [])] or [_NO_ROWS]
+    rows = " UNION ALL ".join(
+        [
+            _OWN_ROWS.format(entries=entries, sql=own),
+            *(_MORE_ROWS.format(entries=entries, sql=sql) for sql in more),
+        ]
     )
-    return statement, parameters
+    return _LOG_RENDER.format(dead=OutboxMessage._meta.db_table, rows=rows), parameters
 
 
-# A table log's batch: its rows in (xid, id) order, as outbox.batches.batch_rows selects them,
-# each turned into the rows every app registered for the log gives (an event, then its
-# alerts): read once, in the index's order, with an index lookup per entry for each app that
-# reads another table. An entry no app gives a row for gets a NULL key. An entry's rows are not
-# sorted (a sort was a seventh of the render): the digest sorts them instead (_in_order).
-# The stream's dead letters are read once, into a hash (`NOT IN` a subquery); `NOT EXISTS`
-# became an anti join that the planner, guessing a handful of dead letters, ran as a nested
-# loop reading all of them again for every row (with none, an empty scan per row: a tenth of
-# the render's PostgreSQL time). `IS NOT NULL` keeps NOT IN's meaning that of NOT EXISTS.
+# The least and greatest id of a batch's entries: the range an app's rows of another table are
+# found in (outbox.analytics.LogRows). Over a subquery, so the planner reads the batch's range
+# in its index: as min() and max() of the table it read the id index from an end until it met
+# the range, which can be the whole table.
+_ENTRY_IDS = """
+    SELECT min(id), max(id) FROM (
+        SELECT id FROM {table}
+        WHERE {where}
+          AND (xid, id) >= (%(first_xid)s, %(first_id)s)
+          AND (xid, id) <= (%(last_xid)s, %(last_id)s)
+          AND xid BETWEEN %(first_xid)s AND %(last_xid)s
+        OFFSET 0
+    ) AS entries
+"""
+# A table log's batch: its rows, as outbox.batches.batch_rows selects them, but those
+# dead-lettered for the stream. The id range is redundant, and lets the planner join
+# an app's rows on it.
+_ENTRIES = """
+        SELECT * FROM {table}
+        WHERE {where}
+          AND (xid, id) >= (%(first_xid)s, %(first_id)s)
+          AND (xid, id) <= (%(last_xid)s, %(last_id)s)
+          AND xid BETWEEN %(first_xid)s AND %(last_xid)s
+          AND id BETWEEN %(entries_min_id)s AND %(entries_max_id)s
+          AND id NOT IN (SELECT subject_id FROM dead)
+"""
+# Each entry's own row (the first source registered), a NULL key where it has none, then the
+# rows of every other source, each source joined to the batch as a whole: a source whose rows
+# are in another table (an event's alerts) is one join, which the planner makes a hash join of
+# the batch and that table's rows in the batch's id range, not a lookup per entry (which cost
+# the render as much as the entries' own rows, alerts or none; events/tests/
+# test_analytics_render_lookups.py). An entry's rows so come apart: the digest sorts the rows
+# (_in_order), ClickHouse needs no order.
+# The stream's dead letters are read once (`dead`), and each branch hashes them (`NOT IN` a
+# subquery); `NOT EXISTS` became an anti join that the planner, guessing a handful of dead
+# letters, ran as a nested loop reading all of them again for every row (with none, an empty
+# scan per row: a tenth of the render's PostgreSQL time). `IS NOT NULL` keeps NOT IN's meaning
+# that of NOT EXISTS.
 _LOG_RENDER = """
+    WITH dead AS MATERIALIZED (
+        SELECT d.subject_id FROM {dead} AS d
+        WHERE d.consumer = %(stream)s AND d.dead_lettered_at IS NOT NULL
+          AND d.subject_id IS NOT NULL
+    )
     SELECT CASE WHEN r.event_type IS NOT NULL AND r.occurred_at IS NOT NULL
                      AND r.tenant_id IS NOT NULL AND r.context IS NOT NULL
                 THEN r.key END,
            r.event_type,
            r.occurred_at AT TIME ZONE 'UTC',
            %(environment)s, r.context, %(version)s, r.tenant_id, r.user_id
-    FROM (
-        SELECT * FROM {table}
-        WHERE {where}
-          AND (xid, id) >= (%(first_xid)s, %(first_id)s)
-          AND (xid, id) <= (%(last_xid)s, %(last_id)s)
-          AND xid BETWEEN %(first_xid)s AND %(last_xid)s
-          AND id NOT IN (
-              SELECT d.subject_id FROM {dead} AS d
-              WHERE d.consumer = %(stream)s AND d.dead_lettered_at IS NOT NULL
-                AND d.subject_id IS NOT NULL
-          )
-    ) AS m
-    LEFT JOIN LATERAL ({rows}) AS r (n, key, event_type, occurred_at, tenant_id, user_id,
-                                     context) ON true
-    ORDER BY m.xid, m.id
+    FROM ({rows}) AS r (key, event_type, occurred_at, tenant_id, user_id, context)
 """
+_OWN_ROWS = "SELECT r.* FROM ({entries}) AS m LEFT JOIN LATERAL ({sql}) AS r ON true"
+_MORE_ROWS = "SELECT r.* FROM ({entries}) AS m CROSS JOIN LATERAL ({sql}) AS r"
 _NO_ROWS = (
-    "SELECT 0, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::bigint, NULL::text"
+    "SELECT NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::bigint, NULL::text"
     " WHERE false"
 )
 
