@@ -44,11 +44,6 @@ def key_cache_period_check(app_configs, **kwargs) -> list[Error]:
     return []
 
 
-# SECRET_KEYs published with the service (settings' default, env.example, docker-compose.yml):
-# anyone can sign an admin session with them.
-KNOWN_SECRET_KEYS = frozenset({"dev-only-insecure-key-change-me-in-production", "change-me"})
-
-
 def secret_key_check(app_configs, **kwargs) -> list[Error]:
     """Report, in `check --deploy`, a production SECRET_KEY that is missing or published.
 
@@ -62,7 +57,7 @@ def secret_key_check(app_configs, **kwargs) -> list[Error]:
         key = settings.SECRET_KEY
     except ImproperlyConfigured:  # set but empty
         key = ""
-    if key and key not in KNOWN_SECRET_KEYS and not key.startswith("django-insecure-"):
+    if key and key not in settings.PUBLISHED_SECRET_KEYS and not key.startswith("django-insecure-"):
         return []
     return [
         Error(

@@ -1,6 +1,7 @@
 """The console's pages: server-rendered shells that their own JSON endpoints keep live."""
 
 from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -20,6 +21,9 @@ from events.exceptions import InvalidQuery
 
 class ConsoleLoginView(auth_views.LoginView):
     template_name = "console/login.html"
+    # The admin's form: it refuses an account that is not active staff, as a wrong password,
+    # so no session is opened that the console's pages would then turn away.
+    authentication_form = AdminAuthenticationForm
     # Without a `next` (after logging out, say), to the console, not Django's /accounts/profile/.
     next_page = reverse_lazy("console:home")
     # Not redirected when logged in: a user who is not staff would be sent back here for ever.

@@ -18,8 +18,44 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Where the embedded defaults keep their state: SQLite, chDB, the worker's socket.
 VAR_DIR = Path(config("VAR_DIR", default=str(BASE_DIR / "var")))
 
+# SECRET_KEYs published with the service (this default, env.example's, docker-compose.yml's):
+# anyone can sign an admin session with them (api_keys.checks refuses them in `check --deploy`).
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-insecure-key-change-me-in-production", "change-me"})
 SECRET_KEY = config("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
 DEBUG = config("DEBUG", default=False, cast=bool)
+
+# HTTPS only, by default, once deployed: DEBUG off and a SECRET_KEY of its own. `make run`,
+# docker-compose and the tests keep a published key (or DEBUG) and serve plain HTTP.
+HTTPS_ONLY_BY_DEFAULT = not DEBUG and SECRET_KEY not in PUBLISHED_SECRET_KEYS
+SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+# The probes and the scrape come from inside the network, over plain HTTP (paths without "/").
+SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^health$", r"^ready$", r"^prometheus/metrics$"]
+SECURE_HSTS_SECONDS = config(
+    "SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS_ONLY_BY_DEFAULT else 0, cast=int
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS_ONLY_BY_DEFAULT, cast=bool
+)
+SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER from "HTTP_X_FORWARDED_PROTO,https": the header (as Django names
+    it in request.META) and its value that a TLS proxy in front sets on HTTPS requests."""
+    if not value:
+        return None
+    parts = tuple(part.strip() for part in value.split(","))
+    if len(parts) != 2 or not all(parts):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header and a value, e.g. "
+            f"HTTP_X_FORWARDED_PROTO,https; not {value!r}."
+        )
+    return parts
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(config("SECURE_PROXY_SSL_HEADER", default=""))
 ALLOWED_HOSTS = config("ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1],testserver", cast=Csv())
 
 INSTALLED_APPS = [

@@ -40,5 +40,6 @@ urlpatterns = [
 ]
 
 handler400 = "midnite_test.http_errors.bad_request"
-handler404 = "midnite_test.http_errors.not_found"
+# Under /console/, a console page; elsewhere the API's JSON, as handler400 and handler500.
+handler404 = "console.not_found.not_found"
 handler500 = "midnite_test.http_errors.server_error"

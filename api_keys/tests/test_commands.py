@@ -112,7 +112,7 @@ def test_create_api_key_with_the_rules_scope_gives_the_key_that_scope(db):
     )
 
     assert ApiKey.objects.get().scopes == ["rules"]
-    assert "with the scopes rules" in stderr.getvalue()
+    assert "for every tenant, with the scope `rules`. Store it" in stderr.getvalue()
 
 
 def test_create_api_key_refuses_an_unknown_scope(db):

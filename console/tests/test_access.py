@@ -38,6 +38,21 @@ def test_a_user_who_is_not_staff_is_not_let_in(client, django_user_model):
     assert response.headers["Location"].startswith("/console/login/")
 
 
+def test_the_login_form_refuses_a_user_who_is_not_staff_and_opens_no_session(
+    client, django_user_model
+):
+    django_user_model.objects.create_user("customer", password="s3cret-pass")
+
+    response = client.post(
+        "/console/login/",
+        {"username": "customer", "password": "s3cret-pass", "next": "/console/overview/"},
+    )
+
+    assert response.status_code == 200
+    assert re.search(r'<p class="error" role="alert">[^<]*not staff', response.text)
+    assert "_auth_user_id" not in client.session
+
+
 def test_logging_out_takes_a_post_and_ends_the_session(client, django_user_model):
     client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
 

@@ -18,6 +18,7 @@ from console.tests.browser import (
     staff_user_create,
 )
 from console.tests.story import bucket_store
+from midnite_test.tests.browser import scrolls_sideways, words_cut_across_lines
 from notifications.sending import notifications_send_due
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.services import outbox_process
@@ -172,3 +173,22 @@ def test_the_overview_fits_the_window_across(staff_page, viewport):
         # The outbox's consumers table is wider: it scrolls inside its card to its last column.
         last_column = staff_page.locator("#consumers-table tr").first.locator("td").last
         assert reachable_across(staff_page, last_column, width=viewport["width"])
+
+
+def test_on_a_phone_the_consumers_table_scrolls_in_its_card_its_headings_on_one_line(staff_page):
+    """Cut off after "Lag" looked like the end of the table: each heading keeps to one line,
+    so the table is as wide as its columns and the card scrolls it sideways."""
+    staff_page.set_viewport_size(PHONE)
+    staff_page.reload()
+    expect(staff_page.locator("#consumers-table tr").first).to_be_visible()
+
+    assert scrolls_sideways(staff_page, "#outbox-card .table-scroll")
+    assert words_cut_across_lines(staff_page, "#outbox-card th, #outbox-card td") == []
+    heading_lines = staff_page.locator("#outbox-card th").evaluate_all(
+        """headings => headings.map(heading => {
+            const text = document.createRange();
+            text.selectNodeContents(heading);
+            return new Set([...text.getClientRects()].map(line => Math.round(line.top))).size;
+        })"""
+    )
+    assert set(heading_lines) == {1}

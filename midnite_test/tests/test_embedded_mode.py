@@ -98,13 +98,13 @@ def _ready(port: int) -> bool:
         return False
 
 
-def _start(env: dict) -> subprocess.Popen:
+def _start(env: dict, stdout=subprocess.DEVNULL) -> subprocess.Popen:
     """`make run`'s last step, leading a process group of its own as a terminal's job does."""
     return subprocess.Popen(
         [sys.executable, "bin/run-embedded"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
@@ -193,6 +193,25 @@ def test_make_runs_processes_ship_a_transaction_and_a_user_within_2_seconds(embe
     # The 7 above, the product event and its new user; and the same once the store is free.
     assert held.stdout.split() == ["count()", "9"]
     assert _clickhouse_count(env).stdout.split() == ["count()", "9"]
+
+
+def test_make_run_says_once_that_it_is_ready_when_requests_are_answered(embedded, tmp_path):
+    """granian says "Listening" seconds before Django answers: the README's first curl waits
+    for this line instead."""
+    env, port, _ = embedded
+    printed = tmp_path / "stdout"
+    with printed.open("wb") as stdout:
+        service = _start(env, stdout=stdout)
+    try:
+        assert wait_until(lambda: "Ready:" in printed.read_text(), seconds=60), "never ready"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/ready", timeout=2) as r:
+            answered = r.status
+    finally:
+        _stop(service, signal.SIGTERM)
+
+    assert answered == 200
+    ready_lines = [line for line in printed.read_text().splitlines() if "Ready:" in line]
+    assert ready_lines == [f"Ready: http://127.0.0.1:{port} (console: /console/)"]
 
 
 def _clickhouse_count(env: dict) -> subprocess.CompletedProcess:

@@ -50,7 +50,10 @@ class Command(BaseCommand):
             self.stderr.write(revoked_text(issued.replaced))
         key = issued.api_key
         tenants = ", ".join(key.tenants) if key.tenants else "every tenant"
-        powers = f" with the scopes {', '.join(key.scopes)}" if key.scopes else ""
+        named = ", ".join(f"`{scope}`" for scope in key.scopes)
+        powers = (
+            f", with the scope{'s' if len(key.scopes) > 1 else ''} {named}" if key.scopes else ""
+        )
         self.stdout.write(issued.plaintext)
         self.stderr.write(
             f"Created API key {key.name!r} ({key.prefix}) for {tenants}{powers}. "

@@ -12,7 +12,14 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
-from midnite_test.tests.browser import CHROMIUM, LAPTOP, off_the_event_loop
+from midnite_test.tests.browser import (
+    CHROMIUM,
+    LAPTOP,
+    PHONE,
+    off_the_event_loop,
+    scrolls_sideways,
+    words_cut_across_lines,
+)
 from notifications.tests.audit.staff import staff_create
 from notifications.tests.audit.story import decision_store, event_store
 from outbox.contracts import CONSUMER_NOTIFICATIONS
@@ -135,6 +142,29 @@ def test_long_ids_and_errors_wrap_within_a_laptops_width(audit_page, ada):
         "[document.documentElement.scrollWidth, window.innerWidth]"
     )
     assert page_width <= screen_width == LAPTOP["width"]
+
+
+def test_on_a_phone_the_tables_scroll_inside_their_sections_and_no_word_is_cut(audit_page, ada):
+    def store() -> None:
+        event = event_store(user=ada, event_type="payment_failed")
+        decision_store(
+            event=event,
+            rule="insufficient_funds_email",
+            notification_type="INSUFFICIENT_FUNDS_EMAIL",
+            status="suppressed",
+            reason="skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today",
+        )
+
+    off_the_event_loop(store)
+    audit_page.set_viewport_size(PHONE)
+
+    expect(audit_page.locator("#decisions")).to_contain_text(
+        "INSUFFICIENT_FUNDS_EMAIL", timeout=APPEARS_WITHIN_MS
+    )
+    expect(audit_page.locator("#recent-events")).to_contain_text("payment_failed")
+    for table in ("#decisions", "#recent-events"):
+        assert scrolls_sideways(audit_page, f"section:has({table})"), table
+    assert words_cut_across_lines(audit_page, "th, td") == []
 
 
 def test_the_page_says_when_it_was_updated_in_utc(audit_page):
