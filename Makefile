@@ -56,6 +56,7 @@ lint: install
 check-deploy: export DEBUG = false
 check-deploy: export SECRET_KEY = $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
 check-deploy: export ALLOWED_HOSTS = api.example.com
+check-deploy: export SECURE_PROXY_SSL_HEADER = HTTP_X_FORWARDED_PROTO,https
 check-deploy: export DATABASE_URL = $(TEST_DATABASE_URL)
 check-deploy: export CELERY_BROKER_URL = $(TEST_BROKER_URL)
 check-deploy: export CACHE_URL = $(TEST_BROKER_URL)

@@ -27,18 +27,6 @@ DEBUG = config("DEBUG", default=False, cast=bool)
 # HTTPS only, by default, once deployed: DEBUG off and a SECRET_KEY of its own. `make run`,
 # docker-compose and the tests keep a published key (or DEBUG) and serve plain HTTP.
 HTTPS_ONLY_BY_DEFAULT = not DEBUG and SECRET_KEY not in PUBLISHED_SECRET_KEYS
-SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
-# The probes and the scrape come from inside the network, over plain HTTP (paths without "/").
-SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^health$", r"^ready$", r"^prometheus/metrics$"]
-SECURE_HSTS_SECONDS = config(
-    "SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS_ONLY_BY_DEFAULT else 0, cast=int
-)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS_ONLY_BY_DEFAULT, cast=bool
-)
-SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
-SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
-CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
 
 
 def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
@@ -56,6 +44,26 @@ def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
 
 
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(config("SECURE_PROXY_SSL_HEADER", default=""))
+# granian serves plain HTTP: the service tells an HTTPS request only by its TLS proxy's header.
+# Without that header every request looks like plain HTTP and a redirect would loop, so the
+# redirect is on by default only once the header is set.
+SECURE_SSL_REDIRECT = config(
+    "SECURE_SSL_REDIRECT",
+    default=HTTPS_ONLY_BY_DEFAULT and SECURE_PROXY_SSL_HEADER is not None,
+    cast=bool,
+)
+# The probes and the scrape come from inside the network, over plain HTTP (paths without "/").
+SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^health$", r"^ready$", r"^prometheus/metrics$"]
+SECURE_HSTS_SECONDS = config(
+    "SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS_ONLY_BY_DEFAULT else 0, cast=int
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS_ONLY_BY_DEFAULT, cast=bool
+)
+SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+
 ALLOWED_HOSTS = config("ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1],testserver", cast=Csv())
 
 INSTALLED_APPS = [

@@ -51,6 +51,7 @@ def test_the_make_check_deploy_environment_passes_the_deploy_check_without_a_war
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="api.example.com",
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
         CACHE_URL=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15"),
         CLICKHOUSE_URL="http://clickhouse.example.com:8123/default",
         EMAIL_HOST="smtp.example.com",
@@ -63,10 +64,21 @@ def test_the_make_check_deploy_environment_passes_the_deploy_check_without_a_war
     assert "System check identified no issues" in result.stdout
 
 
-def test_a_deployment_is_https_only_by_default():
+def test_a_deployment_behind_a_tls_proxy_is_https_only_by_default():
+    deployed = _https_settings(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+    )
+
+    assert deployed == "True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_without_the_proxy_header_a_deployment_does_not_redirect_which_would_loop():
+    """granian serves plain HTTP: without the header no request looks like HTTPS."""
     deployed = _https_settings(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50))
 
-    assert deployed == "True 31536000 True True None"
+    assert deployed == "False 31536000 True True None"
 
 
 @pytest.mark.parametrize(
