@@ -4,14 +4,12 @@ the Prometheus scrape answer over plain HTTP either way."""
 
 import os
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from midnite_test.tests.manage_process import manage_run
+
 HTTPS_VARIABLES = (
     "DEBUG",
     "SECRET_KEY",
@@ -29,12 +27,8 @@ PRINT_HTTPS_SETTINGS = (
 )
 
 
-def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in HTTPS_VARIABLES}
-    env.update(variables)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+def _manage(*args: str, **variables: str):
+    return manage_run(*args, unset=HTTPS_VARIABLES, **variables)
 
 
 def _https_settings(**variables: str) -> str:

@@ -1,14 +1,10 @@
 """The channel settings as a fresh process reads them from its environment."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.core import checks
 
-ROOT = Path(__file__).resolve().parents[2]
+from midnite_test.tests.manage_process import manage_run
+
 CHANNEL_VARIABLES = (
     "EMAIL_HOST",
     "EMAIL_BACKEND",
@@ -23,12 +19,8 @@ PRINT_SETTINGS = (
 )
 
 
-def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in CHANNEL_VARIABLES}
-    env.update(variables)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+def _manage(*args: str, **variables: str):
+    return manage_run(*args, unset=CHANNEL_VARIABLES, **variables)
 
 
 def test_email_goes_to_the_console_only_where_chosen():
