@@ -25,9 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SIGNUP = datetime(2025, 10, 30, 12, 0, tzinfo=timezone.utc)
 S = Notification.Status
 # Long enough for a loaded machine to answer within, short enough for sizing to matter.
+# A delivery may take 2 x (2.5 + 0.25) = 5.5 s, so a claim takes 2 (11 // 5.5). The webhook's
+# timeout is 6 times the slow provider's 0.4 s: at 1.5 s, a loaded box once made an answer late,
+# and the retry after that timeout (same idempotency key) read as a second send.
 TIMING = {
-    "NOTIFICATION_SEND_LEASE_SECONDS": 8,
-    "NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS": 1.5,
+    "NOTIFICATION_SEND_LEASE_SECONDS": 11,
+    "NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS": 2.5,
     "EMAIL_TIMEOUT": 0.25,
 }
 
@@ -91,11 +94,11 @@ def test_a_sender_killed_mid_claim_sends_again_only_the_notification_it_was_send
 
 
 def test_a_slow_provider_never_makes_a_claim_outlive_its_lease(settings, webhook):
-    """Each answer takes 0.4 s: 24 of them outlast an 8 s lease, one claim of 2 does not."""
+    """Each answer takes 0.4 s: 30 of them outlast an 11 s lease, one claim of 2 does not."""
     for name, value in TIMING.items():
         setattr(settings, name, value)
     settings.SMS_WEBHOOK_URL = webhook.url
-    keys = _nudges(24)
+    keys = _nudges(30)
     webhook.delay_seconds = 0.4
     slow = _sender(webhook, **TIMING)
     try:
