@@ -67,7 +67,8 @@ def main() -> int:
     results: dict[str, list[dict]] = {"paused": [], "running": []}
     try:
         worker = worker_start("broker", {**env, "PGAPPNAME": WORKER_APPLICATION}, base)
-        _load(args, base, database_url, duration=3)  # warm-up: connections, caches, JIT-free
+        # Warm-up, not counted: connections, caches, and a table past its first pages.
+        _load(args, base, database_url, duration=args.warmup)
         _drained(base)
         for _ in range(args.rounds):
             for state in results:
@@ -87,6 +88,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds of load per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each kind, interleaved")
+    parser.add_argument("--warmup", type=int, default=20, help="seconds of load not counted")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (users)")
     parser.add_argument("--workers", type=int, default=PRODUCTION_WORKERS, help="granian's")
     parser.add_argument("--port", type=int, default=8785)
