@@ -101,6 +101,7 @@ def _eligible(environ: dict) -> bool:
         and length.isdigit()
         and 0 < int(length) <= DEFAULT_MAX_BODY_BYTES
         and _served().on
+        and (not _served().redirect or _secure(environ))
         and _host_allowed(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
     )
 
@@ -119,6 +120,8 @@ class _Served:
     """
 
     on: bool
+    redirect: bool  # SECURE_SSL_REDIRECT: a plain HTTP request is Django's to redirect.
+    hsts: tuple[tuple[str, str], ...]  # SecurityMiddleware's header on an HTTPS answer, if any.
     allow_anonymous: bool
     throttled: bool
     headers: tuple[tuple[str, str], ...]
@@ -127,13 +130,9 @@ class _Served:
 @functools.cache
 def _served() -> _Served:
     return _Served(
-        on=(
-            settings.EVENT_FAST_PATH
-            and fast_path_mirrors_middleware()
-            and not settings.DEBUG
-            and not settings.SECURE_SSL_REDIRECT
-            and not settings.SECURE_HSTS_SECONDS
-        ),
+        on=settings.EVENT_FAST_PATH and fast_path_mirrors_middleware() and not settings.DEBUG,
+        redirect=settings.SECURE_SSL_REDIRECT,
+        hsts=tuple(_hsts_header()),
         allow_anonymous=settings.ALLOW_ANONYMOUS,
         throttled=bool(settings.API_THROTTLE_RATE),
         headers=tuple(_security_headers()),
@@ -193,6 +192,7 @@ def _transaction(
         ("Allow", "POST, OPTIONS"),
         ("Content-Length", str(len(content))),
         *served.headers,
+        *(served.hsts if _secure(environ) else ()),
         (REQUEST_ID_HEADER, request_id),
     ]
     return "200 OK", headers, content
@@ -236,6 +236,29 @@ def _throttle_allows(environ: dict, key: Any) -> bool:
         return False
     environ[THROTTLE_COUNTED] = True
     return True
+
+
+def _secure(environ: dict) -> bool:
+    """Whether Django takes the request for HTTPS (HttpRequest.scheme): by the TLS proxy's
+    header when SECURE_PROXY_SSL_HEADER names one and the request has it, else by WSGI's scheme."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = environ.get(header)
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def _hsts_header() -> list[tuple[str, str]]:
+    """The Strict-Transport-Security header SecurityMiddleware adds to an HTTPS answer."""
+    if not settings.SECURE_HSTS_SECONDS:
+        return []
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return [("Strict-Transport-Security", value)]
 
 
 def _security_headers() -> list[tuple[str, str]]:

@@ -406,3 +406,42 @@ def test_a_setting_changed_after_a_request_applies_to_the_next(
 
     assert headers["Referrer-Policy"] == "no-referrer"
     assert django_app.calls == 2
+
+
+HTTPS_DEPLOYMENT = {
+    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+    "SECURE_SSL_REDIRECT": True,
+    "SECURE_HSTS_SECONDS": 31536000,
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+    "SECURE_HSTS_PRELOAD": True,
+}
+
+
+def test_a_deployment_that_is_https_only_keeps_the_fast_path_with_its_hsts_header(
+    fast, caller, in_front, settings
+):
+    """HTTPS only is the deployed default (midnite_test/settings.py): over the TLS proxy, the
+    fast path answers, with the HSTS header SecurityMiddleware would add."""
+    for name, value in HTTPS_DEPLOYMENT.items():
+        setattr(settings, name, value)
+
+    with in_front():
+        status, headers, _ = wsgi_post(
+            fast, _transaction(1), key=caller, HTTP_X_FORWARDED_PROTO="https"
+        )
+
+    assert status == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+
+
+def test_a_plain_http_request_to_an_https_only_deployment_is_left_to_django(
+    fast, django_app, caller, settings
+):
+    """Django's SecurityMiddleware redirects it: the fast path stores nothing."""
+    for name, value in HTTPS_DEPLOYMENT.items():
+        setattr(settings, name, value)
+
+    with capture_logs():
+        wsgi_post(fast, _transaction(1), key=caller, HTTP_X_FORWARDED_PROTO="http")
+
+    assert django_app.calls == 1
