@@ -23,19 +23,14 @@ def taken_port():
         yield server.getsockname()[1]
 
 
-def _env(port: int, var_dir: Path) -> dict:
-    return {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir)}
+def _run(command: list[str], port: int, var_dir: Path) -> subprocess.CompletedProcess:
+    """Run `command` in the checkout with PORT and VAR_DIR set; return how it ended."""
+    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir)}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_run_embedded_refuses_a_port_in_use_in_one_line(taken_port, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "bin/run-embedded"],
-        cwd=ROOT,
-        env=_env(taken_port, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run([sys.executable, "bin/run-embedded"], taken_port, tmp_path)
 
     assert done.returncode != 0
     assert done.stderr.splitlines() == [
@@ -45,14 +40,7 @@ def test_run_embedded_refuses_a_port_in_use_in_one_line(taken_port, tmp_path):
 
 
 def test_make_run_refuses_a_port_in_use_before_setting_up(taken_port, tmp_path):
-    done = subprocess.run(
-        ["make", "--no-print-directory", "run", f"PORT={taken_port}"],
-        cwd=ROOT,
-        env=_env(taken_port, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run(["make", "--no-print-directory", "run", f"PORT={taken_port}"], taken_port, tmp_path)
 
     assert done.returncode != 0
     assert f"port {taken_port} is in use; run `make run PORT=<free port>`" in done.stderr
