@@ -18,4 +18,4 @@ USER app
 EXPOSE 8000
 # granian, one worker process more than the cores unless WEB_CONCURRENCY says otherwise: a
 # worker waiting on PostgreSQL leaves its core to the extra one (docs/BENCHMARKS.md).
-CMD ["sh", "-c", "python manage.py migrate --no-input && exec granian --interface wsgi --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-$(($(nproc) + 1))} --blocking-threads 1 --workers-kill-timeout 10 --access-log midnite_test.wsgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --no-input && exec granian --interface wsgi --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-$(($(nproc) + 1))} --blocking-threads 1 --workers-kill-timeout 10 --access-log --access-log-fmt '[%(time)s] %(addr)s - %(method)s %(path)r %(protocol)s %(status)d %(dt_ms).3f' midnite_test.wsgi:application"]

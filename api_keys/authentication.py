@@ -11,18 +11,20 @@ from api_keys.selectors import api_key_authenticate
 class ApiKeyAuthentication(BaseAuthentication):
     """Authenticate a Bearer key; the key becomes both `request.user` and `request.auth`.
 
-    A request without an Authorization header, or with another scheme, carries no key and is
-    left to the permission classes. A Bearer header with an unknown, revoked or malformed key
-    is 401 `invalid_api_key`, even where requests without a key are allowed.
+    A request without an Authorization header carries no key and is left to the permission
+    classes. Any other Authorization header that is not a well-formed `Bearer <key>` naming an
+    active key (another scheme, a bare key, an unknown or revoked one) is 401
+    `invalid_api_key`, even where requests without a key are allowed: a caller who sent
+    credentials meant to be checked, and must not be served silently as anonymous.
     """
 
     keyword = b"bearer"
 
     def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
         parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        if not parts:
             return None
-        if len(parts) != 2:
+        if len(parts) != 2 or parts[0].lower() != self.keyword:
             raise InvalidApiKey("Send the key as `Authorization: Bearer <key>`.")
         try:
             plaintext = parts[1].decode("ascii")

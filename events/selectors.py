@@ -56,6 +56,9 @@ class EventPage:
     number: int = 1
     count: int | None = None
     has_next: bool = False
+    # The numbered page before exists: page 1 always (empty when nothing matches), a later one
+    # when it holds an event; past the end, no link to another page past the end.
+    has_previous: bool = False
     next_cursor: str | None = None
 
 
@@ -76,6 +79,7 @@ def events_page(
             number=page,
             count=count,
             has_next=page * page_size < count,
+            has_previous=page == 2 or (page > 2 and (page - 2) * page_size < count),
         )
     if cursor is not None:
         events = events_after_cursor(events=events, cursor=_cursor_decode(cursor))

@@ -111,7 +111,11 @@ class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
 class EventPageSerializer(serializers.Serializer):
     count = serializers.IntegerField(required=False, help_text="Only with `page`.")
     next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(required=False, allow_null=True, help_text="Only with `page`.")
+    previous = serializers.URLField(
+        required=False,
+        allow_null=True,
+        help_text="Only with `page`; null on page 1, and when the page before is past the end too.",
+    )
     results = EventOutputSerializer(many=True)
 
 

@@ -200,5 +200,5 @@ def _page_body(request: Request, page: EventPage) -> dict:
         return body
     body["count"] = page.count
     body["next"] = url(page=page.number + 1) if page.has_next else None
-    body["previous"] = url(page=page.number - 1) if page.number > 1 else None
+    body["previous"] = url(page=page.number - 1) if page.has_previous else None
     return body

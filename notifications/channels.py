@@ -131,6 +131,14 @@ def message_deliver(message: OutgoingMessage) -> tuple[str, ...]:
     raise DeliveryFailed(f"unknown channel {message.channel!r}", retryable=False)
 
 
+def destinations_channel(destinations: tuple[str, ...]) -> str:
+    """Return the channel `message_deliver`'s destinations went by, e.g. "log", "sms",
+    "webhook+email": what a sent notification records, rather than its template's channel
+    (an internal alert's "email" goes to the operators' webhook, their email or the log)."""
+    kinds = dict.fromkeys(destination.split(":", 1)[0] for destination in destinations)
+    return "+".join(kinds)
+
+
 def _email_deliver(message: OutgoingMessage) -> tuple[str, ...]:
     if not message.email:
         raise DeliveryFailed("the user has no email address", retryable=False)

@@ -35,6 +35,7 @@ from notifications.channels import (
     OutgoingMessage,
     address_missing,
     delivery_seconds_max,
+    destinations_channel,
     message_deliver,
     user_email,
     user_phone,
@@ -64,6 +65,8 @@ class _Outcome:
     last_error: str = ""
     # False: nothing was tried (a deferral); the attempt the claim counted is given back.
     attempted: bool = True
+    # A sent notification's channel as delivered (channels.destinations_channel); None: kept.
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ def _send(notification: Notification, rule: NotificationRule) -> _Outcome:
         notification=notification,
         status=Notification.Status.SENT,
         reason=f"sent to {', '.join(destinations)}",
+        channel=destinations_channel(destinations),
     )
 
 
@@ -328,6 +332,8 @@ def _outcome_record(outcome: _Outcome) -> None:
     changes: dict = {"status": outcome.status, "updated_at": now}
     if outcome.status == Notification.Status.SENT:
         changes["sent_at"] = now
+    if outcome.channel is not None:
+        changes["channel"] = outcome.channel
     elif outcome.status != SCHEDULED:
         # A retry or a deferral keeps the scheduling reason; its own reason is in the decision.
         changes["reason"] = outcome.reason

@@ -28,7 +28,12 @@ class AuditEventSerializer(serializers.Serializer):
 
 class AuditNotificationSerializer(serializers.Serializer):
     notification_type = serializers.CharField()
-    channel = serializers.CharField()
+    channel = serializers.CharField(
+        help_text=(
+            "The template's channel until sent; then the one it went by: `email`, `sms`, "
+            "`webhook`, `webhook+email` or `log` (no provider, under console delivery)."
+        )
+    )
     trigger_event = serializers.CharField(help_text="The `event_id` of the event that caused it.")
     status = serializers.ChoiceField(
         choices=[s for s in Notification.Status.values if s != Notification.Status.NOT_MATCHED]

@@ -2,11 +2,15 @@
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 # The tenant of what names none: a transaction (POST /event) and a user's analytics record.
 DEFAULT_TENANT = "default"
+# A user's `email` trait (product events), lowercased: what the people search matches an
+# address against, through the index of the same expression.
+EMAIL_TRAIT_LOWER = Lower(KeyTextTransform("email", "traits"))
 
 
 class User(models.Model):
@@ -39,6 +43,7 @@ class User(models.Model):
                 violation_error_message="A user with this email already exists.",
             ),
         ]
+        indexes = [models.Index(EMAIL_TRAIT_LOWER, name="user_email_trait_ci")]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()

@@ -108,11 +108,20 @@ def test_a_malformed_bearer_header_is_401_invalid_api_key(db, header):
     assert response.json()["error"] == "invalid_api_key"
 
 
-def test_another_authorization_scheme_counts_as_no_key(db):
-    response = APIClient().post("/users", {}, format="json", HTTP_AUTHORIZATION="Basic dTpw")
+@pytest.mark.parametrize("header", ["Basic dTpw", "Token abc", "abc", "mk_000000000000_x"])
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_another_authorization_scheme_is_401_invalid_api_key(db, settings, header, anonymous):
+    settings.ALLOW_ANONYMOUS = anonymous
+
+    response = APIClient().post("/users", {}, format="json", HTTP_AUTHORIZATION=header)
 
     assert response.status_code == 401
-    assert response.json()["error"] == "not_authenticated"
+    assert response.json() == {
+        "error": "invalid_api_key",
+        "message": "Send the key as `Authorization: Bearer <key>`.",
+        "details": {},
+    }
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_with_allow_anonymous_a_request_without_a_key_gets_through(db, settings):

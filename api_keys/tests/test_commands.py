@@ -50,8 +50,13 @@ def test_create_api_key_with_tenants_limits_the_key_to_them(db):
 def test_create_api_key_refuses_a_name_an_active_key_has(db):
     _create("--name", "partner")
 
-    with pytest.raises(CommandError, match="already named 'partner'"):
+    with pytest.raises(CommandError) as refused:
         _create("--name", "partner")
+
+    assert str(refused.value) == (
+        "An active API key is already named 'partner'. Use --replace to issue a new key and "
+        "revoke the old one."
+    )
 
 
 def test_create_api_key_refuses_an_empty_tenant(db):

@@ -60,6 +60,25 @@ def test_a_user_is_found_by_external_id_or_email_in_any_case(ops_client, maria, 
     assert 'href="/audit/u_maria"' in response.text
 
 
+@pytest.mark.parametrize("query", ["ada@example.com", "ADA@example.com", " Ada@Example.COM "])
+def test_a_product_user_is_found_by_the_email_trait_in_any_case(ops_client, query):
+    ada = User.objects.create(external_id="u_ada", traits={"email": "ada@example.com"})
+    User.objects.create(external_id="u_bob", traits={"email": "bob@example.com", "x": "ada"})
+
+    response = ops_client.get("/console/people/", {"q": query})
+
+    assert response.context["shown"] == ada
+    assert 'href="/audit/u_ada"' in response.text
+
+
+def test_an_address_both_a_user_s_email_and_another_s_trait_lists_both(ops_client, maria):
+    other = User.objects.create(external_id="u_other", traits={"email": "maria@example.com"})
+
+    listed = ops_client.get("/console/people/", {"q": "maria@example.com"})
+
+    assert listed.context["matches"] == [maria, other]
+
+
 def test_a_user_is_found_by_primary_key(ops_client, maria):
     response = ops_client.get("/console/people/", {"q": str(maria.pk)})
 

@@ -9,11 +9,15 @@ from playwright.sync_api import expect
 from console.tests.browser import APPEARS_WITHIN_MS, PHONE, off_the_event_loop
 from console.tests.ops_browser import console_page
 from console.tests.test_people import T0, alert_store, nudge_store
+from midnite_test.tests.browser import words_cut_across_lines
 from notifications.tests.audit.staff import staff_create
 from users.models import User
 
 REASON = "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today"
 HASHED = "h:" + "9d4c2e7a" * 8
+LONG_REASON = (
+    "skipped INSUFFICIENT_FUNDS_EMAIL: already scheduled or sent 1 of 1 today (2025-10-31, UTC)"
+)
 
 
 @pytest.fixture
@@ -68,3 +72,25 @@ def test_the_timeline_reads_on_a_phone(live_server, ops, maria):
         expect(page.locator("#timeline tr.entry-notification")).to_contain_text(REASON)
         width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
+
+
+@pytest.fixture
+def ada(transactional_db) -> User:
+    """A product user whose events have hashed ids, with a long-named notification each."""
+    user = User.objects.create(external_id="u_ada")
+    for minute in range(3):
+        nudge = nudge_store(user, at=T0 + timedelta(minutes=minute), reason=LONG_REASON)
+        event = nudge.trigger_event
+        event.event_id = "h:" + f"{minute:x}" * 64
+        event.save()
+        nudge.notification_type = "INSUFFICIENT_FUNDS_EMAIL"
+        nudge.save()
+    return user
+
+
+def test_no_word_of_the_timeline_is_cut_across_lines_at_1280_px(live_server, ops, ada):
+    with console_page(live_server, ops, f"/console/people/?q={ada.pk}") as page:
+        expect(page.locator("#timeline tr.entry-notification")).to_have_count(3)
+
+        assert words_cut_across_lines(page, "#timeline td") == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280

@@ -77,3 +77,24 @@ def test_a_page_of_dead_letters_reads_no_shipped_message(client, heavy_history):
     assert len(body["dead_letters"]) == 3
     touched = {sql: plan_rows_touched_max(sql) for sql in selects}
     assert {sql: rows for sql, rows in touched.items() if rows > ROWS_TOUCHED_MAX} == {}
+
+
+def test_a_search_by_email_reads_a_bounded_number_of_rows(client, db):
+    """20,000 product users, each with an `email` trait: the search finds one through indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO events_user (external_id, first_name, last_name, email, traits,
+                                     created_at, updated_at)
+            SELECT 'u_' || n, '', '', '', jsonb_build_object('email', 'p' || n || '@example.com'),
+                   now(), now()
+            FROM generate_series(1, 20000) AS n
+            """)
+    client.force_login(staff_create("ops"))
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/console/people/", {"q": "P777@example.com"})
+
+    assert response.context["shown"].external_id == "u_777"
+    searches = [q["sql"] for q in captured.captured_queries if "events_user" in q["sql"]]
+    touched = {sql: plan_rows_touched_max(sql) for sql in searches}
+    assert touched and {sql: rows for sql, rows in touched.items() if rows > 10} == {}

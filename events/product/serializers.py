@@ -16,7 +16,13 @@ class ProductEventInputSerializer(serializers.Serializer):
     event_timestamp = serializers.CharField(help_text="ISO 8601 with a timezone, stored as UTC.")
     properties = serializers.DictField(required=False, help_text="At most 64 KiB serialized.")
     user_traits = serializers.DictField(
-        required=False, help_text="Merged into the user's traits (shallow) when the event is new."
+        required=False,
+        help_text=(
+            "Merged into the user's traits (shallow) when the event is new. `email` (where "
+            "emails go when the user has no email of their own) must be an email address and "
+            "`phone` (where SMS go) an E.164 number such as +447700900123, each a string, or "
+            "null; otherwise the item is rejected naming `user_traits`."
+        ),
     )
     event_id = serializers.CharField(
         max_length=128,

@@ -25,6 +25,7 @@ from events.contracts import EventInput, ProductEvent
 from events.event_rows import events_stored_keys
 from events.exceptions import TooManyEvents
 from events.ingestion import IngestOutcome, events_ingest
+from events.product.contact_traits import contact_traits_check
 from events.product.users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
 from midnite_test.memory import collector_paused
@@ -70,7 +71,9 @@ def _ingest(items: Sequence[Any], tenant_id: str) -> ProductIngestOutcome:
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
-            valid.append((index, product_event_parse(item)))
+            event = product_event_parse(item)
+            contact_traits_check(event.user_traits)
+            valid.append((index, event))
         except InvalidEvent as exc:
             rejected.append({"index": index, "errors": exc.errors})
             _log_rejected(tenant_id, index, exc.errors, **_valid_ids(item, exc.errors))

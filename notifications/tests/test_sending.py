@@ -7,6 +7,7 @@ from django.core import mail
 from django.utils import timezone as django_timezone
 
 from notifications.models import Notification
+from notifications.selectors import user_audit
 from users.models import User
 from notifications.sending import notifications_send_due
 from notifications.tests.conftest import decision, evaluate, product_event
@@ -99,6 +100,51 @@ def test_a_private_alert_goes_to_operations_never_to_the_user(app_user, settings
     [message] = mail.outbox
     assert message.to == ["oncall@example.com"]
     assert "User ID: u_1" in message.body
+
+
+@pytest.mark.parametrize(
+    "emails, with_webhook, channel",
+    [
+        ([], False, "log"),  # make run: NOTIFICATION_CONSOLE_DELIVERY, nothing configured
+        (["oncall@example.com"], False, "email"),
+        ([], True, "webhook"),
+        (["oncall@example.com"], True, "webhook+email"),
+    ],
+)
+def test_a_sent_private_alert_records_the_channel_it_used(
+    app_user, settings, webhook, emails, with_webhook, channel
+):
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True
+    settings.INTERNAL_ALERT_EMAIL = emails
+    settings.INTERNAL_WEBHOOK_URL = webhook.url if with_webhook else ""
+    webhook.answers = [(200, "ok")]
+    failed = product_event(
+        app_user, "payment_failed", SIGNUP, {"failure_reason": "X", "attempt_number": 3}
+    )
+    evaluate(failed)
+    assert decision(failed, "HIGH_RISK_ALERT").channel == "email"  # the template's, until sent
+
+    notifications_send_due()
+
+    alert = decision(failed, "HIGH_RISK_ALERT")
+    assert (alert.status, alert.channel) == (S.SENT, channel)
+    history = user_audit(user=app_user.external_id, tenants=None).notification_history
+    assert [n.channel for n in history if n.notification_type == "HIGH_RISK_ALERT"] == [channel]
+
+
+def test_an_sms_with_no_webhook_under_console_delivery_records_the_log(app_user, settings):
+    settings.NOTIFICATION_CONSOLE_DELIVERY = True
+    settings.SMS_WEBHOOK_URL = ""
+    app_user.traits = {**app_user.traits, "phone": "+447700900123"}
+    app_user.save()
+    product_event(app_user, "signup_completed", SIGNUP)
+    link = product_event(app_user, "link_bank_success", SIGNUP + timedelta(hours=1))
+    evaluate(link)
+
+    notifications_send_due()
+
+    nudge = decision(link, "BANK_LINK_NUDGE_SMS")
+    assert (nudge.status, nudge.channel) == (S.SENT, "log")
 
 
 def test_a_user_who_unsubscribes_before_the_send_gets_nothing(app_user):

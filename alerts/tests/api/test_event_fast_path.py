@@ -171,6 +171,17 @@ def test_a_request_it_does_not_answer_gets_django_s_answer(
     assert (via_fast[0], via_fast[2]) == (via_django[0], via_django[2])
 
 
+@pytest.mark.parametrize("header", ["Token abc", "Basic dTpw"])
+def test_another_scheme_under_make_run_is_django_s_401(fast, django_app, settings, header):
+    settings.ALLOW_ANONYMOUS = True
+
+    status, _, content = wsgi_post(fast, _transaction(1), HTTP_AUTHORIZATION=header)
+
+    assert (status, json.loads(content)["error"]) == (401, "invalid_api_key")
+    assert django_app.calls == 1
+    assert not Event.objects.exists()
+
+
 def test_a_conflicting_replay_gets_django_s_409(fast, django_app, caller, in_front):
     with in_front():
         wsgi_post(fast, _transaction(5), key=caller)

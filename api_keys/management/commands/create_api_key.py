@@ -5,6 +5,9 @@ from api_keys.management.revocation import revoked_text
 from api_keys.models import SCOPES
 from api_keys.services import api_key_create, api_key_replace
 
+# The way out of a name taken, which the service's message (an API's 409 too) cannot name.
+REPLACE_HINT = "Use --replace to issue a new key and revoke the old one."
+
 
 class Command(BaseCommand):
     help = (
@@ -44,7 +47,9 @@ class Command(BaseCommand):
         try:
             create = api_key_replace if replace else api_key_create
             issued = create(name=name, tenants=tenants, scopes=scopes)
-        except (ApiKeyInvalid, ApiKeyNameTaken) as exc:
+        except ApiKeyNameTaken as exc:
+            raise CommandError(f"{exc.message} {REPLACE_HINT}")
+        except ApiKeyInvalid as exc:
             raise CommandError(exc.message)
         if issued.replaced is not None:
             self.stderr.write(revoked_text(issued.replaced))

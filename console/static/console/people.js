@@ -23,7 +23,7 @@
     var what = live.cell("", "", "what");
     what.appendChild(badge("notification", "badge-notification"));
     var name = document.createElement("span");
-    name.className = "break";
+    name.className = "type-name";
     name.textContent = " " + entry.notification_type;
     name.title = "rule " + entry.rule;
     what.appendChild(name);

@@ -94,6 +94,27 @@ def test_numbered_pages_carry_a_count_and_links(api_client, stored):
     assert "page=1" in body["previous"]
 
 
+@pytest.mark.parametrize("page, previous", [(3, 2), (4, 3), (5, None), (99999, None)])
+def test_previous_links_only_to_a_page_that_exists(api_client, stored, page, previous):
+    # 6 events, 2 a page: pages 1 to 3.
+    query = {"tenant_id": "tenant_1", "page": page, "page_size": 2}
+
+    body = api_client.get("/events", query).json()
+
+    assert (body["count"], body["next"]) == (6, None)
+    if previous is None:
+        assert body["results"] == [] and body["previous"] is None
+    else:
+        assert f"page={previous}" in body["previous"]
+        assert api_client.get(body["previous"]).json()["results"]
+
+
+def test_an_empty_listing_s_second_page_links_back_to_the_first(api_client, db):
+    body = api_client.get("/events", {"tenant_id": "nobody", "page": 2}).json()
+
+    assert body["count"] == 0 and "page=1" in body["previous"]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

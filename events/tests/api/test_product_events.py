@@ -116,6 +116,11 @@ BAD_ITEMS = [
     ("properties not an object", _item(properties=[1]), "properties"),
     ("NUL in properties", _item(properties={"a": "\x00"}), "properties"),
     ("user_traits not an object", _item(user_traits="vip"), "user_traits"),
+    ("email trait not an email", _item(user_traits={"email": "not an email"}), "user_traits"),
+    ("email trait a number", _item(user_traits={"email": 5}), "user_traits"),
+    ("email trait a list", _item(user_traits={"email": ["ada@example.com"]}), "user_traits"),
+    ("phone trait not a number", _item(user_traits={"phone": "call me"}), "user_traits"),
+    ("phone trait a JSON number", _item(user_traits={"phone": 447700900123}), "user_traits"),
     ("long event_id", _item(event_id="e" * 129), "event_id"),
     ("reserved event_id", _item(event_id="txn:1:2"), "event_id"),
     ("unknown field", _item(timestamp="2025-10-31T19:30:00Z"), "timestamp"),
@@ -132,6 +137,36 @@ def test_an_invalid_item_is_rejected_naming_its_field_and_never_blocks_valid_one
     assert [problem["index"] for problem in body["rejected"]] == [1]
     assert list(body["rejected"][0]["errors"]) == [field]
     assert Event.objects.count() == 2
+
+
+def test_a_bad_email_trait_is_named_and_merges_nothing_into_the_user(send):
+    send([_item(0, user_traits={"email": "ada@example.com", "phone": "+447700900123"})])
+
+    body = send([_item(1, user_traits={"email": "not an email", "marketing_opt_in": True})]).json()
+
+    assert body["rejected"] == [
+        {
+            "index": 0,
+            "errors": {
+                "user_traits": [
+                    "The `email` trait must be an email address (a string), such as "
+                    "ada@example.com, or null."
+                ]
+            },
+        }
+    ]
+    user = User.objects.get(external_id="u_12345")
+    assert user.traits == {"email": "ada@example.com", "phone": "+447700900123"}
+    assert Event.objects.count() == 1
+
+
+def test_a_null_contact_trait_clears_it(send):
+    send([_item(0, user_traits={"email": "ada@example.com", "phone": "+447700900123"})])
+
+    body = send([_item(1, user_traits={"email": None, "phone": None})]).json()
+
+    assert body["accepted"] == 1
+    assert User.objects.get(external_id="u_12345").traits == {"email": None, "phone": None}
 
 
 def test_each_item_s_errors_are_all_named(send):
