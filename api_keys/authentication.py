@@ -16,6 +16,9 @@ class ApiKeyAuthentication(BaseAuthentication):
     active key (another scheme, a bare key, an unknown or revoked one) is 401
     `invalid_api_key`, even where requests without a key are allowed: a caller who sent
     credentials meant to be checked, and must not be served silently as anonymous.
+    The one exception is another scheme on a request with a logged-in session: a proxy in front
+    of the console may add `Authorization: Basic`, and the view's session authentication, where
+    it has one, answers for that request.
     """
 
     keyword = b"bearer"
@@ -23,6 +26,8 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
         parts = get_authorization_header(request).split()
         if not parts:
+            return None
+        if parts[0].lower() != self.keyword and _session_user_logged_in(request):
             return None
         if len(parts) != 2 or parts[0].lower() != self.keyword:
             raise InvalidApiKey("Send the key as `Authorization: Bearer <key>`.")
@@ -38,3 +43,8 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Present on a 401; without it DRF would answer 403.
         return 'Bearer realm="api"'
+
+
+def _session_user_logged_in(request: Request) -> bool:
+    user = getattr(request._request, "user", None)
+    return user is not None and user.is_authenticated

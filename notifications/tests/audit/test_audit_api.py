@@ -308,6 +308,23 @@ def test_a_staff_session_reads_every_tenant(two_tenants):
     assert {d["rule"] for d in body["decisions"]} == {"acme_rule", "globex_rule"}
 
 
+def test_a_staff_session_behind_a_basic_auth_proxy_is_served_by_its_session(two_tenants):
+    """A proxy's `Authorization: Basic` is not an API key: the session still answers for it."""
+    client = APIClient()
+    client.force_login(staff_create("oncall"))
+
+    response = client.get("/audit/u_ada", HTTP_AUTHORIZATION="Basic b25jYWxsOnNlY3JldA==")
+
+    assert response.status_code == 200
+
+
+def test_another_scheme_without_a_session_is_401_invalid_api_key(ada):
+    response = APIClient().get("/audit/u_ada", HTTP_AUTHORIZATION="Basic b25jYWxsOnNlY3JldA==")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_api_key"
+
+
 def test_a_staff_session_without_the_every_tenant_permission_is_403(two_tenants):
     client = APIClient()
     client.force_login(staff_create("oncall", every_tenant=False))
