@@ -8,7 +8,7 @@ Prints:
 - relay throughput: messages/s for draining a backlog of `--events` stored events (the event
   table is the relay's log: no outbox row), in batches of OUTBOX_BATCH_SIZE (10,000), and where a
   batch's time goes (claim, lock, render, build columns when PostgreSQL would not render,
-  insert, mark);
+  the insert token with the rows' digest, insert, mark);
 - the baseline: the relay's own rows, in the same batches, inserted straight into an identical
   ClickHouse table, both as the relay's TabSeparated blocks with the relay's insert call and
   as typed columns (clickhouse-connect's Native format); the ratio relay / direct is against
@@ -58,6 +58,7 @@ PHASES = (
     "lock batch",
     "render (COPY)",
     "build columns",
+    "token (digest)",
     "insert",
     "mark + commit",
 )
@@ -325,6 +326,7 @@ class _Probe:
         relay.batch_lease_next_due = timed(relay.batch_lease_next_due, "lock batch")
         relay.batch_render = timed(relay.batch_render, "render (COPY)")
         relay.batch_columns_build = timed(relay.batch_columns_build, "build columns")
+        relay.batch_token = timed(relay.batch_token, "token (digest)")
         relay.event_log_insert = insert
 
     def phase_totals(self) -> dict[str, float]:

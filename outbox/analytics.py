@@ -17,6 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,16 +88,38 @@ class EventLogBlock:
     """One batch ready to insert, and when its oldest message was published.
 
     Either `tsv`, TabSeparated rows rendered by PostgreSQL (outbox.analytics_copy), or
-    `columns`, built here (EVENT_LOG_INSERT_COLUMNS, in the client's types). `digest` is a
-    hash of the rows, part of the insert's deduplication token (outbox.relay.batch_token); it
-    is taken where the rows are made, so a batch rendered ahead has it hashed in that thread.
+    `columns`, built here (EVENT_LOG_INSERT_COLUMNS, in the client's types). `any_order`: the
+    rows of `tsv` may come in another order when the batch is rendered again (a table log's).
     """
 
     size: int
     oldest: datetime | None
-    digest: str
     tsv: bytes | None = None
     columns: list[list] | None = None
+    any_order: bool = False
+
+    @cached_property
+    def digest(self) -> str:
+        """A hash of the rows, part of the insert's deduplication token (outbox.relay.batch_token).
+
+        Taken when the token is, in the shipping thread, not where the rows are made: the thread
+        that claims and renders batches ahead is the relay's slower stage, and sorting and
+        hashing a rendered batch of 10,000 rows cost it 3-4 ms (docs/BENCHMARKS.md, "Issue 20,
+        stop 26").
+        """
+        if self.tsv is None:
+            return hashlib.sha256(repr(self.columns).encode()).hexdigest()
+        return hashlib.sha256(_in_order(self.tsv) if self.any_order else self.tsv).hexdigest()
+
+
+def _in_order(rendered: bytes) -> bytes:
+    """A table log's rows in one order whatever the order PostgreSQL wrote them in: the digest's.
+
+    A batch rendered again (a retry, another relay, the claim-ahead thread's other settings)
+    must get the same insert token (outbox.relay.batch_token), and a plan may give an entry's
+    rows in another order.
+    """
+    return b"\n".join(sorted(rendered.split(b"\n")))
 
 
 def batch_columns_build(batch: OutboxBatch) -> EventLogBlock:
@@ -117,8 +140,7 @@ def batch_columns_build(batch: OutboxBatch) -> EventLogBlock:
     for row in rows:
         for column, value in zip(columns, row):
             column.append(value)
-    digest = hashlib.sha256(repr(columns).encode()).hexdigest()
-    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, digest=digest, columns=columns)
+    return EventLogBlock(size=batch.size, oldest=batch.oldest_at, columns=columns)
 
 
 def event_log_rows(messages: Iterable[tuple[int, str, int | None, Any]]) -> list[tuple]:
