@@ -18,12 +18,12 @@ that is not a refusal is logged with its traceback and sent to Sentry, then Djan
 
 import functools
 import io
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sentry_sdk
 import structlog
 from django.conf import settings
@@ -48,6 +48,9 @@ log = structlog.get_logger(__name__)
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _ACCEPTED = frozenset({"", "*/*", "application/json"})
 _REQUEST_ID = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+# The answer's JSON, compact as DRF's renderer writes it: made once, where json.dumps with
+# separators makes an encoder for each call (about 1 % of the request's CPU).
+_ANSWER_ENCODER = msgspec.json.Encoder()
 
 # The middleware whose effect on a plain POST /event the fast path reproduces: the request id
 # (`request_id_bind`), the security and frame headers (`_security_headers`), and the rest,
@@ -186,7 +189,7 @@ def _transaction(
     outcome = transaction_ingest(
         user_id=data["user_id"], event_type=data["type"], amount=data["amount"], t=data["t"]
     )
-    content = json.dumps(transaction_answer(outcome), separators=(",", ":")).encode()
+    content = _ANSWER_ENCODER.encode(transaction_answer(outcome))
     headers = [
         ("Content-Type", "application/json"),
         ("Allow", "POST, OPTIONS"),

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import Cursor, Pipeline
 
@@ -104,13 +104,23 @@ class PipelinedTransaction:
     """The pipeline a transaction's statements are queued on, and what to run after COMMIT."""
 
     pipeline: Pipeline
+    # Makes the cursor each statement is queued on (`_cursor_maker`), chosen once.
+    cursor: Callable[[], Any]
     on_commit: list[Callable[[], None]] = field(default_factory=list)
     # Set once the COMMIT is queued: from then on the transaction may have been applied.
     committing: bool = False
 
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """Queue `sql` on a cursor of its own (a cursor keeps only its last result)."""
+        cursor = self.cursor()
+        cursor.execute(sql, params)
+        return cursor
 
-def pipelined_transaction_run(body: Callable[[PipelinedTransaction], T]) -> T:
-    """Return `body(pipelined)`, run in `pipelined_transaction`.
+
+def pipelined_transaction_run(
+    body: Callable[[PipelinedTransaction], T], *, database: BaseDatabaseWrapper
+) -> T:
+    """Return `body(pipelined)`, run in `pipelined_transaction` on Django's `database`.
 
     Stands in for Django's per-request health check (CONN_HEALTH_CHECKS, a `SELECT 1` round
     trip before a request's first query on a reused connection), which is not run: a reused
@@ -119,16 +129,15 @@ def pipelined_transaction_run(body: Callable[[PipelinedTransaction], T]) -> T:
     runs once more on a new connection. A connection lost once the COMMIT was sent is not
     retried, since the COMMIT may have been applied: that request fails.
     """
-    database = _database()
     if database.in_atomic_block:
-        with pipelined_transaction() as pipelined:
+        with pipelined_transaction(database) as pipelined:
             return body(pipelined)
     reused = database.connection is not None
     # Django would check the connection before its first statement, queued in the pipeline.
     database.health_check_done = True
     pipelined = None
     try:
-        with pipelined_transaction() as pipelined:
+        with pipelined_transaction(database) as pipelined:
             return body(pipelined)
     except DatabaseError:
         committing = pipelined is not None and pipelined.committing
@@ -136,13 +145,14 @@ def pipelined_transaction_run(body: Callable[[PipelinedTransaction], T]) -> T:
             raise
     log.warning("transaction.connection_lost", retried=True)
     database.close()
-    with pipelined_transaction() as pipelined:
+    with pipelined_transaction(database) as pipelined:
         return body(pipelined)
 
 
 @contextmanager
-def pipelined_transaction() -> Iterator[PipelinedTransaction]:
-    """Run the body in one transaction whose statements are sent in pipeline mode.
+def pipelined_transaction(database: BaseDatabaseWrapper) -> Iterator[PipelinedTransaction]:
+    """Run the body in one transaction on Django's `database` whose statements are sent in
+    pipeline mode.
 
     Statements the body executes are queued until it calls `pipeline.sync()` or reads a result;
     what is still queued when it ends is sent with the COMMIT (or ROLLBACK, when it raises).
@@ -151,37 +161,40 @@ def pipelined_transaction() -> Iterator[PipelinedTransaction]:
     inside a test's (Django's TestCase), where it is Django's savepoint. Runs no health check
     of the connection: see `pipelined_transaction_run`.
     """
-    database = _database()
     if database.in_atomic_block:
-        with transaction.atomic(durable=True):
+        with transaction.atomic(using=database.alias, durable=True):
             with _pipeline(database) as pipeline:
-                pipelined = PipelinedTransaction(pipeline)
+                pipelined = PipelinedTransaction(pipeline, _cursor_maker(database))
                 yield pipelined
             for callback in pipelined.on_commit:
-                transaction.on_commit(callback)
+                transaction.on_commit(callback, using=database.alias)
         return
     with _pipeline(database) as pipeline:
-        pipelined = PipelinedTransaction(pipeline)
+        pipelined = PipelinedTransaction(pipeline, _cursor_maker(database))
         try:
-            _execute("BEGIN")
+            pipelined.execute("BEGIN")
             yield pipelined
         except BaseException:
             if not _lost(database):
-                _execute("ROLLBACK")
+                pipelined.execute("ROLLBACK")
             raise
         pipelined.committing = True
-        _execute("COMMIT")
+        pipelined.execute("COMMIT")
     for callback in pipelined.on_commit:
         callback()
 
 
-def _database() -> BaseDatabaseWrapper:
-    """Return Django's default connection (this thread's), looked up once.
+def _cursor_maker(database: BaseDatabaseWrapper) -> Callable[[], Any]:
+    """Return what makes a cursor for each of a transaction's statements, chosen once.
 
-    Each attribute read through `django.db.connection` looks the connection up again in
-    Django's per-thread store (a few microseconds each), about twenty times a request.
+    psycopg's own cursor, not Django's wrapper, unless Django logs queries (DEBUG, or a test
+    counting them): the wrapper's bookkeeping per statement is a measurable share of the
+    request (docs/BENCHMARKS.md). Errors are still Django's: `_pipeline` translates them.
+    Chosen once per transaction, as the database is looked up once per request: each read of
+    `queries_logged` reads Django's lazy settings, and each look-up of the connection goes
+    through Django's per-thread store, a few microseconds each, per statement.
     """
-    return connections[DEFAULT_DB_ALIAS]
+    return database.cursor if database.queries_logged else database.connection.cursor
 
 
 def _lost(database: BaseDatabaseWrapper) -> bool:
@@ -198,7 +211,7 @@ def _pipeline(database: BaseDatabaseWrapper) -> Iterator[Pipeline]:
 
 def transaction_event_insert(
     *,
-    pipeline: Pipeline,
+    pipelined: PipelinedTransaction,
     event: TransactionEvent,
     transaction_types: Sequence[str],
     questions: Sequence[Question],
@@ -216,8 +229,8 @@ def transaction_event_insert(
         event_id=event.event_id,
         occurred_at=event.occurred_at,
     )
-    user = _execute(_USER_LOCK, [KIND_ALERTS, event.user_id])
-    inserted = _execute(
+    user = pipelined.execute(_USER_LOCK, [KIND_ALERTS, event.user_id])
+    inserted = pipelined.execute(
         _event_insert_sql(len(transaction_types)),
         [
             event.tenant_id,
@@ -233,9 +246,10 @@ def transaction_event_insert(
         ],
     )
     asked = [
-        (question, _execute(*question_statement(question, anchor=anchor))) for question in questions
+        (question, pipelined.execute(*question_statement(question, anchor=anchor)))
+        for question in questions
     ]
-    pipeline.sync()
+    pipelined.pipeline.sync()
     user_row = user.fetchone()
     if user_row is None:
         return EventInserted(user_traits=None, event_pk=None, answers={})
@@ -257,7 +271,12 @@ def transaction_event_insert(
 
 
 def transaction_alerts_queue(
-    *, event_pk: int, codes: Sequence[int], rules_version: int, created_at: datetime
+    *,
+    pipelined: PipelinedTransaction,
+    event_pk: int,
+    codes: Sequence[int],
+    rules_version: int,
+    created_at: datetime,
 ) -> None:
     """Queue the alerts `codes` of event `event_pk`, raised under the alert rules'
     `rules_version`; analytics reads them with their event.
@@ -266,26 +285,10 @@ def transaction_alerts_queue(
     """
     if not codes:
         return
-    _execute(_ALERTS_INSERT, [event_pk, rules_version, created_at, list(codes)])
+    pipelined.execute(_ALERTS_INSERT, [event_pk, rules_version, created_at, list(codes)])
 
 
 @functools.lru_cache(maxsize=8)
 def _event_insert_sql(types: int) -> str:
     """Return `_EVENT_INSERT` comparing `t` with the user's latest of `types` types."""
     return _EVENT_INSERT.replace("LATEST", ", ".join([_LATEST_OF_TYPE] * types))
-
-
-def _execute(sql: str, params: Sequence[Any] | None = None) -> Cursor:
-    """Queue `sql` on a cursor of its own (a cursor keeps only its last result).
-
-    psycopg's own cursor, not Django's wrapper, unless Django logs queries (DEBUG, or a test
-    counting them): the wrapper's bookkeeping per statement is a measurable share of the
-    request (docs/BENCHMARKS.md). Errors are still Django's: `_pipeline` translates them.
-    """
-    database = _database()
-    if database.queries_logged:
-        cursor: Any = database.cursor()
-    else:
-        cursor = database.connection.cursor()
-    cursor.execute(sql, params)
-    return cursor

@@ -22,7 +22,7 @@ from alerts.stream import STREAM_SQL, TRANSACTION_TYPES
 from events.history import event_filter_q
 from events.models import Event
 from rules.history import EventFilter, EventRecord
-from rules.plan import AggregateQuestion, Answer, LastQuestion, Question
+from rules.plan import AggregateQuestion, Answer, ExistsQuestion, LastQuestion, Question
 
 _ANCHOR_ID = "(SELECT id FROM events_event WHERE tenant_id = %s AND event_id = %s)"
 _AGGREGATED = {
@@ -50,45 +50,62 @@ def question_statement(question: Question, *, anchor: Anchor) -> tuple[str, list
     range on `event_stream_type_time`: an `IN` list of types would be a scan of every event
     of those types and a sort, unless the planner's statistics say otherwise.
     """
-    where, where_params = _filter_sql(dataclasses.replace(question.events, event_types=None))
-    types = sorted(
-        TRANSACTION_TYPES if question.events.event_types is None else question.events.event_types
-    )
-    anchor_id = [anchor.tenant_id, anchor.event_id]
+    anchor_id = (anchor.tenant_id, anchor.event_id)
+    if isinstance(question, LastQuestion):
+        shape = _statement_shape(LastQuestion, question.events, question.count)
+        condition_params: tuple[Any, ...] = (anchor.occurred_at, anchor.occurred_at, *anchor_id)
+    elif isinstance(question, AggregateQuestion):
+        shape = _statement_shape(AggregateQuestion, question.events, question.function)
+        condition_params = (question.start, question.end)
+    else:
+        shape = _statement_shape(ExistsQuestion, question.events, None)
+        condition_params = (question.start, question.end, *anchor_id)
+    sql, types, where_params = shape
+    return sql, [
+        param
+        for event_type in types
+        for param in (anchor.user_id, event_type, *where_params, *condition_params)
+    ]
 
-    def matching(columns: str, condition: str, params: list[Any]) -> tuple[str, list[Any]]:
-        """One SELECT of `columns` per type, joined by UNION ALL, and its parameters."""
+
+@functools.lru_cache(maxsize=256)
+def _statement_shape(
+    kind: type, events: EventFilter, detail: int | str | None
+) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+    """Return the SQL of a question of `kind` about `events` (`detail`: a `last` question's
+    count, an aggregate's function), the event types it has one SELECT for, and its filter's
+    parameters: what does not change from one event to the next, made once.
+
+    Each SELECT's parameters are the user, its type, the filter's, then the question's own
+    (`question_statement`).
+    """
+    where, where_params = _filter_sql(dataclasses.replace(events, event_types=None))
+    types = tuple(sorted(TRANSACTION_TYPES if events.event_types is None else events.event_types))
+
+    def matching(columns: str, condition: str) -> str:
+        """One SELECT of `columns` per type, joined by UNION ALL."""
         if not types:
-            return f"SELECT {columns} FROM events_event WHERE FALSE", []
+            return f"SELECT {columns} FROM events_event WHERE FALSE"
         select = (
             f"(SELECT {columns} FROM events_event WHERE user_id = %s AND {STREAM_SQL} "
             f"AND event_type = %s AND {where} AND {condition})"
         )
-        return " UNION ALL ".join([select] * len(types)), [
-            param
-            for event_type in types
-            for param in (anchor.user_id, event_type, *where_params, *params)
-        ]
+        return " UNION ALL ".join([select] * len(types))
 
-    if isinstance(question, LastQuestion):
-        at = anchor.occurred_at
-        newest = f"ORDER BY occurred_at DESC, id DESC LIMIT {int(question.count)}"
-        sql, params = matching(
+    if kind is LastQuestion:
+        newest = f"ORDER BY occurred_at DESC, id DESC LIMIT {int(detail)}"
+        sql = matching(
             "id, event_type, occurred_at, amount, properties",
             f"occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) {newest}",
-            [at, at, *anchor_id],
         )
         if len(types) > 1:
             sql = f"SELECT * FROM ({sql}) AS latest {newest}"
-        return sql, params
-    in_window = [question.start, question.end]
-    if isinstance(question, AggregateQuestion):
-        sql, params = matching("id, amount", "occurred_at BETWEEN %s AND %s", in_window)
-        return f"SELECT {_AGGREGATED[question.function]} FROM ({sql}) AS matching", params
-    sql, params = matching(
-        "1", f"occurred_at BETWEEN %s AND %s AND id <> {_ANCHOR_ID}", [*in_window, *anchor_id]
-    )
-    return f"SELECT EXISTS ({sql})", params
+        return sql, types, where_params
+    if kind is AggregateQuestion:
+        sql = matching("id, amount", "occurred_at BETWEEN %s AND %s")
+        return f"SELECT {_AGGREGATED[detail]} FROM ({sql}) AS matching", types, where_params
+    sql = matching("1", f"occurred_at BETWEEN %s AND %s AND id <> {_ANCHOR_ID}")
+    return f"SELECT EXISTS ({sql})", types, where_params
 
 
 def question_answer(

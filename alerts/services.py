@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from alerts.engine import alert_rules_planned, alert_rules_seen
@@ -62,15 +63,18 @@ def transaction_ingest(
     Raises UnknownUser, TimestampOutOfOrder (t below the user's latest) and
     DuplicateTimestamp (t already used with a different type or amount).
     """
-    if connection.vendor == "postgresql":
+    # Looked up once: each read through `django.db.connection` looks it up again in Django's
+    # per-thread store, a few microseconds each.
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor == "postgresql":
         return _transaction_ingest_pipelined(
-            user_id=user_id, event_type=event_type, amount=amount, t=t
+            database, user_id=user_id, event_type=event_type, amount=amount, t=t
         )
     return _transaction_ingest_plain(user_id=user_id, event_type=event_type, amount=amount, t=t)
 
 
 def _transaction_ingest_pipelined(
-    *, user_id: int, event_type: str, amount: Decimal, t: int
+    database: BaseDatabaseWrapper, *, user_id: int, event_type: str, amount: Decimal, t: int
 ) -> TransactionOutcome:
     planned = alert_rules_planned()
     now = timezone.now()
@@ -89,7 +93,7 @@ def _transaction_ingest_pipelined(
 
     def body(pipelined: PipelinedTransaction) -> TransactionOutcome:
         inserted = transaction_event_insert(
-            pipeline=pipelined.pipeline,
+            pipelined=pipelined,
             event=event,
             transaction_types=TRANSACTION_TYPES,
             questions=questions,
@@ -124,12 +128,16 @@ def _transaction_ingest_pipelined(
             event=stored, history=PlannedHistory(answers=inserted.answers, fallback=fallback)
         )
         transaction_alerts_queue(
-            event_pk=stored.sequence, codes=codes, rules_version=active.version, created_at=now
+            pipelined=pipelined,
+            event_pk=stored.sequence,
+            codes=codes,
+            rules_version=active.version,
+            created_at=now,
         )
         pipelined.on_commit.append(lambda: alerts_raised_count(codes))
         return TransactionOutcome(user_id=user_id, alert_codes=codes)
 
-    return pipelined_transaction_run(body)
+    return pipelined_transaction_run(body, database=database)
 
 
 @transaction.atomic(durable=True)

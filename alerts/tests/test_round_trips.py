@@ -19,8 +19,8 @@ import pytest
 from django.db import OperationalError, connection
 from psycopg import pq
 
-from alerts import pipeline as transaction_pipeline
 from alerts.fast_path import transaction_fast_path
+from alerts.pipeline import PipelinedTransaction
 from alerts.models import Alert
 from alerts.tests.wsgi_client import wsgi_post
 from events.models import Event
@@ -140,16 +140,16 @@ def test_a_connection_lost_while_idle_is_replaced_and_the_transaction_stored(pos
 
 def test_a_connection_lost_at_the_commit_is_not_retried(post_event, monkeypatch):
     post_event("deposit", "5.00", 10)
-    execute = transaction_pipeline._execute
+    execute = PipelinedTransaction.execute
     sent = []
 
-    def execute_losing_the_commit(sql, params=None):
+    def execute_losing_the_commit(pipelined, sql, params=None):
         sent.append(sql)
         if sql == "COMMIT":
             _backend_terminate(connection.connection.info.backend_pid)
-        return execute(sql, params)
+        return execute(pipelined, sql, params)
 
-    monkeypatch.setattr(transaction_pipeline, "_execute", execute_losing_the_commit)
+    monkeypatch.setattr(PipelinedTransaction, "execute", execute_losing_the_commit)
 
     with pytest.raises(OperationalError):
         post_event("deposit", "10.00", 20)
