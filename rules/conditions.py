@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Reversible
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from operator import ge, gt, le, lt
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -71,6 +72,8 @@ def as_decimal(value: Any) -> Decimal | None:
 
     Numbers are int, float (converted through `str`) and Decimal; a bool is never a number.
     """
+    if type(value) is Decimal:  # the common case (amounts, rule constants), checked first
+        return value if value.is_finite() else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -90,6 +93,12 @@ def path_is_valid(path: str) -> bool:
     return root in _RECORD_MAPPINGS and bool(keys) and all(keys)
 
 
+@lru_cache(maxsize=1024)
+def _path_parts(path: str) -> tuple[str, ...] | None:
+    """The steps of a valid `path`, else None: once per path (rules name few), not per event."""
+    return tuple(path.split(".")) if path_is_valid(path) else None
+
+
 def resolve_path(record: EventRecord, path: str) -> tuple[bool, Any]:
     """Return (found, value) for the dotted `path` of `record`.
 
@@ -97,9 +106,10 @@ def resolve_path(record: EventRecord, path: str) -> tuple[bool, Any]:
     walk its mappings. A missing key, a step into a non-mapping, an unknown path and a None
     value all count as not found.
     """
-    if not path_is_valid(path):
+    parts = _path_parts(path)
+    if parts is None:
         return False, None
-    root, *keys = path.split(".")
+    root, *keys = parts
     value = getattr(record, root)
     for key in keys:
         if not isinstance(value, Mapping) or key not in value:
