@@ -500,6 +500,24 @@ def test_on_a_phone_the_versions_table_scrolls_inside_its_card_to_the_activate_b
         expect(page.locator("#activate-dialog")).to_be_visible()
 
 
+@committed
+def test_a_wide_table_says_it_scrolls_only_while_it_overflows_its_card(live_server):
+    """The versions table fits a laptop's card; on a phone it scrolls, and a caption says so."""
+    off_the_event_loop(_risk_lead_and_a_draft)
+    hint = ".card:has(#versions) .scroll-hint"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
+        expect(page.locator(hint)).to_be_hidden()
+
+        page.set_viewport_size(PHONE)
+        expect(page.locator(hint)).to_be_visible()
+        expect(page.locator(hint)).to_have_text("Scroll sideways for more columns →")
+
+        page.set_viewport_size(LAPTOP)
+        expect(page.locator(hint)).to_be_hidden()
+
+
 # Counts, in the page, the versions' sources it has read (their numbers), once the page's own
 # code has done with each: the test knows when a source it held back has landed.
 SOURCES_READ = """
