@@ -11,7 +11,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from midnite_test.health import database_is_ready
-from outbox.selectors import outbox_backlog, outbox_horizon_holder, worker_heartbeat
+from outbox.selectors import (
+    BACKLOG_COUNT_CAP,
+    outbox_backlog,
+    outbox_horizon_holder,
+    worker_heartbeat,
+)
 
 
 class OutboxCollector(Collector):
@@ -33,7 +38,8 @@ def _outbox_families() -> list[GaugeMetricFamily]:
     labels = ["consumer"]
     backlog = GaugeMetricFamily(
         "midnite_outbox_backlog_messages",
-        "Messages not yet handled: in unshipped batches or after the consumer's cursor.",
+        "Messages not yet handled: in unshipped batches or after the consumer's cursor "
+        f"(each stream's counted up to {BACKLOG_COUNT_CAP}: a lower bound beyond).",
         labels=labels,
     )
     oldest = GaugeMetricFamily(

@@ -119,7 +119,15 @@ class HealthSerializer(serializers.Serializer):
 
 class BacklogSerializer(serializers.Serializer):
     consumer = serializers.CharField()
-    unshipped = serializers.IntegerField()
+    unshipped = serializers.IntegerField(
+        help_text=(
+            "Entries not handled yet. Each stream's are counted up to a cap (10,000), so that "
+            "the status stays cheap whatever the backlog."
+        )
+    )
+    unshipped_at_least = serializers.BooleanField(
+        help_text="True when a stream's count stopped at its cap: `unshipped` is a lower bound."
+    )
     oldest_age_seconds = serializers.FloatField(allow_null=True)
     dead_lettered = serializers.IntegerField()
 

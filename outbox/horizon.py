@@ -77,7 +77,11 @@ _THIS_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database(
 # and had not ended at the snapshot: each of those is looked at too. Among them are other
 # sessions' subtransactions (savepoints), which pg_stat_activity does not show, so these are
 # placed by their session's transaction id or else by the lock every transaction takes on its
-# own id (pg_locks), which names its session.
+# own id (pg_locks), which names its session. A savepoint released is in progress until its
+# transaction ends, but its lock went at RELEASE: an id that neither a session shows nor a
+# lock names is such a savepoint's (or has ended), and its transaction, which a session does
+# show and whose lower id is looked at too, holds the horizon or not in its place. Counted
+# as this database's, another database's released savepoint held claims back at random.
 #
 # The second statement takes the messages below that horizon with a later snapshot, which sees
 # what the transactions that ended meanwhile wrote. A transaction whose end the commit log
@@ -102,7 +106,7 @@ _HORIZON = f"""
         SELECT running::text::bigint AS xid, EXISTS (
                    SELECT FROM sessions
                    WHERE sessions.backend_xid = running::xid AND sessions.elsewhere
-               ) AS elsewhere
+               ) AS elsewhere, true AS named
         FROM pg_snapshot_xip(pg_current_snapshot()) AS running
     ), given_before_own AS (
         SELECT xid, EXISTS (
@@ -112,12 +116,18 @@ _HORIZON = f"""
                    SELECT FROM pg_locks JOIN sessions USING (pid)
                    WHERE pg_locks.locktype = 'transactionid' AND pg_locks.granted
                      AND pg_locks.transactionid = xid::text::xid AND sessions.elsewhere
-               ) AS elsewhere
+               ) AS elsewhere, EXISTS (
+                   SELECT FROM sessions WHERE sessions.backend_xid = xid::text::xid
+               ) OR EXISTS (
+                   SELECT FROM pg_locks
+                   WHERE pg_locks.locktype = 'transactionid'
+                     AND pg_locks.transactionid = xid::text::xid
+               ) AS named
         FROM snapshot, generate_series(xmax, own - 1) AS xid
         WHERE claims_own
     ), running AS (
         SELECT xid, elsewhere,
-               coalesce(pg_xact_status(xid::text::xid8), 'in progress') = 'in progress'
+               named AND coalesce(pg_xact_status(xid::text::xid8), 'in progress') = 'in progress'
                    AS in_progress
         FROM (SELECT * FROM listed UNION ALL SELECT * FROM given_before_own) AS counted
     )

@@ -40,11 +40,18 @@ from outbox.horizon import (
 )
 from outbox.models import OutboxBatch, OutboxCursor, OutboxMessage, WorkerHeartbeat
 
+# A stream's entries after its cursor are counted up to this many: a stream with no cursor yet
+# (a consumer that never claimed) starts at the first row of a table log, which is never
+# purged, and a count of all of it read the whole event table on each /healthz/status.
+BACKLOG_COUNT_CAP = 10_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class Backlog:
     consumer: str
     unshipped: int
+    # True when a stream's count stopped at BACKLOG_COUNT_CAP: `unshipped` is a lower bound.
+    unshipped_at_least: bool
     oldest_age_seconds: float | None
     dead_lettered: int
 
@@ -56,10 +63,16 @@ def outbox_backlog() -> list[Backlog]:
     claimed yet (an index range each); with the rows of its table logs (outbox.logs) the same
     way, each after its own cursor. Every consumer of CONSUMERS, and the others once they have
     claimed.
+
+    Each stream's range is read in claim order and no further than BACKLOG_COUNT_CAP entries,
+    whatever its length: beyond, `unshipped_at_least` says the count is a lower bound, and the
+    oldest is that of the entries read, the next to claim (the oldest but for an entry whose
+    transaction committed late).
     """
     cursors = {cursor.consumer: cursor for cursor in OutboxCursor.objects.all()}
     consumers = sorted({*CONSUMERS, *(stream_consumer(stream) for stream in cursors)})
     counts: dict[str, int] = dict.fromkeys(consumers, 0)
+    capped: set[str] = set()
     oldest: dict[str, datetime] = {}
 
     def add(consumer: str, n: int, at: datetime | None) -> None:
@@ -78,11 +91,14 @@ def outbox_backlog() -> list[Backlog]:
             add(consumer, row["n"], row["oldest"])
     for consumer in consumers:
         for stream in consumer_streams(consumer):
+            entries = _unclaimed(stream, cursors.get(stream)).order_by("xid", "id")
             with _by_index():
-                unclaimed = _unclaimed(stream, cursors.get(stream)).aggregate(
+                unclaimed = entries[:BACKLOG_COUNT_CAP].aggregate(
                     n=Count("id"), oldest=Min(stream_time_field(stream))
                 )
             add(consumer, unclaimed["n"], unclaimed["oldest"])
+            if unclaimed["n"] >= BACKLOG_COUNT_CAP:
+                capped.add(consumer)
     dead = OutboxMessage.objects.filter(dead_lettered_at__isnull=False)
     dead_counts = {
         consumer: dead.filter(dead_letters_of(consumer)).count() for consumer in consumers
@@ -92,6 +108,7 @@ def outbox_backlog() -> list[Backlog]:
         Backlog(
             consumer=consumer,
             unshipped=count,
+            unshipped_at_least=consumer in capped,
             oldest_age_seconds=(
                 round((now - oldest[consumer]).total_seconds(), 3) if consumer in oldest else None
             ),

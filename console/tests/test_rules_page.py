@@ -498,3 +498,76 @@ def test_on_a_phone_the_versions_table_scrolls_inside_its_card_to_the_activate_b
         assert reachable_across(page, activate, width=PHONE["width"])
         activate.click()
         expect(page.locator("#activate-dialog")).to_be_visible()
+
+
+@committed
+def test_a_wide_table_says_it_scrolls_only_while_it_overflows_its_card(live_server):
+    """The versions table fits a laptop's card; on a phone it scrolls, and a caption says so."""
+    off_the_event_loop(_risk_lead_and_a_draft)
+    hint = ".card:has(#versions) .scroll-hint"
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        expect(page.locator("#versions tr[data-version='2']")).to_contain_text("draft")
+        expect(page.locator(hint)).to_be_hidden()
+
+        page.set_viewport_size(PHONE)
+        expect(page.locator(hint)).to_be_visible()
+        expect(page.locator(hint)).to_have_text("Scroll sideways for more columns →")
+
+        page.set_viewport_size(LAPTOP)
+        expect(page.locator(hint)).to_be_hidden()
+
+
+# Counts, in the page, the versions' sources it has read (their numbers), once the page's own
+# code has done with each: the test knows when a source it held back has landed.
+SOURCES_READ = """
+window.sourcesRead = [];
+const read = Response.prototype.json;
+Response.prototype.json = async function () {
+  const body = await read.call(this);
+  if (body && typeof body.source === "string") {
+    setTimeout(() => window.sourcesRead.push(body.version), 0);
+  }
+  return body;
+};
+"""
+
+
+@committed
+def test_a_diff_whose_source_comes_after_a_newer_diff_was_shown_does_not_replace_it(
+    live_server,
+):
+    """v1 to v2 asked first, v2's source held back; v1 to v3 asked next, drawn at once (both
+    sources read already). v2's source then lands: the newer diff stays."""
+
+    def store() -> None:
+        _risk_lead_and_a_draft()
+        rule_set_version_get_or_create(
+            kind=KIND_ALERTS, source=f"{LOWER_THRESHOLD}# the third\n", created_by="risk"
+        )
+
+    off_the_event_loop(store)
+    held = []
+
+    def hold(route) -> None:
+        held.append(route)  # answered below, once the newer diff is drawn
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        page.add_init_script(SOURCES_READ)
+        page.reload()
+        expect(page.locator("#versions tr[data-version='3']")).to_contain_text("draft")
+        expect(page.locator("#diff .diff-file").first).to_have_text("--- alerts v1\n")
+        assert _diff_shown(page) == ["alerts v1", "alerts v3"]  # v1 and v3 read
+        page.route(f"{live_server.url}/api/v1/rules/alerts/versions/2", hold)
+
+        page.select_option("#diff-to", "2")
+        with page.expect_request(f"{live_server.url}/api/v1/rules/alerts/versions/2"):
+            page.click("#diff-form button[type=submit]")
+        page.select_option("#diff-to", "3")
+        page.click("#diff-form button[type=submit]")
+        expect(page.locator("#diff .diff-file").last).to_have_text("+++ alerts v3\n")
+        [source] = held
+        source.continue_()
+        page.wait_for_function("window.sourcesRead.includes(2)")
+
+        assert _diff_shown(page) == ["alerts v1", "alerts v3"]

@@ -6,6 +6,7 @@ import time
 import pytest
 from celery.beat import EmbeddedService, Scheduler
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun, task_prerun
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
@@ -14,11 +15,14 @@ from events.models import Event
 from midnite_test.celery import app as celery_app
 from outbox.models import OutboxMessage
 from outbox.relay import outbox_relay
+from outbox.tasks import outbox_tick_task
 from midnite_test.tests.waiting import wait_until
 from outbox.tests.conftest import broker  # noqa: F401 - a fixture
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# A bound on a hung worker only: what is asserted is counted in ticks.
+TICK_TIMEOUT_SECONDS = 30
 
 
 def _alerting_transactions(post_event) -> None:
@@ -129,20 +133,52 @@ def test_post_event_sends_the_broker_nothing_the_consumers_read_it_on_their_tick
     assert (broker.llen("celery"), broker.keys("wakeup-pending:*")) == (0, [])
 
 
-@pytest.mark.usefixtures("broker")  # no stale task
-def test_a_running_worker_and_beat_ship_an_event_within_1_second_on_their_tick(
-    post_event, event_log
-):
-    """POST /event sends no wake-up: the consumers' tick (beat, OUTBOX_RELAY_INTERVAL_SECONDS)
-    finds the event."""
-    beat = EmbeddedService(celery_app, thread=True, scheduler_cls=Scheduler)
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        beat.start()
-        try:
-            post_event("deposit", "42.00", 10)
-            shipped = wait_until(lambda: event_log.count("event_type = 'deposit'") == 1, seconds=1)
-        finally:
-            beat.stop()
-            beat.join(timeout=10)
+class _Ticks:
+    """The beat's ticks (`outbox.outbox_tick` tasks) the worker has started and finished."""
 
-    assert shipped, "not in ClickHouse within 1 s"
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+
+    def on_start(self, task, **kwargs) -> None:
+        if task.name == outbox_tick_task.name:
+            self.started += 1
+
+    def on_finish(self, task, **kwargs) -> None:
+        if task.name == outbox_tick_task.name:
+            self.finished += 1
+
+
+@pytest.mark.usefixtures("broker")  # no stale task
+def test_a_running_worker_and_beat_ship_an_event_on_their_next_tick(post_event, event_log):
+    """POST /event sends no wake-up: the consumers' tick (beat, OUTBOX_RELAY_INTERVAL_SECONDS)
+    finds the event, the first tick that starts after it committed.
+
+    Counted in ticks, not seconds: under load the worker's first tick, which also ships the
+    demo users' messages with a cold ClickHouse client, took 1.2 s, and an event committed just
+    after it had claimed the event log waited for it and the next tick (the 0.5 s schedule and
+    the drain within 1 s are bench/deployed_throughput.py's to measure).
+    """
+    ticks = _Ticks()
+    task_prerun.connect(ticks.on_start, weak=False)
+    task_postrun.connect(ticks.on_finish, weak=False)
+    beat = EmbeddedService(celery_app, thread=True, scheduler_cls=Scheduler)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            beat.start()
+            try:
+                assert post_event("deposit", "42.00", 10).status_code == 200
+                started_before = ticks.started  # the solo pool runs one tick at a time
+                next_tick_done = wait_until(
+                    lambda: ticks.finished > started_before, seconds=TICK_TIMEOUT_SECONDS
+                )
+                shipped = event_log.count("event_type = 'deposit'")
+            finally:
+                beat.stop()
+                beat.join(timeout=10)
+    finally:
+        task_prerun.disconnect(ticks.on_start)
+        task_postrun.disconnect(ticks.on_finish)
+
+    assert next_tick_done, "no tick ran after the event committed"
+    assert shipped == 1, "not in ClickHouse after the first tick that started after the commit"

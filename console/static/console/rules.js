@@ -25,6 +25,10 @@
   let readsAsked = 0;
   let readShown = 0;
   let shownSource = null;
+  // Each diff asked for (a click on Show diff, a poll's redraw) is numbered; only the last one
+  // asked is drawn. Two versions' sources may come from the API, and an older diff whose
+  // source came late would otherwise replace the newer one already shown.
+  let diffsAsked = 0;
   // The Source card shows the active version, whichever it is, until a version's Source button
   // is pressed; an activation on this page brings it back to the active one.
   let sourceFollowsActive = true;
@@ -328,13 +332,17 @@
 
   async function showDiff(event) {
     if (event) event.preventDefault();
+    diffsAsked += 1;
+    const asked = diffsAsked;
     const from = Number(byId("diff-from").value);
     const to = Number(byId("diff-to").value);
     if (!from || !to) return;
     try {
       const [a, b] = await Promise.all([sourceOf(from), sourceOf(to)]);
+      if (asked !== diffsAsked) return; // a newer diff was asked for meanwhile
       renderDiff(byId("diff"), unifiedDiff(a, b, `${kind} v${from}`, `${kind} v${to}`));
     } catch (error) {
+      if (asked !== diffsAsked) return;
       byId("diff").textContent = error.message;
     }
   }

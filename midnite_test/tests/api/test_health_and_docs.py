@@ -80,7 +80,13 @@ def test_status_names_each_dependency_the_backlog_and_the_worker_heartbeat(api_c
         "checks": {"database": "ok", "broker": "ok", "clickhouse": "ok", "outbox": "ok"},
         "failed": [],
         "outbox": [
-            {"consumer": consumer, "unshipped": 0, "oldest_age_seconds": None, "dead_lettered": 0}
+            {
+                "consumer": consumer,
+                "unshipped": 0,
+                "unshipped_at_least": False,
+                "oldest_age_seconds": None,
+                "dead_lettered": 0,
+            }
             for consumer in ("analytics", "metrics")
         ],
         "outbox_horizon_holder": None,

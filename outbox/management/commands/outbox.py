@@ -39,8 +39,9 @@ class Command(BaseCommand):
                     if backlog.oldest_age_seconds is None
                     else f", oldest {backlog.oldest_age_seconds} s"
                 )
+                at_least = "at least " if backlog.unshipped_at_least else ""
                 self.stdout.write(
-                    f"{backlog.consumer}: {backlog.unshipped} unshipped{oldest}, "
+                    f"{backlog.consumer}: {at_least}{backlog.unshipped} unshipped{oldest}, "
                     f"{backlog.dead_lettered} dead-lettered"
                 )
             for ahead in outbox_cursors_ahead():
