@@ -12,7 +12,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from outbox.analytics import LOADERS, LOG_ROWS, SOURCES, Loader, LogLoader, LogRows, RowSource
-from outbox.batches import RelayReport, batch_messages, batches_for_messages, batches_for_rows
+from outbox.batches import (
+    RelayReport,
+    batch_messages,
+    batches_for_messages,
+    batches_for_rows,
+    idle_streams_skipped,
+)
 from outbox.clickhouse.client import clickhouse_command
 from outbox.clickhouse.sql import ping
 from outbox.consumers import HANDLERS, Handler, outbox_consume
@@ -26,7 +32,7 @@ from outbox.contracts import (
 )
 from outbox.exceptions import NotInTransaction, OutboxError
 from outbox.horizon import cursors_ahead
-from outbox.logs import STREAMS, dead_letters_of, stream_register
+from outbox.logs import STREAMS, consumer_streams, dead_letters_of, stream_register
 from outbox.models import OutboxBatch, OutboxMessage, WorkerHeartbeat
 from outbox.relay import outbox_relay
 from outbox.worker_channel import (
@@ -148,15 +154,19 @@ def outbox_tick(*, max_seconds: float | None = None) -> dict[str, RelayReport]:
     The tick (beat's `outbox.outbox_tick`): one task, not one per consumer, so the worker
     dispatches and acknowledges one message a tick, and the consumers' work runs one after the
     other on one slot instead of all at once on every core. A consumer that raises does not
-    hold the others back: the first exception is raised once every consumer has run.
+    hold the others back: the first exception is raised once every consumer has run. One
+    statement first finds the streams with nothing to do, which the consumers then leave out
+    (outbox.batches.idle_streams_skipped).
     """
     reports, errors = {}, []
-    for consumer in TICK_CONSUMERS:
-        try:
-            reports[consumer] = outbox_process(consumer=consumer, max_seconds=max_seconds)
-        except Exception as exc:  # noqa: BLE001 - raised below, after the other consumers
-            log.exception("outbox.tick_consumer_failed", consumer=consumer)
-            errors.append(exc)
+    streams = [stream for consumer in TICK_CONSUMERS for stream in consumer_streams(consumer)]
+    with idle_streams_skipped(streams):
+        for consumer in TICK_CONSUMERS:
+            try:
+                reports[consumer] = outbox_process(consumer=consumer, max_seconds=max_seconds)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the other consumers
+                log.exception("outbox.tick_consumer_failed", consumer=consumer)
+                errors.append(exc)
     if errors:
         raise errors[0]
     return reports

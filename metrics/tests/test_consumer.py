@@ -10,10 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from events.analytics import TOPIC_EVENT_STORED
 from events.contracts import EventInput
 from events.ingestion import events_ingest, events_insert_new
+from events.models import Event
+from metrics.consumer import metric_buckets_add
 from metrics.models import MetricBucket
 from outbox.contracts import CONSUMER_METRICS
 from outbox.services import outbox_process
@@ -62,3 +66,22 @@ def test_an_event_whose_transaction_commits_late_is_counted_once():
     assert before == 0, "events committed after an open transaction wait for it (the horizon)"
     assert _counted() == 5
     assert outbox_process(consumer=CONSUMER_METRICS).messages == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_is_counted_in_one_statement_whatever_its_size():
+    """The worker runs the handler on every tick's batch: its cost is to be per batch, not per
+    event (docs/BENCHMARKS.md, "Issue 20, stop 26: the worker as deployed")."""
+    events_ingest(events=[_event(n) for n in range(51)])
+    ids = list(Event.objects.order_by("id").values_list("id", flat=True))
+
+    for batch in (ids[:1], ids[1:]):
+        with CaptureQueriesContext(connection) as sent:
+            metric_buckets_add([(id, TOPIC_EVENT_STORED, id, None) for id in batch])
+        assert len(sent) == 1, [query["sql"] for query in sent]
+
+    assert _counted() == 51
+    minutes = MetricBucket.objects.filter(bucket_size=MetricBucket.Size.MINUTE)
+    assert sorted(minutes.values_list("bucket_start", "count")) == [
+        (T0, 51),
+    ]
