@@ -5,7 +5,6 @@ other transaction cannot commit between the batch's look-up and its insert.
 """
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,24 +14,8 @@ from events.contracts import EventInput
 from events.ingestion import events_ingest
 from events.models import Event
 from events.product.services import CONFLICT, product_events_ingest
+from midnite_test.tests.concurrently import set_once_a_backend_waits_on_a_lock
 from users.models import User
-
-
-def _commit_once_a_backend_waits_on_a_lock(commit: threading.Event) -> None:
-    """Set `commit` once some session waits for a lock (the batch's insert), within 30 s."""
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                )
-                if cursor.fetchone()[0]:
-                    break
-            time.sleep(0.02)
-    finally:
-        commit.set()
-        connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -59,7 +42,7 @@ def test_an_id_stored_meanwhile_for_another_user_is_rejected_and_merges_nothing(
 
     threads = [
         threading.Thread(target=other_transaction),
-        threading.Thread(target=_commit_once_a_backend_waits_on_a_lock, args=(commit,)),
+        threading.Thread(target=set_once_a_backend_waits_on_a_lock, args=(commit,)),
     ]
     threads[0].start()
     assert stored.wait(timeout=30)
