@@ -83,11 +83,22 @@ def event_rows_insert(
     if connection.vendor != "postgresql":
         return _insert_values(events, received_at=received_at, digests=digests)
     if len(events) >= COPY_MIN_EVENTS:
-        inserted = _insert_copy(
-            events, received_at=received_at, properties_json=properties_json, digests=digests
-        )
-        if inserted is not None:
-            return inserted
+        # One probe of the unique index: a stored key needs no insert (a re-sent batch needs
+        # none at all), and the rest, when still this many, are copied.
+        stored = events_stored_keys(keys=[event.key for event in events])
+        if stored:
+            kept = [i for i, event in enumerate(events) if event.key not in stored]
+            events, properties_json, digests = (
+                [values[i] for i in kept] for values in (events, properties_json, digests)
+            )
+        if len(events) >= COPY_MIN_EVENTS:
+            inserted = _insert_copy(
+                events, received_at=received_at, properties_json=properties_json, digests=digests
+            )
+            if inserted is not None:
+                return inserted
+        if not events:
+            return {}
     return _insert_unnest(
         events, received_at=received_at, properties_json=properties_json, digests=digests
     )
@@ -129,17 +140,15 @@ def _insert_copy(
     properties_json: Sequence[str],
     digests: Sequence[bytes],
 ) -> dict[tuple[str, str], int] | None:
-    """Write the events none of which is stored yet with one binary COPY; return their pks.
+    """Write events the probe found not stored with one binary COPY; return their pks.
 
     COPY costs PostgreSQL less per row than INSERT ... ON CONFLICT (no speculative insertion,
-    no unnest, no RETURNING). Returns None, having written nothing, when one of the keys is
-    stored (a re-sent batch) or another transaction stores one meanwhile (the unique violation
-    rolls back the savepoint): INSERT ... ON CONFLICT then decides, so idempotency stays the
-    unique constraint. The pks come from the table's sequence first, as the insert's would.
+    no unnest, no RETURNING). Returns None, having written nothing, when another transaction
+    stores one of the keys meanwhile (the unique violation rolls back the savepoint):
+    INSERT ... ON CONFLICT then decides, so idempotency stays the unique constraint. The pks
+    come from the table's sequence first, as the insert's would.
     """
     keys = [event.key for event in events]
-    if events_stored_keys(keys=keys):
-        return None
     with connection.cursor() as cursor:
         cursor.execute(_IDS, [len(events)])
         ids = [pk for (pk,) in cursor.fetchall()]
