@@ -1,7 +1,8 @@
 """The event table's set-based statements: insert the new rows, read back the stored ones.
 
-On PostgreSQL each is one statement over arrays (`unnest`), whatever the number of events;
-elsewhere (SQLite) multi-row VALUES and IN lists in chunks.
+On PostgreSQL each is one statement over arrays (`unnest`), whatever the number of events, or
+for a large batch of new events one binary COPY; elsewhere (SQLite) multi-row VALUES and IN
+lists in chunks.
 """
 
 import hashlib
