@@ -1,9 +1,11 @@
 """The ingestion service: every way in stores events through here.
 
 Set-based: one `INSERT ... ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING` per chunk
-stores the new events, one query reads back the ones that already existed to tell duplicates
-(same content) from conflicts (different content). The event table is the consumers' log
-(events.log): storing an event writes no outbox row, and the consumers read it on their tick.
+stores the new events (on PostgreSQL a large batch is probed for its stored keys first and its
+new events copied, events.event_rows), one query reads back the ones that already existed to
+tell duplicates (same content) from conflicts (different content). The event table is the
+consumers' log (events.log): storing an event writes no outbox row, and the consumers read it
+on their tick.
 Idempotency is the unique constraint, so concurrent identical requests store each event once.
 """
 
