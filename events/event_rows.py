@@ -158,7 +158,13 @@ def _insert_copy(
                 with cursor.copy(_COPY) as copy:
                     copy.set_types(_COPY_TYPES)
                     write = copy.write_row
-                    for pk, e, properties, digest in zip(ids, events, properties_json, digests):
+                    for i in _key_order(keys):
+                        pk, e, properties, digest = (
+                            ids[i],
+                            events[i],
+                            properties_json[i],
+                            digests[i],
+                        )
                         traits = payload_serialize(e.user_traits) if e.user_traits else "{}"
                         write(
                             (
@@ -181,19 +187,36 @@ def _insert_copy(
     return dict(zip(keys, ids))
 
 
+def _key_order(keys: Sequence[tuple[str, str]]) -> list[int]:
+    """The positions of `keys` in key order, as PostgreSQL's "C" collation sorts them.
+
+    Rows are written in key order, so two batches that share keys take their locks in the
+    same order and one waits for the other, where each holding a key the other needs next
+    would deadlock. The pks are drawn in the batch's own order first, so the event log still
+    reads a batch in the order it was sent. Python compares strings by code point, as "C"
+    compares their UTF-8 bytes.
+    """
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
 # PostgreSQL: one statement whatever the number of events, its columns sent as 10 arrays.
+# The pks are drawn in the batch's order and the rows inserted in key order (_key_order).
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
     INSERT INTO events_event
-        (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+        (id, tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
          user_traits, received_at, content_digest)
-    SELECT tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
+    SELECT id, tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
            properties::jsonb, user_traits::jsonb, %s, content_digest
-    FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
-                %b::timestamptz[], %b::numeric[], %b::text[], %b::text[], %b::bytea[])
-        AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
-                user_traits, content_digest)
+    FROM (
+        SELECT nextval(pg_get_serial_sequence('events_event', 'id')) AS id, new.*
+        FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
+                    %b::timestamptz[], %b::numeric[], %b::text[], %b::text[], %b::bytea[])
+            AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
+                    properties, user_traits, content_digest)
+    ) AS numbered
+    ORDER BY tenant_id COLLATE "C", event_id COLLATE "C"
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING id, tenant_id, event_id
 """
