@@ -262,6 +262,8 @@ def overview_notifications(*, tenant: str, since: datetime, until: datetime) -> 
 class ConsumerRow:
     consumer: str
     backlog: int
+    # The backlog was counted to its cap (outbox.selectors.BACKLOG_COUNT_CAP): at least that.
+    backlog_at_least: bool
     oldest_age_seconds: float | None
     lag_seconds: float | None
     last_shipped_at: datetime | None
@@ -289,6 +291,7 @@ def overview_consumers() -> list[ConsumerRow]:
             ConsumerRow(
                 consumer=backlog.consumer,
                 backlog=backlog.unshipped,
+                backlog_at_least=backlog.unshipped_at_least,
                 oldest_age_seconds=backlog.oldest_age_seconds,
                 lag_seconds=None if latest is None else _seconds(latest[0] - latest[1]),
                 last_shipped_at=None if latest is None else latest[0],

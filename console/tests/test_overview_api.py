@@ -269,3 +269,16 @@ def test_the_page_of_a_tenant_with_no_counted_events_is_a_404_offering_those_wit
     assert '<a href="?tenant=acme&amp;range=day">acme</a>' in page
     assert '<a href="?tenant=default&amp;range=day">default</a>' in page
     assert "<select" not in page and "nope</a>" not in page
+
+
+def test_a_backlog_counted_to_its_cap_says_at_least(staff_client, monkeypatch):
+    monkeypatch.setattr("outbox.selectors.BACKLOG_COUNT_CAP", 2)
+    for subject_id in (1, 2, 3):
+        OutboxMessage.objects.create(
+            consumer="metrics", topic="event_stored", subject_id=subject_id
+        )
+
+    rows = {row["consumer"]: row for row in staff_client.get(URL).json()["outbox"]["consumers"]}
+
+    assert (rows["metrics"]["backlog"], rows["metrics"]["backlog_at_least"]) == (2, True)
+    assert rows["analytics"]["backlog_at_least"] is False

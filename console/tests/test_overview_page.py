@@ -21,6 +21,7 @@ from console.tests.story import bucket_store
 from midnite_test.tests.browser import scrolls_sideways, words_cut_across_lines
 from notifications.sending import notifications_send_due
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
+from outbox.models import OutboxMessage
 from outbox.services import outbox_process
 from users.models import User
 
@@ -192,3 +193,19 @@ def test_on_a_phone_the_consumers_table_scrolls_in_its_card_its_headings_on_one_
         })"""
     )
     assert set(heading_lines) == {1}
+
+
+def test_a_backlog_counted_to_its_cap_reads_at_least(staff_page, monkeypatch):
+    monkeypatch.setattr("outbox.selectors.BACKLOG_COUNT_CAP", 2)
+
+    def _story() -> None:
+        for subject_id in (1, 2, 3):
+            OutboxMessage.objects.create(
+                consumer=CONSUMER_METRICS, topic="event_stored", subject_id=subject_id
+            )
+
+    off_the_event_loop(_story)
+    staff_page.reload()
+
+    backlog = staff_page.locator(f"#consumers-table tr[data-consumer='{CONSUMER_METRICS}'] td")
+    expect(backlog.nth(1)).to_have_text("≥ 2")

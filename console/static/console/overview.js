@@ -164,7 +164,7 @@
       tr.dataset.consumer = row.consumer;
       tr.append(
         cell(row.consumer),
-        cell(number.format(row.backlog), "num"),
+        cell((row.backlog_at_least ? "≥ " : "") + number.format(row.backlog), "num"),
         cell(duration(row.oldest_age_seconds), "num"),
         cell(duration(row.lag_seconds), "num"),
         cell(number.format(row.dead_lettered), row.dead_lettered ? "num error" : "num"),
