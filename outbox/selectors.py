@@ -230,8 +230,8 @@ def _refusal_of_the_text_alone(query: str, said: str) -> str:
             said = str(alone)
         else:
             said = (
-                "it runs as written, but not followed by the FORMAT clause the command reads "
-                "its rows in; leave out a FORMAT clause of its own"
+                "the query has a FORMAT clause of its own; leave it out (the command adds "
+                "the FORMAT it reads the rows in, and prints them as tab-separated text)"
             )
     return " ".join(APPENDED_FORMAT.sub("", said).split())
 

@@ -187,7 +187,9 @@ def test_clickhouse_query_valid_as_written_but_not_before_a_format_clause_says_s
         _run("clickhouse_query", "SELECT 1 FORMAT JSON")
 
     message = str(raised.value)
-    assert message.startswith("ClickHouse refused the query: it runs as written, but not "), message
+    assert message.startswith(
+        "ClickHouse refused the query: the query has a FORMAT clause of its own; leave it out "
+    ), message
     assert "position" not in message and "Native" not in message
 
 
