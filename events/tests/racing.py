@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
@@ -44,3 +45,15 @@ def stored_in_a_transaction_held_open(events: Sequence[EventInput]) -> Iterator[
     finally:
         for thread in threads:
             thread.join(timeout=30)
+
+
+def click_event(n: int) -> EventInput:
+    """The racing tests' event number `n`: one tenant, keys `evt_<n>`."""
+    return EventInput(
+        tenant_id="tenant_1",
+        event_id=f"evt_{n}",
+        source="web",
+        event_type="click",
+        occurred_at=datetime(2025, 10, 31, tzinfo=UTC),
+        properties={"n": n},
+    )

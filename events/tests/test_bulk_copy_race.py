@@ -4,29 +4,17 @@ Runs on PostgreSQL only (not in the SQLite API pass): the COPY path is PostgreSQ
 has one writer at a time.
 """
 
-from datetime import UTC, datetime
-
 import pytest
 
 from events.contracts import EventInput
 from events.event_rows import COPY_MIN_EVENTS
 from events.ingestion import events_ingest
 from events.models import Event
-from events.tests.racing import stored_in_a_transaction_held_open
+from events.tests.racing import click_event, stored_in_a_transaction_held_open
 
 
 def _events(numbers: range) -> list[EventInput]:
-    return [
-        EventInput(
-            tenant_id="tenant_1",
-            event_id=f"evt_{n}",
-            source="web",
-            event_type="click",
-            occurred_at=datetime(2025, 10, 31, tzinfo=UTC),
-            properties={"n": n},
-        )
-        for n in numbers
-    ]
+    return [click_event(n) for n in numbers]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,34 +6,22 @@ writes the next only once ours waits on it, which is the moment a deadlock would
 """
 
 import threading
-from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, transaction
 
-from events.contracts import EventInput
 from events.event_rows import COPY_MIN_EVENTS
 from events.ingestion import events_ingest
 from events.models import Event
+from events.tests.racing import click_event
 from midnite_test.tests.concurrently import set_once_a_backend_waits_on_a_lock
-
-
-def _event(n: int) -> EventInput:
-    return EventInput(
-        tenant_id="tenant_1",
-        event_id=f"evt_{n:04}",
-        source="web",
-        event_type="click",
-        occurred_at=datetime(2025, 10, 31, tzinfo=UTC),
-        properties={"n": n},
-    )
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("size", [2, COPY_MIN_EVENTS], ids=["insert", "copy"])
 def test_a_batch_sharing_keys_in_another_order_waits_and_never_deadlocks(size):
-    ours = [_event(n) for n in reversed(range(size))]  # the last key first
-    theirs_first, theirs_rest = [_event(0)], [_event(n) for n in range(1, size)]
+    ours = [click_event(n) for n in reversed(range(size))]  # the last key first
+    theirs_first, theirs_rest = [click_event(0)], [click_event(n) for n in range(1, size)]
     first_written, ours_waits, errors = threading.Event(), threading.Event(), []
 
     def their_transaction() -> None:
@@ -70,7 +58,7 @@ def test_a_batch_sharing_keys_in_another_order_waits_and_never_deadlocks(size):
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [2, COPY_MIN_EVENTS], ids=["insert", "copy"])
 def test_a_batch_written_in_key_order_keeps_its_own_order_in_the_log(size):
-    outcome = events_ingest(events=[_event(n) for n in reversed(range(size))])
+    outcome = events_ingest(events=[click_event(n) for n in reversed(range(size))])
 
     pks = [outcome.stored[index] for index in range(size)]
     assert pks == sorted(pks)
