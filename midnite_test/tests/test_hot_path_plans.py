@@ -42,6 +42,7 @@ from outbox.models import OutboxCursor, OutboxMessage
 from outbox.selectors import outbox_processed_until
 from rules.history import EventFilter
 from users.models import User
+from users.selectors import users_find
 
 HISTORY = 100_000
 # What one request or one consumer batch here needs: a few LIMIT rows, a 30 s window, a day
@@ -377,7 +378,12 @@ HOT_TABLE_INDEXES = {
         "decision_user_created_id",
     },
     "events_metricbucket": {"events_metricbucket_pkey", "metric_bucket_unique"},
-    "events_user": {"events_user_pkey", "user_unique_external_id", "user_unique_email_ci"},
+    "events_user": {
+        "events_user_pkey",
+        "user_unique_external_id",
+        "user_unique_email_ci",
+        "user_email_trait_ci",
+    },
 }
 
 
@@ -523,6 +529,11 @@ def _outbox_processed_until(client):
     outbox_processed_until(consumer=CONSUMER_METRICS)
 
 
+def _people_search_by_email(client):
+    """The console's people search for an address: users by email or by `email` trait."""
+    users_find(query="Someone@Example.com")
+
+
 def _console_overview(client):
     """The console's overview of the last hour: alerts per code, notifications per rule."""
     until = timezone.now()
@@ -539,6 +550,7 @@ INDEX_QUERIES: dict[str, Callable] = {
     # of the test's one transaction (in production, to the end of the claim's), and so would
     # change the plan of the audit's user lookup, and of the console's grouped counts.
     "user_unique_external_id": _audit,
+    "user_email_trait_ci": _people_search_by_email,
     "alert_created_at": _console_overview,
     "notification_decided_at": _console_overview,
     "event_user_type_time": _history_window,
