@@ -332,8 +332,8 @@ def _outcome_record(outcome: _Outcome) -> None:
     changes: dict = {"status": outcome.status, "updated_at": now}
     if outcome.status == Notification.Status.SENT:
         changes["sent_at"] = now
-    if outcome.channel is not None:
-        changes["channel"] = outcome.channel
+        if outcome.channel is not None:
+            changes["channel"] = outcome.channel
     elif outcome.status != SCHEDULED:
         # A retry or a deferral keeps the scheduling reason; its own reason is in the decision.
         changes["reason"] = outcome.reason
