@@ -1,7 +1,8 @@
 """POST /event's transaction on PostgreSQL in two round trips, in psycopg's pipeline mode.
 
-Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, insert the event only when its
-`t` is after the user's latest transaction, read which version of the alert rules is active,
+Round trip 1 (`transaction_event_insert`): BEGIN, lock the user, price sorts out (so the stream
+is read in its index's order, alerts.stream), insert the event only when its `t` is after the
+user's latest transaction, read which version of the alert rules is active,
 and every history question the rule plan foresees. Round trip 2 (`transaction_alerts_queue`,
 then the end of `pipelined_transaction`): the alerts, and COMMIT. No outbox row: the consumers
 read the event table, alerts with their event (events.log). Statements go on
@@ -26,7 +27,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import Cursor, Pipeline
 
 from alerts.planned_history import Anchor, question_answer, question_statement
-from alerts.stream import STREAM_SQL
+from alerts.stream import STREAM_ORDER_NEWEST, STREAM_SQL
+from midnite_test.index_order import SORTS_PRICED_OUT
 from rule_sets.active import ACTIVE_VERSION_SQL
 from rule_sets.models import KIND_ALERTS
 from rules.plan import Answer, Question
@@ -51,8 +53,9 @@ _USER_LOCK = f"""
 # occurred_at >= t)`: once the statement is prepared, PostgreSQL may switch to a generic plan, and
 # its generic plan for NOT EXISTS scans all of the user's events through the user_id index when none
 # matches (32 ms for 100,000 events; docs/BENCHMARKS.md). Nor max(): without statistics the planner
-# may read every event of the type to aggregate them. ORDER BY ... LIMIT 1 on the stream's index is
-# a backward scan that stops at its first row under any plan (alerts.stream).
+# may read every event of the type to aggregate them. ORDER BY ... LIMIT 1 in the stream's index
+# order, with sorts priced out, is a backward scan of the user's own index that stops at its first
+# row under any plan (alerts.stream).
 _EVENT_INSERT = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
@@ -64,7 +67,7 @@ _EVENT_INSERT = """
 """
 _LATEST_OF_TYPE = (
     f"(SELECT occurred_at FROM events_event WHERE user_id = %s AND {STREAM_SQL}"
-    " AND event_type = %s ORDER BY occurred_at DESC LIMIT 1)"
+    f" AND event_type = %s ORDER BY {STREAM_ORDER_NEWEST} LIMIT 1)"
 )
 
 _ALERTS_INSERT = """
@@ -223,13 +226,10 @@ def transaction_event_insert(
     meaningless when nothing was inserted. The version is read by the statement that locks the
     user: the one active when that statement started.
     """
-    anchor = Anchor(
-        user_id=event.user_id,
-        tenant_id=event.tenant_id,
-        event_id=event.event_id,
-        occurred_at=event.occurred_at,
-    )
+    anchor = Anchor(user_id=event.user_id, occurred_at=event.occurred_at)
     user = pipelined.execute(_USER_LOCK, [KIND_ALERTS, event.user_id])
+    # For the rest of the transaction: the stream's reads take the user's index (alerts.stream).
+    pipelined.execute(SORTS_PRICED_OUT)
     inserted = pipelined.execute(
         _event_insert_sql(len(transaction_types)),
         [
@@ -258,7 +258,9 @@ def transaction_event_insert(
     if inserted_row is None:
         return EventInserted(user_traits=user_traits, event_pk=None, answers={})
     answers = {
-        question: question_answer(question, cursor.fetchall(), user_traits=user_traits)
+        question: question_answer(
+            question, cursor.fetchall(), anchor_pk=inserted_row[0], user_traits=user_traits
+        )
         for question, cursor in asked
     }
     version, sha256 = user_row[1:]

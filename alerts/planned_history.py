@@ -1,9 +1,14 @@
 """A plan's history questions as SQL statements, sent in one batch with the event's insert.
 
 The statements mean what `events.history.UserEventHistory` scoped to the alert stream asks
-through the ORM (the same filters, compiled once per filter by the ORM), but name the anchor
-by its idempotency key: they are sent in the same round trip as the statement that inserts it,
-before its id is known. PostgreSQL only (alerts.pipeline).
+through the ORM (the same filters, compiled once per filter by the ORM), about an anchor that
+is the newest event of its user's stream: they are sent in the same round trip as the statement
+that inserts it, before its id is known, and that statement inserts it only when its `t` is
+after the user's latest transaction, with the user locked. So "at or before the anchor" is
+every event of the user's stream up to its time, and "other than the anchor" is told apart by
+its id once the insert's answer has it (`question_answer`). They never look the anchor up by
+its key: without statistics, a planner may answer that look-up from the tenant's index of the
+stream, reading every user's transactions. PostgreSQL only (alerts.pipeline).
 """
 
 import dataclasses
@@ -18,13 +23,12 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 
-from alerts.stream import STREAM_SQL, TRANSACTION_TYPES
+from alerts.stream import STREAM_ORDER, STREAM_ORDER_NEWEST, STREAM_SQL, TRANSACTION_TYPES
 from events.history import event_filter_q
 from events.models import Event
 from rules.history import EventFilter, EventRecord
 from rules.plan import AggregateQuestion, Answer, ExistsQuestion, LastQuestion, Question
 
-_ANCHOR_ID = "(SELECT id FROM events_event WHERE tenant_id = %s AND event_id = %s)"
 _AGGREGATED = {
     "count": "COUNT(id)",
     "sum": "SUM(amount)",
@@ -35,11 +39,10 @@ _AGGREGATED = {
 
 @dataclass(frozen=True, kw_only=True)
 class Anchor:
-    """The event being evaluated: inserted earlier in the same batch, so named by its key."""
+    """The event being evaluated: inserted earlier in the same batch, the newest of its user's
+    stream."""
 
     user_id: int
-    tenant_id: str
-    event_id: str
     occurred_at: datetime
 
 
@@ -48,18 +51,20 @@ def question_statement(question: Question, *, anchor: Anchor) -> tuple[str, list
 
     One SELECT per event type (UNION ALL), each bounded by its own ORDER BY ... LIMIT or time
     range on `event_stream_type_time`: an `IN` list of types would be a scan of every event
-    of those types and a sort, unless the planner's statistics say otherwise.
+    of those types and a sort, unless the planner's statistics say otherwise. Each SELECT
+    orders its rows as that index does, even where the answer does not need it (a sum, an
+    EXISTS): with sorts priced out (alerts.pipeline), that order is what keeps the planner on
+    the user's index rather than the tenant's (alerts.stream).
     """
-    anchor_id = (anchor.tenant_id, anchor.event_id)
     if isinstance(question, LastQuestion):
         shape = _statement_shape(LastQuestion, question.events, question.count)
-        condition_params: tuple[Any, ...] = (anchor.occurred_at, anchor.occurred_at, *anchor_id)
+        condition_params: tuple[Any, ...] = (anchor.occurred_at,)
     elif isinstance(question, AggregateQuestion):
         shape = _statement_shape(AggregateQuestion, question.events, question.function)
         condition_params = (question.start, question.end)
     else:
         shape = _statement_shape(ExistsQuestion, question.events, None)
-        condition_params = (question.start, question.end, *anchor_id)
+        condition_params = (question.start, question.end)
     sql, types, where_params = shape
     return sql, [
         param
@@ -93,25 +98,27 @@ def _statement_shape(
         return " UNION ALL ".join([select] * len(types))
 
     if kind is LastQuestion:
-        newest = f"ORDER BY occurred_at DESC, id DESC LIMIT {int(detail)}"
+        newest = f"ORDER BY {STREAM_ORDER_NEWEST} LIMIT {int(detail)}"
         sql = matching(
             "id, event_type, occurred_at, amount, properties",
-            f"occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) {newest}",
+            f"occurred_at <= %s {newest}",
         )
         if len(types) > 1:
             sql = f"SELECT * FROM ({sql}) AS latest {newest}"
         return sql, types, where_params
     if kind is AggregateQuestion:
-        sql = matching("id, amount", "occurred_at BETWEEN %s AND %s")
+        sql = matching("id, amount", f"occurred_at BETWEEN %s AND %s ORDER BY {STREAM_ORDER}")
         return f"SELECT {_AGGREGATED[detail]} FROM ({sql}) AS matching", types, where_params
-    sql = matching("1", f"occurred_at BETWEEN %s AND %s AND id <> {_ANCHOR_ID}")
-    return f"SELECT EXISTS ({sql})", types, where_params
+    # Two ids at most: one may be the anchor's.
+    sql = matching("id", f"occurred_at BETWEEN %s AND %s ORDER BY {STREAM_ORDER} LIMIT 2")
+    return f"SELECT id FROM ({sql}) AS matching LIMIT 2", types, where_params
 
 
 def question_answer(
-    question: Question, rows: Sequence[tuple], *, user_traits: dict[str, Any]
+    question: Question, rows: Sequence[tuple], *, anchor_pk: int, user_traits: dict[str, Any]
 ) -> Answer:
-    """Return the rule core's answer to `question` from the rows its statement returned."""
+    """Return the rule core's answer to `question` from the rows its statement returned, the
+    anchor stored under `anchor_pk`."""
     if isinstance(question, LastQuestion):
         return [
             EventRecord(
@@ -124,10 +131,10 @@ def question_answer(
             )
             for pk, event_type, occurred_at, amount, properties in rows
         ]
-    [(value,)] = rows
     if isinstance(question, AggregateQuestion):
+        [(value,)] = rows
         return None if value is None else Decimal(value)
-    return bool(value)
+    return any(pk != anchor_pk for (pk,) in rows)
 
 
 @functools.lru_cache(maxsize=256)

@@ -203,10 +203,12 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _latest_transaction_at(user_id: int) -> datetime:
-    """Return the time of the user's latest transaction in the stream: one query per type."""
+    """Return the time of the user's latest transaction in the stream: one query per type, in the
+    stream index's order (alerts.stream; on PostgreSQL, inside the transaction that priced sorts
+    out)."""
     latest = [
         Event.objects.filter(stream_q(), user_id=user_id, event_type=event_type)
-        .order_by("-occurred_at")
+        .order_by("-occurred_at", "-id")
         .values_list("occurred_at", flat=True)
         .first()
         for event_type in TRANSACTION_TYPES

@@ -5,6 +5,13 @@ from contextlib import contextmanager
 
 from django.db import connection, transaction
 
+# What `read_in_index_order` sets, for a statement sent in pipeline mode (alerts.pipeline):
+# every sort priced out, the incremental sort too, to the end of the transaction.
+SORTS_PRICED_OUT = (
+    "SELECT set_config('enable_sort', 'off', true),"
+    " set_config('enable_incremental_sort', 'off', true)"
+)
+
 
 @contextmanager
 def read_in_index_order() -> Iterator[None]:

@@ -1,5 +1,6 @@
 """The batch's SQL answers each history question like the in-memory reference (PostgreSQL),
-from the alert stream alone."""
+from the alert stream alone, about an anchor that is the newest of its user's stream, as
+POST /event's is."""
 
 import random
 from datetime import timedelta
@@ -43,29 +44,31 @@ def stored(users):
     return [event_record(event, user_traits={}) for event in stream]
 
 
-def _answer(question, anchor: Anchor):
+def _answer(question, anchor: Anchor, record):
     sql, params = question_statement(question, anchor=anchor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return question_answer(question, cursor.fetchall(), user_traits={})
+        rows = cursor.fetchall()
+    return question_answer(question, rows, anchor_pk=record.sequence, user_traits={})
 
 
 def _both(stored, anchor_index: int):  # noqa: F811 - the fixture's value
+    """The anchor at `anchor_index` made the newest of the stream: the events after it are
+    deleted, and the reference holds the events up to it."""
     records = sorted(stored, key=lambda r: (r.occurred_at, r.sequence))
     record = records[anchor_index]
-    event = Event.objects.get(pk=record.sequence)
-    anchor = Anchor(
-        user_id=1, tenant_id=event.tenant_id, event_id=event.event_id, occurred_at=event.occurred_at
-    )
-    return anchor, InMemoryHistory(events=records, anchor=record), record
+    newer = [later.sequence for later in records[anchor_index + 1 :]]
+    Event.objects.filter(pk__in=newer).delete()
+    anchor = Anchor(user_id=1, occurred_at=record.occurred_at)
+    return anchor, InMemoryHistory(events=records[: anchor_index + 1], anchor=record), record
 
 
 @pytest.mark.parametrize("events", FILTERS)
 @pytest.mark.parametrize("anchor_index", [0, 1, 30, 59])
 def test_last_matches_the_reference(stored, events, anchor_index):  # noqa: F811
-    anchor, memory, _ = _both(stored, anchor_index)
+    anchor, memory, record = _both(stored, anchor_index)
 
-    answer = _answer(LastQuestion(count=5, events=events), anchor)
+    answer = _answer(LastQuestion(count=5, events=events), anchor, record)
 
     assert list(answer) == list(memory.last(count=5, events=events))
 
@@ -79,7 +82,7 @@ def test_aggregate_matches_the_reference(stored, events, function):  # noqa: F81
 
     expected = memory.aggregate(function=function, path="amount", events=events, **window)
 
-    assert _answer(question, anchor) == expected
+    assert _answer(question, anchor, record) == expected
 
 
 @pytest.mark.parametrize("events", FILTERS)
@@ -93,6 +96,6 @@ def test_exists_matches_the_reference_and_excludes_the_anchor(
         end=record.occurred_at + timedelta(seconds=seconds[1]),
     )
 
-    answer = _answer(ExistsQuestion(events=events, **window), anchor)
+    answer = _answer(ExistsQuestion(events=events, **window), anchor, record)
 
     assert answer == memory.exists(events=events, **window)

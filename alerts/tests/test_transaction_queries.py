@@ -33,8 +33,8 @@ def test_queries_per_transaction_do_not_grow_with_history(
     active = rule_set_active(KIND_ALERTS)
     alert_rules_seen((active.version, active.sha256))
 
-    # Lock the user (reading the active version of the rules), insert the event, last 3
-    # deposits, the 30 s sum; the test's transaction turns the service's transaction into a
-    # savepoint and its release.
-    with django_assert_num_queries(6):
+    # Lock the user (reading the active version of the rules), price sorts out, insert the
+    # event, last 3 deposits, the 30 s sum; the test's transaction turns the service's
+    # transaction into a savepoint and its release.
+    with django_assert_num_queries(7):
         transaction_ingest(user_id=1, event_type="deposit", amount=Decimal("5"), t=t)
