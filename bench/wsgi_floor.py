@@ -1,7 +1,9 @@
 """The floor POST /event is measured against: a bare WSGI app doing the same writes.
 
 No Django: parse the body, then in one psycopg pipeline BEGIN, lock the user and read the
-active version of the alert rules (the service's statement), the conditional insert of the
+active version of the alert rules (the service's statement), price sorts out for the
+transaction (so the stream is read on the user's own index, alerts.stream), the conditional
+insert of the
 event, and the default rules' history questions for its type (alerts.pipeline and
 alerts.planned_history, copied as text so nothing of the service is imported), one sync; then
 the default rules (config/alert_rules.yml) decided in a few lines of plain Python from the
@@ -30,6 +32,11 @@ _USER_LOCK = """
     ) AS active ON true
     WHERE u.id = %s FOR NO KEY UPDATE OF u
 """
+# As midnite_test.index_order's.
+_SORTS_PRICED_OUT = (
+    "SELECT set_config('enable_sort', 'off', true),"
+    " set_config('enable_incremental_sort', 'off', true)"
+)
 _EVENT_INSERT = """
     INSERT INTO events_event
         (tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
@@ -43,15 +50,14 @@ _STREAM = "tenant_id = 'default' AND source = 'transactions'"
 _EVENT_INSERT = _EVENT_INSERT.replace(
     "LATEST_OF_TYPE",
     f"(SELECT occurred_at FROM events_event WHERE user_id = %s AND {_STREAM}"
-    " AND event_type = %s ORDER BY occurred_at DESC LIMIT 1)",
+    " AND event_type = %s ORDER BY occurred_at DESC, id DESC LIMIT 1)",
 )
-_ANCHOR_ID = "(SELECT id FROM events_event WHERE tenant_id = %s AND event_id = %s)"
 _NEWEST = "ORDER BY occurred_at DESC, id DESC LIMIT 3"
 # One SELECT per type, as alerts.planned_history sends them.
 _LAST_OF_TYPE = (
     "(SELECT id, event_type, occurred_at, amount, properties FROM events_event "
     f"WHERE user_id = %s AND {_STREAM} AND event_type = %s AND TRUE "
-    f"AND occurred_at <= %s AND (occurred_at < %s OR id <= {_ANCHOR_ID}) {_NEWEST})"
+    f"AND occurred_at <= %s {_NEWEST})"
 )
 _LAST_DEPOSITS = _LAST_OF_TYPE
 _LAST_TRANSACTIONS = (
@@ -60,7 +66,7 @@ _LAST_TRANSACTIONS = (
 _DEPOSITS_SUM = (
     "SELECT SUM(amount) FROM ((SELECT id, amount FROM events_event "
     f"WHERE user_id = %s AND {_STREAM} AND event_type = %s AND TRUE "
-    "AND occurred_at BETWEEN %s AND %s)) AS matching"
+    "AND occurred_at BETWEEN %s AND %s ORDER BY occurred_at, id)) AS matching"
 )
 _TYPES = ["deposit", "withdraw"]
 _ALERTS_INSERT = """
@@ -90,11 +96,11 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
     occurred_at = datetime.fromtimestamp(t, tz=UTC)
     now = datetime.now(tz=UTC)
     event_id = f"txn:{user_id}:{t}"
-    anchor = ["default", event_id]
     connection = _connection()
     with connection.pipeline() as pipeline:
         connection.execute("BEGIN")
         user = connection.execute(_USER_LOCK, ["alerts", user_id])
+        connection.execute(_SORTS_PRICED_OUT)
         inserted = connection.execute(
             _EVENT_INSERT,
             [
@@ -114,7 +120,7 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
             ],
         )
         if event_type == "deposit":
-            last = [user_id, "deposit", occurred_at, occurred_at, *anchor]
+            last = [user_id, "deposit", occurred_at]
             asked = [
                 connection.execute(_LAST_DEPOSITS, last),
                 connection.execute(
@@ -123,9 +129,7 @@ def _store(*, user_id: int, event_type: str, amount: Decimal, t: int) -> list[in
             ]
         else:
             params = [
-                param
-                for event_type in _TYPES
-                for param in (user_id, event_type, occurred_at, occurred_at, *anchor)
+                param for event_type in _TYPES for param in (user_id, event_type, occurred_at)
             ]
             asked = [connection.execute(_LAST_TRANSACTIONS, params)]
         pipeline.sync()
