@@ -83,13 +83,18 @@ class WorkerScheduleStep(bootsteps.StartStopStep):
     process may open) the process that holds the store and runs the slots; with prefork
     (docker-compose) the parent, so a worker runs one schedule whatever its concurrency, and a
     sweep never waits in a busy child's buffer behind the wake-ups. After the pool, so the
-    prefork children are forked before the thread opens any connection.
+    prefork children are forked before the thread opens any connection; a child forked later
+    (to replace one that died) drops the connections it inherits (Celery's Django fixup), and
+    psycopg never closes a connection in a process that did not open it. A long-running task
+    (the backtest sweep) is queued for the pool, not run beside the parent's dispatching.
     """
 
     requires = {"celery.worker.components:Pool"}
 
     def create(self, worker) -> ScheduleRunner:
-        return ScheduleRunner(app=worker.app, schedule=worker.app.conf.worker_schedule)
+        return ScheduleRunner(
+            app=worker.app, schedule=worker.app.conf.worker_schedule, queue_long_running=True
+        )
 
 
 app.steps["worker"].add(WorkerScheduleStep)

@@ -14,10 +14,13 @@ are leased with SKIP LOCKED, a backtest's lease is a conditional UPDATE, the hea
 update-or-create of one row, the purge a DELETE).
 
 Every task hands the runner back within a couple of seconds (OUTBOX_RELAY_MAX_SECONDS), but one
-declared `long_running` (a backtest, rule_sets.tasks) runs as long as its work takes: it runs
-on a thread of its own, one at a time, so the tick and the notifications keep their turns. A
-request for one while another runs is dropped: such a task's own periodic sweep finds the work.
-One still running at a stop dies with the process; its lease lets another worker claim it.
+declared `long_running` (a backtest, rule_sets.tasks) runs as long as its work takes, so the
+runner does not run it itself. A Celery worker's runner (`queue_long_running`) queues it for the
+worker's pool, as beat did (one message every 10 s, where beat sent about four a second): a
+backtest never runs in a prefork worker's parent, and keeps its slot's database connection.
+`make run`'s, which has no broker, runs it on a thread of its own, one at a time; a request for
+one while another runs is dropped (such a task's own periodic sweep finds the work), and one
+still running at a stop dies with the process (its lease lets a worker claim it again).
 """
 
 import threading
@@ -56,8 +59,11 @@ class _Entry:
 
 
 class ScheduleRunner:
-    def __init__(self, *, app: Celery, schedule: dict[str, dict]) -> None:
+    def __init__(
+        self, *, app: Celery, schedule: dict[str, dict], queue_long_running: bool = False
+    ) -> None:
         self._app = app
+        self._queue_long_running = queue_long_running
         self._entries = [
             _Entry(
                 task=entry["task"],
@@ -110,7 +116,10 @@ class ScheduleRunner:
             log.warning("worker.unknown_task", task=request.task)
             return
         if getattr(task, "long_running", False):
-            self._long_running_start(task, request)
+            if self._queue_long_running:
+                task.apply_async(args=request.args)
+            else:
+                self._long_running_start(task, request)
             return
         self._apply(task, request)
 

@@ -11,7 +11,7 @@ from celery.signals import task_prerun
 
 from midnite_test.celery import app as celery_app
 from midnite_test.tests.waiting import wait_until
-from outbox.schedule_runner import THREAD_NAME, ScheduleRunner
+from outbox.schedule_runner import THREAD_NAME, ScheduleRunner, TaskRequest
 from outbox.tasks import outbox_tick_task
 from outbox.tests.conftest import broker  # noqa: F401 - a fixture
 
@@ -45,6 +45,25 @@ def test_beat_sends_nothing_and_every_sweep_is_on_the_worker_schedule():
         "rule_sets.backtests_run_pending",
         "outbox.outbox_shipped_purge",
     ]
+
+
+_long_task_runs: list[str] = []
+
+
+@celery_app.task(name="tests.schedule_long_running", ignore_result=True, long_running=True)
+def _long_running_task() -> None:
+    _long_task_runs.append(threading.current_thread().name)
+
+
+def test_a_celery_workers_runner_queues_a_long_running_task_for_the_pool(broker):  # noqa: F811
+    """The backtest sweep runs as long as its work takes: not on the schedule thread (in a
+    prefork worker's parent), but in a pool slot, as the message beat sent it."""
+    _long_task_runs.clear()
+    runner = ScheduleRunner(app=celery_app, schedule={}, queue_long_running=True)
+
+    runner.task_run(TaskRequest(task=_long_running_task.name, args=()))
+
+    assert (_long_task_runs, broker.llen("celery")) == ([], 1)
 
 
 class _TicksByThread:
