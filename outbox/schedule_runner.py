@@ -117,11 +117,21 @@ class ScheduleRunner:
             return
         if getattr(task, "long_running", False):
             if self._queue_long_running:
-                task.apply_async(args=request.args)
+                self._long_running_queue(task, request)
             else:
                 self._long_running_start(task, request)
             return
         self._apply(task, request)
+
+    def _long_running_queue(self, task: Task, request: TaskRequest) -> None:
+        """Queue a long-running task for the worker's pool; with the broker down, log it and go
+        on (one connection attempt, as a web process's wake-up): the next sweep queues it."""
+        try:
+            task.apply_async(args=request.args, retry=False)
+        except Exception as exc:  # noqa: BLE001 - any broker failure; the next sweep retries
+            log.warning(
+                "worker.long_running_not_queued", task=request.task, error=type(exc).__name__
+            )
 
     def _long_running_start(self, task: Task, request: TaskRequest) -> None:
         """Run a long-running task on a thread of its own, unless one is running already."""

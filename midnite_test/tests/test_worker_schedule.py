@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_prerun
+from structlog.testing import capture_logs
 
 from midnite_test.celery import app as celery_app
 from midnite_test.tests.waiting import wait_until
 from outbox.schedule_runner import THREAD_NAME, ScheduleRunner, TaskRequest
 from outbox.tasks import outbox_tick_task
-from outbox.tests.conftest import broker  # noqa: F401 - a fixture
+from outbox.tests.conftest import broker, broker_unreachable  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # A bound on a hung worker only.
@@ -64,6 +65,18 @@ def test_a_celery_workers_runner_queues_a_long_running_task_for_the_pool(broker)
     runner.task_run(TaskRequest(task=_long_running_task.name, args=()))
 
     assert (_long_task_runs, broker.llen("celery")) == ([], 1)
+
+
+def test_a_long_running_task_the_broker_cannot_take_is_logged_and_the_runner_goes_on():
+    """Redis down: the sweep's next run queues it again; the schedule thread must not die."""
+    runner = ScheduleRunner(app=celery_app, schedule={}, queue_long_running=True)
+
+    with broker_unreachable(), capture_logs() as logs:
+        runner.task_run(TaskRequest(task=_long_running_task.name, args=()))
+
+    assert [(log["event"], log["task"]) for log in logs] == [
+        ("worker.long_running_not_queued", _long_running_task.name)
+    ]
 
 
 class _TicksByThread:
