@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""The worker tier's fixed cost: what `celery worker` and `celery beat` spend with nothing to do.
+"""The worker tier's fixed cost: what `celery worker` spends with nothing to do.
 
 On a fresh PostgreSQL database, the worker tier as bench/deployed_throughput.py starts it
-(Redis broker, chDB, `--pool threads --concurrency 2`, beat) beside one granian worker that
-only answers /healthz/status, and no load: the CPU a second of the worker process, of beat
-and of the worker tier's PostgreSQL backends (told apart by application_name), and the
-PostgreSQL sessions opened a second, whose short-lived backends no CPU reading can catch.
+(Redis broker, chDB, `--pool threads --concurrency 2`, the periodic sweeps on the worker's own
+schedule thread, no beat) beside one granian worker that only answers /healthz/status, and no
+load: the CPU a second of the worker process and of the worker tier's PostgreSQL backends
+(told apart by application_name), and the PostgreSQL sessions opened a second, whose
+short-lived backends no CPU reading can catch.
 This is what the tick costs whatever the load; under load it comes on top of the work per
 event.
 
@@ -55,7 +56,7 @@ def main() -> int:
         shutil.rmtree(var_dir, ignore_errors=True)
     print(
         f"idle {args.seconds} s, load average {os.getloadavg()[0]:.1f}: CPU a second: worker"
-        f" {spent['worker']:.1f} ms, beat {spent['beat']:.1f} ms, the worker tier's PostgreSQL"
+        f" {spent['worker']:.1f} ms, the worker tier's PostgreSQL"
         f" backends {spent['postgres']:.1f} ms; PostgreSQL sessions opened a second:"
         f" {spent['sessions']:.1f}"
     )
@@ -74,8 +75,8 @@ def _arguments() -> argparse.Namespace:
 def _idle(database_url: str, worker: list, *, seconds: int) -> dict[str, float]:
     """The worker tier's CPU milliseconds a second, and sessions opened a second, over
     `seconds`."""
-    celery_worker, beat = worker
-    processes = {"worker": process_tree(celery_worker.pid), "beat": process_tree(beat.pid)}
+    [celery_worker] = worker
+    processes = {"worker": process_tree(celery_worker.pid)}
     with psycopg.connect(database_url, autocommit=True) as monitor:
         before = {tier: cpu_seconds(pids) for tier, pids in processes.items()}
         before["postgres"] = cpu_seconds(_worker_backends(monitor))

@@ -3,11 +3,12 @@
 
 Runs, on a fresh PostgreSQL database: the web tier under granian (3 workers, as the
 Dockerfile's `nproc + 1` on 2 cores), Redis as the Celery broker, and, in the runs "with the
-worker", `celery worker` and `celery beat` as docker-compose runs them. There is no ClickHouse
-server on this box, so ClickHouse is the embedded chDB store, which only one process may open:
-the worker runs its two slots as threads of one process (`--pool threads --concurrency 2`)
-rather than compose's two prefork processes. `--mode embedded` runs `make run`'s tier instead:
-no broker, `manage.py run_embedded_worker` fed through its socket.
+worker", `celery worker` as docker-compose runs it (it runs the periodic sweeps itself: no
+beat). There is no ClickHouse server on this box, so ClickHouse is the embedded chDB store,
+which only one process may open: the worker runs its two slots as threads of one process
+(`--pool threads --concurrency 2`) rather than compose's two prefork processes. `--mode
+embedded` runs `make run`'s tier instead: no broker, `manage.py run_embedded_worker` fed
+through its socket.
 
 Each run loads POST /event for `--duration` s at `--connections` connections with wrk (one user
 per connection, as bench/event_throughput.py), and samples every second: /healthz/ready's
@@ -196,10 +197,8 @@ def worker_start(mode: str, env: dict, base: str) -> list[subprocess.Popen]:
     """Start the worker tier; return it once it has reported its first heartbeat (60 s)."""
     if mode == "broker":
         celery = [str(BIN / "celery"), "--app", "midnite_test"]
-        schedule = Path(env["VAR_DIR"]) / "celerybeat-schedule"
         commands = [
-            [*celery, "worker", "--loglevel", "WARNING", "--pool", "threads", "--concurrency", "2"],
-            [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(schedule)],
+            [*celery, "worker", "--loglevel", "WARNING", "--pool", "threads", "--concurrency", "2"]
         ]
     else:
         commands = [[sys.executable, "manage.py", "run_embedded_worker"]]

@@ -2,8 +2,9 @@
 """POST /event as deployed, the worker running against the same web tier with it paused.
 
 On a fresh PostgreSQL database: the web tier under granian with the production worker count
-(`servers.PRODUCTION_WORKERS`), Redis as the Celery broker, and `celery worker` and `celery beat`
-as bench/deployed_load.py starts them (chDB for ClickHouse, so the worker's slots are threads).
+(`servers.PRODUCTION_WORKERS`), Redis as the Celery broker, and `celery worker` (which runs the
+periodic sweeps itself: no beat) as bench/deployed_load.py starts it (chDB for ClickHouse, so the
+worker's slots are threads).
 The worker tier is started once and stays up; runs alternate between it paused (SIGSTOP: its
 processes hold their connections but take no CPU, so the web tier has the box to itself) and it
 running, `--rounds` times each. Each run loads POST /event for `--duration` s at
@@ -259,7 +260,7 @@ def _cpu_line(result: dict) -> str:
 def _report(args, results: dict[str, list[dict]]) -> None:
     print(
         f"\nmachine: {os.cpu_count()} cores; granian {args.workers} workers; celery worker "
-        f"(threads, 2) and beat; wrk {args.connections} connections; median of {args.rounds} "
+        f"(threads, 2), no beat; wrk {args.connections} connections; median of {args.rounds} "
         f"runs x {args.duration} s each"
     )
     medians = {}

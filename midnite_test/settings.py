@@ -273,7 +273,8 @@ OUTBOX_BATCH_SIZE = config("OUTBOX_BATCH_SIZE", default=10_000, cast=int)
 # A batch of a consumer that reacts inside the database (metrics, notifications) is sized to
 # take about this long: its transaction holds back the commit horizon every claim waits for.
 OUTBOX_HANDLER_BATCH_SECONDS = config("OUTBOX_HANDLER_BATCH_SECONDS", default=1.0, cast=float)
-# The tick: beat runs each consumer this often, and it takes everything committed meanwhile.
+# The tick: each worker runs each consumer this often (the worker schedule, celery.py), and it
+# takes everything committed meanwhile.
 # The table logs (the events and their alerts) send no wake-up: this bounds their latency.
 OUTBOX_RELAY_INTERVAL_SECONDS = config("OUTBOX_RELAY_INTERVAL_SECONDS", default=0.5, cast=float)
 # One relay task ships batches for at most this long, then leaves the worker to other tasks.
@@ -351,8 +352,8 @@ def _celery_broker(url: str) -> tuple[str, dict, str]:
     if not url:
         # Never connected to; a host keeps kombu from warning that it has none.
         return "memory://localhost/", {}, f"file://{VAR_DIR / 'celery-results'}"
-    # A web process publishing a wake-up gives up at once when Redis is down: the beat sweep
-    # relays the message instead, and the request is not held up.
+    # A web process publishing a wake-up gives up at once when Redis is down: the workers'
+    # tick relays the message instead, and the request is not held up.
     options = {
         "socket_connect_timeout": 1,
         "socket_timeout": 5,

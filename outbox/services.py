@@ -151,9 +151,9 @@ def outbox_process(*, consumer: str, max_seconds: float | None = None) -> RelayR
 def outbox_tick(*, max_seconds: float | None = None) -> dict[str, RelayReport]:
     """Process each consumer of the event logs in turn, each for at most `max_seconds`.
 
-    The tick (beat's `outbox.outbox_tick`): one task, not one per consumer, so the worker
-    dispatches and acknowledges one message a tick, and the consumers' work runs one after the
-    other on one slot instead of all at once on every core. A consumer that raises does not
+    The tick (`outbox.outbox_tick`, which every worker runs itself on its schedule thread): one
+    task, not one per consumer, so the consumers' work runs one after the other instead of all
+    at once on every core. A consumer that raises does not
     hold the others back: the first exception is raised once every consumer has run. One
     statement first finds the streams with nothing to do, which the consumers then leave out
     (outbox.batches.idle_streams_skipped).

@@ -22,7 +22,8 @@ def outbox_relay_task(consumer: str = CONSUMER_ANALYTICS) -> None:
 
 @shared_task(name="outbox.outbox_tick", ignore_result=True, acks_late=True)
 def outbox_tick_task() -> None:
-    """Process every consumer of the event logs in turn: beat's tick, one task for them all."""
+    """Process every consumer of the event logs in turn: the worker schedule's tick, one task for
+    them all (queued by an older beat, it still runs)."""
     from django.conf import settings
 
     from outbox.services import outbox_tick

@@ -2,9 +2,10 @@
 through the rule-lifecycle API, and the next POST /event answered under it; then rolled back.
 
 Debian's chromium driven by Playwright against the live server, on a transactional database:
-the backtest worker (a thread sweeping the backtests as the beat's `backtests_run_pending`
-does) must see what the page's requests committed. Each test waits with Playwright's `expect`,
-never a sleep, and fails on any console error but the API's answers it provokes on purpose.
+the backtest worker (a thread sweeping the backtests as the worker schedule's
+`backtests_run_pending` does) must see what the page's requests committed. Each test waits with
+Playwright's `expect`, never a sleep, and fails on any console error but the API's answers it
+provokes on purpose.
 """
 
 import hashlib
@@ -80,7 +81,7 @@ def stored_withdrawals(live_server, api_key, users) -> int:
 
 @pytest.fixture
 def backtest_worker(transactional_db, settings, tmp_path) -> Iterator[None]:
-    """A worker that sweeps the backtests, as the beat's `rule_sets.backtests_run_pending`.
+    """A worker that sweeps the backtests, as the worker schedule's `backtests_run_pending`.
 
     The request's own wake-up finds no worker on the socket and is dropped, as when a broker
     loses it: the sweep is what runs the backtest.

@@ -24,8 +24,8 @@ def _counted() -> int:
     return days.aggregate(total=Sum("count"))["total"] or 0
 
 
-def test_beat_sends_one_task_a_tick_for_every_consumer():
-    schedule = celery_app.conf.beat_schedule
+def test_the_worker_schedule_runs_one_task_a_tick_for_every_consumer():
+    schedule = celery_app.conf.worker_schedule
     consumers_runs = [
         (name, entry["task"])
         for name, entry in schedule.items()

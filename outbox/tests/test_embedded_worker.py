@@ -11,8 +11,9 @@ from structlog.testing import capture_logs
 
 from midnite_test.celery import app as celery_app
 from outbox.management.commands.clickhouse_query import Command as ClickHouseQueryCommand
-from outbox.embedded_worker import EmbeddedWorker, TaskRequest, _requests_drain, request_parse
+from outbox.embedded_worker import EmbeddedWorker, _requests_drain, request_parse
 from outbox.models import WorkerHeartbeat
+from outbox.schedule_runner import ScheduleRunner, TaskRequest
 from outbox.services import outbox_wake
 from outbox.tasks import (
     clickhouse_heartbeat_record_task,
@@ -150,12 +151,12 @@ def _failing_task() -> None:
     raise RuntimeError("a bug")
 
 
-def test_a_failing_task_is_logged_and_the_worker_goes_on(socket_path):
-    worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
+def test_a_failing_task_is_logged_and_the_worker_goes_on():
+    runner = ScheduleRunner(app=celery_app, schedule={})
 
     with capture_logs() as logs:
-        worker.task_run(TaskRequest(task="tests.failing", args=()))
-        worker.task_run(TaskRequest(task="no.such_task", args=()))
+        runner.task_run(TaskRequest(task="tests.failing", args=()))
+        runner.task_run(TaskRequest(task="no.such_task", args=()))
 
     assert [(log["event"], log.get("task")) for log in logs] == [
         ("worker.task_failed", "tests.failing"),
@@ -199,19 +200,19 @@ def _long_running_task() -> None:
     assert _long_task_may_end.wait(timeout=10), "the test never let the long task end"
 
 
-def test_a_long_running_task_runs_on_its_own_thread_one_at_a_time(socket_path):
-    worker = EmbeddedWorker(app=celery_app, socket_path=socket_path)
+def test_a_long_running_task_runs_on_its_own_thread_one_at_a_time():
+    runner = ScheduleRunner(app=celery_app, schedule={})
     _long_task_may_end.clear()
     _long_task_threads.clear()
 
-    worker.task_run(TaskRequest(task="tests.long_running", args=()))
+    runner.task_run(TaskRequest(task="tests.long_running", args=()))
     with capture_logs() as logs:
-        worker.task_run(TaskRequest(task="tests.long_running", args=()))
+        runner.task_run(TaskRequest(task="tests.long_running", args=()))
     # The loop's thread is free meanwhile: this returned, and so does another task.
-    worker.task_run(TaskRequest(task="no.such_task", args=()))
+    runner.task_run(TaskRequest(task="no.such_task", args=()))
     _long_task_may_end.set()
-    worker._long_running.join(timeout=10)
+    runner._long_running.join(timeout=10)
 
     assert _long_task_threads == ["tests.long_running"]
     assert [log["event"] for log in logs] == ["worker.long_running_busy"]
-    assert not worker._long_running.is_alive()
+    assert not runner._long_running.is_alive()

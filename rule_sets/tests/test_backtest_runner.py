@@ -127,8 +127,8 @@ def test_a_worker_that_lost_its_lease_writes_nothing_of_the_replay(fake_replay, 
     assert (backtest.status, backtest.result, backtest.finished_at) == ("running", None, None)
 
 
-def test_the_sweep_is_on_the_beat_schedule_and_both_tasks_run_long():
-    entry = celery_app.conf.beat_schedule["rule-sets-backtests"]
+def test_the_sweep_is_on_the_worker_schedule_and_both_tasks_run_long():
+    entry = celery_app.conf.worker_schedule["rule-sets-backtests"]
 
     assert entry["task"] == "rule_sets.backtests_run_pending"
     assert celery_app.tasks["rule_sets.backtests_run_pending"].long_running

@@ -9,7 +9,7 @@ from outbox.embedded_worker import EmbeddedWorker
 
 class Command(BaseCommand):
     help = (
-        "Run `make run`'s one worker without a broker: the beat schedule's tasks, and the "
+        "Run `make run`'s one worker without a broker: the worker schedule's tasks, and the "
         "requests the web processes send to EMBEDDED_WORKER_SOCKET. Stops on SIGTERM or SIGINT."
     )
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         if not settings.EMBEDDED_WORKER_SOCKET:
             raise CommandError(
                 "CELERY_BROKER_URL is set, so the workers are Celery's: "
-                "celery --app midnite_test worker --beat"
+                "celery --app midnite_test worker"
             )
         try:
             worker = EmbeddedWorker(app=current_app, socket_path=settings.EMBEDDED_WORKER_SOCKET)
