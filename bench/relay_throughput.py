@@ -302,8 +302,8 @@ class _Probe:
 
         original_ship = relay._batch_ship_next
 
-        def ship(consumer, loaded):
-            size = original_ship(consumer, loaded)
+        def ship(*args):
+            size = original_ship(*args)
             if size is not None:
                 self.batches += 1
                 mark = time.perf_counter() - self._ship["insert_end"]

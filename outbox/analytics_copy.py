@@ -65,7 +65,8 @@ def batch_render(batch: OutboxBatch) -> EventLogBlock | None:
 def batch_render_query(batch: OutboxBatch) -> tuple[str, dict]:
     """The SELECT of `batch`'s event_log rows, as batch_render copies them, and its parameters.
 
-    For a table log's batch this first reads the least and greatest id of its entries.
+    For a table log's batch this first reads the least and greatest id of its entries, unless
+    the claim that made `batch` did (OutboxBatch.entry_ids).
     """
     if batch.consumer in STREAMS:
         return _log_render_statement(batch)
@@ -136,9 +137,12 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
         "environment": settings.ENVIRONMENT,
         "version": METADATA_VERSION,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_ENTRY_IDS.format(table=table, where=table_log.where), parameters)
-        parameters["entries_min_id"], parameters["entries_max_id"] = cursor.fetchone()
+    entry_ids = batch.entry_ids
+    if entry_ids is None:  # not the instance its claim made: a retry, another relay's batch
+        with connection.cursor() as cursor:
+            cursor.execute(_ENTRY_IDS.format(table=table, where=table_log.where), parameters)
+            entry_ids = cursor.fetchone()
+    parameters["entries_min_id"], parameters["entries_max_id"] = entry_ids
     entries = _ENTRIES.format(table=table, where=table_log.where)
     own, *more = [rows.sql for rows in LOG_ROWS.get(table_log.name, [])] or [_NO_ROWS]
     rows = " UNION ALL ".join(
@@ -150,10 +154,10 @@ def _log_render_statement(batch: OutboxBatch) -> tuple[str, dict]:
     return _LOG_RENDER.format(dead=OutboxMessage._meta.db_table, rows=rows), parameters
 
 
-# The least and greatest id of a batch's entries: the range an app's rows of another table are
-# found in (outbox.analytics.LogRows). Over a subquery, so the planner reads the batch's range
-# in its index: as min() and max() of the table it read the id index from an end until it met
-# the range, which can be the whole table.
+# The least and greatest id of a batch's entries, for a batch its claim did not give them: the
+# range an app's rows of another table are found in (outbox.analytics.LogRows). Over a
+# subquery, so the planner reads the batch's range in its index: as min() and max() of the
+# table it read the id index from an end until it met the range, which can be the whole table.
 _ENTRY_IDS = """
     SELECT min(id), max(id) FROM (
         SELECT id FROM {table}

@@ -225,7 +225,7 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
     OutboxCursor.objects.bulk_create([OutboxCursor(consumer=consumer)], ignore_conflicts=True)
     cursor = OutboxCursor.objects.select_for_update().get(consumer=consumer)
     if connection.vendor == "postgresql":
-        count, oldest_at, first, last = messages_below_horizon(
+        count, oldest_at, first, last, entry_ids = messages_below_horizon(
             consumer=consumer, after=(cursor.xid, cursor.id), size=size
         )
     else:
@@ -236,14 +236,14 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
             .order_by("xid", "id")
             .values_list("xid", "id", stream_time_field(consumer))[:size]
         )
-        count = len(taken)
+        count, entry_ids = len(taken), None
         if count:
             oldest_at = min(created_at for _, _, created_at in taken)
             first, last = taken[0][:2], taken[-1][:2]
     if not count:
         return None
     OutboxCursor.objects.filter(consumer=consumer).update(xid=last[0], id=last[1])
-    return OutboxBatch.objects.create(
+    batch = OutboxBatch.objects.create(
         consumer=consumer,
         first_xid=first[0],
         first_id=first[1],
@@ -252,6 +252,8 @@ def batch_take(consumer: str, *, size: int) -> OutboxBatch | None:
         size=count,
         oldest_at=oldest_at,
     )
+    batch.entry_ids = entry_ids
+    return batch
 
 
 def position_after(xid: int, id: int, *, stream: str | None = None) -> RawSQL:

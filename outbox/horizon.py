@@ -19,13 +19,15 @@ log = structlog.get_logger(__name__)
 
 def messages_below_horizon(
     *, consumer: str, after: tuple[int, int], size: int
-) -> tuple[int, datetime | None, list[int] | None, list[int] | None]:
+) -> tuple[int, datetime | None, list[int] | None, list[int] | None, tuple[int, int] | None]:
     """Take up to `size` of `consumer`'s messages after `after`, in (xid, id) order, below it.
 
     `consumer` names a stream (outbox.logs): a consumer's own messages, or a table log's rows.
 
-    Returns their count, the oldest publication time and the first and last (xid, id). Runs in
-    the caller's transaction, which holds the consumer's cursor.
+    Returns their count, the oldest publication time, the first and last (xid, id) and the
+    least and greatest id (in xid order ids are not in order: a table log's render joins other
+    tables on this id range, outbox.analytics_copy). Runs in the caller's transaction, which
+    holds the consumer's cursor.
 
     Takes nothing, and logs `outbox.cursor_ahead`, while the cursor is ahead of every
     transaction id the server has given out (a restore, a move to another cluster): the
@@ -44,14 +46,15 @@ def messages_below_horizon(
                 server_next_xid=next_xid,
                 hint="manage.py outbox rebase-cursor",
             )
-            return 0, None, None, None
+            return 0, None, None, None, None
         where = {"consumer": consumer, "xid": after[0], "id": after[1], "n": size}
         db.execute(_IN_INDEX_ORDER)
         db.execute(_statement(_CLAIM, sql), {**where, "horizon": horizon, "elsewhere": elsewhere})
-        count, oldest_at, first, last = db.fetchone()
+        count, oldest_at, first, last, min_id, max_id = db.fetchone()
         if not count:
             _horizon_check(db, where, sql)
-    return count, oldest_at, first, last
+            return count, oldest_at, first, last, None
+    return count, oldest_at, first, last, (min_id, max_id)
 
 
 # Every session of the server as pg_stat_activity shows it, read afresh. PostgreSQL keeps one
@@ -152,7 +155,8 @@ _CLAIM = """
         ORDER BY xid, id
         LIMIT %(n)s
     )
-    SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]) FROM taken
+    SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]), min(id), max(id)
+    FROM taken
 """
 
 

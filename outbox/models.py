@@ -53,6 +53,9 @@ class OutboxBatch(models.Model):
     # of that relay's lease (outbox.batches.batch_lease_next_due).
     next_attempt_at = models.DateTimeField(default=timezone.now)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: the least and greatest id of its messages, when the claim that made this
+    # instance read them (outbox.batches.batch_take on PostgreSQL), so a render need not.
+    entry_ids: tuple[int, int] | None = None
 
     class Meta:
         indexes = [

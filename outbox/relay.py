@@ -68,7 +68,7 @@ def _stream_relay(consumer: str, deadline: float | None) -> RelayReport:
 
     def ship_next() -> int | None:
         claims.ahead()
-        return _batch_ship_next(consumer, claims.loaded)
+        return _batch_ship_next(consumer, claims.loaded, claims.entry_ids)
 
     try:
         return batches_work(
@@ -102,6 +102,9 @@ class _Claims:
         # Batches rendered ahead, by id, until a ship leases them (another relay may ship them);
         # None for a batch PostgreSQL would not render, so its ship does not try again.
         self.loaded: dict[UUID, EventLogBlock | None] = {}
+        # The least and greatest entry id of the batches claimed here and not yet rendered
+        # (OutboxBatch.entry_ids), so their render need not look them up.
+        self.entry_ids: dict[UUID, tuple[int, int] | None] = {}
 
     def next(self) -> bool | None:
         """Claim a batch (or take the next one claimed ahead); return whether it was full (None:
@@ -114,6 +117,10 @@ class _Claims:
                     del self.loaded[next(iter(self.loaded))]
         else:
             batch = batch_claim(self.consumer, size=settings.OUTBOX_BATCH_SIZE)
+            if batch is not None:
+                self.entry_ids[batch.pk] = batch.entry_ids
+                while len(self.entry_ids) > self.KEEP_LOADED:
+                    del self.entry_ids[next(iter(self.entry_ids))]
         self.backlog = batch is not None and batch.size >= settings.OUTBOX_BATCH_SIZE
         return None if batch is None else self.backlog
 
@@ -154,14 +161,19 @@ def _batch_claim_and_load(consumer: str) -> tuple[OutboxBatch | None, EventLogBl
     return (None, None) if batch is None else (batch, batch_render(batch))
 
 
-def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) -> int | None:
+def _batch_ship_next(
+    consumer: str,
+    loaded: dict[UUID, EventLogBlock | None],
+    entry_ids: dict[UUID, tuple[int, int] | None],
+) -> int | None:
     """Ship the next due batch nobody else is shipping; return its size, or None if none.
 
     The batch is leased (SHIP_LEASE) in a transaction of its own, its rows are read without
     writing, and the ClickHouse insert runs with no transaction open: a slow ClickHouse holds
     no row lock and no transaction id, so it never holds the commit horizon back. Takes the
     batch's rows from `loaded` when they were rendered ahead. Raises BatchFailed after
-    recording a failed attempt.
+    recording a failed attempt. A batch claimed in this run is rendered with the entry ids its
+    claim read (`entry_ids`).
     """
     batch_id = None
     started = time.monotonic()
@@ -173,6 +185,7 @@ def _batch_ship_next(consumer: str, loaded: dict[UUID, EventLogBlock | None]) ->
                     trace.sampled = False  # nothing was shipped: nothing to report
                     return None
                 batch_id = batch.pk
+                batch.entry_ids = entry_ids.pop(batch_id, None)
                 rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
                 block = rendered or batch_columns_build(batch)
             with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
