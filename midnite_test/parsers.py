@@ -211,6 +211,10 @@ class StrictJSONParser(BaseParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise _too_large(limit)
+        return self.decode(body)
+
+    def decode(self, body: bytes) -> object:
+        """Return the value of a body within the limit; ParseError says what is wrong."""
         try:
             return json_strict_loads(body)
         except RepeatedKey as exc:
