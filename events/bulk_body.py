@@ -3,14 +3,15 @@
 A bulk body holds up to 5,000 items of one shape. The generic way (midnite_test.parsers, then
 events.validation) builds a dict per item, makes every number a Decimal and serializes each
 payload again in Python; msgspec decodes the body into Structs and checks each field's type in
-one pass, and keeps each payload as written. The answer must still be the generic way's:
-`bulk_body_decode` returns the events only where its checks show that the generic way would
-accept every item and store the same values, the payload's text included. On any doubt it
-returns None and the body takes the generic way, which names each fault.
+one pass, each payload's numbers already as stored, and writes each payload again in C. The
+answer must still be the generic way's: `bulk_body_decode` returns the events only where its
+checks show that the generic way would accept every item and store the same values, the
+payload's text included. On any doubt it returns None and the body takes the generic way,
+which names each fault.
 """
 
-import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 import msgspec
 
@@ -18,15 +19,16 @@ from events.contracts import EventInput
 from events.validation import (
     MAX_PAYLOAD_DEPTH,
     event_input_checked,
+    number_storable,
     payload_parse,
     payload_text_check,
 )
 from midnite_test.memory import collector_paused
-from midnite_test.parsers import StrictJSONParser, json_strict_loads
+from midnite_test.parsers import StrictJSONParser, long_digit_run
 
 
 class _Item(msgspec.Struct, forbid_unknown_fields=True):
-    """An item with the types the generic way accepts; the payload as written.
+    """An item with the types the generic way accepts.
 
     An amount sent as a JSON number with a fraction fails the type and leaves the body to the
     generic way (which reads it as an exact Decimal); as a string or an integer it is the same.
@@ -37,7 +39,7 @@ class _Item(msgspec.Struct, forbid_unknown_fields=True):
     source: str
     event_type: str
     timestamp: str
-    payload: msgspec.Raw = msgspec.UNSET
+    payload: dict | msgspec.UnsetType = msgspec.UNSET
     user_id: int | None | msgspec.UnsetType = msgspec.UNSET
     amount: str | int | None | msgspec.UnsetType = msgspec.UNSET
 
@@ -46,26 +48,36 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True):
     events: list[_Item]
 
 
-_BODY = msgspec.json.Decoder(_Body)
-_PAYLOAD = msgspec.json.Decoder(dict)
+def _stored_number(literal: str) -> int | float:
+    """The number payload_parse stores for a payload's number `literal` with a fraction.
+
+    msgspec's float_hook: called with the literal as written. Raises ValueError (the body then
+    takes the generic way) for an exponent, which the parser refuses, for more digits than
+    validation allows, and for a float that Python's repr writes with an exponent (under 0.0001
+    or from 1e16), where msgspec writes another text than payload_serialize.
+    """
+    if "e" in literal or "E" in literal:
+        raise ValueError("exponent notation")
+    number = number_storable(Decimal(literal))
+    if type(number) is float and not 1e-4 <= abs(number) < 1e16:
+        raise ValueError("msgspec writes this float otherwise")
+    return number
+
+
+_BODY = msgspec.json.Decoder(_Body, float_hook=_stored_number)
 _ENCODER = msgspec.json.Encoder()
-# Where text msgspec wrote differs from what payload_serialize writes for the same value, or
-# the generic way refuses it: DEL (json escapes it); a number in exponent notation, or under
-# 0.0001 (json's float repr uses exponents from there); an integral float ("81.0": the generic
-# way stores 81); a run of 40 digits (it refuses numbers of more than 40 digits).
-_NOT_AS_STORED = re.compile(rb"\x7f|\d{40}|[:,\[]-?(?:0\.0000|[\d.]+e|\d+\.0[,\]}])")
 
 
 def bulk_body_decode(body: bytes) -> list[tuple[EventInput, str]] | None:
     """Return each item's event and payload as stored, or None to leave `body` to the generic way.
 
     None for anything but `{"events": [...]}` of 1 or more items that each pass every check
-    of events.validation, and for bodies the checks here cannot vouch for (a repeated key, an
-    escaped colon, a payload written otherwise than payload_serialize writes it and that the
-    strict parser refuses).
+    of events.validation, and for bodies the checks here cannot vouch for: a repeated key, an
+    escaped colon, a run of 40 digits, a number msgspec would write otherwise.
     """
-    # An escaped colon (\u003a) would hide from the colon count below.
-    if b"\\u003" in body:
+    # An escaped colon (\u003a) would hide from the colon count below; an integer of more than
+    # 40 digits is the parser's Decimal, and validation refuses it, but msgspec's int.
+    if b"\\u003" in body or long_digit_run(body):
         return None
     try:
         with collector_paused():
@@ -99,24 +111,24 @@ def _events(body: bytes) -> list[tuple[EventInput, str]] | None:
     return events
 
 
-def _payload(raw: msgspec.Raw) -> tuple[dict, str]:
-    """Return a payload as stored and its text, as payload_parse does for the parser's value.
+def _payload(value: dict | msgspec.UnsetType) -> tuple[dict, str]:
+    """Return a payload as stored and its text, as payload_parse does.
 
-    A payload written as msgspec writes it (compact, ASCII, numbers as Python writes them)
-    is stored as written; any other is parsed and serialized the generic way.
+    `value`'s numbers are as stored already (_stored_number). msgspec writes its text as
+    payload_serialize does when it is ASCII without DEL (which json escapes); any other, or one
+    of more brackets than a payload may nest (the generic way then walks it), goes through
+    payload_parse.
     """
-    if raw is msgspec.UNSET:
+    if value is msgspec.UNSET:
         return {}, "{}"
-    text = bytes(raw)
-    value = _PAYLOAD.decode(text)
+    text = _ENCODER.encode(value)
     if (
         text.isascii()
-        and _ENCODER.encode(value) == text
+        and b"\x7f" not in text
         and text.count(b"[") + text.count(b"{") <= MAX_PAYLOAD_DEPTH
-        and not _NOT_AS_STORED.search(text)
     ):
         return value, payload_text_check(text.decode())
-    return payload_parse(json_strict_loads(text))
+    return payload_parse(value)
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,7 @@ def _storable(value: dict) -> tuple[dict, str]:
     return value, payload_serialize(value)
 
 
-def _number_storable(number: Decimal) -> int | float:
+def number_storable(number: Decimal) -> int | float:
     """Return the parser's exact Decimal as the int or float stored in JSON.
 
     Raises ValueError for more than MAX_NUMBER_DIGITS digits (the parser gives such integers
@@ -321,7 +321,7 @@ def _number_storable(number: Decimal) -> int | float:
 
 # payload_serialize's encoder, turning the parser's Decimals (the only values JSON has no
 # type for) into what _without_decimals would.
-_COMPACT_JSON_OF_DECIMALS = json.JSONEncoder(separators=(",", ":"), default=_number_storable)
+_COMPACT_JSON_OF_DECIMALS = json.JSONEncoder(separators=(",", ":"), default=number_storable)
 _STORED_JSON = msgspec.json.Decoder()
 
 
@@ -353,7 +353,7 @@ def _without_decimals(value: Any, levels: int) -> Any:
     number of more than MAX_NUMBER_DIGITS digits (the parser gives such integers as Decimal).
     """
     if isinstance(value, Decimal):
-        return _number_storable(value)
+        return number_storable(value)
     if levels < 1 and isinstance(value, (dict, list)):
         raise ValueError(f"Objects and arrays may nest at most {MAX_PAYLOAD_DEPTH} levels deep.")
     if isinstance(value, dict):
