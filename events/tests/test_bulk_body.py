@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from events.bulk_body import bulk_body_decode
+from events.tests.api.test_events_bulk import _event
 from events.validation import InvalidEvent, event_input_parse_serialized
 from midnite_test.parsers import json_strict_loads
 
@@ -211,42 +212,29 @@ def test_a_repeated_key_in_an_item_leaves_the_body_to_the_generic_way():
     assert bulk_body_decode(body) is None
 
 
-def _bulk_test_item(n: int, **changes) -> dict:
-    """An item as events/tests/api/test_events_bulk.py writes them."""
-    return {
-        "event_id": f"evt_{n}",
-        "tenant_id": "tenant_1",
-        "source": "web",
-        "event_type": "click",
-        "timestamp": "2024-01-15T10:30:00Z",
-        "payload": {"n": n},
-        **changes,
-    }
-
-
 def _compact(events) -> bytes:
     return json.dumps({"events": events}, separators=(",", ":")).encode()
 
 
 # In order: each sees what the ones before stored (duplicates, conflicts, unknown users).
 API_BODIES = [
-    _compact([_bulk_test_item(n) for n in range(3)]),
-    _compact([_bulk_test_item(n) for n in range(5)]),
-    _compact([_bulk_test_item(0), _bulk_test_item(1, event_type="purchase")]),
-    _compact([_bulk_test_item(7), _bulk_test_item(7), _bulk_test_item(7, payload={"o": 1})]),
-    _compact([_bulk_test_item(8), _bulk_test_item(9, user_id=99), _bulk_test_item(10, user_id=2)]),
-    _compact([_bulk_test_item(11, timestamp="2024-01-15T10:30:00"), _bulk_test_item(12)]),
-    _compact([_bulk_test_item(13), "evt_14", None]),
-    _compact([_bulk_test_item(15, amount="12.5", payload={"s": 81.0, "x": "é"}, user_id=1)]),
-    json.dumps({"events": [_bulk_test_item(16, payload={"s": 0.5, "l": [1, 2.5]})]}).encode(),
+    _compact([_event(n) for n in range(3)]),
+    _compact([_event(n) for n in range(5)]),
+    _compact([_event(0), _event(1, event_type="purchase")]),
+    _compact([_event(7), _event(7), _event(7, payload={"o": 1})]),
+    _compact([_event(8), _event(9, user_id=99), _event(10, user_id=2)]),
+    _compact([_event(11, timestamp="2024-01-15T10:30:00"), _event(12)]),
+    _compact([_event(13), "evt_14", None]),
+    _compact([_event(15, amount="12.5", payload={"s": 81.0, "x": "é"}, user_id=1)]),
+    json.dumps({"events": [_event(16, payload={"s": 0.5, "l": [1, 2.5]})]}).encode(),
     _bench_like_body(4),
     _bench_like_body(4),
-    _compact([_bulk_test_item(n, tenant_id="tenant_2") for n in range(3)]),
-    _compact([_bulk_test_item(17), _bulk_test_item(18, payload={"n": "\u0000"})]),
+    _compact([_event(n, tenant_id="tenant_2") for n in range(3)]),
+    _compact([_event(17), _event(18, payload={"n": "\u0000"})]),
     b'{"events":[{"event_id":"evt_19","event_id":"evt_20","tenant_id":"tenant_1","source":"web",'
     b'"event_type":"click","timestamp":"2024-01-15T10:30:00Z"}]}',
     _compact([]),
-    _compact([_bulk_test_item(n, event_id=f"many_{n}") for n in range(5001)]),
+    _compact([_event(n, event_id=f"many_{n}") for n in range(5001)]),
 ]
 
 
