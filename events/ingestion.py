@@ -181,23 +181,45 @@ def events_bulk_ingest(*, items: Sequence[Any], tenant_check: Callable[[str], No
     Raises TooManyEvents (nothing stored) for more than MAX_BULK_EVENTS items.
     """
     with collector_paused():
-        return _bulk_ingest(items, tenant_check)
+        _bulk_size_check(len(items))
+        valid: list[tuple[int, EventInput, str]] = []
+        rejected = []
+        for index, item in enumerate(items):
+            try:
+                valid.append((index, *event_input_parse_serialized(item)))
+            except InvalidEvent as exc:
+                rejected.append({"index": index, "errors": exc.errors})
+        return _bulk_store(valid, rejected, tenant_check)
 
 
-def _bulk_ingest(items: Sequence[Any], tenant_check: Callable[[str], None]) -> BulkOutcome:
-    if len(items) > MAX_BULK_EVENTS:
+def events_bulk_store(
+    *, events: Sequence[tuple[EventInput, str]], tenant_check: Callable[[str], None]
+) -> BulkOutcome:
+    """events_bulk_ingest for items validated already: each event and its payload as stored.
+
+    For a body events.bulk_body decoded, every item of which is valid; the same outcome.
+    """
+    with collector_paused():
+        _bulk_size_check(len(events))
+        valid = [(index, event, text) for index, (event, text) in enumerate(events)]
+        return _bulk_store(valid, [], tenant_check)
+
+
+def _bulk_size_check(size: int) -> None:
+    if size > MAX_BULK_EVENTS:
         raise TooManyEvents(
             f"A bulk request holds at most {MAX_BULK_EVENTS:,} events; this one has "
-            f"{len(items):,}. Split it; nothing was stored.",
-            details={"max_events": MAX_BULK_EVENTS, "events": len(items)},
+            f"{size:,}. Split it; nothing was stored.",
+            details={"max_events": MAX_BULK_EVENTS, "events": size},
         )
-    valid: list[tuple[int, EventInput, str]] = []
-    rejected = []
-    for index, item in enumerate(items):
-        try:
-            valid.append((index, *event_input_parse_serialized(item)))
-        except InvalidEvent as exc:
-            rejected.append({"index": index, "errors": exc.errors})
+
+
+def _bulk_store(
+    valid: list[tuple[int, EventInput, str]],
+    rejected: list[dict[str, Any]],
+    tenant_check: Callable[[str], None],
+) -> BulkOutcome:
+    """Store the valid items (index, event, payload as stored) and count what happened."""
     for tenant_id in sorted({event.tenant_id for _, event, _ in valid}):
         tenant_check(tenant_id)
     outcome = None

@@ -68,24 +68,50 @@ def event_input_parse_serialized(item: Any) -> tuple[EventInput, str]:
 
 
 def _event_checked(item: dict[str, Any]) -> tuple[EventInput, str]:
-    """Return the event of an item with the expected fields; ValueError if one is bad.
+    """Return the event of an item with the expected fields; ValueError if one is bad."""
+    properties, properties_json = (
+        payload_parse(item["payload"]) if "payload" in item else ({}, "{}")
+    )
+    event = event_input_checked(
+        tenant_id=item["tenant_id"],
+        event_id=item["event_id"],
+        source=item["source"],
+        event_type=item["event_type"],
+        timestamp=item["timestamp"],
+        properties=properties,
+        user_id=item.get("user_id"),
+        amount=item.get("amount"),
+    )
+    return event, properties_json
+
+
+def event_input_checked(
+    *,
+    tenant_id: Any,
+    event_id: Any,
+    source: Any,
+    event_type: Any,
+    timestamp: Any,
+    properties: dict[str, Any],
+    user_id: Any,
+    amount: Any,
+) -> EventInput:
+    """Return the event of these field values as parsed; ValueError if one is bad.
 
     The same checks as _CHECKS, called directly: a bulk request makes 5,000 of these, and
     collecting each field's errors (_fields_check) costs more than the checks themselves.
+    `properties` is payload_parse's value; a None `user_id` or `amount` is the field left out.
     """
-    properties, properties_json = _payload(item["payload"]) if "payload" in item else ({}, "{}")
-    user_id, amount = item.get("user_id"), item.get("amount")
-    event = EventInput(
-        tenant_id=_id_text(item["tenant_id"]),
-        event_id=_event_id(item["event_id"]),
-        source=_source(item["source"]),
-        event_type=_name_text(item["event_type"]),
-        occurred_at=timestamp_parse(item["timestamp"]),
+    return EventInput(
+        tenant_id=_id_text(tenant_id),
+        event_id=_event_id(event_id),
+        source=_source(source),
+        event_type=_name_text(event_type),
+        occurred_at=timestamp_parse(timestamp),
         properties=properties,
         user_id=None if user_id is None else _user_id(user_id),
         amount=None if amount is None else _amount(amount),
     )
-    return event, properties_json
 
 
 def product_event_parse(item: Any) -> ProductEvent:
@@ -257,15 +283,21 @@ def payload_serialize(value: dict) -> str:
     return _COMPACT_JSON.encode(value)
 
 
-def _payload(value: Any) -> tuple[dict, str]:
+def payload_parse(value: Any) -> tuple[dict, str]:
+    """Return a parsed payload as stored, and its compact JSON; ValueError names a fault."""
     if not isinstance(value, dict):
         raise ValueError("A JSON object is required.")
     value, serialized = _storable_short(value) or _storable(value)
+    return value, payload_text_check(serialized)
+
+
+def payload_text_check(serialized: str) -> str:
+    """Return a payload's compact JSON; ValueError if it is too large or holds a NUL."""
     if len(serialized) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"At most {MAX_PAYLOAD_BYTES // 1024} KiB serialized is allowed.")
     if "\\u0000" in serialized and _ESCAPED_NUL.search(serialized):
         raise ValueError(_NUL)
-    return value, serialized
+    return serialized
 
 
 def _storable(value: dict) -> tuple[dict, str]:
@@ -274,7 +306,7 @@ def _storable(value: dict) -> tuple[dict, str]:
     return value, payload_serialize(value)
 
 
-def _number_storable(number: Decimal) -> int | float:
+def number_storable(number: Decimal) -> int | float:
     """Return the parser's exact Decimal as the int or float stored in JSON.
 
     Raises ValueError for more than MAX_NUMBER_DIGITS digits (the parser gives such integers
@@ -289,7 +321,7 @@ def _number_storable(number: Decimal) -> int | float:
 
 # payload_serialize's encoder, turning the parser's Decimals (the only values JSON has no
 # type for) into what _without_decimals would.
-_COMPACT_JSON_OF_DECIMALS = json.JSONEncoder(separators=(",", ":"), default=_number_storable)
+_COMPACT_JSON_OF_DECIMALS = json.JSONEncoder(separators=(",", ":"), default=number_storable)
 _STORED_JSON = msgspec.json.Decoder()
 
 
@@ -321,7 +353,7 @@ def _without_decimals(value: Any, levels: int) -> Any:
     number of more than MAX_NUMBER_DIGITS digits (the parser gives such integers as Decimal).
     """
     if isinstance(value, Decimal):
-        return _number_storable(value)
+        return number_storable(value)
     if levels < 1 and isinstance(value, (dict, list)):
         raise ValueError(f"Objects and arrays may nest at most {MAX_PAYLOAD_DEPTH} levels deep.")
     if isinstance(value, dict):
@@ -361,7 +393,7 @@ _CHECKS = {
     "source": _source,
     "event_type": _name_text,
     "timestamp": timestamp_parse,
-    "payload": _payload,
+    "payload": payload_parse,
     "user_id": _user_id,
     "amount": _amount,
 }
@@ -370,8 +402,8 @@ _PRODUCT_CHECKS = {
     "user_id": _text(MAX_ID_LENGTH),
     "event_type": _text(MAX_NAME_LENGTH),
     "event_timestamp": timestamp_parse,
-    "properties": _payload,
-    "user_traits": _payload,
+    "properties": payload_parse,
+    "user_traits": payload_parse,
     "event_id": _event_id_or_none,
 }
 

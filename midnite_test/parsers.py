@@ -146,7 +146,7 @@ def _compiled_loads(text: str) -> object:
       Decimal: any run of that many digits (in a number or a string) leaves the text to Python.
     """
     raw = text.encode()
-    if b"\\u003" in raw or _DIGIT_RUN in raw.translate(_DIGITS_ONLY):
+    if b"\\u003" in raw or long_digit_run(raw):
         return _UNDECIDED
     try:
         value = _COMPILED_DECODER.decode(raw)
@@ -155,6 +155,11 @@ def _compiled_loads(text: str) -> object:
     if _COMPILED_ENCODER.encode(value).count(b":") != raw.count(b":"):
         return _UNDECIDED
     return value
+
+
+def long_digit_run(raw: bytes) -> bool:
+    """Whether `raw` holds a run of _LONG_INTEGER digits, in a number or a string."""
+    return _DIGIT_RUN in raw.translate(_DIGITS_ONLY)
 
 
 def _has_lone_surrogate(value: object) -> bool:
@@ -211,6 +216,10 @@ class StrictJSONParser(BaseParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise _too_large(limit)
+        return self.decode(body)
+
+    def decode(self, body: bytes) -> object:
+        """Return the value of a body within the limit; ParseError says what is wrong."""
         try:
             return json_strict_loads(body)
         except RepeatedKey as exc:

@@ -1,6 +1,6 @@
 """A payload is made storable in C where it can be; the answer is the walk's.
 
-`_payload` tries `_storable_short` (serialize with the Decimals turned into numbers, then
+`payload_parse` tries `_storable_short` (serialize with the Decimals turned into numbers, then
 decode the text) and falls back to `_storable` (the walk), which names the first fault it
 meets. Whatever the payload, the short way must return exactly what the walk returns (the
 same ints and floats, keys in the same order, the same text), or give up (None).
