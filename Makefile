@@ -46,7 +46,7 @@ chromium:
 test: install lint check-deploy chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest
 	mkdir -p var
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest users/tests/api events/tests/api rule_sets/tests/api alerts/tests/api metrics/tests/api midnite_test/tests/api
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest users/tests/api events/tests/api rule_sets/tests/api alerts/tests/api metrics/tests/api midnite_test/tests/api console/tests/api
 
 ## black, flake8, the import contracts (.importlinter) and mypy on the rule core.
 lint: install

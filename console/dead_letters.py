@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from console.access import console_staff_required
+from console.access import console_api_staff_required, console_staff_required
 from console.json_answers import json_answer, json_error
 from outbox.selectors import DeadLetter, outbox_dead_letters
 from outbox.services import DEAD_LETTERS_RETRY_PERMISSION, outbox_dead_letters_retry
@@ -36,7 +36,7 @@ def dead_letters_page(request):
 
 
 @require_GET
-@console_staff_required
+@console_api_staff_required
 def dead_letters_json(request):
     """A page of dead letters, newest first: `?before=<id>` for the page after one."""
     before = request.GET.get("before", "")
@@ -59,7 +59,7 @@ def dead_letters_json(request):
 
 
 @require_POST
-@console_staff_required
+@console_api_staff_required
 def dead_letters_requeue(request):
     """Re-queue the dead letters named by `ids` (form fields); answer how many were."""
     if not request.user.has_perm(DEAD_LETTERS_RETRY_PERMISSION):

@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from alerts.selectors import UserAlert, UserAlertPosition, user_alerts
-from console.access import console_staff_required
+from console.access import console_api_staff_required, console_staff_required
 from console.json_answers import json_answer, json_error
 from notifications.permissions import AUDIT_EVERY_TENANT_PERMISSION
 from notifications.selectors import UserDecision, UserDecisionPosition, user_decisions
 from users.models import User
-from users.selectors import users_find
+from users.selectors import PK_MAX, users_find
 
 PAGE_SIZE = 25
 POLL_INTERVAL_MS = 5000
@@ -69,7 +69,7 @@ def people_page(request):
 
 
 @require_GET
-@console_staff_required
+@console_api_staff_required
 def person_timeline_json(request, user_pk: int):
     """A page of the user's timeline, newest first: `?before=<cursor>` for the next one."""
     if not request.user.has_perm(AUDIT_EVERY_TENANT_PERMISSION):
@@ -87,8 +87,11 @@ def person_timeline_json(request, user_pk: int):
             status=400,
             details={"before": request.GET.get("before", "")[:100]},
         )
-    alerts = user_alerts(user_pk=user_pk, after=cursor.alerts, limit=PAGE_SIZE + 1)
-    decisions = user_decisions(user_pk=user_pk, after=cursor.decisions, limit=PAGE_SIZE + 1)
+    if user_pk > PK_MAX:  # nobody's, as an unused id is (SQLite refuses the number)
+        alerts, decisions = [], []
+    else:
+        alerts = user_alerts(user_pk=user_pk, after=cursor.alerts, limit=PAGE_SIZE + 1)
+        decisions = user_decisions(user_pk=user_pk, after=cursor.decisions, limit=PAGE_SIZE + 1)
     entries = sorted(
         [_alert_entry(alert) for alert in alerts] + [_decision_entry(d) for d in decisions],
         key=lambda entry: (entry["at"], entry["kind"], entry["position"]),

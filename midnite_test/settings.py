@@ -63,6 +63,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
 SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
 SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
 CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS_ONLY_BY_DEFAULT, cast=bool)
+# A refused POST to a console JSON endpoint answers in the API's error shape (console.access).
+CSRF_FAILURE_VIEW = "console.access.csrf_failure"
 
 ALLOWED_HOSTS = config("ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1],testserver", cast=Csv())
 

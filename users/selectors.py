@@ -8,7 +8,8 @@ from django.db.models.functions import Lower
 from users.models import EMAIL_TRAIT_LOWER, User
 
 # A primary key is a PostgreSQL bigint: at most 19 digits.
-_PK_MAX = 2**63 - 1
+# The largest primary key a row can have (a bigint); a larger number names nobody.
+PK_MAX = 2**63 - 1
 _PK_DIGITS = re.compile(r"[0-9]{1,19}")
 # The most users a search lists (the people page's list to choose from).
 FIND_MAX = 50
@@ -32,7 +33,7 @@ def users_find(*, query: str) -> list[User]:
     lookup = (
         Q(external_id=query) | Q(email_lower=lowered, email__gt="") | Q(email_trait_lower=lowered)
     )
-    if _PK_DIGITS.fullmatch(query) and int(query) <= _PK_MAX:
+    if _PK_DIGITS.fullmatch(query) and int(query) <= PK_MAX:
         lookup |= Q(pk=int(query))
     found = (
         User.objects.annotate(email_lower=Lower("email"), email_trait_lower=EMAIL_TRAIT_LOWER)
