@@ -383,7 +383,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # task held behind it in the worker's own buffer (the ClickHouse heartbeat) would wait for it
 # although another slot was free. The default, 4 per slot, suits many short tasks.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")
 # json (production) or console (readable, for development).
