@@ -31,6 +31,7 @@ from events.log import EVENT_LOG, PRODUCT_EVENT_LOG
 from events.models import Event
 from metrics.consumer import metric_buckets_add
 from metrics.selectors import metrics_list
+from midnite_test.index_order import read_in_index_order
 from midnite_test.tests.query_plans import PlanNode, plan_nodes_planned, plan_nodes_run
 from notifications.evaluation import notification_events_evaluate, notification_messages_handle
 from notifications.models import Notification
@@ -350,6 +351,21 @@ def _product_items() -> list[dict]:
             ]
         )
     ]
+
+
+@pytest.mark.parametrize("seeded", SEEDED)
+@pytest.mark.parametrize("tenants", [None, frozenset({"default"})])
+def test_a_user_s_events_listed_with_or_without_a_tenant(seeded, tenants, request, db):
+    """GET /events?user_id=1, by a key of every tenant or of one (its tenants a filter).
+
+    A page is read with sorts priced out (`read_in_index_order`), so it is run again so too."""
+    request.getfixturevalue(seeded)
+    filters = EventFilters(tenant_ids=tenants, user_id=1)
+
+    statements = _statements_of(lambda: events_page(filters=filters, **_PAGE))
+
+    with read_in_index_order():
+        _assert_bounded(statements)
 
 
 def test_product_events_new_and_again(history, api_client):
