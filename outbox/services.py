@@ -153,10 +153,9 @@ def outbox_tick(*, max_seconds: float | None = None) -> dict[str, RelayReport]:
 
     The tick (`outbox.outbox_tick`, which every worker runs itself on its schedule thread): one
     task, not one per consumer, so the consumers' work runs one after the other instead of all
-    at once on every core. A consumer that raises does not
-    hold the others back: the first exception is raised once every consumer has run. One
-    statement first finds the streams with nothing to do, which the consumers then leave out
-    (outbox.batches.idle_streams_skipped).
+    at once on every core. A consumer that raises does not hold the others back: the first
+    exception is raised once every consumer has run. One statement first finds the streams with
+    nothing to do, which the consumers then leave out (outbox.batches.idle_streams_skipped).
     """
     reports, errors = {}, []
     streams = [stream for consumer in TICK_CONSUMERS for stream in consumer_streams(consumer)]
