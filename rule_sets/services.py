@@ -85,11 +85,8 @@ def rule_parse_error_details(error: RuleParseError, *, source: str) -> dict:
     rule, _, field = error.path.partition(".")
     if not rule.startswith("rules["):
         rule, field = "", error.path if error.path != "<document>" else ""
-    line = None
-    marker = " at line "
-    if marker in error.message:
-        line = int(error.message.rsplit(marker, 1)[1].split(",")[0])
-    elif rule:
+    line = error.line
+    if line is None and rule:
         line = rule_error_line(source, rule=rule, field=field)
     return {"path": error.path, "rule": rule or None, "field": field or None, "line": line}
 

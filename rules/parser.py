@@ -25,6 +25,10 @@ from rules.history import EventFilter
 from rules.schema import AlertRule, Window
 
 DOCUMENT_PATH = "<document>"
+# Values (mappings, lists, keys and scalars) a rule document may hold with its aliases
+# expanded: about four times what 200,000 characters (a version's most) of rules written as
+# config/alert_rules.yml is (a value per 15 characters) hold without aliases.
+MAX_DOCUMENT_VALUES = 50_000
 _PATH_HELP = (
     "must be event_type, amount, properties.<key>[.<key>...] or user_traits.<key>[.<key>...]"
 )
@@ -263,14 +267,72 @@ def alert_rules_parse(text: str) -> tuple[AlertRule, ...]:
 
 
 def _yaml_load(text: str) -> Any:
-    """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid."""
+    """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid
+    or holds more than MAX_DOCUMENT_VALUES values once its aliases are expanded."""
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is not None:
+            _expanded_size_check(root)
+        return loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise RuleParseError(DOCUMENT_PATH, f"invalid YAML: {problem}{where}") from error
+        raise RuleParseError(
+            DOCUMENT_PATH, f"invalid YAML: {problem}{where}", line=mark.line + 1 if mark else None
+        ) from error
+    finally:
+        loader.dispose()
+
+
+def _expanded_size_check(root: yaml.Node) -> None:
+    """Refuse a document that its aliases expand past MAX_DOCUMENT_VALUES values, or that an
+    alias makes hold itself.
+
+    An alias stands for its anchor's whole node, so a few hundred characters of nested aliases
+    spell out millions of conditions, which each parse, backtest and evaluation would walk.
+    The expanded size is counted on the composed graph, each node's once (an alias is the same
+    node object as its anchor), so the count itself is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    # Depth first, children before parents: a node's size is 1 plus its children's.
+    pending: list[yaml.Node] = [root]
+    while pending:
+        node = pending[-1]
+        if id(node) in sizes:
+            pending.pop()
+            continue
+        children = _children(node)
+        if id(node) not in entered:
+            entered.add(id(node))
+            for child in children:
+                if id(child) in entered and id(child) not in sizes:
+                    line = child.start_mark.line + 1
+                    raise RuleParseError(
+                        DOCUMENT_PATH,
+                        f"the value anchored at line {line} holds an alias of itself",
+                        line=line,
+                    )
+                pending.append(child)
+            continue
+        pending.pop()
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+        if sizes[id(node)] > MAX_DOCUMENT_VALUES:
+            raise RuleParseError(
+                DOCUMENT_PATH,
+                f"holds more than {MAX_DOCUMENT_VALUES:,} values once its aliases are "
+                "expanded; write the rules with fewer aliases",
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _rule_path(index: int, item: Any) -> str:

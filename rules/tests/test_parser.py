@@ -306,3 +306,41 @@ def test_alert_rules_parse_rejects_duplicate_codes_and_names(second: str, path: 
     with pytest.raises(RuleParseError) as raised:
         alert_rules_parse(text)
     assert (raised.value.path, raised.value.message) == (path, "duplicate; rules[0] has it")
+
+
+def aliased_rules(levels: int) -> str:
+    """A one-rule file of a few hundred characters whose condition, its aliases expanded, is
+    `levels` levels of `all:` lists of ten: 10**levels leaf conditions."""
+    condition = "&c0 {type: property_match, path: amount, op: gt, value: 1}"
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*c{level - 1}"] * 9)
+        condition = f"&c{level} {{all: [{condition}, {aliases}]}}"
+    return rules_text(condition)
+
+
+def test_a_document_whose_aliases_expand_past_the_node_limit_is_refused_before_parsing() -> None:
+    """Aliases let a few hundred characters spell out 100,000 conditions, which would take a
+    web worker seconds per level to walk: the document is measured as expanded, first."""
+    text = aliased_rules(levels=5)
+    assert len(text) < 1_000
+
+    with pytest.raises(RuleParseError) as raised:
+        alert_rules_parse(text)
+
+    assert raised.value.path == "<document>"
+    assert "more than 50,000 values once its aliases are expanded" in raised.value.message
+
+
+def test_an_alias_inside_the_value_it_stands_for_is_refused_naming_the_anchors_line() -> None:
+    """Such a value holds itself, endlessly: its parse never ended (a RecursionError)."""
+    with pytest.raises(RuleParseError) as raised:
+        alert_rules_parse(rules_text("&loop {all: [*loop]}"))
+
+    assert (raised.value.path, raised.value.message) == (
+        "<document>",
+        "the value anchored at line 6 holds an alias of itself",
+    )
+
+
+def test_aliases_that_repeat_a_condition_a_few_times_still_parse() -> None:
+    assert len(alert_rules_parse(aliased_rules(levels=2))[0].condition.conditions) == 10

@@ -7,6 +7,7 @@ from django.conf import settings
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS, RuleSetVersion
 from rule_sets.tests.conftest import LOWER_THRESHOLD
+from rules.tests.test_parser import aliased_rules, rules_text
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,32 @@ def test_a_yaml_syntax_error_is_400_naming_its_line(rules_client):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_rules"
     assert response.json()["details"]["line"] == 4
+
+
+def test_rules_that_aliases_expand_to_100_000_conditions_are_400_and_nothing_is_stored(
+    rules_client,
+):
+    """A few hundred characters of YAML aliases stood for 100,000 conditions, stored as a draft
+    after seconds of a web worker's time (and walked again by every backtest and activation)."""
+    response = _create(rules_client, source=aliased_rules(levels=5))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["details"]["rule"]) == ("invalid_rules", None)
+    assert "once its aliases are expanded" in body["message"]
+    assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
+
+
+def test_rules_with_an_alias_inside_its_own_value_are_400_naming_the_anchors_line(
+    rules_client,
+):
+    """Its parse never ended: a RecursionError, answered 500."""
+    response = _create(rules_client, source=rules_text("&loop {all: [*loop]}"))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["details"]["line"]) == ("invalid_rules", 6)
+    assert "holds an alias of itself" in body["message"]
 
 
 def test_a_body_without_source_or_with_unknown_fields_is_invalid_payload(rules_client):
