@@ -106,7 +106,10 @@ def rule_set_version_activate(*, kind: str, version: int, activated_by: str) -> 
         }
         chosen = versions.get(version)
         if chosen is None:
-            raise RuleSetVersionNotFound(f"The {kind} rules have no version {version}.")
+            raise RuleSetVersionNotFound(
+                f"The {kind} rules have no version {version}.",
+                details={"kind": kind, "version": version},
+            )
         if chosen.status == RuleSetVersion.Status.ACTIVE:
             return chosen
         # Compiled again: what it depends on may have changed since it was stored (the

@@ -120,14 +120,17 @@ def test_an_unknown_kind_is_404_in_the_error_shape(rules_client):
         assert response.json()["details"]["kinds"] == ["alerts", "notifications"]
 
 
-def test_an_unknown_version_is_404(rules_client):
+def test_an_unknown_version_is_404_naming_the_kind_and_version_read_or_activated(rules_client):
     for path in [f"{VERSIONS}/7", f"{VERSIONS}/99999999999999999999"]:
         response = rules_client.get(path)
 
         assert response.status_code == 404
         assert response.json()["error"] == "rule_set_version_not_found"
+    read = rules_client.get(f"{VERSIONS}/7").json()
     response = rules_client.post(f"{VERSIONS}/7/activate")
-    assert (response.status_code, response.json()["error"]) == (404, "rule_set_version_not_found")
+    assert response.status_code == 404
+    assert response.json() == read
+    assert read["details"] == {"kind": "alerts", "version": 7}
 
 
 def test_a_version_is_read_with_its_source_and_its_diff_from_the_active_one(rules_client):
