@@ -72,7 +72,10 @@ def dead_letters_requeue(request):
     if not ids or len(ids) > REQUEUE_MAX or not all(_ID.fullmatch(id) for id in ids):
         return json_error(
             code="invalid_ids",
-            message=f"Send 1 to {REQUEUE_MAX} message ids (digits) as `ids`.",
+            message=(
+                f"Send 1 to {REQUEUE_MAX} message ids (digits) as form fields `ids` "
+                "(application/x-www-form-urlencoded), with the page's CSRF token."
+            ),
             status=400,
             details={"ids": ids[:10]},
         )

@@ -129,6 +129,14 @@ def test_ids_that_are_missing_or_not_ids_are_a_400(ops_client, ids):
     assert response.json()["error"] == "invalid_ids"
 
 
+def test_ids_sent_as_json_are_a_400_that_says_they_are_form_fields(ops_client):
+    response = ops_client.post(REQUEUE, {"ids": [1, 2]}, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_ids"
+    assert "form fields `ids`" in response.json()["message"]
+
+
 def test_an_anonymous_visitor_is_sent_to_the_login_page(client):
     response = client.get("/console/dead-letters/")
 
