@@ -269,12 +269,16 @@ def alert_rules_parse(text: str) -> tuple[AlertRule, ...]:
 def _yaml_load(text: str) -> Any:
     """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid
     or holds more than MAX_DOCUMENT_VALUES values once its aliases are expanded."""
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is not None:
+        loader = yaml.SafeLoader(text)  # reads the text first: a control character raises
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return None
             _expanded_size_check(root)
-        return loader.construct_document(root) if root is not None else None
+            return loader.construct_document(root)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -282,8 +286,6 @@ def _yaml_load(text: str) -> Any:
         raise RuleParseError(
             DOCUMENT_PATH, f"invalid YAML: {problem}{where}", line=mark.line + 1 if mark else None
         ) from error
-    finally:
-        loader.dispose()
 
 
 def _expanded_size_check(root: yaml.Node) -> None:

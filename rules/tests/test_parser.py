@@ -262,6 +262,7 @@ def rule_text(**fields: str) -> str:
     ("text", "path", "fragment"),
     [
         ("rules: [", "<document>", "invalid YAML"),
+        ("rules: \x8f", "<document>", "invalid YAML: unacceptable character #x008f"),
         ("", "<document>", "must be a mapping, not null"),
         ("- 1", "<document>", "must be a mapping, not a list"),
         ("version: 1", "rules", "is required"),
