@@ -107,6 +107,13 @@ class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
     cursor = serializers.CharField(required=False)
 
+    def validate(self, attrs: dict) -> dict:
+        if "page" in attrs and "cursor" in attrs:
+            raise serializers.ValidationError(
+                {"cursor": ["A numbered `page` or a keyset `cursor`: send one of them."]}
+            )
+        return attrs
+
 
 class EventPageSerializer(serializers.Serializer):
     count = serializers.IntegerField(required=False, help_text="Only with `page`.")
@@ -122,8 +129,16 @@ class EventPageSerializer(serializers.Serializer):
 def query_parse(serializer_class, request: Request) -> dict:
     """Return the request's query parameters validated by `serializer_class`.
 
-    Raises InvalidQuery, naming each bad parameter in its details.
+    Raises InvalidQuery, naming each bad parameter in its details; a parameter sent twice is
+    one (which value would count is a guess).
     """
+    repeated = {
+        name: [f"Sent {len(values)} times; send it once."]
+        for name, values in request.query_params.lists()
+        if len(values) > 1
+    }
+    if repeated:
+        raise InvalidQuery("A query parameter is repeated; see details.", details=repeated)
     serializer = serializer_class(data=request.query_params.dict())
     if not serializer.is_valid():
         raise InvalidQuery(

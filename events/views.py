@@ -95,7 +95,8 @@ class EventsView(APIView):
         description=(
             "Filters combine. Without `page`, `next` is a keyset cursor URL that, followed to "
             "the end, visits every event once even while new ones arrive; with `page`, "
-            "numbered pages and a `count`. Errors: 400 `invalid_query`, 403 `tenant_forbidden`."
+            "numbered pages and a `count` (not both: `page` with `cursor`, or any parameter "
+            "sent twice, is 400). Errors: 400 `invalid_query`, 403 `tenant_forbidden`."
         ),
         parameters=[EventQuerySerializer],
         responses={200: EventPageSerializer, 400: ErrorSerializer, 403: ErrorSerializer},

@@ -124,6 +124,8 @@ def test_an_empty_listing_s_second_page_links_back_to_the_first(api_client, db):
         ({"user_id": "abc"}, "user_id"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"colour": "red"}, "colour"),
+        ({"page": 1, "cursor": "not-a-cursor"}, "cursor"),
+        ({"user_id": ["1", "2"]}, "user_id"),
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):

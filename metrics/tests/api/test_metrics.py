@@ -144,6 +144,7 @@ def test_a_dead_lettered_event_is_reported_and_never_holds_as_of_back(api_client
         ({"tenant_id": "tenant_1"}, "bucket_size"),
         ({"bucket_size": "day"}, "tenant_id"),
         ({"tenant_id": "tenant_1", "bucket_size": "day", "from": "monday"}, "from"),
+        ({"tenant_id": ["tenant_1", "tenant_2"], "bucket_size": "day"}, "tenant_id"),
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
