@@ -389,6 +389,33 @@ def batch_mark_shipped(batch_id: UUID) -> None:
     )
 
 
+def batch_mark_sent(batch_id: UUID) -> None:
+    """Mark a batch the relay inserted into ClickHouse shipped, committed at once.
+
+    On PostgreSQL one statement, its own transaction, whose commit does not wait for the disk,
+    as the lease's (batch_lease_next_due): a mark lost in a crash of PostgreSQL leaves the batch
+    leased, and once the lease has run out a relay sends the same rows under the same token,
+    which ClickHouse recognises. Waiting for the disk was most of the mark's time, and the
+    shipping thread's next insert waited for it (docs/BENCHMARKS.md, "Issue 20, stop 28"). Not
+    for a consumer inside the database: its mark commits with its handler's writes.
+    """
+    if connection.vendor != "postgresql":
+        batch_mark_shipped(batch_id)
+        return
+    with connection.cursor() as db:
+        db.execute(_MARK_SENT, {"id": batch_id, "now": timezone.now()})
+
+
+_MARK_SENT = """
+    WITH asynchronous AS (
+        SELECT set_config('synchronous_commit', 'off', true)
+    )
+    UPDATE outbox_outboxbatch SET shipped_at = %(now)s, attempts = attempts + 1
+    FROM asynchronous
+    WHERE id = %(id)s
+"""
+
+
 def batches_for_messages(messages: QuerySet[OutboxMessage]) -> int:
     """Give each of `messages` a batch of its own, due now; return how many.
 

@@ -29,7 +29,7 @@ from outbox.batches import (
     batch_claim,
     batch_failure_record,
     batch_lease_next_due,
-    batch_mark_shipped,
+    batch_mark_sent,
     batch_take,
     batches_work,
     streams_work,
@@ -191,7 +191,7 @@ def _batch_ship_next(
             with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                 event_log_insert(block, token=batch_token(batch, block))
             with sentry_sdk.start_span(op="outbox.mark", name="mark shipped"):
-                batch_mark_shipped(batch_id)
+                batch_mark_sent(batch_id)
     except RELAY_ERRORS as exc:
         rejected = not isinstance(exc, ClickHouseUnavailable)
         batch_failure_record(batch_id=batch_id, error=exc, rejected=rejected)

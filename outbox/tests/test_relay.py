@@ -1,10 +1,12 @@
 """The relay ships every message to ClickHouse exactly once, whatever fails on the way."""
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from structlog.testing import capture_logs
 
@@ -50,6 +52,19 @@ def test_messages_are_shipped_in_batches_of_the_configured_size(event_log, publi
     assert (report.batches, report.messages) == (3, 10)
     assert sorted(batch_messages(batch).count() for batch in OutboxBatch.objects.all()) == [2, 4, 4]
     assert event_log.count() == 10
+
+
+def test_the_relay_marks_a_batch_shipped_without_waiting_for_the_disk(event_log, publish):
+    """A mark lost in a crash only sends the same rows again under the same token."""
+    publish(2)
+
+    with CaptureQueriesContext(connection) as statements:
+        report = outbox_relay()
+
+    [batch] = OutboxBatch.objects.all()
+    assert report.messages == 2 and batch.shipped_at is not None and batch.attempts == 1
+    [mark] = [query["sql"] for query in statements if re.search(r'SET "?shipped_at', query["sql"])]
+    assert "set_config('synchronous_commit', 'off', true)" in mark
 
 
 def test_a_failing_insert_marks_nothing_shipped_and_is_retried(event_log, publish, settings):
