@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 
-from events.contracts import EventInput, StoredEvent
+from events.contracts import EventFields, EventInput, StoredEvent
 from events.models import Event
 from events.validation import payload_serialize
 
@@ -32,7 +32,7 @@ _COLUMNS = (
 )
 
 
-def content_digest(event: EventInput, properties_json: str) -> bytes:
+def content_digest(event: EventFields, properties_json: str) -> bytes:
     """Return the digest of what makes an event a duplicate: its fields but the user's traits.
 
     `properties_json` is its properties as payload_serialize writes them. The same digest means
@@ -55,7 +55,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_rows_serialized(
-    events: Sequence[EventInput], properties_json: Sequence[str] | None
+    events: Sequence[EventFields], properties_json: Sequence[str] | None
 ) -> tuple[list[str], list[bytes]]:
     """Return each event's properties as stored and its content_digest.
 
@@ -69,7 +69,7 @@ def event_rows_serialized(
 
 
 def event_rows_insert(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
@@ -135,7 +135,7 @@ _IDS = "SELECT nextval(pg_get_serial_sequence('events_event', 'id')) FROM genera
 
 
 def _insert_copy(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
@@ -223,7 +223,7 @@ _INSERT_UNNEST = """
 
 
 def _insert_unnest(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
@@ -247,7 +247,7 @@ def _insert_unnest(
 
 
 def _insert_values(
-    events: Sequence[EventInput], *, received_at: datetime, digests: Sequence[bytes]
+    events: Sequence[EventFields], *, received_at: datetime, digests: Sequence[bytes]
 ) -> dict[tuple[str, str], int]:
     """Any other database (SQLite): multi-row VALUES, INSERT_CHUNK rows a statement."""
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
@@ -272,7 +272,7 @@ def _insert_values(
     return inserted
 
 
-def _values(event: EventInput, received_at: datetime, digest: bytes) -> tuple:
+def _values(event: EventFields, received_at: datetime, digest: bytes) -> tuple:
     return (
         event.tenant_id,
         event.event_id,

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from events.contracts import EventInput, StoredEvent
+from events.contracts import EventFields, EventInput, StoredEvent, event_content
 from events.event_rows import (
     event_rows_digests,
     event_rows_insert,
@@ -49,7 +49,7 @@ class IngestOutcome:
 @transaction.atomic
 def events_ingest(
     *,
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     properties_json: Sequence[str] | None = None,
 ) -> IngestOutcome:
     """Store the new events among `events`, once each.
@@ -97,7 +97,8 @@ def events_ingest(
         # The stored content: the first input's when it was stored now or its digest matched.
         original = existing[key].event if key in existing else events[first[key]]
         pk = inserted[key] if key in inserted else stored_before[key][0]
-        (duplicates if original == event else conflicts)[index] = pk
+        same = original is event or event_content(original) == event_content(event)
+        (duplicates if same else conflicts)[index] = pk
     return IngestOutcome(
         stored=stored,
         received_at=received_at,
@@ -118,7 +119,7 @@ def _users_existing(ids: set[int]) -> set[int]:
 
 def events_insert_new(
     *,
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]] | None = None,
 ) -> dict[tuple[str, str], int]:
@@ -182,27 +183,35 @@ def events_bulk_ingest(*, items: Sequence[Any], tenant_check: Callable[[str], No
     """
     with collector_paused():
         _bulk_size_check(len(items))
-        valid: list[tuple[int, EventInput, str]] = []
+        indexes: list[int] = []
+        events: list[EventInput] = []
+        properties_json: list[str] = []
         rejected = []
         for index, item in enumerate(items):
             try:
-                valid.append((index, *event_input_parse_serialized(item)))
+                event, properties = event_input_parse_serialized(item)
             except InvalidEvent as exc:
                 rejected.append({"index": index, "errors": exc.errors})
-        return _bulk_store(valid, rejected, tenant_check)
+                continue
+            indexes.append(index)
+            events.append(event)
+            properties_json.append(properties)
+        return _bulk_store(indexes, events, properties_json, rejected, tenant_check)
 
 
 def events_bulk_store(
-    *, events: Sequence[tuple[EventInput, str]], tenant_check: Callable[[str], None]
+    *,
+    events: Sequence[EventFields],
+    properties_json: Sequence[str],
+    tenant_check: Callable[[str], None],
 ) -> BulkOutcome:
-    """events_bulk_ingest for items validated already: each event and its payload as stored.
+    """events_bulk_ingest for items validated already: the events and their payloads as stored.
 
     For a body events.bulk_body decoded, every item of which is valid; the same outcome.
     """
     with collector_paused():
         _bulk_size_check(len(events))
-        valid = [(index, event, text) for index, (event, text) in enumerate(events)]
-        return _bulk_store(valid, [], tenant_check)
+        return _bulk_store(range(len(events)), events, properties_json, [], tenant_check)
 
 
 def _bulk_size_check(size: int) -> None:
@@ -215,32 +224,34 @@ def _bulk_size_check(size: int) -> None:
 
 
 def _bulk_store(
-    valid: list[tuple[int, EventInput, str]],
+    indexes: Sequence[int],
+    events: Sequence[EventFields],
+    properties_json: Sequence[str],
     rejected: list[dict[str, Any]],
     tenant_check: Callable[[str], None],
 ) -> BulkOutcome:
-    """Store the valid items (index, event, payload as stored) and count what happened."""
-    for tenant_id in sorted({event.tenant_id for _, event, _ in valid}):
+    """Store the valid items (each one's index in the body, event and payload as stored) and
+    count what happened."""
+    for tenant_id in sorted({event.tenant_id for event in events}):
         tenant_check(tenant_id)
-    outcome = None
-    if valid:
-        outcome = events_ingest(
-            events=[event for _, event, _ in valid],
-            properties_json=[properties for _, _, properties in valid],
+    if not events:
+        return BulkOutcome(
+            accepted=0,
+            duplicates=0,
+            conflicts=[],
+            rejected=sorted(rejected, key=lambda problem: problem["index"]),
         )
-    conflicts = []
-    if outcome is not None:
-        for position, user_id in outcome.unknown_users.items():
-            error = {"user_id": [f"User {user_id} does not exist."]}
-            rejected.append({"index": valid[position][0], "errors": error})
-        conflicts = [
-            {"index": valid[position][0], "errors": {"event_id": [_CONFLICT]}}
-            for position in outcome.conflicts
-        ]
+    outcome = events_ingest(events=events, properties_json=properties_json)
+    for position, user_id in outcome.unknown_users.items():
+        error = {"user_id": [f"User {user_id} does not exist."]}
+        rejected.append({"index": indexes[position], "errors": error})
     return BulkOutcome(
-        accepted=len(outcome.stored) if outcome else 0,
-        duplicates=len(outcome.duplicates) if outcome else 0,
-        conflicts=conflicts,
+        accepted=len(outcome.stored),
+        duplicates=len(outcome.duplicates),
+        conflicts=[
+            {"index": indexes[position], "errors": {"event_id": [_CONFLICT]}}
+            for position in outcome.conflicts
+        ],
         rejected=sorted(rejected, key=lambda problem: problem["index"]),
     )
 
