@@ -9,7 +9,7 @@ on their tick.
 Idempotency is the unique constraint, so concurrent identical requests store each event once.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from events.contracts import EventFields, EventInput, StoredEvent, event_content
 from events.event_rows import (
+    COPY_MIN_EVENTS,
     event_rows_digests,
     event_rows_insert,
     event_rows_serialized,
@@ -64,34 +65,52 @@ def events_ingest(
     `payload_serialize`, so they are not serialized again.
     """
     keys = [event.key for event in events]
-    known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
-    unknown_users = {
-        i: e.user_id
-        for i, e in enumerate(events)
-        if e.user_id is not None and e.user_id not in known_users
-    }
-    first: dict[tuple[str, str], int] = {}
-    for index, key in enumerate(keys):
-        if index not in unknown_users:
-            first.setdefault(key, index)
+    user_ids = {event.user_id for event in events}
+    user_ids.discard(None)
+    known_users = _users_existing(user_ids)
+    unknown_users = {}
+    if len(known_users) != len(user_ids):
+        unknown_users = {
+            i: e.user_id
+            for i, e in enumerate(events)
+            if e.user_id is not None and e.user_id not in known_users
+        }
+    first = _first_inputs(keys, unknown_users)
     received_at = timezone.now()
-    new = [events[i] for i in first.values()]
-    serialized = event_rows_serialized(
-        new, None if properties_json is None else [properties_json[i] for i in first.values()]
+    if len(first) == len(events):
+        new, new_properties = events, properties_json
+    else:
+        new = [events[i] for i in first.values()]
+        new_properties = (
+            None if properties_json is None else [properties_json[i] for i in first.values()]
+        )
+    serialized = event_rows_serialized(new, new_properties)
+    # A large batch on PostgreSQL first reads the pk and digest of its keys stored already:
+    # those are not inserted, and a re-sent batch reads its rows once.
+    probed = connection.vendor == "postgresql" and len(new) >= COPY_MIN_EVENTS
+    stored_before = event_rows_digests(list(first)) if probed else {}
+    inserted = events_insert_new(
+        events=new,
+        received_at=received_at,
+        serialized=serialized,
+        stored=stored_before.keys() if probed else None,
     )
-    inserted = events_insert_new(events=new, received_at=received_at, serialized=serialized)
-    digests = serialized[1]
-    # Stored before: the same digest is the same content; any other is read and compared.
-    digest_of = dict(zip(first, digests))
-    stored_before = event_rows_digests([key for key in first if key not in inserted])
-    existing = event_rows_stored(
-        [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
-    )
+    if len(inserted) + len(stored_before) < len(first):
+        # Stored by another transaction meanwhile, or not probed.
+        unsettled = [key for key in first if key not in inserted and key not in stored_before]
+        stored_before |= event_rows_digests(unsettled)
+    existing = {}
+    if stored_before:
+        # Stored before: the same digest is the same content; any other is read and compared.
+        digest_of = dict(zip(first, serialized[1]))
+        existing = event_rows_stored(
+            [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
+        )
     stored, duplicates, conflicts = {}, {}, {}
     for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:
             continue
-        if first[key] == index and key in inserted:
+        if key in inserted and first[key] == index:
             stored[index] = inserted[key]
             continue
         # The stored content: the first input's when it was stored now or its digest matched.
@@ -108,6 +127,22 @@ def events_ingest(
     )
 
 
+def _first_inputs(keys: list[tuple[str, str]], unknown_users: dict[int, int]) -> dict:
+    """Return the index of the first input of each key, leaving out those of unknown users.
+
+    In the inputs' order; most batches repeat no key and name no unknown user.
+    """
+    if not unknown_users:
+        first = dict(zip(keys, range(len(keys))))
+        if len(first) == len(keys):
+            return first
+    first = {}
+    for index, key in enumerate(keys):
+        if index not in unknown_users:
+            first.setdefault(key, index)
+    return first
+
+
 def _users_existing(ids: set[int]) -> set[int]:
     if not ids:
         return set()
@@ -122,16 +157,22 @@ def events_insert_new(
     events: Sequence[EventFields],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]] | None = None,
+    stored: Collection[tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet; return their pks by key.
 
     In the caller's transaction. Events whose (tenant_id, event_id) is stored already are left
     out of the answer.
     `serialized`: the events' event_rows_serialized, when the caller has it already.
+    `stored`: the keys among them the caller found stored (event_rows_insert).
     """
     properties_json, digests = serialized or event_rows_serialized(events, None)
     return event_rows_insert(
-        events, received_at=received_at, properties_json=properties_json, digests=digests
+        events,
+        received_at=received_at,
+        properties_json=properties_json,
+        digests=digests,
+        stored=stored,
     )
 
 
