@@ -93,6 +93,10 @@ def event_rows_insert(
         # none at all), and the rest, when still this many, are copied.
         stored = events_stored_keys(keys=[event.key for event in events])
     if stored:
+        if len(stored) == len(events):
+            # `stored` holds keys of these events: as many as the events, all are stored (a
+            # re-sent batch).
+            return {}
         kept = [i for i, event in enumerate(events) if event.key not in stored]
         events, properties_json, digests = (
             [values[i] for i in kept] for values in (events, properties_json, digests)
