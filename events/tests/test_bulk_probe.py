@@ -38,3 +38,17 @@ def test_a_large_batch_half_stored_stores_the_other_half():
     assert outcome.duplicates == first.stored
     assert sorted(outcome.stored) == list(range(half, COPY_MIN_EVENTS + half))
     assert Event.objects.count() == COPY_MIN_EVENTS + half
+
+
+@pytest.mark.django_db
+def test_a_large_batch_with_a_few_keys_stored_stores_the_rest_and_tells_them_apart():
+    stored_before = events_ingest(events=[click_event(n) for n in (5, 80)])
+    events = [click_event(n) for n in range(COPY_MIN_EVENTS)]
+    changed = replace(events[80], event_type="other")
+
+    outcome = events_ingest(events=[*events[:80], changed, *events[81:]])
+
+    assert outcome.duplicates == {5: stored_before.stored[0]}
+    assert outcome.conflicts == {80: stored_before.stored[1]}
+    assert sorted(outcome.stored) == [n for n in range(COPY_MIN_EVENTS) if n not in (5, 80)]
+    assert Event.objects.count() == COPY_MIN_EVENTS
