@@ -334,7 +334,7 @@ _KEYED_ROWS_UNNEST = """
     SELECT {columns} FROM events_event
     WHERE (tenant_id, event_id) IN (SELECT * FROM {keys})
 """
-# A character no key holds (identifiers hold no control character, events.validation).
+# Joins a key column: no validated identifier holds a control character (events.validation).
 _KEY_SEPARATOR = "\x1f"
 
 
