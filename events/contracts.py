@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from events.models import Event
 
@@ -27,6 +27,42 @@ class EventInput:
     @property
     def key(self) -> tuple[str, str]:
         return (self.tenant_id, self.event_id)
+
+
+class EventFields(Protocol):
+    """What storing an event reads of it (events.ingestion, events.event_rows).
+
+    An EventInput, or an item of a bulk body decoded by events.bulk_body, which holds its
+    stored values itself: a body of 5,000 events need not build a second object per event.
+    Two of them are the same event when their event_content is the same.
+    """
+
+    tenant_id: str
+    event_id: str
+    source: str
+    event_type: str
+    occurred_at: datetime
+    properties: dict[str, Any]
+    user_id: int | None
+    amount: Decimal | None
+    user_traits: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+
+def event_content(event: EventFields) -> tuple:
+    """Return what EventInput's equality compares: every field but the user's traits."""
+    return (
+        event.tenant_id,
+        event.event_id,
+        event.source,
+        event.event_type,
+        event.occurred_at,
+        event.properties,
+        event.user_id,
+        event.amount,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

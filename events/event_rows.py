@@ -9,9 +9,11 @@ import hashlib
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
+from psycopg.adapt import PyFormat
 
-from events.contracts import EventInput, StoredEvent
+from events.contracts import EventFields, EventInput, StoredEvent
 from events.models import Event
 from events.validation import payload_serialize
 
@@ -32,7 +34,7 @@ _COLUMNS = (
 )
 
 
-def content_digest(event: EventInput, properties_json: str) -> bytes:
+def content_digest(event: EventFields, properties_json: str) -> bytes:
     """Return the digest of what makes an event a duplicate: its fields but the user's traits.
 
     `properties_json` is its properties as payload_serialize writes them. The same digest means
@@ -55,7 +57,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_rows_serialized(
-    events: Sequence[EventInput], properties_json: Sequence[str] | None
+    events: Sequence[EventFields], properties_json: Sequence[str] | None
 ) -> tuple[list[str], list[bytes]]:
     """Return each event's properties as stored and its content_digest.
 
@@ -69,37 +71,44 @@ def event_rows_serialized(
 
 
 def event_rows_insert(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
     digests: Sequence[bytes],
+    stored: Collection[tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet, each with its content_digest; return their pks by key.
 
-    `properties_json` and `digests` are event_rows_serialized's.
+    `properties_json` and `digests` are event_rows_serialized's. `stored`: keys among the
+    events that the caller's own probe found stored (on PostgreSQL; not inserted); without
+    it a batch of COPY_MIN_EVENTS or more probes here.
     """
     if not events:
         return {}
     if connection.vendor != "postgresql":
         return _insert_values(events, received_at=received_at, digests=digests)
-    if len(events) >= COPY_MIN_EVENTS:
+    if stored is None and len(events) >= COPY_MIN_EVENTS:
         # One probe of the unique index: a stored key needs no insert (a re-sent batch needs
         # none at all), and the rest, when still this many, are copied.
         stored = events_stored_keys(keys=[event.key for event in events])
-        if stored:
-            kept = [i for i, event in enumerate(events) if event.key not in stored]
-            events, properties_json, digests = (
-                [values[i] for i in kept] for values in (events, properties_json, digests)
-            )
-        if len(events) >= COPY_MIN_EVENTS:
-            inserted = _insert_copy(
-                events, received_at=received_at, properties_json=properties_json, digests=digests
-            )
-            if inserted is not None:
-                return inserted
-        if not events:
+    if stored:
+        if len(stored) == len(events):
+            # `stored` holds keys of these events: as many as the events, all are stored (a
+            # re-sent batch).
             return {}
+        kept = [i for i, event in enumerate(events) if event.key not in stored]
+        events, properties_json, digests = (
+            [values[i] for i in kept] for values in (events, properties_json, digests)
+        )
+    if len(events) >= COPY_MIN_EVENTS:
+        inserted = _insert_copy(
+            events, received_at=received_at, properties_json=properties_json, digests=digests
+        )
+        if inserted is not None:
+            return inserted
+    if not events:
+        return {}
     return _insert_unnest(
         events, received_at=received_at, properties_json=properties_json, digests=digests
     )
@@ -110,16 +119,16 @@ def event_rows_insert(
 COPY_MIN_EVENTS = 100
 _COPY = """
     COPY events_event
-        (id, tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
+        (tenant_id, event_id, id, user_id, event_type, source, occurred_at, amount, properties,
          user_traits, content_digest, received_at)
     FROM STDIN (FORMAT BINARY)
 """
 # jsonb's binary format is a version byte and the text: written as bytea, the JSON text
 # goes through psycopg's C dumper as it is, where jsonb's would serialize it again.
 _COPY_TYPES = (
+    "text",
+    "text",
     "int8",
-    "text",
-    "text",
     "int8",
     "text",
     "text",
@@ -131,11 +140,15 @@ _COPY_TYPES = (
     "timestamptz",
 )
 _JSONB_VERSION = b"\x01"
+_JSONB_EMPTY = _JSONB_VERSION + b"{}"
 _IDS = "SELECT nextval(pg_get_serial_sequence('events_event', 'id')) FROM generate_series(1, %s)"
+# psycopg's dumper of bytes, in C. The one COPY's set_types finds for bytea is psycopg.dbapi20's,
+# a Python subclass of it (for its Binary wrapper) called for every value.
+_BYTES_DUMPER = psycopg.adapters.get_dumper(bytes, PyFormat.BINARY)
 
 
 def _insert_copy(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
@@ -149,58 +162,59 @@ def _insert_copy(
     INSERT ... ON CONFLICT then decides, so idempotency stays the unique constraint. The pks
     come from the table's sequence first, as the insert's would.
     """
-    keys = [event.key for event in events]
     with connection.cursor() as cursor:
         cursor.execute(_IDS, [len(events)])
         ids = [pk for (pk,) in cursor.fetchall()]
+        rows = [
+            (
+                e.tenant_id,
+                e.event_id,
+                pk,
+                e.user_id,
+                e.event_type,
+                e.source,
+                e.occurred_at,
+                e.amount,
+                _JSONB_VERSION + properties.encode(),
+                (
+                    _JSONB_VERSION + payload_serialize(e.user_traits).encode()
+                    if e.user_traits
+                    else _JSONB_EMPTY
+                ),
+                digest,
+                received_at,
+            )
+            for pk, e, properties, digest in zip(ids, events, properties_json, digests)
+        ]
+        _in_key_order(rows)
+        cursor.adapters.register_dumper(bytes, _BYTES_DUMPER)
         try:
             with transaction.atomic(), connection.wrap_database_errors:
                 with cursor.copy(_COPY) as copy:
                     copy.set_types(_COPY_TYPES)
                     write = copy.write_row
-                    for i in _key_order(keys):
-                        pk, e, properties, digest = (
-                            ids[i],
-                            events[i],
-                            properties_json[i],
-                            digests[i],
-                        )
-                        traits = payload_serialize(e.user_traits) if e.user_traits else "{}"
-                        write(
-                            (
-                                pk,
-                                e.tenant_id,
-                                e.event_id,
-                                e.user_id,
-                                e.event_type,
-                                e.source,
-                                e.occurred_at,
-                                e.amount,
-                                _JSONB_VERSION + properties.encode(),
-                                _JSONB_VERSION + traits.encode(),
-                                digest,
-                                received_at,
-                            )
-                        )
+                    for row in rows:
+                        write(row)
         except IntegrityError:
             return None
-    return dict(zip(keys, ids))
+    return {(row[0], row[1]): row[2] for row in rows}
 
 
-def _key_order(keys: Sequence[tuple[str, str]]) -> list[int]:
-    """The positions of `keys` in key order, as PostgreSQL's "C" collation sorts them.
+def _in_key_order(rows: list[tuple]) -> None:
+    """Sort rows that start with their key and pk in key order, as PostgreSQL's "C" collation
+    sorts the keys.
 
     Rows are written in key order, so two batches that share keys take their locks in the
     same order and one waits for the other, where each holding a key the other needs next
     would deadlock. The pks are drawn in the batch's own order first, so the event log still
     reads a batch in the order it was sent. Python compares strings by code point, as "C"
-    compares their UTF-8 bytes.
+    compares their UTF-8 bytes; no two rows have the same pk, so no comparison goes past it.
     """
-    return sorted(range(len(keys)), key=keys.__getitem__)
+    rows.sort()
 
 
 # PostgreSQL: one statement whatever the number of events, its columns sent as 10 arrays.
-# The pks are drawn in the batch's order and the rows inserted in key order (_key_order).
+# The pks are drawn in the batch's order and the rows inserted in key order (_in_key_order).
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
 _INSERT_UNNEST = """
@@ -223,7 +237,7 @@ _INSERT_UNNEST = """
 
 
 def _insert_unnest(
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
@@ -247,7 +261,7 @@ def _insert_unnest(
 
 
 def _insert_values(
-    events: Sequence[EventInput], *, received_at: datetime, digests: Sequence[bytes]
+    events: Sequence[EventFields], *, received_at: datetime, digests: Sequence[bytes]
 ) -> dict[tuple[str, str], int]:
     """Any other database (SQLite): multi-row VALUES, INSERT_CHUNK rows a statement."""
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
@@ -272,7 +286,7 @@ def _insert_values(
     return inserted
 
 
-def _values(event: EventInput, received_at: datetime, digest: bytes) -> tuple:
+def _values(event: EventFields, received_at: datetime, digest: bytes) -> tuple:
     return (
         event.tenant_id,
         event.event_id,
@@ -308,18 +322,44 @@ def _keyed_rows(keys: list[tuple[str, str]], columns: tuple[str, ...]) -> list[t
         return []
     if connection.vendor != "postgresql":
         return _existing_in(keys, fields=columns)
+    unnested, parameters = _keys_unnested(keys)
     with connection.cursor() as cursor:
         cursor.execute(
-            _KEYED_ROWS_UNNEST.format(columns=", ".join(columns)),
-            [[t for t, _ in keys], [e for _, e in keys]],
+            _KEYED_ROWS_UNNEST.format(columns=", ".join(columns), keys=unnested), parameters
         )
         return cursor.fetchall()
 
 
 _KEYED_ROWS_UNNEST = """
     SELECT {columns} FROM events_event
-    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+    WHERE (tenant_id, event_id) IN (SELECT * FROM {keys})
 """
+# Joins a key column: no validated identifier holds a control character (events.validation).
+_KEY_SEPARATOR = "\x1f"
+
+
+def _keys_unnested(keys: list[tuple[str, str]]) -> tuple[str, list]:
+    """Return the SQL of a set of (tenant_id, event_id) rows of `keys`, and its parameters.
+
+    Each column is sent as one text joined by _KEY_SEPARATOR, which PostgreSQL splits: psycopg
+    dumps an array of 5,000 str element by element in Python, a text at once. Keys that hold
+    the separator, or a single key with an empty part, go as arrays.
+    """
+    tenants = _KEY_SEPARATOR.join([tenant_id for tenant_id, _ in keys])
+    event_ids = _KEY_SEPARATOR.join([event_id for _, event_id in keys])
+    separators = len(keys) - 1
+    if (
+        tenants
+        and event_ids
+        and tenants.count(_KEY_SEPARATOR) == separators
+        and event_ids.count(_KEY_SEPARATOR) == separators
+    ):
+        return _KEYS_JOINED, [tenants, event_ids]
+    return _KEYS_ARRAYS, [[t for t, _ in keys], [e for _, e in keys]]
+
+
+_KEYS_JOINED = "unnest(string_to_array(%s::text, chr(31)), string_to_array(%s::text, chr(31)))"
+_KEYS_ARRAYS = "unnest(%b::text[], %b::text[])"
 
 
 def event_rows_stored(keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
@@ -369,14 +409,15 @@ _EXISTING_UNNEST = """
     SELECT id, tenant_id, event_id, source, event_type, occurred_at AT TIME ZONE %s,
            properties, user_id, amount, user_traits, received_at AT TIME ZONE %s
     FROM events_event
-    WHERE (tenant_id, event_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+    WHERE (tenant_id, event_id) IN (SELECT * FROM {keys})
 """
 
 
 def _existing_unnest(keys: list[tuple[str, str]]) -> list[tuple]:
     zone = connection.timezone_name
+    unnested, parameters = _keys_unnested(keys)
     with connection.cursor() as cursor:
-        cursor.execute(_EXISTING_UNNEST, [zone, zone, [t for t, _ in keys], [e for _, e in keys]])
+        cursor.execute(_EXISTING_UNNEST.format(keys=unnested), [zone, zone, *parameters])
         rows = cursor.fetchall()
     tzinfo = connection.timezone
     # The JSON columns arrive as text, as the ORM's JSONField gets them before decoding them.

@@ -9,7 +9,7 @@ on their tick.
 Idempotency is the unique constraint, so concurrent identical requests store each event once.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from events.contracts import EventInput, StoredEvent
+from events.contracts import EventFields, EventInput, StoredEvent, event_content
 from events.event_rows import (
+    COPY_MIN_EVENTS,
     event_rows_digests,
     event_rows_insert,
     event_rows_serialized,
@@ -49,7 +50,7 @@ class IngestOutcome:
 @transaction.atomic
 def events_ingest(
     *,
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     properties_json: Sequence[str] | None = None,
 ) -> IngestOutcome:
     """Store the new events among `events`, once each.
@@ -64,40 +65,59 @@ def events_ingest(
     `payload_serialize`, so they are not serialized again.
     """
     keys = [event.key for event in events]
-    known_users = _users_existing({e.user_id for e in events if e.user_id is not None})
-    unknown_users = {
-        i: e.user_id
-        for i, e in enumerate(events)
-        if e.user_id is not None and e.user_id not in known_users
-    }
-    first: dict[tuple[str, str], int] = {}
-    for index, key in enumerate(keys):
-        if index not in unknown_users:
-            first.setdefault(key, index)
+    user_ids = {event.user_id for event in events}
+    user_ids.discard(None)
+    known_users = _users_existing(user_ids)
+    unknown_users = {}
+    if len(known_users) != len(user_ids):
+        unknown_users = {
+            i: e.user_id
+            for i, e in enumerate(events)
+            if e.user_id is not None and e.user_id not in known_users
+        }
+    first = _first_inputs(keys, unknown_users)
     received_at = timezone.now()
-    new = [events[i] for i in first.values()]
-    serialized = event_rows_serialized(
-        new, None if properties_json is None else [properties_json[i] for i in first.values()]
+    if len(first) == len(events):
+        new, new_properties = events, properties_json
+    else:
+        new = [events[i] for i in first.values()]
+        new_properties = (
+            None if properties_json is None else [properties_json[i] for i in first.values()]
+        )
+    serialized = event_rows_serialized(new, new_properties)
+    # A large batch on PostgreSQL first reads the pk and digest of its keys stored already:
+    # those are not inserted, and a re-sent batch reads its rows once.
+    probed = connection.vendor == "postgresql" and len(new) >= COPY_MIN_EVENTS
+    stored_before = event_rows_digests(list(first)) if probed else {}
+    inserted = events_insert_new(
+        events=new,
+        received_at=received_at,
+        serialized=serialized,
+        stored=stored_before.keys() if probed else None,
     )
-    inserted = events_insert_new(events=new, received_at=received_at, serialized=serialized)
-    digests = serialized[1]
-    # Stored before: the same digest is the same content; any other is read and compared.
-    digest_of = dict(zip(first, digests))
-    stored_before = event_rows_digests([key for key in first if key not in inserted])
-    existing = event_rows_stored(
-        [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
-    )
+    if len(inserted) + len(stored_before) < len(first):
+        # Stored by another transaction meanwhile, or not probed.
+        unsettled = [key for key in first if key not in inserted and key not in stored_before]
+        stored_before |= event_rows_digests(unsettled)
+    existing = {}
+    if stored_before:
+        # Stored before: the same digest is the same content; any other is read and compared.
+        digest_of = dict(zip(first, serialized[1]))
+        existing = event_rows_stored(
+            [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
+        )
     stored, duplicates, conflicts = {}, {}, {}
     for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:
             continue
-        if first[key] == index and key in inserted:
+        if key in inserted and first[key] == index:
             stored[index] = inserted[key]
             continue
         # The stored content: the first input's when it was stored now or its digest matched.
         original = existing[key].event if key in existing else events[first[key]]
         pk = inserted[key] if key in inserted else stored_before[key][0]
-        (duplicates if original == event else conflicts)[index] = pk
+        same = original is event or event_content(original) == event_content(event)
+        (duplicates if same else conflicts)[index] = pk
     return IngestOutcome(
         stored=stored,
         received_at=received_at,
@@ -105,6 +125,22 @@ def events_ingest(
         conflicts=conflicts,
         unknown_users=unknown_users,
     )
+
+
+def _first_inputs(keys: list[tuple[str, str]], unknown_users: dict[int, int]) -> dict:
+    """Return the index of the first input of each key, leaving out those of unknown users.
+
+    In the inputs' order; most batches repeat no key and name no unknown user.
+    """
+    if not unknown_users:
+        first = dict(zip(keys, range(len(keys))))
+        if len(first) == len(keys):
+            return first
+    first = {}
+    for index, key in enumerate(keys):
+        if index not in unknown_users:
+            first.setdefault(key, index)
+    return first
 
 
 def _users_existing(ids: set[int]) -> set[int]:
@@ -118,19 +154,25 @@ def _users_existing(ids: set[int]) -> set[int]:
 
 def events_insert_new(
     *,
-    events: Sequence[EventInput],
+    events: Sequence[EventFields],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]] | None = None,
+    stored: Collection[tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet; return their pks by key.
 
     In the caller's transaction. Events whose (tenant_id, event_id) is stored already are left
     out of the answer.
     `serialized`: the events' event_rows_serialized, when the caller has it already.
+    `stored`: the keys among them the caller found stored (event_rows_insert).
     """
     properties_json, digests = serialized or event_rows_serialized(events, None)
     return event_rows_insert(
-        events, received_at=received_at, properties_json=properties_json, digests=digests
+        events,
+        received_at=received_at,
+        properties_json=properties_json,
+        digests=digests,
+        stored=stored,
     )
 
 
@@ -182,27 +224,35 @@ def events_bulk_ingest(*, items: Sequence[Any], tenant_check: Callable[[str], No
     """
     with collector_paused():
         _bulk_size_check(len(items))
-        valid: list[tuple[int, EventInput, str]] = []
+        indexes: list[int] = []
+        events: list[EventInput] = []
+        properties_json: list[str] = []
         rejected = []
         for index, item in enumerate(items):
             try:
-                valid.append((index, *event_input_parse_serialized(item)))
+                event, properties = event_input_parse_serialized(item)
             except InvalidEvent as exc:
                 rejected.append({"index": index, "errors": exc.errors})
-        return _bulk_store(valid, rejected, tenant_check)
+                continue
+            indexes.append(index)
+            events.append(event)
+            properties_json.append(properties)
+        return _bulk_store(indexes, events, properties_json, rejected, tenant_check)
 
 
 def events_bulk_store(
-    *, events: Sequence[tuple[EventInput, str]], tenant_check: Callable[[str], None]
+    *,
+    events: Sequence[EventFields],
+    properties_json: Sequence[str],
+    tenant_check: Callable[[str], None],
 ) -> BulkOutcome:
-    """events_bulk_ingest for items validated already: each event and its payload as stored.
+    """events_bulk_ingest for items validated already: the events and their payloads as stored.
 
     For a body events.bulk_body decoded, every item of which is valid; the same outcome.
     """
     with collector_paused():
         _bulk_size_check(len(events))
-        valid = [(index, event, text) for index, (event, text) in enumerate(events)]
-        return _bulk_store(valid, [], tenant_check)
+        return _bulk_store(range(len(events)), events, properties_json, [], tenant_check)
 
 
 def _bulk_size_check(size: int) -> None:
@@ -215,32 +265,34 @@ def _bulk_size_check(size: int) -> None:
 
 
 def _bulk_store(
-    valid: list[tuple[int, EventInput, str]],
+    indexes: Sequence[int],
+    events: Sequence[EventFields],
+    properties_json: Sequence[str],
     rejected: list[dict[str, Any]],
     tenant_check: Callable[[str], None],
 ) -> BulkOutcome:
-    """Store the valid items (index, event, payload as stored) and count what happened."""
-    for tenant_id in sorted({event.tenant_id for _, event, _ in valid}):
+    """Store the valid items (each one's index in the body, event and payload as stored) and
+    count what happened."""
+    for tenant_id in sorted({event.tenant_id for event in events}):
         tenant_check(tenant_id)
-    outcome = None
-    if valid:
-        outcome = events_ingest(
-            events=[event for _, event, _ in valid],
-            properties_json=[properties for _, _, properties in valid],
+    if not events:
+        return BulkOutcome(
+            accepted=0,
+            duplicates=0,
+            conflicts=[],
+            rejected=sorted(rejected, key=lambda problem: problem["index"]),
         )
-    conflicts = []
-    if outcome is not None:
-        for position, user_id in outcome.unknown_users.items():
-            error = {"user_id": [f"User {user_id} does not exist."]}
-            rejected.append({"index": valid[position][0], "errors": error})
-        conflicts = [
-            {"index": valid[position][0], "errors": {"event_id": [_CONFLICT]}}
-            for position in outcome.conflicts
-        ]
+    outcome = events_ingest(events=events, properties_json=properties_json)
+    for position, user_id in outcome.unknown_users.items():
+        error = {"user_id": [f"User {user_id} does not exist."]}
+        rejected.append({"index": indexes[position], "errors": error})
     return BulkOutcome(
-        accepted=len(outcome.stored) if outcome else 0,
-        duplicates=len(outcome.duplicates) if outcome else 0,
-        conflicts=conflicts,
+        accepted=len(outcome.stored),
+        duplicates=len(outcome.duplicates),
+        conflicts=[
+            {"index": indexes[position], "errors": {"event_id": [_CONFLICT]}}
+            for position in outcome.conflicts
+        ],
         rejected=sorted(rejected, key=lambda problem: problem["index"]),
     )
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from itertools import repeat
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -225,6 +226,37 @@ _id_text = _text(MAX_ID_LENGTH)
 _name_text = _text(MAX_NAME_LENGTH)
 
 
+def event_columns_valid(
+    *, tenant_ids: list[str], event_ids: list[str], sources: list[str], event_types: list[str]
+) -> bool:
+    """Whether the events of a bulk body, given as columns of str, pass the checks of their
+    fields (_id_text, _event_id, _source, _name_text).
+
+    Each check runs over a whole column in C: for 5,000 events a call per value costs more
+    than the checks themselves.
+    """
+    return (
+        _identifiers_valid(tenant_ids, MAX_ID_LENGTH)
+        and _identifiers_valid(event_ids, MAX_ID_LENGTH)
+        and not any(map(str.startswith, event_ids, repeat(RESERVED_EVENT_ID_PREFIX)))
+        and _identifiers_valid(sources, MAX_NAME_LENGTH)
+        and TRANSACTION_SOURCE not in sources
+        and _identifiers_valid(event_types, MAX_NAME_LENGTH)
+    )
+
+
+def _identifiers_valid(values: list[str], limit: int) -> bool:
+    """Whether each of `values` passes _text(limit): not blank, at most `limit` characters,
+    no control character."""
+    if not values:
+        return True
+    if max(map(len, values)) > limit or not all(map(str.strip, values)):
+        return False
+    # Joined by a space, which is printable: the text is printable unless a value is not.
+    joined = " ".join(values)
+    return joined.isprintable() or not _CONTROL_CHARACTER.search(joined)
+
+
 def _event_id(value: Any) -> str:
     value = _id_text(value)
     if value.startswith(RESERVED_EVENT_ID_PREFIX):
@@ -385,6 +417,27 @@ def _user_id(value: Any) -> int | None:
 
 def _amount(value: Any) -> Decimal | None:
     return None if value is None else money_parse(value, max_value=MAX_AMOUNT)
+
+
+# A decimal string money_parse accepts, but for its value: no sign, at most 2 places.
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
+
+
+def amount_stored(value: str | int) -> Decimal:
+    """Return the amount _amount returns for a str or an int (not a bool: a typed decoder's
+    value, events.bulk_body); ValueError where it raises, without naming the fault.
+
+    A bulk body has an amount in many of its 5,000 events; these checks are money_parse's in
+    fewer steps. Of plain decimals of at most 2 places, those more than 0 are those of a cent
+    or more.
+    """
+    if type(value) is str and not _PLAIN_AMOUNT.fullmatch(value):
+        raise ValueError("not a plain amount of at most 2 places")
+    amount = Decimal(value)
+    if not _CENT <= amount <= MAX_AMOUNT:
+        raise ValueError(f"not between {_CENT} and {MAX_AMOUNT}")
+    return amount.quantize(_CENT)
 
 
 _CHECKS = {

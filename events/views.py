@@ -161,7 +161,11 @@ class EventBulkIngestView(APIView):
             tenant_access_check(key=request.auth, tenant_id=tenant_id)
 
         if isinstance(request.data, DecodedBulkBody):
-            outcome = events_bulk_store(events=request.data.events, tenant_check=tenant_check)
+            outcome = events_bulk_store(
+                events=request.data.events,
+                properties_json=request.data.properties_json,
+                tenant_check=tenant_check,
+            )
         else:
             items = _bulk_items(request.data)
             outcome = events_bulk_ingest(items=items, tenant_check=tenant_check)
