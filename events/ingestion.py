@@ -290,11 +290,28 @@ def _bulk_store(
         accepted=len(outcome.stored),
         duplicates=len(outcome.duplicates),
         conflicts=[
-            {"index": indexes[position], "errors": {"event_id": [_CONFLICT]}}
-            for position in outcome.conflicts
+            {"index": indexes[position], "errors": {"event_id": [message]}}
+            for position, message in conflict_messages(outcome, indexes).items()
         ],
         rejected=sorted(rejected, key=lambda problem: problem["index"]),
     )
+
+
+def conflict_messages(outcome: IngestOutcome, indexes: Sequence[int]) -> dict[int, str]:
+    """Say of each conflicting input (by position; `indexes` maps positions to the request's
+    items) whether it differs from an event stored before or from an earlier item of the same
+    request, stored now, which it names."""
+    stored_by = {pk: position for position, pk in outcome.stored.items()}
+    messages = {}
+    for position, pk in outcome.conflicts.items():
+        earlier = stored_by.get(pk)
+        messages[position] = (
+            _CONFLICT
+            if earlier is None
+            else f"Item {indexes[earlier]} of this request was stored with this event id and "
+            "other content."
+        )
+    return messages
 
 
 _CONFLICT = "This tenant already has an event with this id and other content."

@@ -24,7 +24,7 @@ from django.db import transaction
 from events.contracts import EventInput, ProductEvent
 from events.event_rows import events_stored_keys
 from events.exceptions import TooManyEvents
-from events.ingestion import IngestOutcome, events_ingest
+from events.ingestion import IngestOutcome, conflict_messages, events_ingest
 from events.product.contact_traits import contact_traits_check
 from events.product.users import users_create_and_lock, users_traits_update
 from events.validation import InvalidEvent, product_event_parse
@@ -34,7 +34,6 @@ log = structlog.get_logger(__name__)
 
 MAX_PRODUCT_EVENTS = 5_000
 PRODUCT_SOURCE = "product"
-CONFLICT = "This tenant already has an event with this id and other content; not stored."
 # Attempts at a batch whose new events another transaction stored first (see _store).
 STORE_ATTEMPTS = 3
 
@@ -80,9 +79,10 @@ def _ingest(items: Sequence[Any], tenant_id: str) -> ProductIngestOutcome:
     if not valid:
         return ProductIngestOutcome(accepted=0, duplicates=0, rejected=rejected)
     outcome = _store(tenant_id=tenant_id, events=[event for _, event in valid])
-    for position in outcome.conflicts:
+    indexes = [index for index, _ in valid]
+    for position, message in conflict_messages(outcome, indexes).items():
         index, event = valid[position]
-        errors = {"event_id": [CONFLICT]}
+        errors = {"event_id": [f"{message.removesuffix('.')}; not stored."]}
         rejected.append({"index": index, "errors": errors})
         _log_rejected(tenant_id, index, errors, user_id=event.user_id, event_id=event.event_id)
     return ProductIngestOutcome(

@@ -80,8 +80,28 @@ def test_within_one_request_the_first_of_two_same_ids_decides(bulk):
     body = bulk(events).json()
 
     assert (body["accepted"], body["duplicates"]) == (1, 1)
-    assert [conflict["index"] for conflict in body["conflicts"]] == [2]
+    assert body["conflicts"] == [
+        {
+            "index": 2,
+            "errors": {
+                "event_id": [
+                    "Item 0 of this request was stored with this event id and other content."
+                ]
+            },
+        }
+    ]
     assert Event.objects.get().properties == {"n": 0}
+
+
+def test_a_conflict_with_an_event_stored_before_says_so(bulk):
+    bulk([_event(0)])
+
+    body = bulk([_event(0), _event(0, payload={"other": True})]).json()
+
+    assert (body["accepted"], body["duplicates"]) == (0, 1)
+    assert body["conflicts"][0]["errors"] == {
+        "event_id": ["This tenant already has an event with this id and other content."]
+    }
 
 
 def test_an_item_that_is_not_an_object_is_rejected_on_its_own(bulk):

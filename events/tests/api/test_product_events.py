@@ -279,6 +279,23 @@ def test_the_same_item_twice_in_one_batch_is_stored_once(send):
     assert Event.objects.count() == 1
 
 
+def test_an_event_id_twice_in_one_batch_with_other_content_names_the_item_stored(send):
+    body = send([_item(0, event_id="evt_1"), _item(1, event_id="evt_1")]).json()
+
+    assert (body["accepted"], body["duplicates"]) == (1, 0)
+    assert body["rejected"] == [
+        {
+            "index": 1,
+            "errors": {
+                "event_id": [
+                    "Item 0 of this request was stored with this event id and other content; "
+                    "not stored."
+                ]
+            },
+        }
+    ]
+
+
 def test_an_event_id_stored_with_other_content_is_rejected_and_merges_nothing(send):
     send([_item(0, event_id="evt_1")])
 

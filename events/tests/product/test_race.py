@@ -10,7 +10,7 @@ import pytest
 
 from events.contracts import EventInput
 from events.models import Event
-from events.product.services import CONFLICT, product_events_ingest
+from events.product.services import product_events_ingest
 from events.tests.racing import stored_in_a_transaction_held_open
 from users.models import User
 
@@ -42,6 +42,7 @@ def test_an_id_stored_meanwhile_for_another_user_is_rejected_and_merges_nothing(
         )
 
     assert outcome.accepted == 1
-    assert outcome.rejected == [{"index": 0, "errors": {"event_id": [CONFLICT]}}]
+    conflict = "This tenant already has an event with this id and other content; not stored."
+    assert outcome.rejected == [{"index": 0, "errors": {"event_id": [conflict]}}]
     assert User.objects.get(external_id="u_1").traits == {"b": 2}
     assert Event.objects.get(user__external_id="u_1").user_traits == {"b": 2}
