@@ -14,6 +14,7 @@ import string
 from decimal import Decimal
 
 import msgspec
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, renderers
 from rest_framework.parsers import BaseParser
 
@@ -207,6 +208,7 @@ class StrictJSONParser(BaseParser):
     renderer_class = renderers.JSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
+        _charset_check(media_type or "")
         context = parser_context or {}
         limit = getattr(context.get("view"), "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
         request = context.get("request")
@@ -233,6 +235,18 @@ class StrictJSONParser(BaseParser):
             )
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
+
+
+def _charset_check(media_type: str) -> None:
+    """Refuse a body whose media type declares a charset other than UTF-8: JSON is UTF-8 (RFC
+    8259), and its bytes in another charset would be read as UTF-8, wrongly or not at all."""
+    charset = parse_header_parameters(media_type)[1].get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise exceptions.UnsupportedMediaType(
+            media_type,
+            detail=f"JSON bodies are UTF-8; this one declares charset {charset!r}. Send it as "
+            "UTF-8 (application/json, or with charset=utf-8).",
+        )
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

@@ -94,6 +94,26 @@ def test_malformed_json_or_non_object_is_400(api_client, users, raw):
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
+def test_json_declaring_a_charset_other_than_utf_8_is_415_naming_it(api_client, users, charset):
+    """JSON is UTF-8 (RFC 8259): bytes sent as another charset were read as UTF-8."""
+    body = '{"type": "deposit", "amount": "1.00", "user_id": 1, "t": 1}'
+    response = _post_raw(api_client, body, content_type=f"application/json; charset={charset}")
+
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+    assert charset in response.json()["message"]
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8"])
+def test_json_declaring_utf_8_is_read(api_client, users, charset):
+    body = '{"type": "deposit", "amount": "1.00", "user_id": 1, "t": 1}'
+    response = _post_raw(api_client, body, content_type=f"application/json; charset={charset}")
+
+    assert response.status_code == 200
+
+
 def test_non_json_content_type_is_415(api_client, users):
     response = _post_raw(
         api_client, "type=deposit", content_type="application/x-www-form-urlencoded"
