@@ -84,7 +84,9 @@ class BulkProblemSerializer(serializers.Serializer):
 class EventBulkOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored by this request.")
     duplicates = serializers.IntegerField(help_text="Events stored before with the same content.")
-    conflicts = BulkProblemSerializer(many=True, help_text="Stored before, or earlier in this request, with other content.")
+    conflicts = BulkProblemSerializer(
+        many=True, help_text="Stored before, or earlier in this request, with other content."
+    )
     rejected = BulkProblemSerializer(many=True, help_text="Invalid items; nothing stored.")
 
 
