@@ -26,8 +26,8 @@ from rules.schema import AlertRule, Window
 
 DOCUMENT_PATH = "<document>"
 # Values (mappings, lists, keys and scalars) a rule document may hold with its aliases
-# expanded: about four times what 200,000 characters (a version's most) of rules written as
-# config/alert_rules.yml is (a value per 15 characters) hold without aliases.
+# expanded: about four times as many as 200,000 characters (a version's most) of rules hold
+# without aliases, written as config/alert_rules.yml is (a value per 15 characters).
 MAX_DOCUMENT_VALUES = 50_000
 _PATH_HELP = (
     "must be event_type, amount, properties.<key>[.<key>...] or user_traits.<key>[.<key>...]"
