@@ -76,22 +76,19 @@ def event_rows_insert(
     received_at: datetime,
     properties_json: Sequence[str],
     digests: Sequence[bytes],
-    stored: Collection[tuple[str, str]] | None = None,
+    stored: Collection[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet, each with its content_digest; return their pks by key.
 
     `properties_json` and `digests` are event_rows_serialized's. `stored`: keys among the
-    events that the caller's own probe found stored (on PostgreSQL; not inserted); without
-    it a batch of COPY_MIN_EVENTS or more probes here.
+    events that the caller's probe found stored (events.ingestion, on PostgreSQL), not
+    inserted; a stored key it did not name makes the COPY fail, and the batch is inserted
+    with ON CONFLICT instead.
     """
     if not events:
         return {}
     if connection.vendor != "postgresql":
         return _insert_values(events, received_at=received_at, digests=digests)
-    if stored is None and len(events) >= COPY_MIN_EVENTS:
-        # One probe of the unique index: a stored key needs no insert (a re-sent batch needs
-        # none at all), and the rest, when still this many, are copied.
-        stored = events_stored_keys(keys=[event.key for event in events])
     if stored:
         if len(stored) == len(events):
             # `stored` holds keys of these events: as many as the events, all are stored (a

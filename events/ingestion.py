@@ -93,7 +93,7 @@ def events_ingest(
         events=new,
         received_at=received_at,
         serialized=serialized,
-        stored=stored_before.keys() if probed else None,
+        stored=stored_before.keys(),
     )
     if len(inserted) + len(stored_before) < len(first):
         # Stored by another transaction meanwhile, or not probed.
@@ -157,7 +157,7 @@ def events_insert_new(
     events: Sequence[EventFields],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]] | None = None,
-    stored: Collection[tuple[str, str]] | None = None,
+    stored: Collection[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet; return their pks by key.
 
