@@ -10,6 +10,7 @@ from rule_sets.exceptions import InvalidRules, RuleSetKindNotFound, RuleSetVersi
 from rule_sets.kinds import RuleSetKind, rule_set_kind, rule_set_kinds
 from rule_sets.models import RuleSetActivation, RuleSetVersion
 from rules.exceptions import RuleParseError
+from rules.parser import repeated_keys_check
 
 # Who made what the default files became.
 IMPORTED_BY = "the default rules file"
@@ -23,10 +24,10 @@ def rule_set_version_get_or_create(
     A source some version already has (byte for byte) stores nothing: that version is
     returned, and False (the active one if it is among them, else the newest), so importing
     the same file again is harmless. Raises InvalidRules, its details naming the rule and the
-    field and its line, when the kind cannot compile `source`;
+    field and its line, when the kind cannot compile `source` or it writes a key twice;
     RuleSetKindNotFound.
     """
-    rule_set_source_check(kind=kind, source=source)
+    rule_set_source_check(kind=kind, source=source, new=True)
     sha256 = hashlib.sha256(source.encode()).hexdigest()
     with transaction.atomic():
         # The kind's versions are numbered one after another: serialise their creation.
@@ -64,11 +65,15 @@ def rule_set_kind_get(kind: str) -> RuleSetKind:
         ) from None
 
 
-def rule_set_source_check(*, kind: str, source: str) -> None:
-    """Raise InvalidRules unless `source` compiles as a rule set of `kind`."""
+def rule_set_source_check(*, kind: str, source: str, new: bool = False) -> None:
+    """Raise InvalidRules unless `source` compiles as a rule set of `kind`; when it is `new` (to
+    be stored), also for a key written twice in one mapping (rules.parser.repeated_keys_check).
+    """
     compile_rules = rule_set_kind_get(kind).compile
     try:
         compile_rules(source)
+        if new:
+            repeated_keys_check(source)
     except RuleParseError as exc:
         raise InvalidRules(
             f"The {kind} rules are invalid: {exc}",

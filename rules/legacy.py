@@ -21,7 +21,7 @@ from typing import Any
 from rules.conditions import as_decimal, resolve_path
 from rules.exceptions import RuleParseError
 from rules.history import EventFilter, EventRecord, History
-from rules.parser import Node, _kind
+from rules.parser import RULE_INTEGER_MAX, Node, _kind
 
 LEGACY_ITEM_KEYS = ("property_match", "event_proximity", "event_logic")
 _DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
@@ -224,19 +224,33 @@ def duration_seconds(value: Any, *, path: str) -> int:
     """Return the seconds of a duration: an integer, or text like 1d, 24h, 30m, 1h30m, 90s.
 
     Units are d, h, m and s, largest first, each at most once; a string of digits is seconds.
-    Raise RuleParseError, at `path`, for anything else (negative numbers, "1w", "1.5h", "").
+    Raise RuleParseError, at `path`, for anything else (negative numbers, "1w", "1.5h", "") and
+    for more than RULE_INTEGER_MAX seconds.
     """
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        match = _DURATION.fullmatch(text)
-        if text and match:
-            return sum(int(part or 0) * unit for part, unit in zip(match.groups(), _DURATION_UNITS))
-    raise RuleParseError(
-        path,
-        "must be seconds (an integer >= 0) or a duration like 1d, 24h, 30m, 1h30m, 90s; "
-        f"not {_kind(value)}",
-    )
+    seconds = _seconds(value)
+    if seconds is None:
+        raise RuleParseError(
+            path,
+            "must be seconds (an integer >= 0) or a duration like 1d, 24h, 30m, 1h30m, 90s; "
+            f"not {_kind(value)}",
+        )
+    if seconds > RULE_INTEGER_MAX:
+        raise RuleParseError(
+            path, f"must be at most {RULE_INTEGER_MAX} seconds (about 68 years), not {seconds}"
+        )
+    return seconds
+
+
+def _seconds(value: Any) -> int | None:
+    """The seconds `value` spells as a duration, or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.fullmatch(text)
+    if text and match:
+        return sum(int(part or 0) * unit for part, unit in zip(match.groups(), _DURATION_UNITS))
+    return None

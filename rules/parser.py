@@ -29,6 +29,12 @@ DOCUMENT_PATH = "<document>"
 # expanded: about four times as many as 200,000 characters (a version's most) of rules hold
 # without aliases, written as config/alert_rules.yml is (a value per 15 characters).
 MAX_DOCUMENT_VALUES = 50_000
+# How deep mappings and lists may nest: conditions nested 30 deep fit. Deeper, composing the
+# document would recurse towards Python's limit (about 450 levels: a RecursionError).
+MAX_DOCUMENT_DEPTH = 64
+# The largest integer a rule may hold: Alert.code's column is 32 bits, and as seconds (a window,
+# a delay) it is 68 years.
+RULE_INTEGER_MAX = 2**31 - 1
 _PATH_HELP = (
     "must be event_type, amount, properties.<key>[.<key>...] or user_traits.<key>[.<key>...]"
 )
@@ -112,6 +118,8 @@ class Node:
         value = self.required(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(key, f"must be an integer >= {minimum}, not {_kind(value)}")
+        if value > RULE_INTEGER_MAX:
+            raise self.error(key, f"must be at most {RULE_INTEGER_MAX}, not {value}")
         return value
 
     def boolean(self, key: str, *, default: bool) -> bool:
@@ -270,7 +278,7 @@ def _yaml_load(text: str) -> Any:
     """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid
     or holds more than MAX_DOCUMENT_VALUES values once its aliases are expanded."""
     try:
-        loader = yaml.SafeLoader(text)  # reads the text first: a control character raises
+        loader = _DepthLimitedLoader(text)  # reads the text first: a control character raises
         try:
             root = loader.get_single_node()
             if root is None:
@@ -286,6 +294,26 @@ def _yaml_load(text: str) -> Any:
         raise RuleParseError(
             DOCUMENT_PATH, f"invalid YAML: {problem}{where}", line=mark.line + 1 if mark else None
         ) from error
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """A safe loader that refuses, at its line, a value nested deeper than MAX_DOCUMENT_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DOCUMENT_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise RuleParseError(
+                    DOCUMENT_PATH,
+                    f"nests more than {MAX_DOCUMENT_DEPTH} levels deep at line {line}",
+                    line=line,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _expanded_size_check(root: yaml.Node) -> None:
@@ -327,6 +355,52 @@ def _expanded_size_check(root: yaml.Node) -> None:
                 f"holds more than {MAX_DOCUMENT_VALUES:,} values once its aliases are "
                 "expanded; write the rules with fewer aliases",
             )
+
+
+def repeated_keys_check(text: str) -> None:
+    """Raise RuleParseError at the line of a key that its mapping already has.
+
+    YAML keeps the last of the two silently (`value: 100`, then `value: 50` a few lines down,
+    is 50). A key `<<` merges in may be written again: that is how a merge is overridden.
+    Checked when a version is stored, not when one is compiled: versions stored before the
+    check still compile, so activating one (a rollback) is never refused for it. `text` is a
+    document alert_rules_parse or notification_rules_parse accepted.
+    """
+    loader = _DepthLimitedLoader(text)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    seen: set[int] = set()
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:  # an alias: its anchor's node again
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            _mapping_keys_check(node)
+        pending.extend(_children(node))
+
+
+def _mapping_keys_check(node: yaml.MappingNode) -> None:
+    first_lines: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+            continue
+        line = key.start_mark.line + 1
+        written = (key.tag, key.value)
+        if written in first_lines:
+            raise RuleParseError(
+                DOCUMENT_PATH,
+                f"the key {key.value!r} at line {line} repeats the one at line "
+                f"{first_lines[written]}",
+                line=line,
+            )
+        first_lines[written] = line
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

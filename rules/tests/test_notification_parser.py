@@ -151,6 +151,11 @@ ITEM = f"{FIRST}.event_conditions[1]"
             "rules[0] (INSUFFICIENT_FUNDS_EMAIL).debounce_limit: must be an integer >= 0",
         ),
         (
+            RULE.replace("delay_seconds: 300", "delay_seconds: 2147483648"),
+            "rules[0] (INSUFFICIENT_FUNDS_EMAIL).delay_seconds: must be at most 2147483647, "
+            "not 2147483648",
+        ),
+        (
             RULE.replace("delay_seconds: 300", "delay_seconds: 5m"),
             "rules[0] (INSUFFICIENT_FUNDS_EMAIL).delay_seconds: must be an integer >= 0",
         ),
@@ -232,6 +237,15 @@ ITEM = f"{FIRST}.event_conditions[1]"
             with_condition("event_proximity: {event_type: s, time_proximity: 1w}"),
             f"{ITEM}.event_proximity.time_proximity: must be seconds (an integer >= 0) or a "
             "duration like 1d, 24h, 30m, 1h30m, 90s; not str '1w'",
+        ),
+        (
+            with_condition("event_proximity: {event_type: s, time_proximity: 99999999999999d}"),
+            f"{ITEM}.event_proximity.time_proximity: must be at most 2147483647 seconds "
+            "(about 68 years), not 8639999999999913600",
+        ),
+        (
+            with_condition("event_proximity: {event_type: s, time_proximity: 2147483648}"),
+            f"{ITEM}.event_proximity.time_proximity: must be at most 2147483647 seconds",
         ),
         (
             with_condition("event_proximity: {event_type: s, time_proximity: -5}"),

@@ -19,7 +19,7 @@ from rules.conditions import (
 )
 from rules.exceptions import RuleParseError
 from rules.history import EventFilter
-from rules.parser import alert_rules_parse, condition_parse
+from rules.parser import alert_rules_parse, condition_parse, repeated_keys_check
 from rules.schema import AlertRule, Window
 
 
@@ -208,6 +208,17 @@ WINDOW_SUM = "type: window_aggregate, function: sum, path: amount, op: gt, value
         ("{type: proximity, event_type: a, window: {seconds: 1}}", "c.window.seconds", "unknown"),
         (f"{{type: proximity, event_type: a, where: [{{not: {MATCH}}}], window: {{}}}}", "", ""),
         (f"{{type: sequence, count: 0, match: {MATCH}}}", "c.count", "integer >= 1"),
+        (f"{{type: sequence, count: {2**31}, match: {MATCH}}}", "c.count", "at most 2147483647"),
+        (
+            f"{{type: proximity, event_type: a, window: {{before_seconds: {10**20}}}}}",
+            "c.window.before_seconds",
+            "must be at most 2147483647, not 100000000000000000000",
+        ),
+        (
+            f"{{{WINDOW_SUM}, window: {{after_seconds: {10**11}}}}}",
+            "c.window.after_seconds",
+            "at most 2147483647",
+        ),
         (f"{{type: sequence, count: true, match: {MATCH}}}", "c.count", "integer >= 1"),
         ("{type: sequence, count: 2}", "c", "needs `match`, `increasing` or both"),
         ("{type: sequence, count: 2, increasing: size}", "c.increasing", "must be"),
@@ -276,6 +287,8 @@ def rule_text(**fields: str) -> str:
         (rule_text(code="0"), "rules[0] (name seven).code", "integer >= 1"),
         (rule_text(code="true"), "rules[0] (name seven).code", "integer >= 1"),
         (rule_text(code="'7'"), "rules[0] (name seven).code", "integer >= 1"),
+        # Alert.code is a 32-bit integer column: one more would fail every event the rule raises.
+        (rule_text(code="2147483648"), "rules[0] (code 2147483648).code", "at most 2147483647"),
         (rule_text(code="x", name="''"), "rules[0].code", "integer >= 1"),
         (rule_text(name="-"), "rules[0] (code 7).name", "is required"),
         (rule_text(name="[]"), "rules[0] (code 7).name", "non-empty string"),
@@ -345,3 +358,62 @@ def test_an_alias_inside_the_value_it_stands_for_is_refused_naming_the_anchors_l
 
 def test_aliases_that_repeat_a_condition_a_few_times_still_parse() -> None:
     assert len(alert_rules_parse(aliased_rules(levels=2))[0].condition.conditions) == 10
+
+
+def test_a_code_of_the_largest_storable_integer_parses() -> None:
+    assert alert_rules_parse(rule_text(code="2147483647"))[0].code == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rules: " + "[" * 500 + "]" * 500,
+        rules_text("{all: [" * 300 + MATCH + "]}" * 300),
+        "rules:\n" + "".join("  " * level + "- \n" for level in range(1, 100)),
+    ],
+    ids=["flow lists", "conditions", "block lists"],
+)
+def test_a_document_nested_deeper_than_the_limit_is_refused_naming_its_line(text: str) -> None:
+    """Deep enough, the YAML composer's recursion ran out of stack: a 500, its traceback
+    thousands of lines in the log."""
+    with pytest.raises(RuleParseError) as raised:
+        alert_rules_parse(text)
+
+    assert raised.value.path == "<document>"
+    assert raised.value.message.startswith("nests more than 64 levels deep at line ")
+    assert raised.value.line is not None
+
+
+def test_conditions_nested_within_the_depth_limit_parse() -> None:
+    condition = "{not: " * 25 + MATCH + "}" * 25
+    parsed = alert_rules_parse(rules_text(condition))[0].condition
+    for _ in range(25):
+        parsed = parsed.condition
+    assert parsed == PropertyMatch(path="amount", op=Operator.GT, value=Decimal(1))
+
+
+def test_a_key_written_twice_in_one_mapping_is_found_at_its_second_line() -> None:
+    """YAML keeps the last of the two silently: `value: 100` then `value: 50` is 50."""
+    text = rules_text("{type: property_match, path: amount, op: gt, value: 1}").replace(
+        "    name: seven\n", "    name: seven\n    code: 8\n"
+    )
+    assert alert_rules_parse(text)[0].code == 8
+
+    with pytest.raises(RuleParseError) as raised:
+        repeated_keys_check(text)
+
+    assert raised.value.path == "<document>"
+    assert raised.value.message == "the key 'code' at line 5 repeats the one at line 3"
+    assert raised.value.line == 5
+
+
+def test_repeated_keys_are_found_in_flow_mappings_and_behind_aliases() -> None:
+    with pytest.raises(RuleParseError, match="the key 'op' at line 6 repeats the one at line 6"):
+        repeated_keys_check(rules_text("{type: property_match, path: amount, op: gt, op: lt}"))
+    with pytest.raises(RuleParseError, match="'a' at line 1 repeats"):
+        repeated_keys_check("x: &m {a: 1, a: 2}\ny: *m\n")
+
+
+def test_keys_merged_from_an_anchor_may_be_written_again() -> None:
+    """`<<` takes the anchor's keys as defaults that the mapping's own keys override."""
+    repeated_keys_check("base: &b {op: gt, value: 1}\nmatch: {<<: *b, value: 2}\n")

@@ -97,6 +97,62 @@ def test_rules_with_an_alias_inside_its_own_value_are_400_naming_the_anchors_lin
     assert "holds an alias of itself" in body["message"]
 
 
+def test_rules_that_write_a_key_twice_are_400_naming_its_line_and_nothing_is_stored(
+    rules_client,
+):
+    """YAML kept the last of the two silently: a threshold written twice was stored (201)."""
+    source = LOWER_THRESHOLD.replace("count: 3\n", "count: 3\n      count: 4\n", 1)
+
+    response = _create(rules_client, source=source)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["details"]["line"]) == ("invalid_rules", 23)
+    assert "the key 'count' at line 23 repeats the one at line 22" in body["message"]
+    assert not RuleSetVersion.objects.filter(kind=KIND_ALERTS, version=2).exists()
+
+
+def test_a_version_stored_with_a_key_written_twice_still_activates(rules_client):
+    """Versions stored before keys were checked stay usable: a rollback must not be refused."""
+    source = LOWER_THRESHOLD.replace("count: 3\n", "count: 3\n      count: 4\n", 1)
+    RuleSetVersion.objects.create(
+        kind=KIND_ALERTS, version=2, source=source, sha256="0" * 64, created_by="before"
+    )
+
+    response = rules_client.post(f"{VERSIONS}/2/activate")
+
+    assert (response.status_code, response.json()["status"]) == (200, "active")
+    assert rule_set_active(KIND_ALERTS).rules.rules[1].condition.count == 4
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["rules: " + "[" * 500 + "]" * 500, rules_text("{all: [" * 300 + "{}" + "]}" * 300)],
+    ids=["lists", "conditions"],
+)
+def test_rules_nested_too_deep_are_400_naming_the_line(rules_client, source):
+    """Composing them ran out of stack: a 500 and thousands of lines of traceback."""
+    response = _create(rules_client, source=source)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_rules"
+    assert "nests more than 64 levels deep" in body["message"]
+    assert body["details"]["line"] in (1, 6)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("code: 30", "code: 2147483648"), ("count: 3", "count: 99999999999")]
+)
+def test_an_integer_too_large_to_store_is_400_naming_the_field(rules_client, field, value):
+    """A code of 2**31 was stored and activated, then every event its rule raised was a 500."""
+    response = _create(rules_client, source=LOWER_THRESHOLD.replace(field, value, 1))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_rules"
+    assert "must be at most 2147483647" in response.json()["message"]
+
+
 def test_a_body_without_source_or_with_unknown_fields_is_invalid_payload(rules_client):
     response = rules_client.post(VERSIONS, {"yaml": "rules: []"}, format="json")
 
