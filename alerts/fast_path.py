@@ -203,8 +203,8 @@ def _transaction(
 
 def _api_key(environ: dict) -> Any:
     """Return the request's API key, None without one; raise for a key that is not valid."""
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    if not authorization:
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if authorization is None:
         return None
     scheme, _, plaintext = authorization.partition(" ")
     if scheme.lower() != "bearer" or not plaintext or " " in plaintext:

@@ -12,7 +12,8 @@ class ApiKeyAuthentication(BaseAuthentication):
     """Authenticate a Bearer key; the key becomes both `request.user` and `request.auth`.
 
     A request without an Authorization header carries no key and is left to the permission
-    classes. Any other Authorization header that is not a well-formed `Bearer <key>` naming an
+    classes; an empty one does not count as none (granian passes a value that is not ASCII as
+    empty). Any other Authorization header that is not a well-formed `Bearer <key>` naming an
     active key (another scheme, a bare key, an unknown or revoked one) is 401
     `invalid_api_key`, even where requests without a key are allowed: a caller who sent
     credentials meant to be checked, and must not be served silently as anonymous.
@@ -24,9 +25,14 @@ class ApiKeyAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
+        if "HTTP_AUTHORIZATION" not in request.META:
+            return None
         parts = get_authorization_header(request).split()
         if not parts:
-            return None
+            raise InvalidApiKey(
+                "The Authorization header is empty (or, as some servers pass it, not ASCII). "
+                "Send the key as `Authorization: Bearer <key>`."
+            )
         if parts[0].lower() != self.keyword and _session_user_logged_in(request):
             return None
         if len(parts) != 2 or parts[0].lower() != self.keyword:

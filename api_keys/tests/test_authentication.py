@@ -133,6 +133,23 @@ def test_with_allow_anonymous_a_request_without_a_key_gets_through(db, settings)
     assert response.json()["error"] == "invalid_payload"
 
 
+@pytest.mark.parametrize("header", ["", " "])
+def test_with_allow_anonymous_an_empty_authorization_header_is_401(db, settings, header):
+    """granian hands a header value that is not ASCII (`Bearer caf\xe9`) to the application as
+    an empty one: served as anonymous, a key meant to be checked was ignored."""
+    settings.ALLOW_ANONYMOUS = True
+
+    response = APIClient().post("/users", {}, format="json", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "invalid_api_key",
+        "message": "The Authorization header is empty (or, as some servers pass it, not ASCII). "
+        "Send the key as `Authorization: Bearer <key>`.",
+        "details": {},
+    }
+
+
 def test_with_allow_anonymous_an_invalid_key_is_still_401(db, settings, client_for):
     settings.ALLOW_ANONYMOUS = True
 
