@@ -54,10 +54,12 @@ _ANSWER_ENCODER = msgspec.json.Encoder()
 
 # The middleware whose effect on a plain POST /event the fast path reproduces: the request id
 # (`request_id_bind`), the security and frame headers (`_security_headers`), and the rest,
-# which leave a key-authenticated, CSRF-exempt API request without a slash alone.
+# which leave a key-authenticated, CSRF-exempt API request without a slash alone (one with a
+# Content-Length, which LengthRequiredMiddleware lets through).
 MIRRORED_MIDDLEWARE = (
     "midnite_test.prometheus.PrometheusMiddleware",
     "midnite_test.middleware.RequestIdMiddleware",
+    "midnite_test.length_required.LengthRequiredMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -8,22 +8,22 @@ from midnite_test.exception_handler import error_body
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 
 
-def _error_response(body: dict, *, status: int) -> JsonResponse:
+def error_response(body: dict, *, status: int) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params=_COMPACT)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     """Answer an unknown URL with 404."""
     body = error_body(code="not_found", message=f"No endpoint at {request.path}.")
-    return _error_response(body, status=404)
+    return error_response(body, status=404)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
     """Answer a request Django refused (e.g. a disallowed Host header) with 400."""
-    return _error_response(error_body(code="bad_request", message="Bad request."), status=400)
+    return error_response(error_body(code="bad_request", message="Bad request."), status=400)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
     """Answer an unexpected failure with 500; the traceback goes to the logs."""
     body = error_body(code="internal_error", message="An unexpected error occurred.")
-    return _error_response(body, status=500)
+    return error_response(body, status=500)

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     # First, so a request's time is the whole chain's (midnite_test/prometheus.py).
     "midnite_test.prometheus.PrometheusMiddleware",
     "midnite_test.middleware.RequestIdMiddleware",
+    "midnite_test.length_required.LengthRequiredMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

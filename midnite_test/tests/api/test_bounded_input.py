@@ -14,7 +14,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from alerts.fast_path import transaction_fast_path
-from alerts.tests.wsgi_client import wsgi_post
+from alerts.tests.wsgi_client import wsgi_call, wsgi_post
 from events.models import Event
 from outbox.models import OutboxMessage
 from midnite_test.tests.api.valid_items import EVENT, PRODUCT
@@ -347,3 +347,43 @@ def test_a_body_that_is_not_utf_8_is_refused_whole(post, path, raw):
         "The request body is not valid JSON: 'utf-8' codec can't decode byte"
     )
     assert _stored() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/event", {"type": "deposit", "amount": "1.00", "user_id": 1, "t": 1}),
+        ("/users", {"first_name": "Ada", "last_name": "L", "email": "ada@example.com"}),
+        ("/events", EVENT),
+        ("/events/bulk", {"events": [EVENT]}),
+        ("/api/v1/events", [PRODUCT]),
+    ],
+)
+def test_a_chunked_body_is_411_length_required_on_every_way_in(api_client, users, path, body):
+    """A streamed body (Transfer-Encoding: chunked) comes without a Content-Length, and Django
+    reads such a body as empty: a valid event was answered "This field is required"."""
+    before = (Event.objects.count(), User.objects.count())
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        status, _, content = wsgi_call(
+            transaction_fast_path(WSGIHandler()),
+            "POST",
+            path,
+            json.dumps(body).encode(),
+            HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
+            HTTP_TRANSFER_ENCODING="chunked",
+            CONTENT_LENGTH="",
+        )
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+    assert status == 411
+    assert json.loads(content) == {
+        "error": "length_required",
+        "message": "Send the request body with a Content-Length header: a chunked body "
+        "(Transfer-Encoding) is not read.",
+        "details": {},
+    }
+    assert (Event.objects.count(), User.objects.count()) == before
