@@ -100,6 +100,13 @@ class TimeRangeQueryMixin:
         return fields
 
 
+def time_range_order_check(attrs: dict) -> None:
+    """Raise ValidationError, naming `to`, when the range ends before it starts: it holds
+    nothing, so it is a mistake that would otherwise be answered as "no events"."""
+    if "from" in attrs and "to" in attrs and attrs["to"] < attrs["from"]:
+        raise serializers.ValidationError({"to": ["Must not be before `from`."]})
+
+
 class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
     tenant_id = IdentifierField(required=False, max_length=128)
     source = IdentifierField(required=False, max_length=64)
@@ -110,6 +117,7 @@ class EventQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
     cursor = serializers.CharField(required=False)
 
     def validate(self, attrs: dict) -> dict:
+        time_range_order_check(attrs)
         if "page" in attrs and "cursor" in attrs:
             raise serializers.ValidationError(
                 {"cursor": ["A numbered `page` or a keyset `cursor`: send one of them."]}

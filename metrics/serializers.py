@@ -2,7 +2,12 @@
 
 from rest_framework import serializers
 
-from events.serializers import IdentifierField, TimeRangeQueryMixin, TimestampField
+from events.serializers import (
+    IdentifierField,
+    TimeRangeQueryMixin,
+    TimestampField,
+    time_range_order_check,
+)
 from metrics.models import MetricBucket
 from metrics.selectors import MAX_BUCKETS_PER_PAGE
 from midnite_test.serializers import StrictSerializer
@@ -17,6 +22,10 @@ class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
         required=False, min_value=1, max_value=MAX_BUCKETS_PER_PAGE, default=MAX_BUCKETS_PER_PAGE
     )
     cursor = serializers.CharField(required=False, help_text="From a page's `next` link.")
+
+    def validate(self, attrs: dict) -> dict:
+        time_range_order_check(attrs)
+        return attrs
 
 
 class MetricBucketSerializer(serializers.Serializer):

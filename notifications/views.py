@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api_keys.authentication import ApiKeyAuthentication
-from events.exceptions import InvalidQuery
+from events.serializers import query_parse
 from midnite_test.serializers import ErrorSerializer
 from notifications.permissions import ApiKeyOrStaffSession, tenants_readable
 from notifications.renderers import AuditPageRenderer
@@ -103,12 +103,6 @@ class UserAuditView(APIView):
         examples=[OpenApiExample("a suppressed email", value=AUDIT_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, user_id: str) -> Response:
-        query = AuditQuerySerializer(data=request.query_params.dict())
-        if not query.is_valid():
-            raise InvalidQuery(
-                "The query parameters are invalid; see details.", details=query.errors
-            )
-        audit = user_audit(
-            user=user_id, limit=query.validated_data["limit"], tenants=tenants_readable(request)
-        )
+        query = query_parse(AuditQuerySerializer, request)
+        audit = user_audit(user=user_id, limit=query["limit"], tenants=tenants_readable(request))
         return Response(UserAuditSerializer(audit).data)

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
-from events.exceptions import InvalidQuery
+from events.serializers import query_parse
 from events.product.serializers import (
     ProductEventBatchOutputSerializer,
     ProductEventInputSerializer,
@@ -99,10 +99,7 @@ class ProductEventIngestView(APIView):
 
 def _tenant(request: Request) -> str:
     """Return the tenant the batch is for: asked for, the key's only one, or the default."""
-    query = ProductEventQuerySerializer(data=request.query_params.dict())
-    if not query.is_valid():
-        raise InvalidQuery("The query parameters are invalid; see details.", details=query.errors)
-    tenant_id = query.validated_data.get("tenant_id")
+    tenant_id = query_parse(ProductEventQuerySerializer, request).get("tenant_id")
     if tenant_id is None:
         allowed = tenants_allowed(key=request.auth)
         tenant_id = next(iter(allowed)) if allowed and len(allowed) == 1 else DEFAULT_TENANT

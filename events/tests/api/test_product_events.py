@@ -358,6 +358,18 @@ def test_a_key_limited_to_several_tenants_names_one(db):
     assert Event.objects.get().tenant_id == "globex"
 
 
+def test_a_tenant_named_twice_is_400_and_stores_nothing(db):
+    """One of the two was picked silently: a batch could be stored for the wrong tenant."""
+    both = client_with_key(api_key_create(name="both", tenants=["acme", "globex"]).plaintext)
+
+    response = both.post(f"{URL}?tenant_id=acme&tenant_id=globex", [_item(0)], format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_query"
+    assert response.json()["details"] == {"tenant_id": ["Sent 2 times; send it once."]}
+    assert _nothing_stored()
+
+
 def test_an_unknown_query_parameter_is_400(send):
     response = send([_item(0)], tenant="acme")
 

@@ -145,6 +145,15 @@ def test_a_dead_lettered_event_is_reported_and_never_holds_as_of_back(api_client
         ({"bucket_size": "day"}, "tenant_id"),
         ({"tenant_id": "tenant_1", "bucket_size": "day", "from": "monday"}, "from"),
         ({"tenant_id": ["tenant_1", "tenant_2"], "bucket_size": "day"}, "tenant_id"),
+        (
+            {
+                "tenant_id": "tenant_1",
+                "bucket_size": "day",
+                "from": "2025-01-01T00:00:00Z",
+                "to": "2024-01-01T00:00:00Z",
+            },
+            "to",
+        ),
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):

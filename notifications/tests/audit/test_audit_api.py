@@ -197,6 +197,15 @@ def test_a_bad_limit_is_400_naming_the_parameter(api_client, ada, limit):
     assert list(response.json()["details"]) == ["limit"]
 
 
+def test_a_parameter_sent_twice_is_400_naming_it(api_client, ada):
+    """Which of the two counted was a guess: `limit=1&limit=2` answered with 2."""
+    response = api_client.get("/audit/u_ada?limit=1&limit=2")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_query"
+    assert response.json()["details"] == {"limit": ["Sent 2 times; send it once."]}
+
+
 def test_an_unknown_parameter_is_400_naming_it(api_client, ada):
     response = api_client.get("/audit/u_ada", {"limt": "5"})
 
