@@ -107,3 +107,21 @@ def test_the_image_logs_access_as_make_run_does():
     )[-1]
 
     assert _run_embedded().ACCESS_LOG_FORMAT in command
+
+
+def test_the_ready_line_is_written_in_one_piece(monkeypatch):
+    """Written as two pieces, granian's access line of the readiness probe came in between
+    (1 start in 5 of a new user's): a script waiting for the whole line missed it."""
+    written = []
+
+    class Stdout:
+        write = staticmethod(written.append)
+
+        def flush(self) -> None:
+            written.append("<flush>")
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+
+    _run_embedded()._ready_say("http://127.0.0.1:8000")
+
+    assert written == ["Ready: http://127.0.0.1:8000 (console: /console/)\n", "<flush>"]
