@@ -79,7 +79,13 @@ class RuleSetVersionHistorySerializer(RuleSetVersionSerializer):
 class RuleSetHistoryQuerySerializer(StrictSerializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
     cursor = serializers.IntegerField(
-        required=False, min_value=1, help_text="From a page's `next` link."
+        required=False,
+        min_value=1,
+        help_text="From a page's `next` link.",
+        # As GET /events and /metrics name a cursor they did not make, not "A valid integer".
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_string_length"), "Invalid cursor."
+        ),
     )
 
 

@@ -286,3 +286,12 @@ def test_a_bad_page_size_or_cursor_of_the_change_log_is_invalid_query(rules_clie
         assert response.status_code == 400, query
         assert response.json()["error"] == "invalid_query"
         assert list(response.json()["details"]) == list(query)
+
+
+@pytest.mark.parametrize("cursor", ["x", "0", "-3"])
+def test_a_cursor_the_change_log_did_not_make_is_named_as_the_other_lists_name_one(
+    rules_client, cursor
+):
+    response = rules_client.get(VERSIONS, {"cursor": cursor})
+
+    assert response.json()["details"] == {"cursor": ["Invalid cursor."]}
