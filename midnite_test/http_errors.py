@@ -1,5 +1,6 @@
 """Django-level error views, so that even URLs outside DRF answer in the API's error shape."""
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, JsonResponse
 
 from midnite_test.exception_handler import error_body
@@ -20,6 +21,11 @@ def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
     """Answer a request Django refused (e.g. a disallowed Host header) with 400."""
+    if isinstance(exception, DisallowedHost):
+        host = request.META.get("HTTP_HOST", "")[:200]
+        message = f"The Host header {host!r} is not one this service answers to (ALLOWED_HOSTS)."
+        body = error_body(code="bad_request", message=message, details={"host": host})
+        return error_response(body, status=400)
     return error_response(error_body(code="bad_request", message="Bad request."), status=400)
 
 

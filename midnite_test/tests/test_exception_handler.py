@@ -67,3 +67,18 @@ def test_server_error_page_is_json_in_the_error_shape():
 
     assert response.status_code == 500
     assert json.loads(response.content)["error"] == "internal_error"
+
+
+def test_a_host_the_service_does_not_answer_to_is_400_naming_the_header(client, settings):
+    """ "Bad request." alone did not say that the Host header was what was wrong."""
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    response = client.get("/healthz/live", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "bad_request",
+        "message": "The Host header 'evil.example' is not one this service answers to "
+        "(ALLOWED_HOSTS).",
+        "details": {"host": "evil.example"},
+    }
