@@ -203,12 +203,23 @@ def _payload(value: dict) -> tuple[dict, str]:
     return payload_parse(value)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DecodedBulkBody:
     """A bulk body bulk_body_decode vouched for: its events and each one's payload as stored."""
 
     events: list[_Item]
     properties_json: list[str]
+
+    def take(self) -> tuple[list[_Item], list[str]]:
+        """Return the events and their payloads, which this body then no longer holds.
+
+        DRF's request holds its data and is freed by the cyclic collector (it, the view and
+        the response refer to one another), not when the request ends: a view that takes the
+        events lets them go as it returns.
+        """
+        taken = self.events, self.properties_json
+        self.events, self.properties_json = [], []
+        return taken
 
 
 class BulkBodyParser(StrictJSONParser):
