@@ -205,9 +205,16 @@ def _in_key_order(rows: list[tuple]) -> None:
     same order and one waits for the other, where each holding a key the other needs next
     would deadlock. The pks are drawn in the batch's own order first, so the event log still
     reads a batch in the order it was sent. Python compares strings by code point, as "C"
-    compares their UTF-8 bytes; no two rows have the same pk, so no comparison goes past it.
+    compares their UTF-8 bytes. The sort key is each key as one text, its parts joined by NUL,
+    which sorts before any character an identifier may hold (no validated identifier holds a
+    control character, events.validation): the order of the (tenant_id, event_id) pairs, which
+    Python's sort compares as strings at once, where pairs of one tenant compare in two steps.
     """
-    rows.sort()
+    rows.sort(key=_sort_key)
+
+
+def _sort_key(row: tuple) -> str:
+    return f"{row[0]}\x00{row[1]}"
 
 
 # PostgreSQL: one statement whatever the number of events, its columns sent as 10 arrays.
