@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Benchmark POST /events/bulk under gunicorn on PostgreSQL against a bare COPY of the same rows.
+"""Benchmark POST /events/bulk on PostgreSQL against a bare COPY of the same rows.
 
-Runs, in one go and on one machine: a fresh database, gunicorn serving the service (2 sync
-workers, throttling off, an API key sent with every request), and a load generator of a few
+Runs, in one go and on one machine: a fresh database, the service (throttling off, an API key
+sent with every request) under gunicorn (2 sync workers, the default, as the benchmarks before
+measured it) or under granian as the Dockerfile deploys it (`--server granian --workers 3`: one
+blocking thread a worker process, one worker more than the cores), and a load generator of a few
 Python threads that POST pre-serialized bodies of 5,000 events each with http.client (bounded
 by a number of requests and a time limit). Each round interleaves three runs over the same
 rows: a bare `COPY ... FROM STDIN` into a table `LIKE events_event INCLUDING ALL` (so indexed
@@ -13,6 +15,7 @@ rounds), request latency, the CPU each side used per 1,000 events, and the ratio
 
     python bench/ingest_throughput.py
     python bench/ingest_throughput.py --requests 24 --concurrency 4 --rounds 3 --workers 2
+    python bench/ingest_throughput.py --server granian --workers 3
 """
 
 import argparse
@@ -31,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from servers import POSTGRES_URL, ROOT, database_recreate, gunicorn_start
+from servers import POSTGRES_URL, ROOT, database_recreate, gunicorn_start, wsgi_server_start
 
 BATCH = 5_000
 USERS = 1_000
@@ -72,7 +75,19 @@ def main() -> int:
         text=True,
     ).stdout.strip()
 
-    server = gunicorn_start(env, port=args.port, workers=args.workers, options=("--timeout=300",))
+    if args.server == "gunicorn":
+        server = gunicorn_start(
+            env, port=args.port, workers=args.workers, options=("--timeout=300",)
+        )
+    else:
+        server = wsgi_server_start(
+            env,
+            server=args.server,
+            app="midnite_test.wsgi",
+            port=args.port,
+            workers=args.workers,
+            output=subprocess.DEVNULL,
+        )
     try:
         client = Client(args, key=key)
         warm = [_body(_events(rng=random.Random(-1), round_="warm", count=BATCH))]
@@ -106,7 +121,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=4, help="client threads (and COPY connections)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--max-seconds", type=float, default=120, help="time limit of one run")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--database", default="midnite_bench_ingest")
@@ -222,7 +238,7 @@ def _copy(database_url: str, copies: list[bytes], concurrency: int, processes) -
 
 
 class Client:
-    """POST pre-serialized bodies from a few threads, one connection a request (gunicorn sync)."""
+    """POST pre-serialized bodies from a few threads, one connection a request."""
 
     def __init__(self, args, *, key: str) -> None:
         self.args = args
@@ -292,7 +308,7 @@ def _threads(work, items, latencies: list[float], *, events: int) -> dict:
 
 
 class Processes:
-    """CPU time of the gunicorn workers and of the PostgreSQL backends serving the database."""
+    """CPU time of the web server's workers and of the PostgreSQL backends serving the database."""
 
     def __init__(self, master: int, database_url: str) -> None:
         self.master = master
@@ -306,7 +322,7 @@ class Processes:
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid()"
             ).fetchall()
-        groups = {"gunicorn": [int(pid) for pid in children], "postgres": [pid for pid, in rows]}
+        groups = {"web": [int(pid) for pid in children], "postgres": [pid for pid, in rows]}
         return {name: {pid: _ticks(pid) for pid in pids} for name, pids in groups.items()}
 
     def ms_per_1k(self, before: dict[str, dict[int, int]], events: int) -> dict[str, float]:
@@ -330,7 +346,7 @@ def _ticks(pid: int) -> int:
 
 def _report(args, results: dict[str, list[dict]]) -> None:
     print(
-        f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; "
+        f"\nmachine: {os.cpu_count()} cores; {args.server} {args.workers} workers; "
         f"{args.concurrency} client threads (http.client) and {args.concurrency} COPY "
         f"connections; {args.requests} requests of {BATCH:,} events a run; "
         f"median of {args.rounds} rounds\n"
@@ -351,11 +367,11 @@ def _report(args, results: dict[str, list[dict]]) -> None:
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         medians[name] = median
         bad = sum(run["errors"] + run["miscounted"] for run in runs)
-        web = f"{median['gunicorn_ms_1k']:8.0f}" if name != "copy" else f"{'-':>8}"
+        web = f"{median['web_ms_1k']:8.1f}" if name != "copy" else f"{'-':>8}"
         client_ms = 1e6 * median["client_cpu"] / median["events"]
         print(
             f"{labels[name]:34} {median['eps']:9,.0f} {median['p50_ms']:7.0f} "
-            f"{median['max_ms']:7.0f} {bad:6d} {web} {median['postgres_ms_1k']:7.0f} "
+            f"{median['max_ms']:7.0f} {bad:6d} {web} {median['postgres_ms_1k']:7.1f} "
             f"{client_ms:7.1f}"
         )
     copy, new, dup = medians["copy"]["eps"], medians["new"]["eps"], medians["duplicates"]["eps"]

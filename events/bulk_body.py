@@ -14,9 +14,9 @@ can (events.validation.event_columns_valid, the payloads' texts joined), and eac
 becomes the event the store reads in place, without a second object per event.
 """
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import repeat
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -94,6 +94,10 @@ def _stored_number(literal: str) -> int | float:
 
 
 _BODY = msgspec.json.Decoder(_Body, float_hook=_stored_number)
+# The payloads' texts, a line each, kept to their brackets and newlines: a payload of more
+# brackets than MAX_PAYLOAD_DEPTH shows as a run of more, which it needs to nest that deep.
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[{\n")
+_TOO_MANY_BRACKETS = re.compile(rb"[\[{]{%d}" % (MAX_PAYLOAD_DEPTH + 1))
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -165,18 +169,18 @@ def _payloads(items: list[_Item]) -> list[str]:
     Each payload's numbers are as stored already (_stored_number). msgspec writes its text as
     payload_serialize does when it is ASCII without DEL (which json escapes); checked over the
     payloads joined, with the size, a NUL and how deep they may nest (each payload's brackets
-    counted, at most MAX_PAYLOAD_DEPTH). Any payload of a body that fails one is made one at a
-    time (_payload).
+    counted, at most MAX_PAYLOAD_DEPTH: it nests no deeper than it has brackets). Any payload
+    of a body that fails one is made one at a time (_payload).
     """
     texts = list(map(_ENCODER.encode, [item.properties for item in items]))
-    joined = b"".join(texts)
+    # A line each: no payload's text holds a newline (json escapes it).
+    joined = b"\n".join(texts)
     if (
         joined.isascii()
         and b"\x7f" not in joined
         and b"\\u0000" not in joined
         and max(map(len, texts)) <= MAX_PAYLOAD_BYTES
-        and max(map(bytes.count, texts, repeat(b"["))) + max(map(bytes.count, texts, repeat(b"{")))
-        <= MAX_PAYLOAD_DEPTH
+        and _TOO_MANY_BRACKETS.search(joined.translate(None, _NOT_BRACKETS)) is None
     ):
         return list(map(bytes.decode, texts))
     payloads = []
@@ -203,12 +207,23 @@ def _payload(value: dict) -> tuple[dict, str]:
     return payload_parse(value)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DecodedBulkBody:
     """A bulk body bulk_body_decode vouched for: its events and each one's payload as stored."""
 
     events: list[_Item]
     properties_json: list[str]
+
+    def take(self) -> tuple[list[_Item], list[str]]:
+        """Return the events and their payloads, which this body then no longer holds.
+
+        DRF's request holds its data and is freed by the cyclic collector (it, the view and
+        the response refer to one another), not when the request ends: a view that takes the
+        events lets them go as it returns.
+        """
+        taken = self.events, self.properties_json
+        self.events, self.properties_json = [], []
+        return taken
 
 
 class BulkBodyParser(StrictJSONParser):

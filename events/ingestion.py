@@ -106,6 +106,15 @@ def events_ingest(
         existing = event_rows_stored(
             [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
         )
+    if len(inserted) == len(events):
+        # Every input stored now (no repeated key, no unknown user): the common batch.
+        return IngestOutcome(
+            stored=dict(enumerate(map(inserted.__getitem__, keys))),
+            received_at=received_at,
+            duplicates={},
+            conflicts={},
+            unknown_users={},
+        )
     stored, duplicates, conflicts = {}, {}, {}
     for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:

@@ -1,5 +1,8 @@
 """POST /events/bulk: up to 5,000 events, each judged on its own, stored once."""
 
+import gc
+import uuid
+
 import pytest
 
 from events.models import Event
@@ -118,10 +121,38 @@ def test_5000_events_are_accepted(bulk):
 def test_more_than_5000_events_is_413_and_stores_nothing(bulk):
     response = bulk([_event(n) for n in range(5001)])
 
+    assert gc.isenabled()  # the view's pause of the collector ends on an error too
     assert response.status_code == 413
     assert response.json()["error"] == "too_many_events"
     assert "5,000" in response.json()["message"]
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("way", ["typed", "generic"])
+def test_the_events_of_a_body_are_freed_as_the_request_ends_not_by_a_collection(bulk, way):
+    """DRF's request, the view and the response refer to one another, so the cyclic collector
+    frees them, not the request's end: the 5,000 events a body may hold would stay alive with
+    them, and each collection of the older generations would walk them again."""
+    marker = uuid.uuid4().hex
+    events = [_event(n, payload={"marker": marker, "nested": {"n": n}}) for n in range(3)]
+    if way == "generic":
+        events.append(_event(3, timestamp="2024-01-15T10:30:00"))  # invalid: the generic way
+    sent = {id(event["payload"]) for event in events}
+    gc.collect()
+    gc.disable()
+    try:
+        response = bulk(events)
+        assert response.json()["accepted"] == 3
+        del response
+        alive = [
+            obj
+            for obj in gc.get_objects()
+            if type(obj) is dict and obj.get("marker") == marker and id(obj) not in sent
+        ]
+    finally:
+        gc.enable()
+
+    assert alive == []
 
 
 @pytest.mark.parametrize("body", [{"events": []}, {"events": {}}, {}, [], {"events": [], "x": 1}])
