@@ -1,8 +1,11 @@
-"""The traits notifications send to, `email` and `phone`, checked before they are stored.
+"""The traits notifications act on, `email`, `phone` and `unsubscribed`, checked before they
+are stored.
 
-Every other trait is the client's own data and stored as sent; these two become the recipient
-of a customer email (when the user has no email of their own) and of an SMS
-(notifications.channels), so a value that is not an address would be sent to as one.
+Every other trait is the client's own data and stored as sent; `email` and `phone` become the
+recipient of a customer email (when the user has no email of their own) and of an SMS
+(notifications.channels), so a value that is not an address would be sent to as one; and
+`unsubscribed` is honoured when it is true, so an opt-out written otherwise ("true", 1) would
+be stored and ignored.
 """
 
 import re
@@ -21,10 +24,12 @@ EMAIL_PROBLEM = (
 PHONE_PROBLEM = (
     "The `phone` trait must be a phone number in E.164 (a string), such as +447700900123, or null."
 )
+UNSUBSCRIBED_PROBLEM = "The `unsubscribed` trait must be true, false or null."
 
 
 def contact_traits_check(user_traits: dict[str, Any]) -> None:
-    """Raise InvalidEvent naming `user_traits` when its `email` or `phone` is not one.
+    """Raise InvalidEvent naming `user_traits` when its `email` or `phone` is not one, or its
+    `unsubscribed` not a boolean.
 
     null is accepted: a shallow merge of it clears the trait, and the user then has no
     address there (the notification is suppressed, as for a user who never had one).
@@ -34,6 +39,8 @@ def contact_traits_check(user_traits: dict[str, Any]) -> None:
         problems.append(EMAIL_PROBLEM)
     if not _null_or(user_traits.get("phone"), _PHONE.fullmatch):
         problems.append(PHONE_PROBLEM)
+    if not isinstance(user_traits.get("unsubscribed"), bool | None):
+        problems.append(UNSUBSCRIBED_PROBLEM)
     if problems:
         raise InvalidEvent({"user_traits": problems})
 

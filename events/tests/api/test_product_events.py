@@ -121,6 +121,9 @@ BAD_ITEMS = [
     ("email trait a list", _item(user_traits={"email": ["ada@example.com"]}), "user_traits"),
     ("phone trait not a number", _item(user_traits={"phone": "call me"}), "user_traits"),
     ("phone trait a JSON number", _item(user_traits={"phone": 447700900123}), "user_traits"),
+    # An opt-out the notifications did not see (they honour JSON true): stored, and emailed.
+    ("unsubscribed trait a string", _item(user_traits={"unsubscribed": "true"}), "user_traits"),
+    ("unsubscribed trait a number", _item(user_traits={"unsubscribed": 1}), "user_traits"),
     ("long event_id", _item(event_id="e" * 129), "event_id"),
     ("reserved event_id", _item(event_id="txn:1:2"), "event_id"),
     ("unknown field", _item(timestamp="2025-10-31T19:30:00Z"), "timestamp"),
@@ -137,6 +140,14 @@ def test_an_invalid_item_is_rejected_naming_its_field_and_never_blocks_valid_one
     assert [problem["index"] for problem in body["rejected"]] == [1]
     assert list(body["rejected"][0]["errors"]) == [field]
     assert Event.objects.count() == 2
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+def test_an_unsubscribed_trait_of_true_false_or_null_is_stored(send, value):
+    body = send([_item(0, user_traits={"unsubscribed": value})]).json()
+
+    assert body["accepted"] == 1
+    assert User.objects.get().traits["unsubscribed"] is value
 
 
 def test_a_bad_email_trait_is_named_and_merges_nothing_into_the_user(send):
