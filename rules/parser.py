@@ -32,6 +32,8 @@ MAX_DOCUMENT_VALUES = 50_000
 # How deep mappings and lists may nest: conditions nested 30 deep fit. Deeper, composing the
 # document would recurse towards Python's limit (about 450 levels: a RecursionError).
 MAX_DOCUMENT_DEPTH = 64
+# The most digits an integer in a rule document may have, as in an event's payload.
+MAX_INTEGER_DIGITS = 40
 # The largest integer a rule may hold: Alert.code's column is 32 bits, and as seconds (a window,
 # a delay) it is 68 years.
 RULE_INTEGER_MAX = 2**31 - 1
@@ -278,7 +280,7 @@ def _yaml_load(text: str) -> Any:
     """Return the YAML document `text` loaded safely; raise RuleParseError when it is invalid
     or holds more than MAX_DOCUMENT_VALUES values once its aliases are expanded."""
     try:
-        loader = _DepthLimitedLoader(text)  # reads the text first: a control character raises
+        loader = _RuleLoader(text)  # reads the text first: a control character raises
         try:
             root = loader.get_single_node()
             if root is None:
@@ -296,8 +298,9 @@ def _yaml_load(text: str) -> Any:
         ) from error
 
 
-class _DepthLimitedLoader(yaml.SafeLoader):
-    """A safe loader that refuses, at its line, a value nested deeper than MAX_DOCUMENT_DEPTH."""
+class _RuleLoader(yaml.SafeLoader):
+    """A safe loader that refuses, at its line, a value nested deeper than MAX_DOCUMENT_DEPTH
+    and an integer of more than MAX_INTEGER_DIGITS digits."""
 
     _depth = 0
 
@@ -314,6 +317,24 @@ class _DepthLimitedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_yaml_int(self, node):
+        # Python converts at most 4,300 decimal digits (a ValueError past them), any number of
+        # hex ones: both would be numbers no rule needs, written into every reason that names them.
+        digits = node.value.replace("_", "").lstrip("+-")
+        if digits[:2].lower() in ("0x", "0o", "0b"):
+            digits = digits[2:]
+        if sum(character.isalnum() for character in digits) > MAX_INTEGER_DIGITS:
+            line = node.start_mark.line + 1
+            raise RuleParseError(
+                DOCUMENT_PATH,
+                f"the number at line {line} has more than {MAX_INTEGER_DIGITS} digits",
+                line=line,
+            )
+        return super().construct_yaml_int(node)
+
+
+_RuleLoader.add_constructor("tag:yaml.org,2002:int", _RuleLoader.construct_yaml_int)
 
 
 def _expanded_size_check(root: yaml.Node) -> None:
@@ -366,7 +387,7 @@ def repeated_keys_check(text: str) -> None:
     check still compile, so activating one (a rollback) is never refused for it. `text` is a
     document alert_rules_parse or notification_rules_parse accepted.
     """
-    loader = _DepthLimitedLoader(text)
+    loader = _RuleLoader(text)
     try:
         root = loader.get_single_node()
     finally:

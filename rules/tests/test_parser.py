@@ -417,3 +417,24 @@ def test_repeated_keys_are_found_in_flow_mappings_and_behind_aliases() -> None:
 def test_keys_merged_from_an_anchor_may_be_written_again() -> None:
     """`<<` takes the anchor's keys as defaults that the mapping's own keys override."""
     repeated_keys_check("base: &b {op: gt, value: 1}\nmatch: {<<: *b, value: 2}\n")
+
+
+@pytest.mark.parametrize(
+    "number", ["9" * 4301, "-" + "9" * 41, "0x" + "f" * 5000, "1_" * 40 + "1"], ids=str.__len__
+)
+def test_an_integer_of_more_than_40_digits_is_refused_naming_its_line(number: str) -> None:
+    """Past 4,300 digits Python refuses to convert the text (a ValueError: a 500), and a hex
+    number of thousands of digits was stored, then written into every decision's reason."""
+    with pytest.raises(RuleParseError) as raised:
+        alert_rules_parse(
+            rules_text(f"{{type: property_match, path: amount, op: gt, value: {number}}}")
+        )
+
+    assert raised.value.path == "<document>"
+    assert raised.value.message == "the number at line 6 has more than 40 digits"
+    assert raised.value.line == 6
+
+
+def test_an_integer_of_40_digits_parses() -> None:
+    condition = alert_rules_parse(rules_text(f"{{{WINDOW_SUM}, window: {{}}, value: {'9' * 40}}}"))
+    assert condition[0].condition.value == Decimal("9" * 40)
