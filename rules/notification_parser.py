@@ -34,6 +34,11 @@ _RULE_KEYS = (
 )
 
 
+# A decision stores its rule's name and notification type in columns of this many characters
+# (notifications.models.Notification).
+MAX_NAME_LENGTH = 128
+
+
 def notification_rules_parse(text: str) -> tuple[NotificationRule, ...]:
     """Return the notification rules of the YAML document `text`, in file order.
 
@@ -73,8 +78,12 @@ def _rule_path(index: int, item: Any) -> str:
 def _rule_parse(node: Node) -> NotificationRule:
     """Return the rule that `node` describes."""
     node.keys_allow(*_RULE_KEYS)
-    notification_type = node.text("notification_type")
-    name = node.text("name") if _present(node, "name") else notification_type
+    notification_type = node.text("notification_type", max_length=MAX_NAME_LENGTH)
+    name = (
+        node.text("name", max_length=MAX_NAME_LENGTH)
+        if _present(node, "name")
+        else notification_type
+    )
     delay_seconds = _count(node, "delay_seconds")
     return NotificationRule(
         name=name,

@@ -90,13 +90,16 @@ class Node:
         """Return the mapping under `key` as a Node."""
         return Node.of(self.required(key), path=self.at(key))
 
-    def text(self, key: str, *, default: str | None = None) -> str:
-        """Return the non-empty string under `key`, or `default` when absent and not None."""
+    def text(self, key: str, *, default: str | None = None, max_length: int | None = None) -> str:
+        """Return the non-empty string under `key`, of at most `max_length` characters when
+        given, or `default` when absent and not None."""
         if default is not None and key not in self.mapping:
             return default
         value = self.required(key)
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, f"must be a non-empty string, not {_kind(value)}")
+        if max_length is not None and len(value) > max_length:
+            raise self.error(key, f"must be at most {max_length} characters, not {len(value)}")
         return value
 
     def event_path(self, key: str) -> str:

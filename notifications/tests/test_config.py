@@ -16,8 +16,10 @@ from notifications.config import (
     notification_config_default,
     notification_config_load,
 )
+from notifications.models import Notification
 from rule_sets.active import rule_set_active
 from rule_sets.exceptions import InvalidRules
+from rules.notification_parser import MAX_NAME_LENGTH
 from rule_sets.services import rule_set_version_activate, rule_set_version_get_or_create
 from rule_sets.models import KIND_NOTIFICATIONS
 
@@ -294,3 +296,8 @@ def test_the_worker_does_not_start_with_an_active_version_the_templates_no_longe
     assert result.returncode == 1
     assert "(notifications.E004)" in result.stderr
     assert "rules[0] (PING).notification_type: no template of type 'PING'" in result.stderr
+
+
+def test_the_rule_parser_bounds_names_by_the_decisions_columns():
+    for field in ("rule", "notification_type"):
+        assert Notification._meta.get_field(field).max_length == MAX_NAME_LENGTH

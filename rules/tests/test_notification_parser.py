@@ -322,3 +322,25 @@ def test_the_named_rule_is_named_by_its_name_in_errors():
 
     with pytest.raises(RuleParseError, match=r"^rules\[0\] \(FUNDS\)\.event_conditions\[0\]"):
         notification_rules_parse(text.replace("operator: EQ", "operator: EQUALS"))
+
+
+@pytest.mark.parametrize(
+    ("key", "replace"),
+    [
+        ("name", ("  - notification_type:", f"  - name: {'X' * 129}\n    notification_type:")),
+        ("notification_type", ("INSUFFICIENT_FUNDS_EMAIL", "E" * 129)),
+    ],
+)
+def test_a_name_longer_than_the_decisions_column_is_refused(key, replace):
+    """A decision stores the rule's name and type in 128 characters: on PostgreSQL a longer one
+    failed every event the rule matched, until each was dead-lettered."""
+    with pytest.raises(RuleParseError) as error:
+        notification_rules_parse(RULE.replace(*replace))
+
+    assert error.value.path.endswith(f").{key}")
+    assert error.value.message == "must be at most 128 characters, not 129"
+
+
+def test_a_name_of_128_characters_parses():
+    text = RULE.replace("  - notification_type:", f"  - name: {'X' * 128}\n    notification_type:")
+    assert notification_rules_parse(text)[0].name == "X" * 128
