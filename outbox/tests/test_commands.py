@@ -382,3 +382,14 @@ def test_a_refused_query_leaves_the_session_the_relay_inserts_through_writable(e
     clickhouse_command("INSERT INTO event_log (event_key, event_type) VALUES ('k', 'written')")
 
     assert event_log.count("event_type = 'written'") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("consumer", ["analytics", "metrics", "notifications"])
+def test_every_consumer_the_tick_runs_can_be_named_to_retry_dead_and_relay(event_log, consumer):
+    """`outbox backlog` and the console list the notifications' dead letters, but
+    `retry-dead --consumer notifications` was refused as an invalid choice."""
+    assert _run("outbox", "retry-dead", "--consumer", consumer).splitlines() == [
+        "re-queued 0 dead-lettered messages"
+    ]
+    assert _run("outbox", "relay", "--consumer", consumer).startswith("shipped 0 messages")

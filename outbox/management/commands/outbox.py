@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from outbox.contracts import CONSUMERS
 from outbox.selectors import outbox_backlog, outbox_cursors_ahead
 from outbox.services import (
+    TICK_CONSUMERS,
     outbox_cursors_rebase,
     outbox_dead_letters_retry,
     outbox_process,
@@ -22,9 +22,9 @@ class Command(BaseCommand):
         relay = actions.add_parser(
             "relay", help="process a consumer's messages now, in this process"
         )
-        relay.add_argument("--consumer", choices=CONSUMERS, default=CONSUMERS[0])
+        relay.add_argument("--consumer", choices=TICK_CONSUMERS, default=TICK_CONSUMERS[0])
         retry = actions.add_parser("retry-dead", help="re-queue dead-lettered messages")
-        retry.add_argument("--consumer", choices=CONSUMERS)
+        retry.add_argument("--consumer", choices=TICK_CONSUMERS)
         actions.add_parser("purge", help="delete shipped rows older than OUTBOX_RETENTION")
         actions.add_parser(
             "rebase-cursor",
