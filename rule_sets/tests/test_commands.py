@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from midnite_test.tests.manage_process import manage_run
 from rule_sets.active import rule_set_active
 from rule_sets.models import KIND_ALERTS, RuleSetActivation, RuleSetBacktest, RuleSetVersion
 from rule_sets.tests.conftest import LOWER_THRESHOLD
@@ -190,3 +191,16 @@ def test_backtest_with_a_bad_window_is_refused(lower_file):
         )  # fmt: skip
     with pytest.raises(CommandError, match="timezone"):
         _rules("backtest", "--kind", "alerts", "--version", "2", "--from", "2026-11-02T00:00")
+
+
+@pytest.mark.parametrize("moment", ["2026-12-01", "0001-01-01T00:00:00Z"])
+def test_a_backtest_time_it_cannot_read_is_one_line_naming_the_option(moment):
+    """The refusal was raised inside argparse's conversion, outside Django's handling of
+    CommandError: a 40-line traceback, exit 1."""
+    done = manage_run("rules", "backtest", "--kind", "alerts", "--version", "2", "--from", moment)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("manage.py rules backtest: error: argument --from: ")
+    assert "timezone" in last or "Must be between" in last

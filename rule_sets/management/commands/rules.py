@@ -1,6 +1,7 @@
 """`manage.py rules`: the rule versions from the command line, for teams that keep rules in git."""
 
 import logging
+from argparse import ArgumentTypeError
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,10 +127,12 @@ def _warnings_only(logger: logging.Logger) -> Iterator[None]:
 
 
 def _timestamp(value: str):
+    # argparse reports an ArgumentTypeError as the option's error, in one line: a CommandError
+    # raised while the arguments are read escapes Django's handling of it (a traceback).
     try:
         return timestamp_parse(value)
     except ValueError as exc:
-        raise CommandError(str(exc)) from exc
+        raise ArgumentTypeError(str(exc)) from exc
 
 
 def backtest_table(result: dict, *, backtest_id) -> str:
