@@ -332,6 +332,29 @@ def test_the_versions_of_every_page_of_the_change_log_are_listed_the_oldest_acti
         expect(page.locator("#diff-from option")).to_have_count(drafts + 1)
 
 
+@committed
+def test_a_long_unbroken_note_wraps_and_leaves_the_actions_in_view(live_server):
+    """A note of 500 characters without a space made the versions table 4,898 px wide: the
+    Activate button of every version sat 3,700 px to the right of the card."""
+
+    def store() -> None:
+        _staff("risk-lead", may_change=True)
+        rule_set_version_get_or_create(
+            kind=KIND_ALERTS, source=LOWER_THRESHOLD, note="é" * 500, created_by="risk"
+        )
+
+    off_the_event_loop(store)
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        activate = page.locator('#versions [data-activate="2"]')
+        expect(activate).to_be_visible()
+        table = page.locator("#versions").bounding_box()
+        card = page.locator("#versions").locator("xpath=ancestor::section[1]").bounding_box()
+        assert table["width"] <= card["width"]
+        assert activate.bounding_box()["x"] + activate.bounding_box()["width"] <= LAPTOP["width"]
+        assert page.locator("#candidate-note").get_attribute("maxlength") == "500"
+
+
 @pytest.mark.django_db
 def test_the_rules_page_opens_on_the_first_kind_and_knows_no_other(client):
     client.force_login(_staff("on-call", may_change=False))

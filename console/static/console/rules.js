@@ -131,7 +131,7 @@
       { "data-version": entry.version },
       el("td", { class: "num", text: `v${entry.version}` }),
       el("td", {}, el("span", { class: `status status-${entry.status}`, text: entry.status })),
-      el("td", { text: entry.note }),
+      el("td", { class: "note", text: entry.note }),
       el(
         "td",
         {},
