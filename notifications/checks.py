@@ -55,8 +55,11 @@ def notification_active_version_check(app_configs, databases=None, **kwargs) -> 
             Error(
                 f"The active notification rules (version {active.version}) do not compile "
                 f"against the templates: {exc}",
+                # Every manage.py command runs the checks first, `rules activate` included.
                 hint="Restore the template in NOTIFICATION_TEMPLATES_PATH, or activate a "
-                "version that compiles (`manage.py rules activate --kind notifications`).",
+                "version that compiles: `manage.py rules --skip-checks activate --kind "
+                "notifications --version N`. The default rules file "
+                "(NOTIFICATION_RULES_PATH) must compile against the templates too.",
                 id="notifications.E004",
             )
         ]

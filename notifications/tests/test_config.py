@@ -296,6 +296,8 @@ def test_the_worker_does_not_start_with_an_active_version_the_templates_no_longe
     assert result.returncode == 1
     assert "(notifications.E004)" in result.stderr
     assert "rules[0] (PING).notification_type: no template of type 'PING'" in result.stderr
+    # A hint that can be followed: `rules activate` runs the failing checks first.
+    assert "manage.py rules --skip-checks activate --kind notifications" in result.stderr
 
 
 def test_the_rule_parser_bounds_names_by_the_decisions_columns():
