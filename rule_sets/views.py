@@ -18,6 +18,7 @@ from rule_sets.selectors import (
 from rule_sets.serializers import (
     BacktestCreateSerializer,
     BacktestSerializer,
+    NoQuerySerializer,
     RuleSetActivateSerializer,
     RuleSetHistoryQuerySerializer,
     RuleSetHistorySerializer,
@@ -208,6 +209,7 @@ class RuleSetVersionsView(RulesAccess, APIView):
         ],
     )
     def post(self, request: Request, kind: str) -> Response:
+        query_parse(NoQuerySerializer, request)
         serializer = RuleSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version, created = rule_set_version_get_or_create(
@@ -295,6 +297,7 @@ class RuleSetActivateView(RulesAccess, APIView):
         ],
     )
     def post(self, request: Request, kind: str, n: int) -> Response:
+        query_parse(NoQuerySerializer, request)
         RuleSetActivateSerializer(data=request.data).is_valid(raise_exception=True)
         version = rule_set_version_activate(kind=kind, version=n, activated_by=actor_name(request))
         return Response(RuleSetVersionSerializer(version).data)
@@ -344,6 +347,7 @@ class RuleSetBacktestCreateView(RulesAccess, APIView):
         ],
     )
     def post(self, request: Request, kind: str, n: int) -> Response:
+        query_parse(NoQuerySerializer, request)
         serializer = BacktestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         window = serializer.validated_data

@@ -151,3 +151,24 @@ def test_a_backtest_id_that_is_not_a_uuid_is_404(rules_client):
     response = rules_client.get("/api/v1/rules/backtests/not-a-uuid")
 
     assert (response.status_code, response.json()["error"]) == (404, "backtest_not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"{VERSIONS}/2/backtests", VERSIONS, f"{VERSIONS}/2/activate"],
+    ids=["backtest", "version", "activation"],
+)
+def test_a_query_parameter_sent_to_a_post_is_400_naming_it_and_nothing_is_done(
+    rules_client, candidate, path
+):
+    """`backtests?from=...` with an empty body ran the default window: the `from` was ignored."""
+    body = {"source": LOWER_THRESHOLD + "# another\n"} if path == VERSIONS else {}
+
+    response = rules_client.post(f"{path}?from=2026-12-01T00:00:00Z", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_query"
+    assert list(response.json()["details"]) == ["from"]
+    assert not RuleSetBacktest.objects.exists()
+    assert rules_client.get("/api/v1/rules/alerts/active").json()["version"] == 1
+    assert rules_client.get(f"{VERSIONS}/3").status_code == 404
