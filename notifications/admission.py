@@ -57,7 +57,7 @@ class Suppressed:
 
 @dataclass(frozen=True)
 class Scheduled:
-    """To be sent at `due`; `notes` say what moved it ("deferred by quiet hours to ...")."""
+    """To be sent at `due`; `notes` say what moved it ("deferred by quiet hours from ...")."""
 
     due: datetime
     notes: tuple[str, ...]
@@ -108,7 +108,9 @@ def notification_admit(
     if rule.quiet_hours is not None and not template.private:
         deferred = quiet_hours_defer(due, rule.quiet_hours, tz=tz)
         if deferred != due:
-            notes.append(f"deferred by quiet hours to {deferred.isoformat()}")
+            # The decision's reason says when it is due ("due <deferred>; ..."): the note says
+            # when it was due before quiet hours moved it.
+            notes.append(f"deferred by quiet hours from {due.isoformat()}")
             due = deferred
     too_old = event_too_old(rule.max_event_age_seconds, occurred_at=occurred_at, now=due)
     if too_old is not None:

@@ -227,7 +227,9 @@ def test_quiet_hours_defer_user_facing_sends_to_their_end_in_the_users_zone(app_
     evaluate(signup)
     welcome = decision(signup, "WELCOME_EMAIL")
     assert welcome.due_at.astimezone(ZoneInfo("America/New_York")).time() == time(23, 59)
-    assert "deferred by quiet hours to " in welcome.reason
+    assert welcome.reason.startswith(
+        f"due {welcome.due_at.isoformat()}; deferred by quiet hours from "
+    )
     # An internal alert is not user-facing: quiet hours do not hold it back.
     assert decision(signup, "HIGH_RISK_ALERT").reason.startswith("due now; missing variables: ")
 
