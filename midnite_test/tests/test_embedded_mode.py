@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from midnite_test.tests.http_client import post_json
 from midnite_test.tests.waiting import wait_until
@@ -127,13 +128,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _command(pid: int) -> list[str]:
+    """A process's command line, empty once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
+    except FileNotFoundError:
+        return []
+
+
 def _worker_pid(service: subprocess.Popen) -> int | None:
     for pid in _descendants(service.pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"run_embedded_worker" in command:
+        if "run_embedded_worker" in _command(pid):
             return pid
     return None
 
@@ -212,6 +217,27 @@ def test_make_run_says_once_that_it_is_ready_when_requests_are_answered(embedded
     assert answered == 200
     ready_lines = [line for line in printed.read_text().splitlines() if "Ready:" in line]
     assert ready_lines == [f"Ready: http://127.0.0.1:{port} (console: /console/)"]
+
+
+def test_make_run_with_a_broker_runs_celerys_worker_in_place_of_the_embedded_one(embedded):
+    """A .env copied from env.example sets CELERY_BROKER_URL: `make run` is then that
+    deployment, and its worker Celery's, not an embedded worker that refuses to start."""
+    env, port, database = embedded
+    broker_url = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
+    queue = redis.Redis.from_url(broker_url)
+    queue.delete("celery", *queue.keys("wakeup-pending:*"))
+    service = _start({**env, "CELERY_BROKER_URL": broker_url})
+    try:
+        assert wait_until(lambda: _ready(port), seconds=60), "the service never became ready"
+        assert wait_until(lambda: _shipped(database) == 4, seconds=10)  # the demo users
+        post_json(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
+        assert wait_until(lambda: _shipped(database) == 6, seconds=10)  # the event, its alert
+        commands = [_command(pid) for pid in _descendants(service.pid)]
+    finally:
+        stderr = _stop(service, signal.SIGTERM)
+
+    assert [c for c in commands if c[1:5] == ["-m", "celery", "--app", "midnite_test"]], commands
+    assert "starting it again" not in stderr
 
 
 def _clickhouse_count(env: dict) -> subprocess.CompletedProcess:

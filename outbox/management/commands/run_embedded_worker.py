@@ -1,4 +1,6 @@
+import os
 import signal
+import sys
 
 from celery import current_app
 from django.conf import settings
@@ -10,14 +12,18 @@ from outbox.embedded_worker import EmbeddedWorker
 class Command(BaseCommand):
     help = (
         "Run `make run`'s one worker without a broker: the worker schedule's tasks, and the "
-        "requests the web processes send to EMBEDDED_WORKER_SOCKET. Stops on SIGTERM or SIGINT."
+        "requests the web processes send to EMBEDDED_WORKER_SOCKET. With CELERY_BROKER_URL set "
+        "(a .env from env.example), become a Celery worker of one process instead. Stops on "
+        "SIGTERM or SIGINT."
     )
 
     def handle(self, *args, **options) -> None:
         if not settings.EMBEDDED_WORKER_SOCKET:
-            raise CommandError(
-                "CELERY_BROKER_URL is set, so the workers are Celery's: "
-                "celery --app midnite_test worker"
+            # `make run` is then the deployment the .env describes: its worker is Celery's, one
+            # process, as the embedded one is (an embedded ClickHouse store allows one).
+            celery = [sys.executable, "-m", "celery", "--app", "midnite_test", "worker"]
+            os.execv(
+                sys.executable, [*celery, "--concurrency", "1", "--loglevel", settings.LOG_LEVEL]
             )
         try:
             worker = EmbeddedWorker(app=current_app, socket_path=settings.EMBEDDED_WORKER_SOCKET)
