@@ -101,6 +101,7 @@ def _eligible(environ: dict) -> bool:
     return (
         environ.get("PATH_INFO") == "/event"
         and environ.get("REQUEST_METHOD") == "POST"
+        and not environ.get("QUERY_STRING")
         and environ.get("CONTENT_TYPE") == "application/json"
         and environ.get("HTTP_ACCEPT", "") in _ACCEPTED
         and length.isdigit()

@@ -13,7 +13,7 @@ from alerts.serializers import (
 )
 from alerts.services import transaction_ingest
 from api_keys.services import tenant_access_check
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, NoQuerySerializer, query_parse
 from users.models import DEFAULT_TENANT
 
 
@@ -26,7 +26,8 @@ class EventCreateView(APIView):
         description=(
             "`t` is whole seconds since the epoch, unique and strictly increasing per user. "
             "The exact same request sent again returns the stored answer. Errors: 400 "
-            "`invalid_payload` (details name each bad field), 400 `unknown_user`, 400 "
+            "`invalid_payload` (details name each bad field), 400 `invalid_query` (a query "
+            "parameter: none is taken), 400 `unknown_user`, 400 "
             "`timestamp_out_of_order`, 409 `duplicate_timestamp`, 413 `payload_too_large` "
             "(over 64 KiB), 415 `unsupported_media_type`."
         ),
@@ -52,6 +53,7 @@ class EventCreateView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        query_parse(NoQuerySerializer, request)
         data = transaction_input_validate(request.data)
         tenant_access_check(key=request.auth, tenant_id=DEFAULT_TENANT)
         outcome = transaction_ingest(

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from console.exceptions import UnknownTenant
-from events.exceptions import InvalidQuery
 from events.models import Event
 from events.validation import identifier_check
 from metrics.models import MetricBucket
+from midnite_test.errors import InvalidQuery
 from notifications.models import Notification
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.logs import consumer_streams

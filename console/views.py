@@ -16,7 +16,7 @@ from console.overview import (
     overview_report,
     overview_tenants,
 )
-from events.exceptions import InvalidQuery
+from midnite_test.errors import InvalidQuery
 
 
 class ConsoleLoginView(auth_views.LoginView):

@@ -21,9 +21,3 @@ class TooManyEvents(DomainError):
 
     code = "too_many_events"
     http_status = 413
-
-
-class InvalidQuery(DomainError):
-    """A query parameter is malformed; `details` names each one."""
-
-    code = "invalid_query"

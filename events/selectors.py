@@ -8,9 +8,9 @@ from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Concat
 
 from events.contracts import StoredEvent, stored_event
-from events.exceptions import InvalidQuery
 from events.models import Event
 from events.validation import time_in_range
+from midnite_test.errors import InvalidQuery
 from midnite_test.index_order import read_in_index_order
 
 

@@ -5,9 +5,7 @@ from decimal import Decimal
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.request import Request
 
-from events.exceptions import InvalidQuery
 from events.validation import identifier_check, timestamp_parse
 from midnite_test.serializers import MoneyField, StrictSerializer
 
@@ -134,24 +132,3 @@ class EventPageSerializer(serializers.Serializer):
         help_text="Only with `page`; null on page 1, and when the page before is past the end too.",
     )
     results = EventOutputSerializer(many=True)
-
-
-def query_parse(serializer_class, request: Request) -> dict:
-    """Return the request's query parameters validated by `serializer_class`.
-
-    Raises InvalidQuery, naming each bad parameter in its details; a parameter sent twice is
-    one (which value would count is a guess).
-    """
-    repeated = {
-        name: [f"Sent {len(values)} times; send it once."]
-        for name, values in request.query_params.lists()
-        if len(values) > 1
-    }
-    if repeated:
-        raise InvalidQuery("A query parameter is repeated; see details.", details=repeated)
-    serializer = serializer_class(data=request.query_params.dict())
-    if not serializer.is_valid():
-        raise InvalidQuery(
-            "The query parameters are invalid; see details.", details=serializer.errors
-        )
-    return serializer.validated_data

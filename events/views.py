@@ -19,11 +19,10 @@ from events.serializers import (
     EventOutputSerializer,
     EventPageSerializer,
     EventQuerySerializer,
-    query_parse,
 )
 from events.validation import InvalidEvent, event_input_parse
 from midnite_test.memory import collector_paused
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, NoQuerySerializer, query_parse
 
 EVENT_EXAMPLE = {
     "event_id": "evt_001",
@@ -49,7 +48,8 @@ class EventsView(APIView):
         description=(
             "201 with the stored event when new; 200 with `duplicate: true` when the tenant "
             "has this `event_id` with the same content. Errors: 400 `invalid_payload` "
-            "(details name each bad field), 400 `unknown_user`, 403 `tenant_forbidden`, "
+            "(details name each bad field), 400 `invalid_query` (a query parameter: none is "
+            "taken), 400 `unknown_user`, 403 `tenant_forbidden`, "
             "409 `event_conflict` (same id, other content)."
         ),
         request=EventInputSerializer,
@@ -81,6 +81,7 @@ class EventsView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        query_parse(NoQuerySerializer, request)
         try:
             event = event_input_parse(request.data)
         except InvalidEvent as exc:
@@ -146,7 +147,8 @@ class EventBulkIngestView(APIView):
             "Valid events are stored even when others are rejected; sending the same request "
             "again stores nothing new. Two items with the same `tenant_id` and `event_id`: "
             "the first decides, a later one counts as its duplicate (same content) or conflict. "
-            'Errors: 400 `invalid_payload` (not `{"events": [...]}` or empty), 403 '
+            'Errors: 400 `invalid_payload` (not `{"events": [...]}` or empty), 400 '
+            "`invalid_query` (a query parameter: none is taken), 403 "
             "`tenant_forbidden` (nothing stored), 413 `too_many_events` (nothing stored)."
         ),
         request=EventBulkInputSerializer,
@@ -158,6 +160,7 @@ class EventBulkIngestView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
+        query_parse(NoQuerySerializer, request)
         # One pause of the collector from the body's parsing until its events are freed, so
         # that no collection walks them (the parser and the store each pause it too).
         with collector_paused():

@@ -8,10 +8,10 @@ from datetime import datetime
 from django.db.models import Q
 
 from events.analytics import TOPIC_EVENT_STORED
-from events.exceptions import InvalidQuery
 from events.models import Event
 from events.validation import identifier_check, time_in_range
 from metrics.models import MetricBucket
+from midnite_test.errors import InvalidQuery
 from midnite_test.parsers import json_strict_loads
 from outbox.contracts import CONSUMER_METRICS
 from outbox.selectors import outbox_dead_lettered_subjects, outbox_processed_until

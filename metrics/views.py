@@ -6,11 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api_keys.services import tenant_access_check
-from events.serializers import query_parse
 from metrics.selectors import metrics_list
 from metrics.serializers import MetricsQuerySerializer, MetricsSerializer
 from midnite_test.pagination import next_page_url
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, query_parse
 
 
 class MetricsView(APIView):

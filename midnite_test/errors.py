@@ -17,3 +17,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+
+class InvalidQuery(DomainError):
+    """A query parameter is malformed, or sent to an endpoint that takes none; `details`
+    names each one."""
+
+    code = "invalid_query"

@@ -6,6 +6,9 @@ from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
+
+from midnite_test.errors import InvalidQuery
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -197,3 +200,29 @@ class StatusSerializer(serializers.Serializer):
             "reported. A growing age says the worker is down or stuck."
         ),
     )
+
+
+def query_parse(serializer_class, request: Request) -> dict:
+    """Return the request's query parameters validated by `serializer_class`.
+
+    Raises InvalidQuery, naming each bad parameter in its details; a parameter sent twice is
+    one (which value would count is a guess).
+    """
+    repeated = {
+        name: [f"Sent {len(values)} times; send it once."]
+        for name, values in request.query_params.lists()
+        if len(values) > 1
+    }
+    if repeated:
+        raise InvalidQuery("A query parameter is repeated; see details.", details=repeated)
+    serializer = serializer_class(data=request.query_params.dict())
+    if not serializer.is_valid():
+        raise InvalidQuery(
+            "The query parameters are invalid; see details.", details=serializer.errors
+        )
+    return serializer.validated_data
+
+
+class NoQuerySerializer(StrictSerializer):
+    """A write's query string, which takes no parameters: one sent (`?dry_run=1`, a
+    backtest's `from` in the URL instead of the body) is refused, not ignored."""

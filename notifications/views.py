@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api_keys.authentication import ApiKeyAuthentication
-from events.serializers import query_parse
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, query_parse
 from notifications.permissions import ApiKeyOrStaffSession, tenants_readable
 from notifications.renderers import AuditPageRenderer
 from notifications.selectors import user_audit

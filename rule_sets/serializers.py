@@ -99,11 +99,6 @@ class RuleSetActivateSerializer(StrictSerializer):
     """No fields: an empty body, or none."""
 
 
-class NoQuerySerializer(StrictSerializer):
-    """A write's query string, which takes no parameters: one sent (a backtest's `from` in the
-    URL instead of the body, say) is refused, not ignored."""
-
-
 class BacktestCreateSerializer(TimeRangeQueryMixin, StrictSerializer):
     """`from` and `to`: by default the 7 days before now."""
 

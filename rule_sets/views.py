@@ -5,9 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.serializers import query_parse
 from midnite_test.pagination import next_page_url
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, NoQuerySerializer, query_parse
 from rule_sets.backtests import rule_set_backtest_create
 from rule_sets.permissions import RulesAccess, actor_name
 from rule_sets.selectors import (
@@ -18,7 +17,6 @@ from rule_sets.selectors import (
 from rule_sets.serializers import (
     BacktestCreateSerializer,
     BacktestSerializer,
-    NoQuerySerializer,
     RuleSetActivateSerializer,
     RuleSetHistoryQuerySerializer,
     RuleSetHistorySerializer,

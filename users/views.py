@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, NoQuerySerializer, query_parse
 from users.serializers import UserOutputSerializer, UserRegisterInputSerializer
 from users.services import user_register
 
@@ -17,7 +17,8 @@ class UserRegisterView(APIView):
         operation_id="user_register",
         summary="Register a user",
         description=(
-            "Errors: 400 `invalid_payload` (details name each bad field), 409 `email_taken` "
+            "Errors: 400 `invalid_payload` (details name each bad field), 400 `invalid_query` "
+            "(a query parameter: none is taken), 409 `email_taken` "
             "(another user has this email in any letter case)."
         ),
         request=UserRegisterInputSerializer,
@@ -41,6 +42,7 @@ class UserRegisterView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        query_parse(NoQuerySerializer, request)
         serializer = UserRegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = user_register(**serializer.validated_data)

@@ -8,14 +8,13 @@ from rest_framework.views import APIView
 
 from api_keys.selectors import tenants_allowed
 from api_keys.services import tenant_access_check
-from events.serializers import query_parse
 from events.product.serializers import (
     ProductEventBatchOutputSerializer,
     ProductEventInputSerializer,
     ProductEventQuerySerializer,
 )
 from events.product.services import MAX_PRODUCT_EVENTS, product_events_ingest
-from midnite_test.serializers import ErrorSerializer
+from midnite_test.serializers import ErrorSerializer, query_parse
 from users.models import DEFAULT_TENANT
 
 PRODUCT_EVENT_EXAMPLE = {

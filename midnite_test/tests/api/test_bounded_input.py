@@ -9,12 +9,7 @@ import base64
 import json
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 
-from alerts.fast_path import transaction_fast_path
-from alerts.tests.wsgi_client import wsgi_call, wsgi_post
 from events.models import Event
 from outbox.models import OutboxMessage
 from midnite_test.tests.api.valid_items import EVENT, PRODUCT
@@ -311,20 +306,17 @@ def test_a_lone_surrogate_is_not_text_and_is_refused_whole(post, path, body):
     ],
     ids=["after 2299", "5000-digit t", "400-digit amount", "surrogate", "900 levels"],
 )
-def test_post_event_s_fast_path_refuses_hostile_bodies_as_django_does(api_client, users, body):
+def test_post_event_s_fast_path_refuses_hostile_bodies_as_django_does(
+    api_client, users, served, body
+):
     """Served, the fast path parses the body first: it must hand each of these to Django."""
     django_answer = api_client.generic("POST", "/event", body, "application/json")
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        status, _, content = wsgi_post(
-            transaction_fast_path(WSGIHandler()),
-            body.encode(),
-            HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
-        )
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    status, _, content = served(
+        "POST",
+        "/event",
+        body.encode(),
+        HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
+    )
 
     assert django_answer.status_code == 400
     assert (status, json.loads(content)) == (400, django_answer.json())
@@ -359,25 +351,20 @@ def test_a_body_that_is_not_utf_8_is_refused_whole(post, path, raw):
         ("/api/v1/events", [PRODUCT]),
     ],
 )
-def test_a_chunked_body_is_411_length_required_on_every_way_in(api_client, users, path, body):
+def test_a_chunked_body_is_411_length_required_on_every_way_in(
+    api_client, users, served, path, body
+):
     """A streamed body (Transfer-Encoding: chunked) comes without a Content-Length, and Django
     reads such a body as empty: a valid event was answered "This field is required"."""
     before = (Event.objects.count(), User.objects.count())
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        status, _, content = wsgi_call(
-            transaction_fast_path(WSGIHandler()),
-            "POST",
-            path,
-            json.dumps(body).encode(),
-            HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
-            HTTP_TRANSFER_ENCODING="chunked",
-            CONTENT_LENGTH="",
-        )
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    status, _, content = served(
+        "POST",
+        path,
+        json.dumps(body).encode(),
+        HTTP_AUTHORIZATION=api_client._credentials["HTTP_AUTHORIZATION"],
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
 
     assert status == 411
     assert json.loads(content) == {
