@@ -10,6 +10,8 @@ CONSUMER_METRICS = "metrics"
 CONSUMER_NOTIFICATIONS = "notifications"
 # Every consumer of a stored event.
 CONSUMERS = (CONSUMER_ANALYTICS, CONSUMER_METRICS)
+# The consumers the tick runs, in this order: every reader of the event logs.
+TICK_CONSUMERS = (*CONSUMERS, CONSUMER_NOTIFICATIONS)
 
 # The namespace of every event_log id: uuid5(namespace, "<kind>:<tenant>:<key>").
 EVENT_LOG_NAMESPACE = UUID("6f1c4a52-3b0e-4c5e-9f7a-1d2e3c4b5a69")

@@ -21,7 +21,7 @@ from outbox.clickhouse.client import (
     is_embedded,
 )
 from outbox.clickhouse.sql import ping
-from outbox.contracts import CONSUMERS
+from outbox.contracts import CONSUMERS, TICK_CONSUMERS
 from outbox.exceptions import ClickHouseRejected, OutboxError
 from outbox.batches import position_after, stream_entries
 from outbox.logs import (
@@ -61,8 +61,8 @@ def outbox_backlog() -> list[Backlog]:
 
     Unshipped: the messages of unshipped batches, and those after the consumer's cursor, not
     claimed yet (an index range each); with the rows of its table logs (outbox.logs) the same
-    way, each after its own cursor. Every consumer of CONSUMERS, and the others once they have
-    claimed.
+    way, each after its own cursor. Every consumer the tick runs, before its first claim too
+    (a worker broken from the start shows), and any other once it has claimed.
 
     Each stream's range is read in claim order and no further than BACKLOG_COUNT_CAP entries,
     whatever its length: beyond, `unshipped_at_least` says the count is a lower bound, and the
@@ -70,7 +70,7 @@ def outbox_backlog() -> list[Backlog]:
     transaction committed late).
     """
     cursors = {cursor.consumer: cursor for cursor in OutboxCursor.objects.all()}
-    consumers = sorted({*CONSUMERS, *(stream_consumer(stream) for stream in cursors)})
+    consumers = sorted({*TICK_CONSUMERS, *(stream_consumer(stream) for stream in cursors)})
     counts: dict[str, int] = dict.fromkeys(consumers, 0)
     capped: set[str] = set()
     oldest: dict[str, datetime] = {}
@@ -116,6 +116,40 @@ def outbox_backlog() -> list[Backlog]:
         )
         for consumer, count in counts.items()
     ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchesWaiting:
+    """A consumer's batches that failed and wait for their next attempt."""
+
+    batches: int
+    messages: int
+    # The batch due first: when, after how many attempts, and why its last one failed.
+    next_attempt_at: datetime
+    attempts: int
+    last_error: str
+
+
+def outbox_batches_waiting(*, consumer: str) -> BatchesWaiting | None:
+    """Return what of `consumer`'s streams failed and waits to be retried, if anything.
+
+    A batch dead-letters its messages and goes, or ships: an unshipped batch with an attempt
+    behind it waits for `next_attempt_at`.
+    """
+    waiting = OutboxBatch.objects.filter(
+        consumer__in=consumer_streams(consumer), shipped_at__isnull=True, attempts__gt=0
+    )
+    first = waiting.order_by("next_attempt_at").first()
+    if first is None:
+        return None
+    totals = waiting.aggregate(batches=Count("id"), messages=Sum("size"))
+    return BatchesWaiting(
+        batches=totals["batches"],
+        messages=totals["messages"],
+        next_attempt_at=first.next_attempt_at,
+        attempts=first.attempts,
+        last_error=first.last_error,
+    )
 
 
 @contextmanager

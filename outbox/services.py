@@ -25,8 +25,7 @@ from outbox.consumers import HANDLERS, Handler, outbox_consume
 from outbox.cursor_rebase import Rebased, cursor_rebase
 from outbox.contracts import (
     CONSUMER_ANALYTICS,
-    CONSUMER_NOTIFICATIONS,
-    CONSUMERS,
+    TICK_CONSUMERS,
     Message,
     TableLog,
 )
@@ -43,9 +42,6 @@ from outbox.worker_channel import (
 )
 
 log = structlog.get_logger(__name__)
-
-# The consumers the tick runs, in this order: every reader of the event logs.
-TICK_CONSUMERS = (*CONSUMERS, CONSUMER_NOTIFICATIONS)
 
 # Batches and messages per purge transaction, at most: a batch larger than that goes alone.
 PURGE_CHUNK = 50

@@ -292,9 +292,10 @@ def test_outbox_backlog_prints_unshipped_and_dead_lettered_counts_per_consumer(p
 
     out = _run("outbox", "backlog")
 
-    analytics, metrics = out.splitlines()
+    analytics, metrics, notifications = out.splitlines()
     assert re.fullmatch(r"analytics: 2 unshipped, oldest \d+\.\d+ s, 1 dead-lettered", analytics)
     assert metrics == "metrics: 0 unshipped, 0 dead-lettered"
+    assert notifications == "notifications: 0 unshipped, 0 dead-lettered"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -302,6 +303,7 @@ def test_outbox_backlog_of_an_empty_outbox_prints_zeroes():
     assert _run("outbox", "backlog").splitlines() == [
         "analytics: 0 unshipped, 0 dead-lettered",
         "metrics: 0 unshipped, 0 dead-lettered",
+        "notifications: 0 unshipped, 0 dead-lettered",
     ]
 
 
@@ -314,6 +316,36 @@ def test_outbox_relay_ships_the_backlog_and_says_how_much(event_log, publish, se
 
     assert out.splitlines() == ["shipped 3 messages in 2 batches"]
     assert event_log.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_relay_fails_and_names_the_batch_that_waits_while_clickhouse_refuses_it(
+    event_log, publish
+):
+    """An operator's "ship now": a batch that did not ship is an exit status of 1 and a line
+    saying what waits and why, on the run that failed and on each run before it is due."""
+    publish(3)
+    clickhouse_command("ALTER TABLE event_log ADD CONSTRAINT refuse_all CHECK 0")
+    try:
+        failed, waiting = StringIO(), StringIO()
+        with pytest.raises(CommandError) as failure:
+            call_command("outbox", "relay", stdout=failed)
+        with pytest.raises(CommandError) as still:
+            call_command("outbox", "relay", stdout=waiting)
+    finally:
+        clickhouse_command("ALTER TABLE event_log DROP CONSTRAINT refuse_all")
+
+    assert failed.getvalue() == "shipped 0 messages in 0 batches (stopped at a failed batch)\n"
+    assert waiting.getvalue() == "shipped 0 messages in 0 batches\n"
+    retry_at = OutboxBatch.objects.get().next_attempt_at.isoformat(timespec="seconds")
+    retry_at = retry_at.replace("+00:00", "Z")
+    for error in (failure.value, still.value):
+        assert str(error).startswith(
+            f"3 messages in 1 batch wait to be retried, the next at {retry_at}, after 1 failed "
+            "attempt: ClickHouseRejected: "
+        ), str(error)
+    assert outbox_relay().messages == 0  # not due yet either way
+    assert event_log.count() == 0
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_status_names_each_dependency_the_backlog_and_the_worker_heartbeat(api_c
                 "oldest_age_seconds": None,
                 "dead_lettered": 0,
             }
-            for consumer in ("analytics", "metrics")
+            for consumer in ("analytics", "metrics", "notifications")
         ],
         "outbox_horizon_holder": None,
         "outbox_cursors_ahead": [],

@@ -1,8 +1,13 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from outbox.selectors import outbox_backlog, outbox_cursors_ahead
+from outbox.contracts import TICK_CONSUMERS
+from outbox.selectors import (
+    BatchesWaiting,
+    outbox_backlog,
+    outbox_batches_waiting,
+    outbox_cursors_ahead,
+)
 from outbox.services import (
-    TICK_CONSUMERS,
     outbox_cursors_rebase,
     outbox_dead_letters_retry,
     outbox_process,
@@ -56,6 +61,9 @@ class Command(BaseCommand):
                 f"shipped {report.messages} messages in {report.batches} batches"
                 + (" (stopped at a failed batch)" if report.failed else "")
             )
+            waiting = outbox_batches_waiting(consumer=options["consumer"])
+            if waiting is not None:
+                raise CommandError(_waiting_say(waiting))
         elif action == "retry-dead":
             count = outbox_dead_letters_retry(consumer=options["consumer"])
             self.stdout.write(f"re-queued {count} dead-lettered messages")
@@ -70,3 +78,17 @@ class Command(BaseCommand):
                 self.stdout.write("no cursor is ahead of the server's transaction ids")
         else:
             self.stdout.write(f"deleted {outbox_shipped_purge()} shipped messages")
+
+
+def _waiting_say(waiting: BatchesWaiting) -> str:
+    """One line for an operator: what did not ship, when it is tried again, and why."""
+    batches = "1 batch" if waiting.batches == 1 else f"{waiting.batches} batches"
+    attempts = (
+        "1 failed attempt" if waiting.attempts == 1 else f"{waiting.attempts} failed attempts"
+    )
+    due = waiting.next_attempt_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    error = waiting.last_error.splitlines()[0] if waiting.last_error else "no error recorded"
+    return (
+        f"{waiting.messages} messages in {batches} wait to be retried, the next at {due}, after "
+        f"{attempts}: {error}"
+    )
