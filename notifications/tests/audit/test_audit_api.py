@@ -206,6 +206,18 @@ def test_a_parameter_sent_twice_is_400_naming_it(api_client, ada):
     assert response.json()["details"] == {"limit": ["Sent 2 times; send it once."]}
 
 
+def test_a_format_it_cannot_answer_in_is_400_naming_it_not_404(api_client, ada):
+    """DRF's own answer to `?format=xml` was 404 "Not found.", as if the user did not exist."""
+    response = api_client.get("/audit/u_ada", {"format": "xml"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_query",
+        "message": "The query parameters are invalid; see details.",
+        "details": {"format": ['"xml" is not a valid choice.']},
+    }
+
+
 def test_an_unknown_parameter_is_400_naming_it(api_client, ada):
     response = api_client.get("/audit/u_ada", {"limt": "5"})
 
