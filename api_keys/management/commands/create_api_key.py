@@ -17,7 +17,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--name", required=True, help="who uses the key; unique among keys")
+        parser.add_argument(
+            "--name", required=True, help="who uses the key; unique among active keys"
+        )
         parser.add_argument(
             "--tenant",
             action="append",
