@@ -21,10 +21,21 @@ class TimestampField(serializers.Field):
         try:
             return timestamp_parse(data)
         except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+            raise serializers.ValidationError(str(exc) + _plus_hint(data)) from None
 
     def to_representation(self, value):
         return value.isoformat().replace("+00:00", "Z")
+
+
+def _plus_hint(value) -> str:
+    """How to send an offset's `+` in a URL, when a space stands where it would parse."""
+    if isinstance(value, str) and " " in value:
+        try:
+            timestamp_parse(value.replace(" ", "+"))
+        except ValueError:
+            return ""
+        return " A '+' in a URL's query string reads as a space: send it as %2B."
+    return ""
 
 
 class IdentifierField(serializers.CharField):

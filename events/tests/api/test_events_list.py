@@ -140,6 +140,19 @@ def test_a_bad_parameter_is_400_naming_it(api_client, db, params, field):
     assert field in response.json()["details"]
 
 
+def test_an_offset_whose_plus_was_not_encoded_is_400_saying_how_to_send_it(api_client, db):
+    """In a query string `+` is a space: `from=...10:30:00+05:30` arrives as `...10:30:00 05:30`."""
+    response = api_client.get("/events?from=2024-01-15T10:30:00+05:30")
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "from": [
+            "'2024-01-15T10:30:00 05:30' is not an ISO 8601 timestamp. A '+' in a URL's query "
+            "string reads as a space: send it as %2B."
+        ]
+    }
+
+
 def test_a_tenant_and_time_query_uses_an_index_not_a_scan_of_the_event_table(db):
     if connection.vendor != "postgresql":
         return
