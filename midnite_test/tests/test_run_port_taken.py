@@ -1,6 +1,8 @@
-"""`make run` on a port already in use stops at once with one line, before any set-up.
+"""`make run` on a port already in use, or beside another `make run` of the same var/, stops at
+once with one line, before any set-up.
 
-It used to migrate first (most of a minute) and then end in granian's long traceback.
+It used to migrate first (most of a minute) and then end in granian's long traceback, or, on
+another port, in clickhouse_migrate's advice to stop `make run`.
 """
 
 import os
@@ -47,3 +49,43 @@ def test_make_run_refuses_a_port_in_use_before_setting_up(taken_port, tmp_path):
     assert "Traceback" not in done.stdout + done.stderr
     assert "migrate" not in done.stdout  # no set-up ran: neither pip nor the migrations
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def var_in_use(tmp_path):
+    """A var/ whose worker socket a worker listens on, as another `make run`'s does."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as worker:
+        worker.bind(str(tmp_path / "worker.sock"))
+        yield tmp_path
+
+
+@pytest.fixture
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_make_run_refuses_a_var_directory_another_make_run_uses_before_setting_up(
+    var_in_use, free_port
+):
+    before = sorted(var_in_use.iterdir())
+
+    done = _run(["make", "--no-print-directory", "run", f"PORT={free_port}"], free_port, var_in_use)
+
+    assert done.returncode != 0
+    assert (
+        f"run-embedded: another `make run` uses {var_in_use} (its worker listens on "
+        f"{var_in_use / 'worker.sock'}); stop it, or set VAR_DIR to another directory"
+    ) in done.stderr.splitlines()
+    assert "migrate" not in done.stdout
+    assert sorted(var_in_use.iterdir()) == before
+
+
+def test_a_worker_socket_left_by_a_killed_make_run_is_no_refusal(tmp_path, free_port):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as worker:
+        worker.bind(str(tmp_path / "worker.sock"))  # closed: nobody listens any more
+
+    done = _run([sys.executable, "bin/run-embedded", "--port-check"], free_port, tmp_path)
+
+    assert (done.returncode, done.stderr) == (0, "")
