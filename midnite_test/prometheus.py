@@ -32,6 +32,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.registry import Collector
+from whitenoise.middleware import WhiteNoiseFileResponse
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 _HOST = socket.gethostname()
@@ -53,6 +54,8 @@ else:
 
 # The route of a request Django resolved no URL for (a 404, or refused before resolving).
 UNMATCHED_ROUTE = "<unmatched>"
+# The route of a file WhiteNoise served (STATIC_URL), which answers before any URL resolves.
+STATIC_ROUTE = "<static>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # POST /event's route, as Django's URL conf names it, for the fast path that answers in front.
 EVENT_ROUTE = "event"
@@ -127,8 +130,14 @@ class PrometheusMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         match = request.resolver_match
+        if match is not None:
+            route = match.route
+        else:
+            route = (
+                STATIC_ROUTE if isinstance(response, WhiteNoiseFileResponse) else UNMATCHED_ROUTE
+            )
         http_request_observe(
-            route=UNMATCHED_ROUTE if match is None else match.route,
+            route=route,
             method=request.method,
             status=response.status_code,
             seconds=time.perf_counter() - started,
