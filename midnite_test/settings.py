@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "midnite_test.openapi.add_api_key_errors",
+        "midnite_test.openapi.add_body_errors",
     ],
 }
 

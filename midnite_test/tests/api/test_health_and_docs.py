@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
@@ -174,3 +175,18 @@ def test_committed_openapi_schema_matches_the_code(tmp_path):
     call_command("spectacular", "--file", str(generated), "--validate", "--fail-on-warn")
 
     assert generated.read_text() == OPENAPI_FILE.read_text(), "run `make openapi` and commit"
+
+
+def test_the_schema_lists_the_refusals_of_a_body_on_every_operation_that_takes_one():
+    """411 (a chunked body), 413 (too large) and 415 (not JSON) answer before any view runs."""
+    schema = yaml.safe_load(OPENAPI_FILE.read_text())
+    taking_a_body = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+
+    assert len(taking_a_body) >= 7
+    for path, method, operation in taking_a_body:
+        assert {"411", "413", "415"} <= operation["responses"].keys(), (method, path)
