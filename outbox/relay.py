@@ -89,6 +89,8 @@ class _Claims:
     deleting the batch), so rows rendered before the batch is leased are the rows it ships.
     Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
     and only once a claim came back full, so a trickle of messages never starts the thread.
+    Once a claim ahead finds nothing the run claims no more: what commits after it is the next
+    run's, as after a claim that was not full.
     """
 
     AHEAD = 2
@@ -105,6 +107,9 @@ class _Claims:
         # The least and greatest entry id of the batches claimed here and not yet rendered
         # (OutboxBatch.entry_ids), so their render need not look them up.
         self.entry_ids: dict[UUID, tuple[int, int] | None] = {}
+        # A claim ahead found nothing: set in the thread, read there and, once that claim's
+        # result is taken, here.
+        self.drained = False
 
     def next(self) -> bool | None:
         """Claim a batch (or take the next one claimed ahead); return whether it was full (None:
@@ -115,6 +120,8 @@ class _Claims:
                 self.loaded[batch.pk] = block
                 while len(self.loaded) > self.KEEP_LOADED:
                     del self.loaded[next(iter(self.loaded))]
+        elif self.drained:
+            return None
         else:
             batch = batch_claim(self.consumer, size=settings.OUTBOX_BATCH_SIZE)
             if batch is not None:
@@ -139,7 +146,15 @@ class _Claims:
         if self.thread is None:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
         while len(self.pending) < self.AHEAD:
-            self.pending.append(self.thread.submit(_batch_claim_and_load, self.consumer))
+            self.pending.append(self.thread.submit(self._claim_ahead))
+
+    def _claim_ahead(self) -> tuple[OutboxBatch | None, EventLogBlock | None]:
+        """In the thread: claim and render the next batch, unless a claim before found nothing."""
+        if self.drained:
+            return None, None
+        batch, block = _batch_claim_and_load(self.consumer)
+        self.drained = batch is None
+        return batch, block
 
     def close(self) -> None:
         """Wait for the claims queued, then close the thread and its database connection."""
