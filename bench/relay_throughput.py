@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,6 +106,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the last relay round (slows it)"
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each phase of the last relay round in time"
+    )
     parser.add_argument("--lag-rate", type=float, default=1_000, help="events/s for the lag run")
     parser.add_argument("--lag-seconds", type=float, default=20, help="0 skips the lag run")
     parser.add_argument(
@@ -165,6 +169,7 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         probe.reset()
         _merges_settle()
         cpu_before = _cpu_now(database_url)
+        round_started = time.perf_counter()
         seconds, report = _relay_drain(profiler)
         cpu = [after - before for before, after in zip(cpu_before, _cpu_now(database_url))]
         assert report.messages == args.events and not report.failed, report
@@ -182,6 +187,8 @@ def _bench(args: argparse.Namespace, database_url: str) -> int:
         )
         if profiler is not None:
             _print_profile(profiler)
+        if args.timeline and round_ == args.rounds - 1:
+            _print_timeline(probe.spans, round_started, seconds)
         print(line, flush=True)
 
     lag = None
@@ -283,6 +290,8 @@ class _Probe:
     def reset(self) -> None:
         self.batches = 0
         self.timings: list[tuple[str, float]] = []  # (phase, seconds), from either thread
+        # (phase, thread, start, end), the perf_counter times of every phase, from either thread
+        self.spans: list[tuple[str, str, float, float]] = []
         self.shipped_rows: list = []  # the relay's EventLogBlocks
         self.visible: list[tuple[float, object]] = []  # (when, the block inserted then)
         self._ship: dict[str, float] = {}  # the main thread's current batch
@@ -296,7 +305,7 @@ class _Probe:
                 try:
                     return function(*args, **kwargs)
                 finally:
-                    self.timings.append((name, time.perf_counter() - started))
+                    self._record(name, started)
 
             return wrapper
 
@@ -306,8 +315,7 @@ class _Probe:
             size = original_ship(*args)
             if size is not None:
                 self.batches += 1
-                mark = time.perf_counter() - self._ship["insert_end"]
-                self.timings.append(("mark + commit", mark))
+                self._record("mark + commit", self._ship["insert_end"])
             return size
 
         original_insert = relay.event_log_insert
@@ -315,8 +323,7 @@ class _Probe:
         def insert(block, **kwargs):
             started = time.perf_counter()
             original_insert(block, **kwargs)
-            self._ship["insert_end"] = time.perf_counter()
-            self.timings.append(("insert", self._ship["insert_end"] - started))
+            self._ship["insert_end"] = self._record("insert", started)
             self.visible.append((time.time(), block))  # its keys are read after the run
             self.shipped_rows.append(block)
 
@@ -328,6 +335,12 @@ class _Probe:
         relay.batch_columns_build = timed(relay.batch_columns_build, "build columns")
         relay.batch_token = timed(relay.batch_token, "token (digest)")
         relay.event_log_insert = insert
+
+    def _record(self, name: str, started: float) -> float:
+        ended = time.perf_counter()
+        self.timings.append((name, ended - started))
+        self.spans.append((name, threading.current_thread().name, started, ended))
+        return ended
 
     def phase_totals(self) -> dict[str, float]:
         totals = dict.fromkeys(PHASES, 0.0)
@@ -389,6 +402,16 @@ def _relay_drain(profiler: cProfile.Profile | None):
     if profiler is not None:
         profiler.disable()
     return time.perf_counter() - started, report
+
+
+def _print_timeline(
+    spans: list[tuple[str, str, float, float]], origin: float, seconds: float
+) -> None:
+    """Each phase of a relay round: its thread, its start and end in ms from `origin`."""
+    print(f"\ntimeline of the last relay round ({seconds * 1000:.0f} ms):")
+    for name, thread, started, ended in sorted(spans, key=lambda span: span[2]):
+        start, end = (started - origin) * 1000, (ended - origin) * 1000
+        print(f"  {start:8.1f} {end:8.1f} {end - start:7.1f}  {thread[:14]:14} {name}")
 
 
 def _merges_settle(timeout: float = 30.0) -> None:

@@ -27,7 +27,8 @@ def messages_below_horizon(
     Returns their count, the oldest publication time, the first and last (xid, id) and the
     least and greatest id (in xid order ids are not in order: a table log's render joins other
     tables on this id range, outbox.analytics_copy). Runs in the caller's transaction, which
-    holds the consumer's cursor.
+    holds the consumer's cursor, and moves the cursor to the last message taken in the same
+    statement.
 
     Takes nothing, and logs `outbox.cursor_ahead`, while the cursor is ahead of every
     transaction id the server has given out (a restore, a move to another cluster): the
@@ -154,9 +155,16 @@ _CLAIM = """
           AND xid < (SELECT xid FROM horizon)
         ORDER BY xid, id
         LIMIT %(n)s
+    ), claimed AS (
+        SELECT count(*) AS size, min(created_at), min(ARRAY[xid, id]),
+               max(ARRAY[xid, id]) AS last, min(id), max(id)
+        FROM taken
+    ), moved AS (
+        UPDATE outbox_outboxcursor SET xid = claimed.last[1], id = claimed.last[2]
+        FROM claimed
+        WHERE consumer = %(consumer)s AND claimed.size > 0
     )
-    SELECT count(*), min(created_at), min(ARRAY[xid, id]), max(ARRAY[xid, id]), min(id), max(id)
-    FROM taken
+    SELECT * FROM claimed
 """
 
 

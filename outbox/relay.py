@@ -82,29 +82,38 @@ class _Claims:
     """Claims batches; behind a full one, claims and renders the next ones in a thread.
 
     A claim is two row writes; rendering a batch is PostgreSQL's work (a COPY) and shipping
-    mostly ClickHouse's (the insert), so with a backlog the two overlap. The thread keeps
-    AHEAD claims queued, so it goes from one claim to the next without waiting for a ship to
-    ask. A batch's messages are fixed once its claim commits (the range lies below the commit
+    mostly ClickHouse's (the insert), so with a backlog the two overlap. The thread works up to
+    AHEAD batches ahead of the one a ship takes, queued or rendered: it goes from one claim to
+    the next while the inserts keep up, and no further when they do not, since its renders
+    would only wait in memory (dropping the oldest, as a bound on what was kept once did, had
+    the shipping thread render those batches again: docs/BENCHMARKS.md, "Issue 20, stop 30").
+    A batch's messages are fixed once its claim commits (the range lies below the commit
     horizon, and only the failure of an attempt, under the batch's lock, changes them by
     deleting the batch), so rows rendered before the batch is leased are the rows it ships.
     Batches this thread claims after the run stops ship on the next run. Only on PostgreSQL,
     and only once a claim came back full, so a trickle of messages never starts the thread.
+    Once a claim ahead finds nothing the run claims no more: what commits after it is the next
+    run's, as after a claim that was not full.
     """
 
     AHEAD = 2
-    KEEP_LOADED = 2
+    KEEP_ENTRY_IDS = 2
 
     def __init__(self, consumer: str) -> None:
         self.consumer = consumer
         self.backlog = False
         self.pending: deque[Future] = deque()
         self.thread: ThreadPoolExecutor | None = None
-        # Batches rendered ahead, by id, until a ship leases them (another relay may ship them);
-        # None for a batch PostgreSQL would not render, so its ship does not try again.
+        # Batches rendered ahead, by id in claim order, until a ship leases them or one claimed
+        # after them (another relay ships them then); None for a batch PostgreSQL would not
+        # render, so its ship does not try again.
         self.loaded: dict[UUID, EventLogBlock | None] = {}
         # The least and greatest entry id of the batches claimed here and not yet rendered
         # (OutboxBatch.entry_ids), so their render need not look them up.
         self.entry_ids: dict[UUID, tuple[int, int] | None] = {}
+        # A claim ahead found nothing: set in the thread, read there and, once that claim's
+        # result is taken, here.
+        self.drained = False
 
     def next(self) -> bool | None:
         """Claim a batch (or take the next one claimed ahead); return whether it was full (None:
@@ -113,19 +122,20 @@ class _Claims:
             batch, block = self.pending.popleft().result()
             if batch is not None:
                 self.loaded[batch.pk] = block
-                while len(self.loaded) > self.KEEP_LOADED:
-                    del self.loaded[next(iter(self.loaded))]
+        elif self.drained:
+            return None
         else:
             batch = batch_claim(self.consumer, size=settings.OUTBOX_BATCH_SIZE)
             if batch is not None:
                 self.entry_ids[batch.pk] = batch.entry_ids
-                while len(self.entry_ids) > self.KEEP_LOADED:
+                while len(self.entry_ids) > self.KEEP_ENTRY_IDS:
                     del self.entry_ids[next(iter(self.entry_ids))]
         self.backlog = batch is not None and batch.size >= settings.OUTBOX_BATCH_SIZE
         return None if batch is None else self.backlog
 
     def ahead(self) -> None:
-        """Queue claims of the next batches in the thread, up to AHEAD, when there is a backlog.
+        """Queue claims of the next batches in the thread when there is a backlog, up to AHEAD
+        beyond the one the next ship takes (the oldest rendered).
 
         The oldest claim queued is waited for: its batch is committed, so a ship that looked for
         a due batch before it was loaded would render it a second time.
@@ -138,8 +148,16 @@ class _Claims:
             return
         if self.thread is None:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
-        while len(self.pending) < self.AHEAD:
-            self.pending.append(self.thread.submit(_batch_claim_and_load, self.consumer))
+        while len(self.pending) + len(self.loaded) <= self.AHEAD:
+            self.pending.append(self.thread.submit(self._claim_ahead))
+
+    def _claim_ahead(self) -> tuple[OutboxBatch | None, EventLogBlock | None]:
+        """In the thread: claim and render the next batch, unless a claim before found nothing."""
+        if self.drained:
+            return None, None
+        batch, block = _batch_claim_and_load(self.consumer)
+        self.drained = batch is None
+        return batch, block
 
     def close(self) -> None:
         """Wait for the claims queued, then close the thread and its database connection."""
@@ -182,11 +200,14 @@ def _batch_ship_next(
             with sentry_sdk.start_span(op="outbox.claim", name="lease the batch, render rows"):
                 batch = batch_lease_next_due(consumer, lease=SHIP_LEASE)
                 if batch is None:
+                    loaded.clear()  # every batch rendered ahead is another relay's now
                     trace.sampled = False  # nothing was shipped: nothing to report
                     return None
                 batch_id = batch.pk
                 batch.entry_ids = entry_ids.pop(batch_id, None)
-                rendered = loaded.pop(batch_id) if batch_id in loaded else batch_render(batch)
+                rendered = (
+                    _loaded_take(loaded, batch_id) if batch_id in loaded else batch_render(batch)
+                )
                 block = rendered or batch_columns_build(batch)
             with sentry_sdk.start_span(op="outbox.insert", name=f"insert {EVENT_LOG}"):
                 event_log_insert(block, token=batch_token(batch, block))
@@ -208,6 +229,17 @@ def _batch_ship_next(
     )
     relay_batch_observe(consumer=consumer, size=block.size, seconds=seconds, lag_seconds=lag)
     return block.size
+
+
+def _loaded_take(loaded: dict[UUID, EventLogBlock | None], batch_id: UUID) -> EventLogBlock | None:
+    """Take `batch_id`'s block rendered ahead, and drop those of the batches claimed before it.
+
+    A ship leases the oldest due batch, so a batch claimed here before the one leased is
+    another relay's.
+    """
+    while (oldest := next(iter(loaded))) != batch_id:
+        del loaded[oldest]
+    return loaded.pop(batch_id)
 
 
 # The namespace of the insert deduplication tokens: uuid5(namespace, range and rows).

@@ -2,6 +2,8 @@
 
 import re
 import threading
+from collections import Counter
+from concurrent.futures import wait
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from structlog.testing import capture_logs
 
 from outbox.batches import batch_messages
 from outbox.clickhouse.client import clickhouse_command
+from outbox.contracts import CONSUMER_ANALYTICS
 from outbox.models import OutboxBatch, OutboxMessage
 from outbox import relay
 from outbox.relay import outbox_relay
@@ -183,6 +186,70 @@ def test_a_batch_postgresql_would_not_render_ahead_is_not_rendered_again(
     assert report.failed and report.messages == 2
     assert renders.count(failed.pk) == 1  # in the thread, ahead; its ship built it in Python
     assert "PoisonMessage" in failed.last_error
+
+
+def test_a_run_claims_nothing_after_a_claim_ahead_found_the_end(
+    event_log, publish, settings, monkeypatch
+):
+    """What commits after the claim that found nothing is the next run's, as after a claim that
+    was not full. Before: a claim queued behind it in the thread, or one of the run's own, ran
+    anyway, and the run waited for it at the end of every drain."""
+    settings.OUTBOX_BATCH_SIZE = 2  # the first claim comes back full: the next are claimed ahead
+    publish(4)
+    claims = []
+
+    def counted(claim):
+        def run(consumer, **kwargs):
+            claims.append(consumer)
+            return claim(consumer, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(relay, "batch_claim", counted(relay.batch_claim))  # the run's own
+    monkeypatch.setattr(relay, "batch_take", counted(relay.batch_take))  # the thread's
+
+    report = outbox_relay()
+
+    assert (report.messages, report.failed) == (4, False)
+    assert event_log.count() == 4
+    # The first (full), then ahead the second (full) and the one that found nothing.
+    assert claims.count(CONSUMER_ANALYTICS) == 3, claims
+
+
+def test_a_backlog_is_rendered_once_a_batch_when_the_inserts_fall_behind(
+    event_log, publish, settings, monkeypatch
+):
+    """Each insert here ends only once the thread has claimed and rendered all it was given.
+    Before: a ship that found two renders done queued two more claims, so the thread ran ever
+    further ahead of slow inserts; of its renders the relay kept the last two, dropped the next
+    batch's, and the shipping thread rendered that batch again (most batches of a drain of
+    200,000 events in the benchmark, docs/BENCHMARKS.md stop 30)."""
+    settings.OUTBOX_BATCH_SIZE = 2  # the first claim comes back full: the next are claimed ahead
+    publish(20)
+    renders, runs = [], []
+    render, ahead, insert = relay.batch_render, relay._Claims.ahead, relay.event_log_insert
+
+    def counted(batch):
+        renders.append(batch.pk)
+        return render(batch)
+
+    def recorded(claims):
+        runs.append(claims)
+        return ahead(claims)
+
+    def behind_the_thread(block, **kwargs):
+        wait(list(runs[-1].pending))
+        return insert(block, **kwargs)
+
+    monkeypatch.setattr(relay, "batch_render", counted)
+    monkeypatch.setattr(relay._Claims, "ahead", recorded)
+    monkeypatch.setattr(relay, "event_log_insert", behind_the_thread)
+
+    report = outbox_relay()
+
+    assert (report.messages, report.failed) == (20, False)
+    assert event_log.count() == 20
+    assert sorted(Counter(renders).values()) == [1] * 10, Counter(renders)
 
 
 def test_two_relays_at_once_ship_50000_messages_without_loss_or_duplicates(
