@@ -34,24 +34,29 @@ def test_a_failed_request_reaches_sentry_without_its_body(
     sentry_ingest, events_table_gone, api_key, settings
 ):
     settings.ALLOW_ANONYMOUS = False
-    body = {
-        "event_id": "signup-1",
-        "tenant_id": "default",
-        "source": "app",
-        "event_type": "signup",
-        "timestamp": "2025-01-01T00:00:00Z",
-        "payload": {"email": EMAIL, "phone": PHONE, "amount": AMOUNT},
-    }
+    body = [
+        {
+            "user_id": "u_jane",
+            "event_type": "signup",
+            "event_timestamp": "2025-01-01T00:00:00Z",
+            "properties": {"email": EMAIL, "phone": PHONE, "amount": AMOUNT},
+        }
+    ]
 
+    # The one write that takes a query parameter: the secret in the URL too.
     status, _, _ = wsgi_post(
-        get_wsgi_application(), body, key=api_key, PATH_INFO="/events", QUERY_STRING=f"to={EMAIL}"
+        get_wsgi_application(),
+        body,
+        key=api_key,
+        PATH_INFO="/api/v1/events",
+        QUERY_STRING=f"tenant_id={EMAIL}",
     )
     sentry_sdk.flush(timeout=10)
 
     assert status == 500
     [error] = sentry_ingest.events("event")
     assert error["request"]["method"] == "POST"
-    assert error["request"]["url"] == "http://testserver/events"
+    assert error["request"]["url"] == "http://testserver/api/v1/events"
     assert Event._meta.db_table in error["exception"]["values"][-1]["value"]
     sent = b"".join(sentry_ingest.envelopes)
     for secret in (EMAIL, PHONE, AMOUNT, "jane.secret", api_key):
