@@ -142,7 +142,11 @@ _COPY_TYPES = (
 )
 _JSONB_VERSION = b"\x01"
 _JSONB_EMPTY = _JSONB_VERSION + b"{}"
-_IDS = "SELECT nextval(pg_get_serial_sequence('events_event', 'id')) FROM generate_series(1, %s)"
+# The sequence is looked up once, in a scalar subquery: as nextval's own argument, the lookup
+# (pg_get_serial_sequence and the cast of its text to regclass) ran for every row, about 3 ms of
+# PostgreSQL's CPU per 1,000 ids where drawing them costs 0.4.
+_NEXT_ID = "nextval((SELECT pg_get_serial_sequence('events_event', 'id')::regclass))"
+_IDS = f"SELECT {_NEXT_ID} FROM generate_series(1, %s)"
 # psycopg's dumper of bytes, in C. The one COPY's set_types finds for bytea is psycopg.dbapi20's,
 # a Python subclass of it (for its Binary wrapper) called for every value.
 _BYTES_DUMPER = psycopg.adapters.get_dumper(bytes, PyFormat.BINARY)
@@ -225,14 +229,14 @@ def _sort_key(row: tuple) -> str:
 # The pks are drawn in the batch's order and the rows inserted in key order (_in_key_order).
 # The arrays go in binary (%b): psycopg then copies each string as it is, where the text
 # format quotes and escapes every element in Python.
-_INSERT_UNNEST = """
+_INSERT_UNNEST = f"""
     INSERT INTO events_event
         (id, tenant_id, event_id, user_id, event_type, source, occurred_at, amount, properties,
          user_traits, received_at, content_digest)
     SELECT id, tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
            properties::jsonb, user_traits::jsonb, %s, content_digest
     FROM (
-        SELECT nextval(pg_get_serial_sequence('events_event', 'id')) AS id, new.*
+        SELECT {_NEXT_ID} AS id, new.*
         FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
                     %b::timestamptz[], %b::numeric[], %b::text[], %b::text[], %b::bytea[])
             AS new (tenant_id, event_id, user_id, event_type, source, occurred_at, amount,
