@@ -103,7 +103,7 @@ def event_rows_insert(
             [values[i] for i in kept] for values in (events, properties_json, digests)
         )
     if len(events) >= COPY_MIN_EVENTS:
-        inserted = _insert_copy(
+        inserted = event_rows_copy(
             events, received_at=received_at, properties_json=properties_json, digests=digests
         )
         if inserted is not None:
@@ -115,7 +115,7 @@ def event_rows_insert(
     )
 
 
-# A batch of at least this many events is written with COPY (_insert_copy): below it, its
+# A batch of at least this many events is written with COPY (event_rows_copy): below it, its
 # four extra round trips cost more than the insert's per-row work saves.
 COPY_MIN_EVENTS = 100
 _COPY = """
@@ -152,20 +152,21 @@ _IDS = f"SELECT {_NEXT_ID} FROM generate_series(1, %s)"
 _BYTES_DUMPER = psycopg.adapters.get_dumper(bytes, PyFormat.BINARY)
 
 
-def _insert_copy(
+def event_rows_copy(
     events: Sequence[EventFields],
     *,
     received_at: datetime,
     properties_json: Sequence[str],
     digests: Sequence[bytes],
 ) -> dict[tuple[str, str], int] | None:
-    """Write events the probe found not stored with one binary COPY; return their pks.
+    """Write events presumed new with one binary COPY (PostgreSQL); return their pks.
 
     COPY costs PostgreSQL less per row than INSERT ... ON CONFLICT (no speculative insertion,
-    no unnest, no RETURNING). Returns None, having written nothing, when another transaction
-    stores one of the keys meanwhile (the unique violation rolls back the savepoint):
-    INSERT ... ON CONFLICT then decides, so idempotency stays the unique constraint. The pks
-    come from the table's sequence first, as the insert's would.
+    no unnest, no RETURNING). Returns None, having written nothing, when one of the keys is
+    stored, before or by another transaction meanwhile (the unique violation rolls back the
+    savepoint): the caller then reads which are (events.ingestion), or INSERT ... ON CONFLICT
+    decides, so idempotency stays the unique constraint. The pks come from the table's
+    sequence first, as the insert's would.
     """
     with connection.cursor() as cursor:
         cursor.execute(_IDS, [len(events)])

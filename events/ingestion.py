@@ -1,9 +1,9 @@
 """The ingestion service: every way in stores events through here.
 
 Set-based: one `INSERT ... ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING` per chunk
-stores the new events (on PostgreSQL a large batch is probed for its stored keys first and its
-new events copied, events.event_rows), one query reads back the ones that already existed to
-tell duplicates (same content) from conflicts (different content). The event table is the
+stores the new events (on PostgreSQL a large batch is copied, and probed for its stored keys
+only when the COPY meets one, events.event_rows), one query reads back the ones that already
+existed to tell duplicates (same content) from conflicts (different content). The event table is the
 consumers' log (events.log): storing an event writes no outbox row, and the consumers read it
 on their tick.
 Idempotency is the unique constraint, so concurrent identical requests store each event once.
@@ -21,10 +21,12 @@ from django.utils import timezone
 from events.contracts import EventFields, EventInput, StoredEvent, event_content
 from events.event_rows import (
     COPY_MIN_EVENTS,
+    event_rows_copy,
     event_rows_digests,
     event_rows_insert,
     event_rows_serialized,
     event_rows_stored,
+    events_stored_keys,
 )
 from events.exceptions import EventConflict, TooManyEvents, UnknownUser
 from events.validation import InvalidEvent, event_input_parse_serialized
@@ -85,16 +87,19 @@ def events_ingest(
             None if properties_json is None else [properties_json[i] for i in first.values()]
         )
     serialized = event_rows_serialized(new, new_properties)
-    # A large batch on PostgreSQL first reads the pk and digest of its keys stored already:
-    # those are not inserted, and a re-sent batch reads its rows once.
-    probed = connection.vendor == "postgresql" and len(new) >= COPY_MIN_EVENTS
-    stored_before = event_rows_digests(list(first)) if probed else {}
-    inserted = events_insert_new(
-        events=new,
-        received_at=received_at,
-        serialized=serialized,
-        stored=stored_before.keys(),
-    )
+    large = connection.vendor == "postgresql" and len(new) >= COPY_MIN_EVENTS
+    inserted = _copied_when_new(new, first, received_at, serialized) if large else None
+    stored_before = {}
+    if inserted is None:
+        # A large batch that is not all new reads the pk and digest of its keys stored
+        # already: those are not inserted, and a re-sent batch reads its rows once.
+        stored_before = event_rows_digests(list(first)) if large else {}
+        inserted = events_insert_new(
+            events=new,
+            received_at=received_at,
+            serialized=serialized,
+            stored=stored_before.keys(),
+        )
     if len(inserted) + len(stored_before) < len(first):
         # Stored by another transaction meanwhile, or not probed.
         unsettled = [key for key in first if key not in inserted and key not in stored_before]
@@ -133,6 +138,26 @@ def events_ingest(
         duplicates=duplicates,
         conflicts=conflicts,
         unknown_users=unknown_users,
+    )
+
+
+def _copied_when_new(
+    events: Sequence[EventFields],
+    first: dict[tuple[str, str], int],
+    received_at: datetime,
+    serialized: tuple[list[str], list[bytes]],
+) -> dict[tuple[str, str], int] | None:
+    """Copy a large PostgreSQL batch of new events without reading its keys first; return
+    their pks, or None, having written nothing, when one of its keys is stored.
+
+    Most batches are new: reading 5,000 keys that are not there cost PostgreSQL 2 ms per
+    1,000 events. A batch sent again is told by its first key, so it is not copied in vain.
+    """
+    if events_stored_keys(keys=[next(iter(first))]):
+        return None
+    properties_json, digests = serialized
+    return event_rows_copy(
+        events, received_at=received_at, properties_json=properties_json, digests=digests
     )
 
 
