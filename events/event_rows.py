@@ -103,11 +103,11 @@ def event_rows_insert(
             [values[i] for i in kept] for values in (events, properties_json, digests)
         )
     if len(events) >= COPY_MIN_EVENTS:
-        inserted = event_rows_copy(
+        pks = event_rows_copy(
             events, received_at=received_at, properties_json=properties_json, digests=digests
         )
-        if inserted is not None:
-            return inserted
+        if pks is not None:
+            return dict(zip([event.key for event in events], pks))
     if not events:
         return {}
     return _insert_unnest(
@@ -158,8 +158,9 @@ def event_rows_copy(
     received_at: datetime,
     properties_json: Sequence[str],
     digests: Sequence[bytes],
-) -> dict[tuple[str, str], int] | None:
-    """Write events presumed new with one binary COPY (PostgreSQL); return their pks.
+) -> list[int] | None:
+    """Write events presumed new with one binary COPY (PostgreSQL); return their pks, in the
+    events' order.
 
     COPY costs PostgreSQL less per row than INSERT ... ON CONFLICT (no speculative insertion,
     no unnest, no RETURNING). Returns None, having written nothing, when one of the keys is
@@ -203,7 +204,7 @@ def event_rows_copy(
                         write(row)
         except IntegrityError:
             return None
-    return {(row[0], row[1]): row[2] for row in rows}
+    return ids
 
 
 def _in_key_order(rows: list[tuple]) -> None:

@@ -88,9 +88,14 @@ def events_ingest(
         )
     serialized = event_rows_serialized(new, new_properties)
     large = connection.vendor == "postgresql" and len(new) >= COPY_MIN_EVENTS
-    inserted = _copied_when_new(new, first, received_at, serialized) if large else None
+    copied = _copied_when_new(new, first, received_at, serialized) if large else None
+    if copied is not None and len(copied) == len(events):
+        # Every input copied (no repeated key, no unknown user): the common batch.
+        return _stored_all(copied, received_at)
     stored_before = {}
-    if inserted is None:
+    if copied is not None:
+        inserted = dict(zip(first, copied))
+    else:
         # A large batch that is not all new reads the pk and digest of its keys stored
         # already: those are not inserted, and a re-sent batch reads its rows once.
         stored_before = event_rows_digests(list(first)) if large else {}
@@ -112,14 +117,7 @@ def events_ingest(
             [key for key, (_, digest) in stored_before.items() if digest != digest_of[key]]
         )
     if len(inserted) == len(events):
-        # Every input stored now (no repeated key, no unknown user): the common batch.
-        return IngestOutcome(
-            stored=dict(enumerate(map(inserted.__getitem__, keys))),
-            received_at=received_at,
-            duplicates={},
-            conflicts={},
-            unknown_users={},
-        )
+        return _stored_all(list(map(inserted.__getitem__, keys)), received_at)
     stored, duplicates, conflicts = {}, {}, {}
     for index, (event, key) in enumerate(zip(events, keys)):
         if index in unknown_users:
@@ -141,14 +139,25 @@ def events_ingest(
     )
 
 
+def _stored_all(pks: list[int], received_at: datetime) -> IngestOutcome:
+    """The outcome of inputs all stored now, `pks` in their order."""
+    return IngestOutcome(
+        stored=dict(enumerate(pks)),
+        received_at=received_at,
+        duplicates={},
+        conflicts={},
+        unknown_users={},
+    )
+
+
 def _copied_when_new(
     events: Sequence[EventFields],
     first: dict[tuple[str, str], int],
     received_at: datetime,
     serialized: tuple[list[str], list[bytes]],
-) -> dict[tuple[str, str], int] | None:
+) -> list[int] | None:
     """Copy a large PostgreSQL batch of new events without reading its keys first; return
-    their pks, or None, having written nothing, when one of its keys is stored.
+    their pks in their order, or None, having written nothing, when one of its keys is stored.
 
     Most batches are new: reading 5,000 keys that are not there cost PostgreSQL 2 ms per
     1,000 events. A batch sent again is told by its first key, so it is not copied in vain.
