@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from events.contracts import EventFields, EventInput, StoredEvent, event_content
@@ -69,14 +68,10 @@ def events_ingest(
     keys = [event.key for event in events]
     user_ids = {event.user_id for event in events}
     user_ids.discard(None)
-    known_users = _users_existing(user_ids)
+    unknown = _users_unknown(user_ids)
     unknown_users = {}
-    if len(known_users) != len(user_ids):
-        unknown_users = {
-            i: e.user_id
-            for i, e in enumerate(events)
-            if e.user_id is not None and e.user_id not in known_users
-        }
+    if unknown:
+        unknown_users = {i: e.user_id for i, e in enumerate(events) if e.user_id in unknown}
     first = _first_inputs(keys, unknown_users)
     received_at = timezone.now()
     if len(first) == len(events):
@@ -186,13 +181,23 @@ def _first_inputs(keys: list[tuple[str, str]], unknown_users: dict[int, int]) ->
     return first
 
 
-def _users_existing(ids: set[int]) -> set[int]:
+def _users_unknown(ids: set[int]) -> set[int]:
+    """Return which of the user ids `ids` name no user."""
     if not ids:
         return set()
     if connection.vendor == "postgresql":
-        # One array parameter: a product batch can name 5,000 users, too many placeholders.
-        ids = RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
-    return set(User.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        # The ids as one text (a product batch can name 5,000 users, too many placeholders;
+        # psycopg dumps a list element by element in Python), and only the unknown ones back.
+        with connection.cursor() as cursor:
+            cursor.execute(_USERS_UNKNOWN, [",".join(map(str, ids))])
+            return {user_id for (user_id,) in cursor.fetchall()}
+    return ids - set(User.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
+_USERS_UNKNOWN = f"""
+    SELECT id FROM unnest(string_to_array(%s::text, ',')::bigint[]) AS named (id)
+    WHERE NOT EXISTS (SELECT FROM {User._meta.db_table} AS users WHERE users.id = named.id)
+"""
 
 
 def events_insert_new(
