@@ -109,9 +109,8 @@ def bulk_body_decode(body: bytes) -> tuple[list[_Item], list[str]] | None:
     of events.validation, and for bodies the checks here cannot vouch for: a repeated key, an
     escaped colon, a run of 40 digits, a number msgspec would write otherwise.
     """
-    # An escaped colon (\u003a) would hide from the colon count below; an integer of more than
-    # 40 digits is the parser's Decimal, and validation refuses it, but msgspec's int.
-    if b"\\u003" in body or long_digit_run(body):
+    # An escaped colon (\u003a) would hide from the colon count below.
+    if b"\\u003" in body:
         return None
     try:
         with collector_paused():
@@ -152,19 +151,25 @@ def _events(body: bytes) -> tuple[list[_Item], list[str]] | None:
         else:
             members += 1
             item.amount = None if amount is None else amount_stored(amount)
-    payloads = _payloads(items)
+    payloads, joined = _payloads(items)
+    # An integer of more than 40 digits is the parser's Decimal, and validation refuses it, but
+    # msgspec's int. Only a payload can hold one that decodes (user_id and amount are bounded,
+    # a number with a fraction is _stored_number's), and its text writes it again as it was.
+    if long_digit_run(joined):
+        return None
     # msgspec takes a repeated key's last value. Each member of an object writes one colon
     # outside strings, strings keep theirs (an amount has none) and the payloads' texts hold
     # their own: a repeated key shows as a colon more in the body than these, as
     # midnite_test.parsers counts them ("events" is the body's own member).
-    strings = "".join([*texts[0], *texts[1], *names[0], *names[1], *timestamps, *payloads])
-    if body.count(b":") != 1 + members + strings.count(":"):
+    strings = "".join([*texts[0], *texts[1], *names[0], *names[1], *timestamps])
+    if body.count(b":") != 1 + members + strings.count(":") + joined.count(b":"):
         return None
     return items, payloads
 
 
-def _payloads(items: list[_Item]) -> list[str]:
-    """Return each item's payload as stored, in text, as payload_parse writes it.
+def _payloads(items: list[_Item]) -> tuple[list[str], bytes]:
+    """Return each item's payload as stored, in text, as payload_parse writes it, and their
+    texts joined by newlines, encoded.
 
     Each payload's numbers are as stored already (_stored_number). msgspec writes its text as
     payload_serialize does when it is ASCII without DEL (which json escapes); checked over the
@@ -182,12 +187,12 @@ def _payloads(items: list[_Item]) -> list[str]:
         and max(map(len, texts)) <= MAX_PAYLOAD_BYTES
         and _TOO_MANY_BRACKETS.search(joined.translate(None, _NOT_BRACKETS)) is None
     ):
-        return list(map(bytes.decode, texts))
+        return list(map(bytes.decode, texts)), joined
     payloads = []
     for item in items:
         item.properties, text = _payload(item.properties)
         payloads.append(text)
-    return payloads
+    return payloads, "\n".join(payloads).encode()
 
 
 def _payload(value: dict) -> tuple[dict, str]:

@@ -36,3 +36,16 @@ def test_keys_stored_meanwhile_by_another_copy_are_duplicates_and_the_rest_is_st
     assert ours_stored == dict(
         Event.objects.filter(event_id__in=ours_stored).values_list("event_id", "pk")
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_another_transaction_copies_meanwhile_is_all_duplicates():
+    theirs, ours = _events(range(COPY_MIN_EVENTS)), _events(range(COPY_MIN_EVENTS))
+    # Ours finds its first key not stored (theirs is not committed) and copies at once; the
+    # COPY waits on their rows, fails once they commit, and ours then reads every key stored.
+    with stored_in_a_transaction_held_open(theirs) as their_outcome:
+        outcome = events_ingest(events=ours)
+
+    assert outcome.stored == {} and outcome.conflicts == {}
+    assert outcome.duplicates == their_outcome.stored
+    assert Event.objects.count() == COPY_MIN_EVENTS

@@ -1,17 +1,31 @@
 """A large batch whose keys are stored already: the probe that reads their pks and digests.
 
-A PostgreSQL batch of COPY_MIN_EVENTS or more reads the pk and digest of its stored keys once,
-before its insert; those are its duplicates and conflicts, the rest is stored.
+A PostgreSQL batch of COPY_MIN_EVENTS or more is copied at once when its first key is not
+stored; a batch whose COPY meets a stored key, or whose first key is stored, reads the pk and
+digest of its stored keys once: those are its duplicates and conflicts, the rest is stored.
 """
 
 from dataclasses import replace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events.event_rows import COPY_MIN_EVENTS
 from events.ingestion import events_ingest
 from events.models import Event
 from events.tests.racing import click_event
+
+
+@pytest.mark.django_db
+def test_a_large_batch_of_new_events_reads_no_stored_digest():
+    events = [click_event(n) for n in range(COPY_MIN_EVENTS)]
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = events_ingest(events=events)
+
+    assert sorted(outcome.stored) == list(range(COPY_MIN_EVENTS))
+    assert [query["sql"] for query in queries if "content_digest FROM" in query["sql"]] == []
 
 
 @pytest.mark.django_db
