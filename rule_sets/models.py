@@ -111,5 +111,10 @@ class RuleSetBacktest(models.Model):
             )
         ]
 
+    @property
+    def started(self) -> bool:
+        """Whether a worker has taken it (claimed it at least once)."""
+        return self.attempts > 0
+
     def __str__(self) -> str:
         return f"backtest {self.id} of {self.candidate}"

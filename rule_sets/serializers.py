@@ -142,6 +142,12 @@ class BacktestSerializer(serializers.Serializer):
         source="baseline.version", help_text="The version active when the backtest was made."
     )
     status = serializers.ChoiceField(choices=RuleSetBacktest.Status.choices)
+    started = serializers.BooleanField(
+        help_text=(
+            "Whether a worker has taken it. False while `running` waits for one: if it stays "
+            "so, no worker runs (`/healthz/status`, `worker_heartbeat`)."
+        )
+    )
     progress = serializers.FloatField(help_text="0 to 1: the share of the window's events done.")
     events = serializers.IntegerField(help_text="Events replayed so far.")
     result = BacktestResultSerializer(allow_null=True, help_text="Once `done`.")

@@ -267,6 +267,21 @@ def test_a_staff_user_without_the_permission_reads_the_rules_and_cannot_activate
 
 
 @committed
+def test_a_backtest_no_worker_has_taken_says_it_waits_for_one(live_server, settings, tmp_path):
+    """With no worker running, "Running ...: 0%" read as a replay under way, for ever."""
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "no-worker.sock")  # the wake-up is dropped
+    off_the_event_loop(_risk_lead_and_a_draft)
+
+    with _console(live_server, "risk-lead", expected_failures=set()) as page:
+        expect(page.locator("#backtest-version")).to_have_value("2")
+        page.click("#backtest-submit")
+        expect(page.locator("#backtest-status")).to_contain_text(
+            "Waiting for a worker to run v2 against v1"
+        )
+        expect(page.locator("#backtest-status")).to_contain_text("no worker has taken it yet")
+
+
+@committed
 def test_a_candidate_some_version_already_has_is_named_as_that_version_and_not_stored(
     live_server,
 ):

@@ -488,7 +488,9 @@
     const what = `v${backtest.candidate} against v${backtest.baseline}, ${window}`;
     const status = byId("backtest-status");
     status.className = "hint";
-    if (backtest.status === "running") {
+    if (backtest.status === "running" && !backtest.started) {
+      status.textContent = `Waiting for a worker to run ${what}: no worker has taken it yet.`;
+    } else if (backtest.status === "running") {
       const percent = Math.round(backtest.progress * 100);
       status.textContent = `Running ${what}: ${percent}%, ${backtest.events} events so far.`;
     } else if (backtest.status === "done") {

@@ -32,6 +32,8 @@ def test_a_backtest_is_202_running_against_the_active_version(rules_client, cand
     assert response.status_code == 202
     body = response.json()
     assert (body["status"], body["progress"], body["result"]) == ("running", 0.0, None)
+    # No worker has taken it yet: with none running it would say so until one does.
+    assert body["started"] is False
     assert (body["candidate"], body["baseline"], body["kind"]) == (2, 1, "alerts")
     assert (body["from"], body["to"]) == (WEEK["from"], WEEK["to"])
     assert response["Location"] == f"/api/v1/rules/backtests/{body['id']}"
@@ -103,6 +105,7 @@ def test_a_run_backtest_answers_its_result_per_rule_and_its_samples(
     rule_set_backtest_run(backtest_id)
 
     body = rules_client.get(f"/api/v1/rules/backtests/{backtest_id}").json()
+    assert body["started"] is True
     assert (body["status"], body["progress"], body["events"], body["error"]) == (
         "done",
         1.0,
