@@ -28,13 +28,16 @@ class EventCreateView(APIView):
             "The exact same request sent again returns the stored answer. Errors: 400 "
             "`invalid_payload` (details name each bad field), 400 `invalid_query` (a query "
             "parameter: none is taken), 400 `unknown_user`, 400 "
-            "`timestamp_out_of_order`, 409 `duplicate_timestamp`, 413 `payload_too_large` "
+            "`timestamp_out_of_order`, 403 `tenant_forbidden` (a key limited to other tenants: "
+            "transactions are the `default` tenant's), 409 `duplicate_timestamp`, 413 "
+            "`payload_too_large` "
             "(over 64 KiB), 415 `unsupported_media_type`."
         ),
         request=TransactionInputSerializer,
         responses={
             200: TransactionOutputSerializer,
             400: ErrorSerializer,
+            403: ErrorSerializer,
             409: ErrorSerializer,
             413: ErrorSerializer,
             415: ErrorSerializer,

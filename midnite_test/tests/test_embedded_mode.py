@@ -233,11 +233,18 @@ def test_make_run_with_a_broker_runs_celerys_worker_in_place_of_the_embedded_one
         post_json(port, "/event", {"type": "withdraw", "amount": "150.00", "user_id": 1, "t": 20})
         assert wait_until(lambda: _shipped(database) == 6, seconds=10)  # the event, its alert
         commands = [_command(pid) for pid in _descendants(service.pid)]
+        # The worker holds the embedded store, so it answers an operator's query itself.
+        held = _clickhouse_count({**env, "CELERY_BROKER_URL": broker_url})
     finally:
         stderr = _stop(service, signal.SIGTERM)
 
+    assert held.returncode == 0, held.stderr + stderr[-2000:]
+    assert held.stdout.split() == ["count()", "6"]
+
     assert [c for c in commands if c[1:5] == ["-m", "celery", "--app", "midnite_test"]], commands
     assert "starting it again" not in stderr
+    # One process holds the embedded store: a task in a forked child could not open it.
+    assert "ClickHouseStoreHeld" not in stderr
 
 
 def _clickhouse_count(env: dict) -> subprocess.CompletedProcess:

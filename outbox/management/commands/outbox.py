@@ -82,13 +82,17 @@ class Command(BaseCommand):
 
 def _waiting_say(waiting: BatchesWaiting) -> str:
     """One line for an operator: what did not ship, when it is tried again, and why."""
-    batches = "1 batch" if waiting.batches == 1 else f"{waiting.batches} batches"
-    attempts = (
-        "1 failed attempt" if waiting.attempts == 1 else f"{waiting.attempts} failed attempts"
-    )
+    messages = _counted(waiting.messages, "message")
+    wait = "waits" if waiting.messages == 1 else "wait"
+    batches = _counted(waiting.batches, "batch", "batches")
+    attempts = _counted(waiting.attempts, "failed attempt")
     due = waiting.next_attempt_at.isoformat(timespec="seconds").replace("+00:00", "Z")
     error = waiting.last_error.splitlines()[0] if waiting.last_error else "no error recorded"
     return (
-        f"{waiting.messages} messages in {batches} wait to be retried, the next at {due}, after "
-        f"{attempts}: {error}"
+        f"{messages} in {batches} {wait} to be retried, the next at {due}, after {attempts}: "
+        f"{error}"
     )
+
+
+def _counted(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

@@ -20,11 +20,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if not settings.EMBEDDED_WORKER_SOCKET:
             # `make run` is then the deployment the .env describes: its worker is Celery's, one
-            # process, as the embedded one is (an embedded ClickHouse store allows one).
+            # process, as the embedded one is (an embedded ClickHouse store allows one): the
+            # solo pool runs the tasks in the process whose thread runs the worker schedule,
+            # where the default pool would fork a child that could not open the store.
             celery = [sys.executable, "-m", "celery", "--app", "midnite_test", "worker"]
-            os.execv(
-                sys.executable, [*celery, "--concurrency", "1", "--loglevel", settings.LOG_LEVEL]
-            )
+            os.execv(sys.executable, [*celery, "--pool", "solo", "--loglevel", settings.LOG_LEVEL])
         try:
             worker = EmbeddedWorker(app=current_app, socket_path=settings.EMBEDDED_WORKER_SOCKET)
         except ValueError as exc:
