@@ -20,11 +20,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if not settings.EMBEDDED_WORKER_SOCKET:
             # `make run` is then the deployment the .env describes: its worker is Celery's, one
-            # process, as the embedded one is (an embedded ClickHouse store allows one): the
-            # solo pool runs the tasks in the process whose thread runs the worker schedule,
-            # where the default pool would fork a child that could not open the store.
+            # process, as the embedded one is (an embedded ClickHouse store allows one). The
+            # thread pool runs the tasks in the process whose thread runs the worker schedule
+            # (docs/architecture.md), where the default pool would fork children that could not
+            # open the store; two threads, as the embedded worker runs a long task beside the rest.
             celery = [sys.executable, "-m", "celery", "--app", "midnite_test", "worker"]
-            os.execv(sys.executable, [*celery, "--pool", "solo", "--loglevel", settings.LOG_LEVEL])
+            pool = ["--pool", "threads", "--concurrency", "2"]
+            os.execv(sys.executable, [*celery, *pool, "--loglevel", settings.LOG_LEVEL])
         try:
             worker = EmbeddedWorker(app=current_app, socket_path=settings.EMBEDDED_WORKER_SOCKET)
         except ValueError as exc:
