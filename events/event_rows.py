@@ -16,6 +16,7 @@ from psycopg.adapt import PyFormat
 from events.contracts import EventFields, EventInput, StoredEvent
 from events.models import Event
 from events.validation import payload_serialize
+from midnite_test.sequences import next_id_sql
 
 # Rows per INSERT: 10 parameters a row stays under SQLite's and PostgreSQL's parameter limits.
 INSERT_CHUNK = 1_000
@@ -142,10 +143,7 @@ _COPY_TYPES = (
 )
 _JSONB_VERSION = b"\x01"
 _JSONB_EMPTY = _JSONB_VERSION + b"{}"
-# The sequence is looked up once, in a scalar subquery: as nextval's own argument, the lookup
-# (pg_get_serial_sequence and the cast of its text to regclass) ran for every row, about 3 ms of
-# PostgreSQL's CPU per 1,000 ids where drawing them costs 0.4.
-_NEXT_ID = "nextval((SELECT pg_get_serial_sequence('events_event', 'id')::regclass))"
+_NEXT_ID = next_id_sql("events_event")
 # One array of ids, not a row each: 5,000 rows cost the web worker 1.1-1.4 ms of CPU, the array
 # 0.7-0.8.
 _IDS = f"SELECT array_agg({_NEXT_ID} ORDER BY n) FROM generate_series(1, %s) AS n"

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.utils import timezone
 
+from midnite_test.sequences import next_id_sql
 from notifications.models import Decision, Notification
 
 
@@ -44,13 +45,10 @@ def decisions_write(rows: Sequence[DecidedRow], *, rules_version: int, now: date
 
 
 # The notifications' ids first, so that both tables are written with COPY, whose rows psycopg
-# formats in C (an INSERT's arrays are dumped element by element in Python). The sequence is
-# looked up once, in a scalar subquery: as nextval's own argument the lookup ran for every row
-# (events.event_rows measured it at 3 ms of PostgreSQL's CPU per 1,000 ids).
-_NOTIFICATION_IDS = """
-    SELECT nextval((SELECT pg_get_serial_sequence('notifications_notification', 'id')::regclass))
-    FROM generate_series(1, %s)
-"""
+# formats in C (an INSERT's arrays are dumped element by element in Python).
+_NOTIFICATION_IDS = (
+    f"SELECT {next_id_sql('notifications_notification')} FROM generate_series(1, %s)"
+)
 _NOTIFICATIONS_COPY = """
     COPY notifications_notification (
         id, user_id, rule, notification_type, channel, private, trigger_event_id,
