@@ -278,7 +278,7 @@ def timestamp_parse(value: Any) -> datetime:
 
 
 _OUT_OF_RANGE = (
-    f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}."
+    f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%S.%fZ}."
 )
 
 
