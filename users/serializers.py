@@ -6,6 +6,8 @@ from midnite_test.serializers import PlainCharField, StrictEmailField, StrictSer
 
 
 class UserRegisterInputSerializer(StrictSerializer):
+    """POST /users: the user to register, once per email whatever its letter case."""
+
     email = StrictEmailField(max_length=254)
     first_name = PlainCharField(max_length=150, allow_blank=True)
     last_name = PlainCharField(max_length=150, allow_blank=True)
