@@ -2,12 +2,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/midnite_test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
-WEB_CONCURRENCY ?= 2
 
-.PHONY: run port-free test lint check-deploy install chromium bench openapi screenshots clean
+.PHONY: run run-check test lint check-deploy install chromium bench openapi screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +25,17 @@ run: export LOG_FORMAT ?= console
 run: export ALLOW_ANONYMOUS ?= true
 # Notifications with no provider configured are printed (emails) or logged (SMS, alerts).
 run: export NOTIFICATION_CONSOLE_DELIVERY ?= true
-run: port-free install
+run: run-check install
 	mkdir -p $${VAR_DIR:-var}
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py create_test_users
 	$(BIN)/python manage.py clickhouse_migrate
-	PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) BIN=$(BIN) exec $(BIN)/python bin/run-embedded
+	BIN=$(BIN) exec $(BIN)/python bin/run-embedded
 
-## Refuse a PORT already in use at once, in one line, before the set-up and the migrations.
-port-free:
-	@PORT=$(PORT) $(PYTHON) bin/run-embedded --port-check
+## Refuse a PORT, or a VAR_DIR another `make run` uses, at once, in one line, before the set-up
+## and the migrations.
+run-check:
+	@$(PYTHON) bin/run-embedded --port-check
 
 ## Debian's chromium for the browser test of the audit page (Playwright never downloads one).
 chromium:

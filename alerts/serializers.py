@@ -15,6 +15,8 @@ MAX_TIMESTAMP = int(LATEST_TIME.timestamp())
 
 
 class TransactionInputSerializer(StrictSerializer):
+    """POST /event: a deposit or a withdrawal, answered with its alert codes."""
+
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
     amount = MoneyField(max_value=MAX_TRANSACTION_AMOUNT)
     user_id = StrictIntegerField(min_value=1, max_value=MAX_ID)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from console.exceptions import UnknownTenant
 from events.models import Event
-from events.validation import identifier_check
+from midnite_test.text import controls_refuse
 from metrics.models import MetricBucket
 from midnite_test.errors import InvalidQuery
 from notifications.models import Notification
@@ -73,7 +73,7 @@ def overview_params(*, tenant: str | None, range_name: str | None) -> tuple[str,
         errors["range"] = [f"One of {', '.join(RANGES)}."]
     tenant = tenant or DEFAULT_TENANT
     try:
-        identifier_check(tenant)
+        controls_refuse(tenant)
         if len(tenant) > 128:
             raise ValueError("At most 128 characters.")
     except ValueError as exc:

@@ -19,6 +19,7 @@ import msgspec
 from events.contracts import EventInput, ProductEvent
 from events.models import TRANSACTION_SOURCE
 from midnite_test.serializers import money_parse
+from midnite_test.text import CONTROL_CHARACTER, controls_refuse
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 64
@@ -194,9 +195,6 @@ def _fields_check(
 
 # PostgreSQL's text and jsonb cannot hold the NUL character.
 _NUL = "The NUL character (\\u0000) is not allowed."
-# C0 and C1 control characters (NUL, line breaks, escape...): never part of an identifier.
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL = "Control characters (such as \\u0000, \\n or \\u001b) are not allowed."
 # \u0000 in serialized JSON, not preceded by an escaped backslash (a literal "\\u0000").
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -209,17 +207,9 @@ def _text(limit: int):
             raise ValueError("This field may not be blank.")
         if len(value) > limit:
             raise ValueError(f"At most {limit} characters are allowed.")
-        return identifier_check(value)
+        return controls_refuse(value)
 
     return check
-
-
-def identifier_check(value: str) -> str:
-    """Return the identifier `value`; raise ValueError if it holds a control character."""
-    # Control characters are not printable: most identifiers need no search.
-    if not value.isprintable() and _CONTROL_CHARACTER.search(value):
-        raise ValueError(_CONTROL)
-    return value
 
 
 _id_text = _text(MAX_ID_LENGTH)
@@ -254,7 +244,7 @@ def _identifiers_valid(values: list[str], limit: int) -> bool:
         return False
     # Joined by a space, which is printable: the text is printable unless a value is not.
     joined = " ".join(values)
-    return joined.isprintable() or not _CONTROL_CHARACTER.search(joined)
+    return joined.isprintable() or not CONTROL_CHARACTER.search(joined)
 
 
 def _event_id(value: Any) -> str:
@@ -288,7 +278,7 @@ def timestamp_parse(value: Any) -> datetime:
 
 
 _OUT_OF_RANGE = (
-    f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}."
+    f"Must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%S.%fZ}."
 )
 
 

@@ -9,7 +9,8 @@ from django.db.models import Q
 
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
-from events.validation import identifier_check, time_in_range
+from events.validation import time_in_range
+from midnite_test.text import controls_refuse
 from metrics.models import MetricBucket
 from midnite_test.errors import InvalidQuery
 from midnite_test.parsers import json_strict_loads
@@ -99,7 +100,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, str, str]:
         parsed = datetime.fromisoformat(start)
         if parsed.tzinfo is None:
             raise ValueError("no timezone")
-        return time_in_range(parsed), identifier_check(source), identifier_check(event_type)
+        return time_in_range(parsed), controls_refuse(source), controls_refuse(event_type)
     except (ValueError, TypeError, RecursionError):
         raise InvalidQuery(
             "The cursor is not one this API made; follow the `next` links.",

@@ -2,22 +2,18 @@
 
 from rest_framework import serializers
 
-from events.serializers import (
-    IdentifierField,
-    TimeRangeQueryMixin,
-    TimestampField,
-    time_range_order_check,
-)
+from events.serializers import TimeRangeQueryMixin, TimestampField, time_range_order_check
 from metrics.models import MetricBucket
 from metrics.selectors import MAX_BUCKETS_PER_PAGE
+from midnite_test.serializers import PlainCharField
 from midnite_test.serializers import StrictSerializer
 
 
 class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):
-    tenant_id = IdentifierField(max_length=128)
+    tenant_id = PlainCharField(max_length=128)
     bucket_size = serializers.ChoiceField(choices=MetricBucket.Size.choices)
-    source = IdentifierField(required=False, max_length=64)
-    event_type = IdentifierField(required=False, max_length=64)
+    source = PlainCharField(required=False, max_length=64)
+    event_type = PlainCharField(required=False, max_length=64)
     page_size = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_BUCKETS_PER_PAGE, default=MAX_BUCKETS_PER_PAGE
     )

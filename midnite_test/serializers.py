@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from midnite_test.errors import InvalidQuery
+from midnite_test.text import controls_refuse
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -51,6 +52,16 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+class PlainCharField(StrictCharField):
+    """A JSON string with no control character (midnite_test.text): an identifier, a name."""
+
+    def to_internal_value(self, data):
+        try:
+            return controls_refuse(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class StrictEmailField(StrictCharField, serializers.EmailField):

@@ -20,5 +20,19 @@ class AuditPageRenderer(TemplateHTMLRenderer):
     def get_template_context(self, data, renderer_context) -> dict:
         response = renderer_context["response"]
         if response.exception:
-            return {"error": data, "status_code": response.status_code}
+            details = _details_listed(data.get("details"))
+            return {"error": data, "details": details, "status_code": response.status_code}
         return {"audit": data, "poll_interval_ms": AUDIT_POLL_INTERVAL_MS}
+
+
+def _details_listed(details) -> list[tuple[str, list[str]]]:
+    """An error's `details`, each field with its problems: what the page lists under the message."""
+    if not isinstance(details, dict):
+        return []
+    return [
+        (
+            field,
+            [str(problem) for problem in problems] if isinstance(problems, list) else [problems],
+        )
+        for field, problems in details.items()
+    ]

@@ -11,6 +11,8 @@ SOURCE_MAX_CHARS = 200_000
 
 
 class RuleSetVersionCreateSerializer(StrictSerializer):
+    """A new draft version of a kind's rules: their YAML source."""
+
     source = StrictCharField(
         max_length=SOURCE_MAX_CHARS,
         trim_whitespace=False,

@@ -2,13 +2,15 @@
 
 from rest_framework import serializers
 
-from midnite_test.serializers import StrictCharField, StrictEmailField, StrictSerializer
+from midnite_test.serializers import PlainCharField, StrictEmailField, StrictSerializer
 
 
 class UserRegisterInputSerializer(StrictSerializer):
+    """POST /users: the user to register, once per email whatever its letter case."""
+
     email = StrictEmailField(max_length=254)
-    first_name = StrictCharField(max_length=150, allow_blank=True)
-    last_name = StrictCharField(max_length=150, allow_blank=True)
+    first_name = PlainCharField(max_length=150, allow_blank=True)
+    last_name = PlainCharField(max_length=150, allow_blank=True)
 
 
 class UserOutputSerializer(serializers.Serializer):

@@ -2,8 +2,7 @@
 
 from rest_framework import serializers
 
-from events.serializers import IdentifierField
-from midnite_test.serializers import StrictSerializer
+from midnite_test.serializers import PlainCharField, StrictSerializer
 
 
 class ProductEventInputSerializer(serializers.Serializer):
@@ -33,7 +32,7 @@ class ProductEventInputSerializer(serializers.Serializer):
 
 
 class ProductEventQuerySerializer(StrictSerializer):
-    tenant_id = IdentifierField(
+    tenant_id = PlainCharField(
         required=False,
         max_length=128,
         help_text="Default: the API key's tenant when it has exactly one, else `default`.",

@@ -89,3 +89,19 @@ def test_a_worker_socket_left_by_a_killed_make_run_is_no_refusal(tmp_path, free_
     done = _run([sys.executable, "bin/run-embedded", "--port-check"], free_port, tmp_path)
 
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_run_embedded_takes_the_port_from_a_dotenv_as_every_other_setting(taken_port, tmp_path):
+    """Before: a `.env`'s PORT was ignored (make passed its own 8000), so `make run` served
+    another port than the one the `.env` named."""
+    (tmp_path / ".env").write_text(f"# the deployment's\nPORT=1\nPORT = '{taken_port}'\n")
+    env = {name: value for name, value in os.environ.items() if name != "PORT"}
+    command = [sys.executable, str(ROOT / "bin" / "run-embedded"), "--port-check"]
+
+    done = subprocess.run(
+        command, cwd=tmp_path, env={**env, "VAR_DIR": str(tmp_path / "var")}, capture_output=True
+    )
+
+    assert done.stderr.decode().splitlines() == [
+        f"run-embedded: port {taken_port} is in use; run `make run PORT=<free port>`"
+    ]

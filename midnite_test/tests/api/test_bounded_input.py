@@ -15,7 +15,7 @@ from outbox.models import OutboxMessage
 from midnite_test.tests.api.valid_items import EVENT, PRODUCT
 from users.models import User
 
-TIME_RANGE = "Must be between 1900-01-01T00:00:00Z and 2299-12-31T23:59:59Z."
+TIME_RANGE = "Must be between 1900-01-01T00:00:00Z and 2299-12-31T23:59:59.999999Z."
 TIMES_OUT_OF_RANGE = [
     "0001-01-01T00:00:00+01:00",
     "9999-12-31T23:59:59-01:00",

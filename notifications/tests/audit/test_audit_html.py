@@ -82,6 +82,18 @@ def test_an_unknown_user_is_a_404_page(staff_browser):
     assert "No user &#x27;&lt;b&gt;nobody&#x27;." in html
 
 
+def test_a_bad_query_page_names_each_parameter_and_its_problem(staff_browser, ada):
+    """Before: the page said "see details" and showed none; only the JSON named `limit`."""
+    response = staff_browser.get("/audit/u_ada", {"limit": 0, "<b>": 1})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "400: invalid_query" in html and "see details" in html
+    details = re.search(r'<dl id="error-details">(.*?)</dl>', html, re.S).group(1)
+    assert re.findall(r"<dt>(.*?)</dt>", details) == ["limit", "&lt;b&gt;"]
+    assert "greater than or equal to 1" in details and "Unknown field." in details
+
+
 def test_a_browser_without_a_session_is_told_where_to_log_in(db):
     response = APIClient(HTTP_ACCEPT=BROWSER_ACCEPT).get("/audit/u_ada", {"limit": 5})
 

@@ -98,6 +98,21 @@ def test_an_invalid_email_is_400_naming_email(api_client, db, email):
     assert _published() == 0
 
 
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+@pytest.mark.parametrize("name", ["A\u0007B", "Ada\r\nBcc: eve@example.com", "Ada\u009b"])
+def test_a_name_with_a_control_character_is_400_naming_it(api_client, db, field, name):
+    """Before: 201, and the name reached the notifications' emails with its control character,
+    as event ids and tenants never do."""
+    response = api_client.post("/users", _with(**{field: name}), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_payload"
+    assert set(response.json()["details"]) == {field}
+    assert "Control characters" in response.json()["details"][field][0]
+    assert User.objects.count() == 0
+    assert _published() == 0
+
+
 @pytest.mark.parametrize("field", ["email", "first_name", "last_name"])
 def test_a_missing_field_is_400_naming_it(api_client, db, field):
     response = api_client.post("/users", _without(field), format="json")
