@@ -1,7 +1,7 @@
 """Content negotiation that answers a `?format=` as a query parameter: accepted where the
 endpoint offers a choice of format, else 400 `invalid_query` naming `format`."""
 
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 
 from midnite_test.errors import InvalidQuery
 
@@ -32,6 +32,17 @@ class FormatQueryNegotiation(DefaultContentNegotiation):
             choices = ", ".join(renderer.format for renderer in renderers)
             raise _invalid_format(f'"{format}" is not a valid choice; the choices are: {choices}.')
         return matching
+
+
+class ProbeNegotiation(BaseContentNegotiation):
+    """A health probe's: its one renderer, whatever the Accept header or `?format=` ask.
+
+    A probe answers its status whatever it is sent; refusing a request would fail the probe
+    and take a healthy process out of rotation.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 def _invalid_format(problem: str) -> InvalidQuery:
