@@ -112,8 +112,10 @@ class HealthStatusView(APIView):
         description=(
             "For operators: each dependency by name (`database`, `broker`: always `ok` under "
             "`make run`, which has none; `clickhouse`: a server is pinged, an embedded store "
-            "is judged by the worker's heartbeat), `failed` naming what failed (`status` "
-            "`degraded`), the outbox backlog per consumer, the session of this database "
+            "is judged by the worker's heartbeat; `worker`: failed when no worker reported or "
+            "its heartbeat is older than `CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS`; `outbox`: "
+            "failed while a consumer's claims have stopped), `failed` naming what failed "
+            "(`status` `degraded`), the outbox backlog per consumer, the session of this database "
             "whose open transaction holds the outbox back, and the worker's last heartbeat "
             "with its age. Always 200 when it can answer. Needs an API key that acts on every "
             "tenant or a staff session of /admin/; a key limited to tenants is 403 "
