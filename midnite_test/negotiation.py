@@ -29,7 +29,7 @@ class FormatQueryNegotiation(DefaultContentNegotiation):
     def filter_renderers(self, renderers, format):
         matching = [renderer for renderer in renderers if renderer.format == format]
         if not matching:
-            choices = ", ".join(renderer.format for renderer in renderers)
+            choices = ", ".join(dict.fromkeys(renderer.format for renderer in renderers))
             raise _invalid_format(f'"{format}" is not a valid choice; the choices are: {choices}.')
         return matching
 
