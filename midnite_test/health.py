@@ -22,6 +22,7 @@ from outbox.selectors import (
     outbox_cursors_ahead,
     outbox_horizon_holder,
     worker_heartbeat,
+    worker_heartbeat_problem,
 )
 
 
@@ -80,20 +81,24 @@ class Status:
 def status_report() -> Status:
     """Each dependency by name, the outbox backlog, what holds it back, the worker's heartbeat.
 
-    Database, broker (none under `make run`) and ClickHouse (a server is pinged; an embedded
-    store, which only the worker may open, is judged by the worker's heartbeat). The outbox
+    Database, broker (none under `make run`), ClickHouse (a server is pinged; an embedded
+    store, which only the worker may open, is judged by the worker's heartbeat) and the worker
+    (its heartbeat: none, or a stale one, fails it; with a server, ClickHouse stays judged by
+    the ping alone, so a dead worker does not mark it failed). The outbox
     fails when a consumer's claims have stopped because its cursor is ahead of the server (a
     restore or a move to another cluster) until `manage.py outbox rebase-cursor`.
     """
     database_ok = database_is_ready()
     cursors_ahead = outbox_cursors_ahead() if database_ok else []
+    heartbeat = worker_heartbeat() if database_ok else None
+    unknown = "unknown without the database"
     problems = {
         "database": None if database_ok else "the database does not answer",
         "broker": broker_health(),
-        "clickhouse": clickhouse_health() if database_ok else "unknown without the database",
+        "clickhouse": clickhouse_health() if database_ok else unknown,
+        "worker": worker_heartbeat_problem(heartbeat) if database_ok else unknown,
         "outbox": _cursors_ahead_problem(cursors_ahead),
     }
-    heartbeat = worker_heartbeat() if database_ok else None
     return Status(
         checks={
             name: "ok" if problem is None else f"failed: {problem}"

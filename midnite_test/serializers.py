@@ -235,5 +235,6 @@ def query_parse(serializer_class, request: Request) -> dict:
 
 
 class NoQuerySerializer(StrictSerializer):
-    """A write's query string, which takes no parameters: one sent (`?dry_run=1`, a
-    backtest's `from` in the URL instead of the body) is refused, not ignored."""
+    """The query string of an endpoint that takes no parameters, a write or a GET: one sent
+    (`?dry_run=1`, a backtest's `from` in the URL instead of the body, a misspelt filter on a
+    GET) is refused, not ignored. Only the health probes take any query string."""

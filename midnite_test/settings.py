@@ -270,7 +270,7 @@ ENVIRONMENT = config("ENVIRONMENT", default="development")
 
 # Analytics: embedded ClickHouse (chDB, one process per path: the worker) or a server.
 CLICKHOUSE_URL = config("CLICKHOUSE_URL", default=f"chdb://{VAR_DIR / 'clickhouse'}")
-# /healthz/status names embedded ClickHouse failed once the worker's heartbeat is this old.
+# /healthz/status names the worker failed once its heartbeat is this old (embedded ClickHouse too).
 CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS = config("CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS", 30, cast=int)
 
 # The outbox relay (docs/architecture.md, "Workers and the outbox").

@@ -20,25 +20,39 @@ from api_keys.permissions import is_staff_session
 from api_keys.selectors import tenants_allowed
 from midnite_test.exception_handler import error_body
 from midnite_test.health import readiness_check, status_report
+from midnite_test.negotiation import ProbeNegotiation
 from midnite_test.prometheus import CONTENT_TYPE, scrape_registry, scrape_text
 from midnite_test.prometheus_collectors import OutboxCollector
 from midnite_test.serializers import (
     ErrorSerializer,
     HealthSerializer,
+    NoQuerySerializer,
     ReadinessSerializer,
     StatusSerializer,
+    query_parse,
+)
+
+# Why the probes, alone of the API's GETs, answer whatever query string they are sent.
+PROBE_QUERY = (
+    "Any query parameter, `format` and the Accept header are ignored: a probe with a "
+    "cache-busting parameter that failed would take a healthy process out of rotation."
 )
 
 
 class HealthLiveView(APIView):
     """GET /healthz/live: the process is up."""
 
-    # Probes answer without an API key, and are never throttled.
+    # Probes answer without an API key, are never throttled, and take any query string.
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
+    content_negotiation_class = ProbeNegotiation
 
-    @extend_schema(operation_id="health_live", responses={200: HealthSerializer})
+    @extend_schema(
+        operation_id="health_live",
+        description="200 while the process answers. " + PROBE_QUERY,
+        responses={200: HealthSerializer},
+    )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 
@@ -49,6 +63,7 @@ class HealthReadyView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
+    content_negotiation_class = ProbeNegotiation
 
     @extend_schema(
         operation_id="health_ready",
@@ -56,7 +71,7 @@ class HealthReadyView(APIView):
             "200 while this process's database answers, else 503. Nothing else: a broker or "
             "ClickHouse outage, a stale worker or a backlog never takes a web process out of "
             "rotation (requests still commit, and the outbox keeps what the worker owes). "
-            "`GET /healthz/status` reports those."
+            "`GET /healthz/status` reports those. " + PROBE_QUERY
         ),
         responses={200: ReadinessSerializer, 503: ReadinessSerializer},
     )
@@ -97,16 +112,19 @@ class HealthStatusView(APIView):
         description=(
             "For operators: each dependency by name (`database`, `broker`: always `ok` under "
             "`make run`, which has none; `clickhouse`: a server is pinged, an embedded store "
-            "is judged by the worker's heartbeat), `failed` naming what failed (`status` "
-            "`degraded`), the outbox backlog per consumer, the session of this database "
+            "is judged by the worker's heartbeat; `worker`: failed when no worker reported or "
+            "its heartbeat is older than `CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS`; `outbox`: "
+            "failed while a consumer's claims have stopped), `failed` naming what failed "
+            "(`status` `degraded`), the outbox backlog per consumer, the session of this database "
             "whose open transaction holds the outbox back, and the worker's last heartbeat "
             "with its age. Always 200 when it can answer. Needs an API key that acts on every "
             "tenant or a staff session of /admin/; a key limited to tenants is 403 "
-            "`tenant_forbidden`."
+            "`tenant_forbidden`. It takes no query parameter: one is 400 `invalid_query`."
         ),
-        responses={200: StatusSerializer, 403: ErrorSerializer},
+        responses={200: StatusSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
+        query_parse(NoQuerySerializer, request)
         return Response(StatusSerializer(status_report()).data)
 
 

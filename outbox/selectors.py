@@ -212,15 +212,23 @@ def clickhouse_health() -> str | None:
     heartbeat = worker_heartbeat()
     if heartbeat is None:
         return "no worker has reported on the embedded store yet"
-    age = timezone.now() - heartbeat.checked_at
-    if age > timedelta(seconds=settings.CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS):
-        return f"the worker last reported {int(age.total_seconds())} s ago"
-    return None if heartbeat.ok else heartbeat.error
+    return worker_heartbeat_problem(heartbeat) or (None if heartbeat.ok else heartbeat.error)
 
 
 def worker_heartbeat() -> WorkerHeartbeat | None:
     """Return the worker's last report on ClickHouse (every 5 s and at its start), if any."""
     return WorkerHeartbeat.objects.filter(name=WorkerHeartbeat.CLICKHOUSE).first()
+
+
+def worker_heartbeat_problem(heartbeat: WorkerHeartbeat | None) -> str | None:
+    """Return why the worker looks down (it never reported, or its last report is older than
+    CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS; it reports every 5 s), else None."""
+    if heartbeat is None:
+        return "no worker has reported yet"
+    age = timezone.now() - heartbeat.checked_at
+    if age > timedelta(seconds=settings.CLICKHOUSE_HEARTBEAT_MAX_AGE_SECONDS):
+        return f"the worker last reported {int(age.total_seconds())} s ago"
+    return None
 
 
 # The driver reads the rows in Native, so it sends the query followed by this; ClickHouse's

@@ -225,10 +225,16 @@ class RuleSetVersionView(RulesAccess, APIView):
         description=(
             "With `source` and `diff`, the unified diff from the active version to this one. "
             + ACCESS
-            + "Errors: 404 `unknown_rule_set_kind`, 404 `rule_set_version_not_found`."
+            + "Errors: 400 `invalid_query` (it takes no query parameter), 404 "
+            "`unknown_rule_set_kind`, 404 `rule_set_version_not_found`."
         ),
         parameters=[KIND, VERSION],
-        responses={200: RuleSetVersionDetailSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: RuleSetVersionDetailSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "a draft",
@@ -243,6 +249,7 @@ class RuleSetVersionView(RulesAccess, APIView):
         ],
     )
     def get(self, request: Request, kind: str, n: int) -> Response:
+        query_parse(NoQuerySerializer, request)
         detail = rule_set_version_detail(kind=kind, version=n)
         return Response(RuleSetVersionDetailSerializer(detail).data)
 
@@ -253,11 +260,18 @@ class RuleSetActiveView(RulesAccess, APIView):
     @extend_schema(
         operation_id="rule_set_active_get",
         summary="The active version of a kind's rules",
-        description=ACCESS + "Errors: 404 `unknown_rule_set_kind`.",
+        description=ACCESS
+        + "Errors: 400 `invalid_query` (it takes no query parameter), 404 `unknown_rule_set_kind`.",
         parameters=[KIND],
-        responses={200: RuleSetVersionDetailSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: RuleSetVersionDetailSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
     )
     def get(self, request: Request, kind: str) -> Response:
+        query_parse(NoQuerySerializer, request)
         detail = rule_set_version_detail(kind=kind, version=None)
         return Response(RuleSetVersionDetailSerializer(detail).data)
 
@@ -372,12 +386,19 @@ class RuleSetBacktestView(RulesAccess, APIView):
             "`result` once `done`: `events` replayed and, per rule, how many events each "
             "version matches, `added`, `removed`, `users` whose outcome changes (and for "
             "notifications the outcomes after limits), plus up to 50 `samples`. `error` says "
-            "why when `failed`. " + ACCESS + "Errors: 404 `backtest_not_found`."
+            "why when `failed`. " + ACCESS + "Errors: 400 `invalid_query` (it takes no query "
+            "parameter), 404 `backtest_not_found`."
         ),
-        responses={200: BacktestSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: BacktestSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample("done", value=BACKTEST_EXAMPLE, response_only=True, status_codes=["200"])
         ],
     )
     def get(self, request: Request, backtest_id: str) -> Response:
+        query_parse(NoQuerySerializer, request)
         return Response(BacktestSerializer(rule_set_backtest_get(backtest_id)).data)

@@ -1,9 +1,9 @@
 """A ClickHouse HTTP endpoint on this machine that answers inserts as a test tells it to.
 
 It answers the handshake clickhouse-connect makes on connecting (the server's version and
-time zone, its settings: none) as a ClickHouse server does; every other request, the relay's
-inserts, gets what `answer` says: a proxy's 502, or a success once `release` is set, so a test
-can look at the database while an insert is in flight.
+time zone, its settings: none) and a ping (`SELECT 1`) as a ClickHouse server does; every
+other request, the relay's inserts, gets what `answer` says: a proxy's 502, or a success once
+`release` is set, so a test can look at the database while an insert is in flight.
 """
 
 import threading
@@ -39,6 +39,8 @@ def fake_clickhouse(answer: str = "502") -> Iterator[FakeClickHouse]:
                 self._send(200, b"24.8.1.1\tUTC\n")
             elif "system.settings" in query:
                 self._send(200, _NO_SETTINGS)
+            elif query.strip() == "SELECT 1":
+                self._send(200, b"1\n")
             elif "INSERT" not in query.upper():
                 self._send(502, b"<html><body>502 Bad Gateway</body></html>")
             else:

@@ -78,7 +78,13 @@ def test_status_names_each_dependency_the_backlog_and_the_worker_heartbeat(api_c
     heartbeat = body.pop("worker_heartbeat")
     assert body == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "clickhouse": "ok", "outbox": "ok"},
+        "checks": {
+            "database": "ok",
+            "broker": "ok",
+            "clickhouse": "ok",
+            "worker": "ok",
+            "outbox": "ok",
+        },
         "failed": [],
         "outbox": [
             {
@@ -96,12 +102,14 @@ def test_status_names_each_dependency_the_backlog_and_the_worker_heartbeat(api_c
     assert heartbeat["clickhouse_ok"] is True and 0 <= heartbeat["age_seconds"] < 60
 
 
-def test_status_without_a_worker_heartbeat_is_200_and_names_clickhouse(api_client, db):
+def test_status_without_a_worker_heartbeat_is_200_and_names_clickhouse_and_the_worker(
+    api_client, db
+):
     response = api_client.get("/healthz/status")
 
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
-    assert response.json()["failed"] == ["clickhouse"]
+    assert response.json()["failed"] == ["clickhouse", "worker"]
     assert response.json()["checks"]["clickhouse"] == (
         "failed: no worker has reported on the embedded store yet"
     )

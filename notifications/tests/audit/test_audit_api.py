@@ -214,7 +214,7 @@ def test_a_format_it_cannot_answer_in_is_400_naming_it_not_404(api_client, ada):
     assert response.json() == {
         "error": "invalid_query",
         "message": "The query parameters are invalid; see details.",
-        "details": {"format": ['"xml" is not a valid choice.']},
+        "details": {"format": ['"xml" is not a valid choice; the choices are: json, html.']},
     }
 
 
