@@ -18,13 +18,24 @@ class FormatQueryNegotiation(DefaultContentNegotiation):
     """
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        name = self.settings.URL_FORMAT_OVERRIDE
-        if format_suffix is None and name in request.query_params and len(renderers) == 1:
-            raise _invalid_format(
-                f"This endpoint answers in {renderers[0].format.upper()} only; "
-                "it takes no `format`."
+        if getattr(request, "format_refused", False):
+            # DRF asks again for the refusal's renderer, and would take the endpoint's first
+            # (the schema's YAML): an error is plain JSON wherever it is offered.
+            plain = sorted(
+                renderers, key=lambda renderer: renderer.media_type != "application/json"
             )
-        return super().select_renderer(request, renderers, format_suffix)
+            return plain[0], plain[0].media_type
+        name = self.settings.URL_FORMAT_OVERRIDE
+        try:
+            if format_suffix is None and name in request.query_params and len(renderers) == 1:
+                raise _invalid_format(
+                    f"This endpoint answers in {renderers[0].format.upper()} only; "
+                    "it takes no `format`."
+                )
+            return super().select_renderer(request, renderers, format_suffix)
+        except InvalidQuery:
+            request.format_refused = True
+            raise
 
     def filter_renderers(self, renderers, format):
         matching = [renderer for renderer in renderers if renderer.format == format]
