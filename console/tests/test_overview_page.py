@@ -209,3 +209,47 @@ def test_a_backlog_counted_to_its_cap_reads_at_least(staff_page, monkeypatch):
 
     backlog = staff_page.locator(f"#consumers-table tr[data-consumer='{CONSUMER_METRICS}'] td")
     expect(backlog.nth(1)).to_have_text("≥ 2")
+
+
+# The longest tenant id the API takes, without a space to wrap at.
+LONG_TENANT = "t" * 128
+
+
+def _long_tenant_store() -> None:
+    minute = timezone.now().replace(second=0, microsecond=0)
+    bucket_store(tenant=LONG_TENANT, size="minute", start=minute, event_type="deposit", count=1)
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (
+        outer["x"] <= inner["x"]
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+        and outer["y"] <= inner["y"]
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+    )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+@pytest.mark.parametrize("shown", ["default", LONG_TENANT], ids=["default", "long"])
+def test_a_long_tenant_id_neither_widens_the_page_nor_leaves_its_card(
+    staff_page, live_server, viewport, shown
+):
+    """The picker grew as wide as its longest option (1902 px in a 1280 px window), and the
+    unbroken id ran out of each card's description over the next card."""
+    off_the_event_loop(_long_tenant_store)
+    staff_page.set_viewport_size(viewport)
+    staff_page.goto(f"{live_server.url}/console/overview/?tenant={shown}&range=hour")
+    expect(staff_page.locator("#events-total")).to_have_attribute(
+        "data-total", "0" if shown == "default" else "1"
+    )
+
+    assert staff_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    picker = staff_page.locator("#tenant")
+    assert picker.bounding_box()["width"] <= min(viewport["width"], 400)
+    expect(picker).to_have_attribute("title", shown)
+    expect(picker.locator("option", has_text=LONG_TENANT)).to_have_text(LONG_TENANT)
+    for card in ("events", "alerts", "notifications"):
+        name = staff_page.locator(f"#{card}-card [data-field=tenant]")
+        expect(name).to_have_text(shown)
+        card_box = staff_page.locator(f"#{card}-card").bounding_box()
+        assert _inside(name.bounding_box(), card_box), card
