@@ -253,3 +253,38 @@ def test_a_long_tenant_id_neither_widens_the_page_nor_leaves_its_card(
         expect(name).to_have_text(shown)
         card_box = staff_page.locator(f"#{card}-card").bounding_box()
         assert _inside(name.bounding_box(), card_box), card
+
+
+# Ten event types of 61 characters (64 are allowed): eight charted, the rest as "other".
+LONG_EVENT_TYPES = [
+    f"{n}_checkout_step_reached_by_a_customer_in_the_new_mobile_flows" for n in range(10)
+]
+
+
+def _long_event_types_store() -> None:
+    minute = timezone.now().replace(second=0, microsecond=0)
+    for count, event_type in enumerate(LONG_EVENT_TYPES, start=1):
+        bucket_store(
+            tenant="default", size="minute", start=minute, event_type=event_type, count=count
+        )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_every_series_is_named_in_the_legend_and_the_plot_keeps_its_height(staff_page, viewport):
+    """Chart.js's legend, drawn in the canvas, showed 6 of the 9 series (`other` left out)
+    and squashed the plot to about 70 px."""
+    off_the_event_loop(_long_event_types_store)
+    staff_page.set_viewport_size(viewport)
+    staff_page.reload()
+    expect(staff_page.locator("#events-total")).to_have_attribute("data-total", "55")
+
+    legend = staff_page.locator("#events-card .legend li")
+    expect(legend).to_have_count(9)
+    shown = LONG_EVENT_TYPES[2:] + ["other"]  # the busiest eight; the two least as other
+    assert sorted(legend.evaluate_all("items => items.map(item => item.title)")) == sorted(shown)
+    expect(legend.filter(has_text="other")).to_have_count(1)
+    card = staff_page.locator("#events-card").bounding_box()
+    assert all(_inside(legend.nth(n).bounding_box(), card) for n in range(9))
+    plot_height = staff_page.evaluate("Chart.getChart('events-chart').chartArea.height")
+    assert plot_height >= 150
+    assert staff_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
