@@ -21,6 +21,8 @@ REQUEUE_MAX = 500
 POLL_INTERVAL_MS = 5000
 # A message id: a bigint, written in ASCII digits.
 _ID = re.compile(r"[0-9]{1,18}")
+# What the re-queue reads `ids` from (request.POST): the page sends the first.
+FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"]
 
 
 @require_GET
@@ -61,12 +63,23 @@ def dead_letters_json(request):
 @require_POST
 @console_api_staff_required
 def dead_letters_requeue(request):
-    """Re-queue the dead letters named by `ids` (form fields); answer how many were."""
+    """Re-queue the dead letters named by `ids` (form fields); answer how many were. Another
+    body (JSON) is 415: request.POST would read it as no ids at all."""
     if not request.user.has_perm(DEAD_LETTERS_RETRY_PERMISSION):
         return json_error(
             code="permission_denied",
             message=f"Re-queueing needs the permission {DEAD_LETTERS_RETRY_PERMISSION!r}.",
             status=403,
+        )
+    if request.content_type not in FORM_TYPES:
+        return json_error(
+            code="unsupported_media_type",
+            message=(
+                f"Send the ids as form fields `ids` ({' or '.join(FORM_TYPES)}), "
+                f"not {request.content_type or 'a body without a Content-Type'}."
+            ),
+            status=415,
+            details={"content_type": request.content_type, "accepted": FORM_TYPES},
         )
     ids = request.POST.getlist("ids")
     if not ids or len(ids) > REQUEUE_MAX or not all(_ID.fullmatch(id) for id in ids):

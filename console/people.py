@@ -22,7 +22,7 @@ from console.json_answers import json_answer, json_error
 from notifications.permissions import AUDIT_EVERY_TENANT_PERMISSION
 from notifications.selectors import UserDecision, UserDecisionPosition, user_decisions
 from users.models import User
-from users.selectors import PK_MAX, users_find
+from users.selectors import user_exists, users_find
 
 PAGE_SIZE = 25
 POLL_INTERVAL_MS = 5000
@@ -71,7 +71,8 @@ def people_page(request):
 @require_GET
 @console_api_staff_required
 def person_timeline_json(request, user_pk: int):
-    """A page of the user's timeline, newest first: `?before=<cursor>` for the next one."""
+    """A page of the user's timeline, newest first: `?before=<cursor>` for the next one; 404
+    `user_not_found` for a user who does not exist."""
     if not request.user.has_perm(AUDIT_EVERY_TENANT_PERMISSION):
         return json_error(
             code="permission_denied",
@@ -87,11 +88,15 @@ def person_timeline_json(request, user_pk: int):
             status=400,
             details={"before": request.GET.get("before", "")[:100]},
         )
-    if user_pk > PK_MAX:  # nobody's, as an unused id is (SQLite refuses the number)
-        alerts, decisions = [], []
-    else:
-        alerts = user_alerts(user_pk=user_pk, after=cursor.alerts, limit=PAGE_SIZE + 1)
-        decisions = user_decisions(user_pk=user_pk, after=cursor.decisions, limit=PAGE_SIZE + 1)
+    if not user_exists(pk=user_pk):  # as the audit page answers: not an empty history
+        return json_error(
+            code="user_not_found",
+            message=f"No user {user_pk}.",
+            status=404,
+            details={"user_id": user_pk},
+        )
+    alerts = user_alerts(user_pk=user_pk, after=cursor.alerts, limit=PAGE_SIZE + 1)
+    decisions = user_decisions(user_pk=user_pk, after=cursor.decisions, limit=PAGE_SIZE + 1)
     entries = sorted(
         [_alert_entry(alert) for alert in alerts] + [_decision_entry(d) for d in decisions],
         key=lambda entry: (entry["at"], entry["kind"], entry["position"]),

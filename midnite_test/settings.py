@@ -175,6 +175,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 # The admin's and the docs' static files are served by WhiteNoise straight from the apps.
 WHITENOISE_USE_FINDERS = True
+# What the console's pages and the audit page share (a table that scrolls sideways under a
+# caption): in the project's kernel, which no app's layer sits above.
+STATICFILES_DIRS = [BASE_DIR / "midnite_test" / "static"]
 
 # A request body larger than this is answered with 413 (see midnite_test.exception_handler).
 # The largest body any endpoint accepts (POST /events/bulk). Each view has its own, smaller

@@ -15,6 +15,12 @@ _PK_DIGITS = re.compile(r"[0-9]{1,19}")
 FIND_MAX = 50
 
 
+def user_exists(*, pk: int) -> bool:
+    """Whether a user has primary key `pk`; False, without a query, past PK_MAX (PostgreSQL
+    and SQLite refuse such a number rather than find nobody)."""
+    return pk <= PK_MAX and User.objects.filter(pk=pk).exists()
+
+
 def users_find(*, query: str) -> list[User]:
     """Return the users `query` names exactly: by primary key, external id, email or the
     `email` trait (where product events keep a user's address).

@@ -129,12 +129,35 @@ def test_ids_that_are_missing_or_not_ids_are_a_400(ops_client, ids):
     assert response.json()["error"] == "invalid_ids"
 
 
-def test_ids_sent_as_json_are_a_400_that_says_they_are_form_fields(ops_client):
-    response = ops_client.post(REQUEUE, {"ids": [1, 2]}, content_type="application/json")
+def test_ids_sent_as_json_are_a_415_naming_the_form_types_taken(ops_client):
+    dead = dead_letter_store()
 
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_ids"
-    assert "form fields `ids`" in response.json()["message"]
+    response = ops_client.post(REQUEUE, {"ids": [dead]}, content_type="application/json")
+
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": "unsupported_media_type",
+        "message": (
+            "Send the ids as form fields `ids` (application/x-www-form-urlencoded or "
+            "multipart/form-data), not application/json."
+        ),
+        "details": {
+            "content_type": "application/json",
+            "accepted": ["application/x-www-form-urlencoded", "multipart/form-data"],
+        },
+    }
+    assert OutboxMessage.objects.get(pk=dead).dead_lettered_at is not None
+
+
+def test_ids_sent_urlencoded_as_the_page_sends_them_are_re_queued(ops_client):
+    dead = dead_letter_store()
+
+    response = ops_client.post(
+        REQUEUE, f"ids={dead}", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"requeued": 1}
 
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page(client):

@@ -209,3 +209,82 @@ def test_a_backlog_counted_to_its_cap_reads_at_least(staff_page, monkeypatch):
 
     backlog = staff_page.locator(f"#consumers-table tr[data-consumer='{CONSUMER_METRICS}'] td")
     expect(backlog.nth(1)).to_have_text("≥ 2")
+
+
+# The longest tenant id the API takes, without a space to wrap at.
+LONG_TENANT = "t" * 128
+
+
+def _long_tenant_store() -> None:
+    minute = timezone.now().replace(second=0, microsecond=0)
+    bucket_store(tenant=LONG_TENANT, size="minute", start=minute, event_type="deposit", count=1)
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (
+        outer["x"] <= inner["x"]
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+        and outer["y"] <= inner["y"]
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+    )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+@pytest.mark.parametrize("shown", ["default", LONG_TENANT], ids=["default", "long"])
+def test_a_long_tenant_id_neither_widens_the_page_nor_leaves_its_card(
+    staff_page, live_server, viewport, shown
+):
+    """The picker grew as wide as its longest option (1902 px in a 1280 px window), and the
+    unbroken id ran out of each card's description over the next card."""
+    off_the_event_loop(_long_tenant_store)
+    staff_page.set_viewport_size(viewport)
+    staff_page.goto(f"{live_server.url}/console/overview/?tenant={shown}&range=hour")
+    expect(staff_page.locator("#events-total")).to_have_attribute(
+        "data-total", "0" if shown == "default" else "1"
+    )
+
+    assert staff_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    picker = staff_page.locator("#tenant")
+    assert picker.bounding_box()["width"] <= min(viewport["width"], 400)
+    expect(picker).to_have_attribute("title", shown)
+    expect(picker.locator("option", has_text=LONG_TENANT)).to_have_text(LONG_TENANT)
+    for card in ("events", "alerts", "notifications"):
+        name = staff_page.locator(f"#{card}-card [data-field=tenant]")
+        expect(name).to_have_text(shown)
+        card_box = staff_page.locator(f"#{card}-card").bounding_box()
+        assert _inside(name.bounding_box(), card_box), card
+
+
+# Ten event types of 61 characters (64 are allowed): eight charted, the rest as "other".
+LONG_EVENT_TYPES = [
+    f"{n}_checkout_step_reached_by_a_customer_in_the_new_mobile_flows" for n in range(10)
+]
+
+
+def _long_event_types_store() -> None:
+    minute = timezone.now().replace(second=0, microsecond=0)
+    for count, event_type in enumerate(LONG_EVENT_TYPES, start=1):
+        bucket_store(
+            tenant="default", size="minute", start=minute, event_type=event_type, count=count
+        )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_every_series_is_named_in_the_legend_and_the_plot_keeps_its_height(staff_page, viewport):
+    """Chart.js's legend, drawn in the canvas, showed 6 of the 9 series (`other` left out)
+    and squashed the plot to about 70 px."""
+    off_the_event_loop(_long_event_types_store)
+    staff_page.set_viewport_size(viewport)
+    staff_page.reload()
+    expect(staff_page.locator("#events-total")).to_have_attribute("data-total", "55")
+
+    legend = staff_page.locator("#events-card .legend li")
+    expect(legend).to_have_count(9)
+    shown = LONG_EVENT_TYPES[2:] + ["other"]  # the busiest eight; the two least as other
+    assert sorted(legend.evaluate_all("items => items.map(item => item.title)")) == sorted(shown)
+    expect(legend.filter(has_text="other")).to_have_count(1)
+    card = staff_page.locator("#events-card").bounding_box()
+    assert all(_inside(legend.nth(n).bounding_box(), card) for n in range(9))
+    plot_height = staff_page.evaluate("Chart.getChart('events-chart').chartArea.height")
+    assert plot_height >= 150
+    assert staff_page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

@@ -9,6 +9,7 @@ provokes on purpose.
 """
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -610,3 +611,38 @@ def test_a_diff_whose_source_comes_after_a_newer_diff_was_shown_does_not_replace
         page.wait_for_function("window.sourcesRead.includes(2)")
 
         assert _diff_shown(page) == ["alerts v1", "alerts v3"]
+
+
+@committed
+def test_the_backtest_window_is_typed_in_utc_24_hour_and_checked_by_the_server(
+    live_server, settings, tmp_path
+):
+    """Chromium's datetime-local showed "mm/dd/yyyy, --:--:-- --", a US 12-hour clock, on a
+    console where every time is UTC: text inputs say the form the API takes, and the API says
+    what is wrong with a time, at its field."""
+    settings.EMBEDDED_WORKER_SOCKET = str(tmp_path / "no-worker.sock")  # the wake-up is dropped
+    off_the_event_loop(_risk_lead_and_a_draft)
+    backtests = f"{live_server.url}/api/v1/rules/alerts/versions/2/backtests"
+
+    with _console(live_server, "risk-lead", expected_failures={backtests}) as page:
+        for name in ("from", "to"):
+            field = page.locator(f"#backtest-{name}")
+            expect(field).to_have_attribute("type", "text")
+            expect(field).to_have_attribute(
+                "placeholder", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
+            )
+            expect(page.get_by_label(f"{name.capitalize()} (UTC, 24-hour)")).to_have_count(1)
+        expect(page.locator("#backtest-version")).to_have_value("2")
+
+        page.fill("#backtest-from", "2026-11-30T14:00")
+        page.click("#backtest-submit")
+        expect(page.locator("#backtest-status")).to_contain_text(
+            "from: The timestamp must carry a timezone, such as Z or +01:00."
+        )
+
+        page.fill("#backtest-from", "2026-11-30T14:00Z")
+        page.fill("#backtest-to", "2026-12-01T09:30Z")
+        with page.expect_request(lambda request: request.url == backtests) as sent:
+            page.click("#backtest-submit")
+        assert sent.value.post_data_json == {"from": "2026-11-30T14:00Z", "to": "2026-12-01T09:30Z"}
+        expect(page.locator("#backtest-status")).to_contain_text("Waiting for a worker")

@@ -85,10 +85,29 @@
         animation: false,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        // Stacked charts name their series in a list under the canvas (legend()).
+        plugins: { legend: { display: false } },
         scales: horizontal ? { x: counts, y: labels } : { x: labels, y: counts },
       },
     });
+  }
+
+  // The legend of a stacked chart, as a list under it: every series named, whatever their
+  // number and length (CSS cuts a long name short; its title holds it whole).
+  function legend(id, datasets) {
+    const list = document.getElementById(id);
+    list.replaceChildren(...datasets.map((dataset) => {
+      const item = document.createElement("li");
+      item.title = dataset.label;
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = dataset.backgroundColor;
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = dataset.label;
+      item.append(swatch, label);
+      return item;
+    }));
   }
 
   // A chart with nothing in the range says so over its bare axes.
@@ -112,6 +131,7 @@
       backgroundColor: PALETTE[index % PALETTE.length],
     }));
     charts.events.update();
+    legend("events-legend", charts.events.data.datasets);
     sayIfEmpty(charts.events, events.total === 0);
     total("events-total", events.total);
     rows(document.getElementById("events-table"), events.series, (tr, series) => {
@@ -148,6 +168,7 @@
       backgroundColor: outcomeColour(outcome, suppressedSeen),
     }));
     charts.notifications.update();
+    legend("notifications-legend", charts.notifications.data.datasets);
     sayIfEmpty(charts.notifications, notifications.total === 0);
     total("notifications-total", notifications.total);
     const pairs = notifications.rules.flatMap((rule) =>
@@ -234,7 +255,6 @@
       alerts: chart("alerts-chart", false, false),
       notifications: chart("notifications-chart", true, true),
     };
-    charts.alerts.options.plugins.legend.display = false;
     draw(charts, overview);
     const query = new URLSearchParams({ tenant: overview.tenant, range: overview.range });
     // The next poll is set when this one ends: a slow answer never has two in flight.

@@ -513,8 +513,11 @@
     }
   }
 
+  // An invalid window names each field and why: "from: The timestamp must carry a timezone".
   function backtestFailed(error) {
-    byId("backtest-status").textContent = error.message;
+    const details = (error.body && error.body.details) || {};
+    const fields = Object.entries(details).map(([name, why]) => `${name}: ${[].concat(why).join(" ")}`);
+    byId("backtest-status").textContent = [error.message, ...fields].join(" ");
     byId("backtest-status").className = "error";
     byId("backtest-submit").disabled = !canChange;
   }
@@ -524,8 +527,9 @@
     const version = byId("backtest-version").value;
     const body = {};
     for (const name of ["from", "to"]) {
-      const value = byId(`backtest-${name}`).value;
-      if (value) body[name] = `${value.length === 16 ? `${value}:00` : value}Z`;
+      // As typed: the API checks it and says what is wrong, at the field (backtestFailed).
+      const value = byId(`backtest-${name}`).value.trim();
+      if (value) body[name] = value;
     }
     byId("backtest-run").hidden = false;
     byId("backtest-result").hidden = true;

@@ -43,13 +43,19 @@ def test_a_requeue_without_its_csrf_token_is_a_403_in_the_api_shape(django_user_
 
 
 @pytest.mark.django_db
-def test_the_timeline_of_an_id_no_user_can_have_is_empty(client, django_user_model):
-    """Past the largest primary key: nobody's, as an unused id is; SQLite refused the number."""
+@pytest.mark.parametrize("pk", [999_999, 2**63 - 1, 2**63, 10**22], ids=str)
+def test_the_timeline_of_a_user_who_does_not_exist_is_a_404(client, django_user_model, pk):
+    """Like the audit page's: an empty timeline would read as a user with no history. An id
+    past the largest primary key is nobody's too (PostgreSQL and SQLite refuse the number)."""
     user = django_user_model.objects.create_user("ops", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_every_tenant_audit"))
     client.force_login(user)
 
-    response = client.get(f"/console/api/people/{2**63}/timeline/")
+    response = client.get(f"/console/api/people/{pk}/timeline/")
 
-    assert response.status_code == 200
-    assert response.json()["entries"] == []
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "user_not_found",
+        "message": f"No user {pk}.",
+        "details": {"user_id": pk},
+    }

@@ -163,7 +163,7 @@ def test_on_a_phone_the_tables_scroll_inside_their_sections_and_no_word_is_cut(a
     )
     expect(audit_page.locator("#recent-events")).to_contain_text("payment_failed")
     for table in ("#decisions", "#recent-events"):
-        assert scrolls_sideways(audit_page, f"section:has({table})"), table
+        assert scrolls_sideways(audit_page, f"section:has({table}) .table-scroll"), table
     assert words_cut_across_lines(audit_page, "th, td") == []
 
 
@@ -197,3 +197,40 @@ def test_content_hash_ids_stay_within_a_laptops_width_and_can_be_copied(audit_pa
     copy.click()
     expect(copy).to_have_text("copied")
     assert audit_page.evaluate("navigator.clipboard.readText()") == f"{hashed[:-1]}2"
+
+
+def test_on_a_phone_recent_events_scroll_in_a_captioned_wrapper_words_whole(audit_page, ada):
+    """A failed payment's properties were cut mid-word ("failure_re/ason", "INSUFFICIE/NT_FUNDS")
+    in rows up to 750 px tall, and the whole section scrolled sideways, its heading with it:
+    the table scrolls in a wrapper of its own under a caption, as on the console's pages."""
+    properties = {
+        "failure_reason": "INSUFFICIENT_FUNDS",
+        "amount": "125.40",
+        "currency": "EUR",
+        "payment_method": "card_visa_debit",
+        "merchant_url": "https://merchant.example/" + "x" * 120,
+    }
+    off_the_event_loop(
+        lambda: event_store(user=ada, event_type="payment_failed", properties=properties)
+    )
+    audit_page.set_viewport_size(PHONE)
+    events = audit_page.locator("#recent-events")
+    expect(events).to_contain_text("INSUFFICIENT_FUNDS", timeout=APPEARS_WITHIN_MS)
+
+    section = "section:has(#recent-events)"
+    cut = words_cut_across_lines(audit_page, "#recent-events td:not(:has(pre)), #recent-events pre")
+    assert [word for word in cut if "x" * 120 not in word] == []  # only what alone is too wide
+    assert scrolls_sideways(audit_page, f"{section} .table-scroll")
+    assert audit_page.evaluate(
+        "s => { const e = document.querySelector(s); return e.scrollWidth <= e.clientWidth }",
+        section,
+    )
+    expect(audit_page.locator(f"{section} .scroll-hint")).to_have_text(
+        "Scroll sideways for more columns →"
+    )
+    heights = events.locator("tr").evaluate_all("rows => rows.map(r => r.offsetHeight)")
+    assert max(heights) <= 260
+    heading = audit_page.get_by_role("heading", name="Recent events")
+    before = heading.bounding_box()["x"]
+    audit_page.locator(f"{section} .table-scroll").evaluate("box => { box.scrollLeft = 400 }")
+    assert heading.bounding_box()["x"] == before

@@ -1,5 +1,6 @@
-// Every console page: a table wider than its card scrolls sideways inside it (.table-scroll),
-// which a phone shows as a table cut at the card's edge, with nothing to say there is more.
+// Every console page and the audit page: a table wider than its card scrolls sideways inside
+// it (.table-scroll, table_scroll.css), which a phone shows as a table cut at the card's edge,
+// with nothing to say there is more.
 // Above each such table a caption says so, shown only while the table overflows: rows drawn
 // later, a resize or a turned phone re-measure it.
 "use strict";
