@@ -35,7 +35,7 @@ run: run-check install
 ## Refuse a PORT, or a VAR_DIR another `make run` uses, at once, in one line, before the set-up
 ## and the migrations.
 run-check:
-	@$(PYTHON) bin/run-embedded --port-check
+	@$(PYTHON) bin/run-embedded --check
 
 ## Debian's chromium for the browser test of the audit page (Playwright never downloads one).
 chromium:

@@ -22,8 +22,8 @@ def main() -> None:
             raise
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         sys.exit(
-            f"manage.py: cannot connect to the database DATABASE_URL names: {reason} (unset "
-            "DATABASE_URL for SQLite under var/)"
+            f"manage.py: cannot connect to the database DATABASE_URL names: {reason} (create "
+            "it, or remove DATABASE_URL from the environment and .env for SQLite under var/)"
         )
 
 

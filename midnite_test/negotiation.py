@@ -19,12 +19,10 @@ class FormatQueryNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         if getattr(request, "format_refused", False):
-            # DRF asks again for the refusal's renderer, and would take the endpoint's first
-            # (the schema's YAML): an error is plain JSON wherever it is offered.
-            plain = sorted(
-                renderers, key=lambda renderer: renderer.media_type != "application/json"
-            )
-            return plain[0], plain[0].media_type
+            # DRF asks again for the refusal's renderer, and would take the endpoint's first (the
+            # schema's YAML, the docs page's HTML): the refusal is an error like any other.
+            renderer = self.settings.DEFAULT_RENDERER_CLASSES[0]()
+            return renderer, renderer.media_type
         name = self.settings.URL_FORMAT_OVERRIDE
         try:
             if format_suffix is None and name in request.query_params and len(renderers) == 1:

@@ -21,6 +21,20 @@ _SHARED = [
 _QUIET = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
 
 
+class Refusal(logging.Filter):
+    """A refused request's line as a warning without its traceback.
+
+    Django logs a request for a host not in ALLOWED_HOSTS at ERROR with the exception's
+    traceback, though the client got its 400 and nothing failed: scanners would fill the logs
+    (and page whoever alerts on errors) with stack traces of a check that worked.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def logging_configure(*, level: str, json: bool) -> None:
     """Configure structlog and the standard library's logging to render alike."""
     structlog.configure(
@@ -54,10 +68,12 @@ def logging_dict(*, level: str, json: bool) -> dict:
                 ],
             }
         },
+        "filters": {"refusal": {"()": Refusal}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structlog"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             **{name: {"level": "WARNING"} for name in _QUIET},
+            "django.security.DisallowedHost": {"filters": ["refusal"]},
             # gunicorn's own loggers do not propagate; give them the same handler.
             "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
             "gunicorn.access": {"handlers": ["console"], "level": level, "propagate": False},

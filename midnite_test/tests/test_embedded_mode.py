@@ -47,12 +47,16 @@ SHIPPED = """
 """
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def embedded(tmp_path):
     """A set-up embedded service: its environment, port and SQLite file."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     env = {
         **{
             k: v
@@ -235,11 +239,22 @@ def test_make_run_with_a_broker_runs_celerys_worker_in_place_of_the_embedded_one
         commands = [_command(pid) for pid in _descendants(service.pid)]
         # The worker holds the embedded store, so it answers an operator's query itself.
         held = _clickhouse_count({**env, "CELERY_BROKER_URL": broker_url})
+        # A second `make run` on this var/ is refused before its set-up, though this one's
+        # worker is Celery's, which listens on no socket in var/ (before: it migrated first).
+        second = subprocess.run(
+            [sys.executable, "bin/run-embedded", "--check"],
+            cwd=ROOT,
+            env={**env, "CELERY_BROKER_URL": broker_url, "PORT": str(_free_port())},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         stderr = _stop(service, signal.SIGTERM)
 
     assert held.returncode == 0, held.stderr + stderr[-2000:]
     assert held.stdout.split() == ["count()", "6"]
+    assert second.returncode == 1 and "another `make run` uses" in second.stderr, second.stderr
 
     assert [c for c in commands if c[1:5] == ["-m", "celery", "--app", "midnite_test"]], commands
     assert "starting it again" not in stderr

@@ -5,6 +5,7 @@ It used to migrate first (most of a minute) and then end in granian's long trace
 another port, in clickhouse_migrate's advice to stop `make run`.
 """
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -53,9 +54,9 @@ def test_make_run_refuses_a_port_in_use_before_setting_up(taken_port, tmp_path):
 
 @pytest.fixture
 def var_in_use(tmp_path):
-    """A var/ whose worker socket a worker listens on, as another `make run`'s does."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as worker:
-        worker.bind(str(tmp_path / "worker.sock"))
+    """A var/ whose run lock is held, as another `make run`'s keeper holds it."""
+    with open(tmp_path / "run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         yield tmp_path
 
 
@@ -75,20 +76,55 @@ def test_make_run_refuses_a_var_directory_another_make_run_uses_before_setting_u
 
     assert done.returncode != 0
     assert (
-        f"run-embedded: another `make run` uses {var_in_use} (its worker listens on "
-        f"{var_in_use / 'worker.sock'}); stop it, or set VAR_DIR to another directory"
+        f"run-embedded: another `make run` uses {var_in_use} (it holds "
+        f"{var_in_use / 'run.lock'}); stop it, or set VAR_DIR to another directory"
     ) in done.stderr.splitlines()
     assert "migrate" not in done.stdout
     assert sorted(var_in_use.iterdir()) == before
 
 
-def test_a_worker_socket_left_by_a_killed_make_run_is_no_refusal(tmp_path, free_port):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as worker:
-        worker.bind(str(tmp_path / "worker.sock"))  # closed: nobody listens any more
+def test_a_run_lock_left_by_a_killed_make_run_is_no_refusal(tmp_path, free_port):
+    (tmp_path / "run.lock").touch()  # its keeper died: the kernel let go of the lock
 
-    done = _run([sys.executable, "bin/run-embedded", "--port-check"], free_port, tmp_path)
+    done = _run([sys.executable, "bin/run-embedded", "--check"], free_port, tmp_path)
 
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "setting, value, refusal",
+    [
+        ("PORT", "0", "PORT must be 1-65535, not 0"),
+        ("PORT", "65536", "PORT must be 1-65535, not 65536"),
+        (
+            "WEB_CONCURRENCY",
+            "abc",
+            "WEB_CONCURRENCY must be a number of processes, 1 or more, not 'abc'",
+        ),
+        (
+            "WEB_CONCURRENCY",
+            "0",
+            "WEB_CONCURRENCY must be a number of processes, 1 or more, not '0'",
+        ),
+    ],
+)
+def test_a_port_or_a_worker_count_granian_cannot_take_is_refused_in_one_line(
+    tmp_path, free_port, setting, value, refusal
+):
+    """Before: PORT=0 passed (granian listened on a port of the system's choosing and the run
+    never said Ready), and WEB_CONCURRENCY=abc ended the run after its set-up."""
+    env = {**os.environ, "PORT": str(free_port), "VAR_DIR": str(tmp_path), setting: value}
+
+    done = subprocess.run(
+        [sys.executable, "bin/run-embedded", "--check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (done.returncode, done.stderr.splitlines()) == (1, [f"run-embedded: {refusal}"])
 
 
 def test_run_embedded_takes_the_port_from_a_dotenv_as_every_other_setting(taken_port, tmp_path):
@@ -96,7 +132,7 @@ def test_run_embedded_takes_the_port_from_a_dotenv_as_every_other_setting(taken_
     another port than the one the `.env` named."""
     (tmp_path / ".env").write_text(f"# the deployment's\nPORT=1\nPORT = '{taken_port}'\n")
     env = {name: value for name, value in os.environ.items() if name != "PORT"}
-    command = [sys.executable, str(ROOT / "bin" / "run-embedded"), "--port-check"]
+    command = [sys.executable, str(ROOT / "bin" / "run-embedded"), "--check"]
 
     done = subprocess.run(
         command, cwd=tmp_path, env={**env, "VAR_DIR": str(tmp_path / "var")}, capture_output=True

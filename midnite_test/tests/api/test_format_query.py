@@ -47,3 +47,15 @@ def test_the_choices_are_named_once_each_in_json(client):
     assert response.json()["details"] == {
         "format": ['"xml" is not a valid choice; the choices are: yaml, json.']
     }
+    assert b"\n" not in response.content  # compact, as every other error (before: indented)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/"])
+def test_a_format_on_the_docs_page_is_a_json_refusal(client, path):
+    """Before: a bare HTML page saying "400 Bad Request", naming nothing."""
+    response = client.get(path, {"format": "json"}, follow=False)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "invalid_query"
+    assert set(response.json()["details"]) == {"format"}
