@@ -49,16 +49,20 @@ def _outside_strings_positional(text: bytes, exponents: list[re.Match]) -> bytes
         mantissa = _MANTISSA.search(text, max(written, start - _MANTISSA_LENGTH), start)
         if quotes % 2 or mantissa is None:
             continue
-        number = text[mantissa.start(1) : end]
-        parts += [text[written : mantissa.start(1)], format(Decimal(number.decode()), "f").encode()]
+        parts += [
+            text[written : mantissa.start(1)],
+            _number_positional(text[mantissa.start(1) : end]),
+        ]
         written = end
     return b"".join([*parts, text[written:]])
 
 
 def _positional(match: re.Match) -> bytes:
     number = match.group(1)
-    if number is None:
-        return match.group(0)
+    return match.group(0) if number is None else _number_positional(number)
+
+
+def _number_positional(number: bytes) -> bytes:
     return format(Decimal(number.decode()), "f").encode()
 
 
