@@ -46,7 +46,13 @@ class EventInputSerializer(serializers.Serializer):
     source = serializers.CharField(max_length=64)
     event_type = serializers.CharField(max_length=64)
     timestamp = serializers.CharField(help_text="ISO 8601 with a timezone, stored as UTC.")
-    payload = serializers.DictField(required=False, help_text="At most 64 KiB serialized.")
+    payload = serializers.DictField(
+        required=False,
+        help_text=(
+            "At most 64 KiB serialized. Numbers positional (no exponent), at most 40 digits; "
+            "kept as doubles."
+        ),
+    )
     user_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     amount = MoneyField(max_value=MAX_TRANSACTION_AMOUNT, required=False, allow_null=True)
 
@@ -57,7 +63,10 @@ class EventOutputSerializer(serializers.Serializer):
     source = serializers.CharField(source="event.source")
     event_type = serializers.CharField(source="event.event_type")
     timestamp = TimestampField(source="event.occurred_at")
-    payload = serializers.DictField(source="event.properties")
+    payload = serializers.DictField(
+        source="event.properties",
+        help_text="As stored; numbers written positionally, as they are accepted (0.0000001).",
+    )
     user_id = serializers.IntegerField(source="event.user_id", allow_null=True)
     amount = serializers.DecimalField(
         source="event.amount", max_digits=15, decimal_places=2, allow_null=True

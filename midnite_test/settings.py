@@ -195,7 +195,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": config("NUM_PROXIES", default=0, cast=int),
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["midnite_test.parsers.StrictJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["midnite_test.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "midnite_test.negotiation.FormatQueryNegotiation",
     "EXCEPTION_HANDLER": "midnite_test.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

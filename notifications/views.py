@@ -3,12 +3,12 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api_keys.authentication import ApiKeyAuthentication
+from midnite_test.renderers import JSONRenderer
 from midnite_test.serializers import ErrorSerializer, query_parse
 from notifications.permissions import ApiKeyOrStaffSession, tenants_readable
 from notifications.renderers import AuditPageRenderer

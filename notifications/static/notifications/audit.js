@@ -67,9 +67,32 @@
   function codeCell(value) {
     var td = document.createElement("td");
     var pre = document.createElement("pre");
-    pre.textContent = JSON.stringify(value, null, 1);
+    pre.textContent = jsonText(value);
     td.appendChild(pre);
     return td;
+  }
+
+  // JSON as the API accepts it back: JSON.stringify writes a number under 1e-6 or from 1e21
+  // with an exponent (1e-7), which the API refuses. Each such number goes through as a string
+  // marked by a NUL (which no stored string holds: the API refuses it) and is unquoted after.
+  function jsonText(value) {
+    var marked = JSON.stringify(value, function (key, item) {
+      return typeof item === "number" && String(item).indexOf("e") >= 0
+        ? "\u0000" + positional(String(item))
+        : item;
+    }, 1);
+    return marked.replace(/"\\u0000([-0-9.]+)"/g, "$1");
+  }
+
+  // An exponent form String(number) writes ("-1.5e-7", "1.2e+21") positionally, the same
+  // digits: its point is either before all of them (e-) or after all of them (e+, 21 or more).
+  function positional(text) {
+    var parts = /^(-?)([0-9])(?:\.([0-9]+))?e([-+][0-9]+)$/.exec(text);
+    var digits = parts[2] + (parts[3] || "");
+    var point = 1 + Number(parts[4]);
+    return point <= 0
+      ? parts[1] + "0." + "0".repeat(-point) + digits
+      : parts[1] + digits + "0".repeat(point - digits.length);
   }
 
   function statusCell(status, reason) {

@@ -111,6 +111,17 @@ def test_markup_in_a_new_event_shows_as_text_and_never_runs(audit_page, ada):
     assert audit_page.evaluate("window.injected") is None
 
 
+def test_a_payloads_numbers_show_as_the_api_accepts_them_without_an_exponent(audit_page, ada):
+    properties = {"tiny": 1e-07, "large": 1.2345678901234568e36, "tenth": 0.1}
+
+    off_the_event_loop(lambda: event_store(user=ada, event_type="numbers", properties=properties))
+
+    events = audit_page.locator("#recent-events")
+    expect(events).to_contain_text('"tiny": 0.0000001', timeout=APPEARS_WITHIN_MS)
+    expect(events).to_contain_text('"large": 1234567890123456800000000000000000000')
+    expect(events).to_contain_text('"tenth": 0.1')
+
+
 def test_long_ids_and_errors_wrap_within_a_laptops_width(audit_page, ada):
     """Ids, rule names and providers' errors are long words; the tables stay on the screen."""
     error = "SMS webhook answered 503: " + "upstream_connect_error_or_disconnect/reset" * 3
