@@ -16,9 +16,9 @@ from django.utils import timezone
 from alerts.models import Alert
 from console.exceptions import UnknownTenant
 from events.models import Event
-from midnite_test.text import controls_refuse
 from metrics.models import MetricBucket
 from midnite_test.errors import InvalidQuery
+from midnite_test.text import controls_refuse
 from notifications.models import Notification
 from outbox.contracts import CONSUMER_METRICS, CONSUMER_NOTIFICATIONS
 from outbox.logs import consumer_streams

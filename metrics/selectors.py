@@ -10,10 +10,10 @@ from django.db.models import Q
 from events.analytics import TOPIC_EVENT_STORED
 from events.models import Event
 from events.validation import time_in_range
-from midnite_test.text import controls_refuse
 from metrics.models import MetricBucket
 from midnite_test.errors import InvalidQuery
 from midnite_test.parsers import json_strict_loads
+from midnite_test.text import controls_refuse
 from outbox.contracts import CONSUMER_METRICS
 from outbox.selectors import outbox_dead_lettered_subjects, outbox_processed_until
 

@@ -5,8 +5,7 @@ from rest_framework import serializers
 from events.serializers import TimeRangeQueryMixin, TimestampField, time_range_order_check
 from metrics.models import MetricBucket
 from metrics.selectors import MAX_BUCKETS_PER_PAGE
-from midnite_test.serializers import PlainCharField
-from midnite_test.serializers import StrictSerializer
+from midnite_test.serializers import PlainCharField, StrictSerializer
 
 
 class MetricsQuerySerializer(TimeRangeQueryMixin, StrictSerializer):

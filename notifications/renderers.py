@@ -32,7 +32,11 @@ def _details_listed(details) -> list[tuple[str, list[str]]]:
     return [
         (
             field,
-            [str(problem) for problem in problems] if isinstance(problems, list) else [problems],
+            (
+                [str(problem) for problem in problems]
+                if isinstance(problems, list)
+                else [str(problems)]
+            ),
         )
         for field, problems in details.items()
     ]
