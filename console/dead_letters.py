@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from console.access import console_api_staff_required, console_staff_required
+from console.dead_letter_subjects import dead_letters_about
 from console.json_answers import json_answer, json_error
 from outbox.selectors import DeadLetter, outbox_dead_letters
 from outbox.services import DEAD_LETTERS_RETRY_PERMISSION, outbox_dead_letters_retry
@@ -51,10 +52,11 @@ def dead_letters_json(request):
         )
     page = outbox_dead_letters(before_id=int(before) if before else None, limit=PAGE_SIZE + 1)
     shown = page[:PAGE_SIZE]
+    about = dead_letters_about(shown)
     return json_answer(
         {
             "as_of": timezone.now().isoformat(),
-            "dead_letters": [_dead_letter(letter) for letter in shown],
+            "dead_letters": [_dead_letter(letter, about[letter.id]) for letter in shown],
             "next_before": shown[-1].id if len(page) > PAGE_SIZE else None,
         }
     )
@@ -96,12 +98,14 @@ def dead_letters_requeue(request):
     return json_answer({"requeued": requeued})
 
 
-def _dead_letter(letter: DeadLetter) -> dict:
+def _dead_letter(letter: DeadLetter, about: dict | None) -> dict:
+    """A letter as listed: `about` says what its subject is (console.dead_letter_subjects)."""
     return {
         "id": letter.id,
         "consumer": letter.consumer,
         "topic": letter.topic,
         "subject_id": letter.subject_id,
+        "about": about,
         "error": letter.last_error,
         "attempts": letter.attempts,
         "created_at": letter.created_at.isoformat(),

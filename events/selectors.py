@@ -1,6 +1,7 @@
 """Reads of the events app."""
 
 import base64
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -118,3 +119,10 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
             "The cursor is not one this API made; follow the `next` links.",
             details={"cursor": ["Invalid cursor."]},
         ) from None
+
+
+def events_with_users(*, pks: Collection[int]) -> dict[int, Event]:
+    """The events of `pks` that are stored, by primary key, each with its user (or None), in
+    one query however many (the console names a page of dead letters' events with it)."""
+    events = Event.objects.filter(pk__in=pks).select_related("user").order_by()
+    return {event.pk: event for event in events}

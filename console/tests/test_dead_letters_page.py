@@ -4,10 +4,16 @@ confirmation by staff with the permission, and not by staff without it."""
 import pytest
 from playwright.sync_api import expect
 
-from console.tests.browser import APPEARS_WITHIN_MS, PHONE, off_the_event_loop
+from console.tests.browser import APPEARS_WITHIN_MS, LAPTOP, PHONE, off_the_event_loop
 from console.tests.ops_browser import console_page
+from console.tests.story import event_store
+from console.tests.test_dead_letter_subjects import dead_letter_about
 from console.tests.test_dead_letters import dead_letter_store, staff
+from events.analytics import TOPIC_EVENT_STORED
+from events.log import EVENT_LOG
+from outbox.contracts import CONSUMER_METRICS
 from outbox.models import OutboxMessage
+from users.models import User
 
 POISON = "ClickHouseRejected: Cannot parse input: expected '\"' before: 'x' " + "ab" * 40
 
@@ -96,3 +102,25 @@ def test_older_and_newer_page_through_the_dead_letters(live_server, django_user_
         newer.click()
         expect(rows).to_have_count(50)
         expect(oldest).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_a_dead_letter_of_an_event_names_it_and_links_its_user_fitting_the_width(
+    live_server, django_user_model, transactional_db, viewport
+):
+    long_email = "a.very.long.address.of.someone." * 3 + "x@example.com"
+    user = User.objects.create(external_id="u_long", email=long_email)
+    event = event_store(tenant="acme-tenant-" + "t" * 40, user=user, event_type="withdraw")
+    stream = EVENT_LOG.stream(CONSUMER_METRICS)
+    dead = dead_letter_about(event.pk, stream=stream, topic=TOPIC_EVENT_STORED)
+    gone = dead_letter_about(10**9, stream=stream, topic=TOPIC_EVENT_STORED)
+    viewer = staff(django_user_model, may_requeue=True)
+    with console_page(live_server, viewer, "/console/dead-letters/", viewport=viewport) as page:
+        subject = page.locator(f'#dead-letters tr[data-id="{dead}"] td[data-label="subject"]')
+        expect(subject).to_contain_text(f"event {event.pk}")
+        expect(subject).to_contain_text(f"{event.tenant_id} · {event.event_id} · withdraw")
+        link = subject.get_by_role("link", name=long_email)
+        expect(link).to_have_attribute("href", f"/console/people/?q={user.pk}&user={user.pk}")
+        gone_row = page.locator(f'#dead-letters tr[data-id="{gone}"]')
+        expect(gone_row).to_contain_text("no longer stored")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

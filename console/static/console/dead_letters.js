@@ -36,6 +36,33 @@
     return td;
   }
 
+  // What the letter is about: a stored event (tenant, event id, type, its user linking to the
+  // People page), one no longer stored, a payload, or else the bare subject id.
+  function subjectCell(letter) {
+    var about = letter.about;
+    if (!about) {
+      return live.cell(letter.subject_id === null ? "payload" : letter.subject_id, "", "subject");
+    }
+    var td = live.cell(about.kind + " " + letter.subject_id, "break", "subject");
+    var detail = document.createElement("span");
+    detail.className = "hint subject-detail";
+    if (!about.stored) {
+      detail.textContent = "no longer stored";
+      td.appendChild(detail);
+      return td;
+    }
+    detail.textContent = about.tenant_id + " · " + about.event_id + " · " + about.event_type;
+    td.appendChild(detail);
+    if (about.user) {
+      var link = document.createElement("a");
+      link.className = "subject-detail";
+      link.href = about.user.url;
+      link.textContent = about.user.email || about.user.external_id || "user " + about.user.id;
+      td.appendChild(link);
+    }
+    return td;
+  }
+
   function render(body, isFirstPage) {
     var shown = new Set();
     var rows = body.dead_letters.map(function (letter) {
@@ -47,7 +74,7 @@
         live.cell(letter.id, "num", "id"),
         live.cell(letter.consumer, "", "consumer"),
         live.cell(letter.topic, "", "topic"),
-        live.cell(letter.subject_id === null ? "payload" : letter.subject_id, "", "subject"),
+        subjectCell(letter),
         live.cell(letter.error, "break error-text", "error"),
         live.cell(letter.attempts, "num", "attempts"),
         live.cell(live.utcText(letter.dead_lettered_at), "time", "dead-lettered"),
