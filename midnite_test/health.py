@@ -95,7 +95,7 @@ def status_report() -> Status:
     problems = {
         "database": None if database_ok else "the database does not answer",
         "broker": broker_health(),
-        "clickhouse": clickhouse_health() if database_ok else unknown,
+        "clickhouse": clickhouse_health(heartbeat=heartbeat) if database_ok else unknown,
         "worker": worker_heartbeat_problem(heartbeat) if database_ok else unknown,
         "outbox": _cursors_ahead_problem(cursors_ahead),
     }

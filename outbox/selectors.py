@@ -197,11 +197,11 @@ def outbox_cursors_ahead() -> list[CursorAhead]:
     return cursors_ahead() if connection.vendor == "postgresql" else []
 
 
-def clickhouse_health() -> str | None:
+def clickhouse_health(*, heartbeat: WorkerHeartbeat | None) -> str | None:
     """Return None when ClickHouse is reachable, else why not.
 
-    A server is pinged. An embedded store belongs to the worker, so its last heartbeat is
-    read instead and must be recent and good.
+    A server is pinged. An embedded store belongs to the worker, so its last heartbeat (the
+    caller's read of worker_heartbeat, which judges the worker too) must be recent and good.
     """
     if not is_embedded():
         try:
@@ -209,7 +209,6 @@ def clickhouse_health() -> str | None:
         except OutboxError as exc:
             return str(exc)[:300]
         return None
-    heartbeat = worker_heartbeat()
     if heartbeat is None:
         return "no worker has reported on the embedded store yet"
     return worker_heartbeat_problem(heartbeat) or (None if heartbeat.ok else heartbeat.error)

@@ -10,7 +10,6 @@ serving a tiny WSGI application.
 import importlib.machinery
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from midnite_test.tests.ports import free_port
 from midnite_test.tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +38,6 @@ def _run_embedded():
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     try:
         urllib.request.urlopen(url, timeout=2)
@@ -58,7 +52,7 @@ def _answers(url: str) -> bool:
 def served(tmp_path):
     """granian with make run's access-log options; yields its port and its output file."""
     (tmp_path / "tiny_app.py").write_text(APP)
-    port, output = _free_port(), tmp_path / "granian.out"
+    port, output = free_port(), tmp_path / "granian.out"
     command = [
         str(Path(sys.executable).parent / "granian"),
         *("--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)),

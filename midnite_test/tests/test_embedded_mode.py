@@ -12,7 +12,6 @@ import json
 import os
 import pty
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import pytest
 import redis
 
 from midnite_test.tests.http_client import post_json
+from midnite_test.tests.ports import free_port
 from midnite_test.tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,16 +47,10 @@ SHIPPED = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def embedded(tmp_path):
     """A set-up embedded service: its environment, port and SQLite file."""
-    port = _free_port()
+    port = free_port()
     env = {
         **{
             k: v
@@ -244,7 +238,7 @@ def test_make_run_with_a_broker_runs_celerys_worker_in_place_of_the_embedded_one
         second = subprocess.run(
             [sys.executable, "bin/run-embedded", "--check"],
             cwd=ROOT,
-            env={**env, "CELERY_BROKER_URL": broker_url, "PORT": str(_free_port())},
+            env={**env, "CELERY_BROKER_URL": broker_url, "PORT": str(free_port())},
             capture_output=True,
             text=True,
             timeout=60,

@@ -9,7 +9,6 @@ whichever process did the work.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import types
@@ -24,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import Event
 from midnite_test.tests.http_client import post_json, serving
+from midnite_test.tests.ports import free_port
 from midnite_test.tests.waiting import wait_until
 from notifications.models import Decision
 from outbox.contracts import CONSUMER_ANALYTICS
@@ -38,12 +38,6 @@ START_SECONDS = 90
 SETTLE_SECONDS = 60
 TRANSACTIONS = 10
 SIGNUPS = ("u_ada", "u_grace")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def services(live_database_url, tmp_path_factory) -> Iterator[tuple[int, int]]:
         check=True,
         capture_output=True,
     )
-    ports = (_free_port(), _free_port())
+    ports = (free_port(), free_port())
     processes = [_granian(port, env) for port in ports]
     processes.append(
         subprocess.Popen(

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from midnite_test.tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,9 +28,9 @@ def taken_port():
         yield server.getsockname()[1]
 
 
-def _run(command: list[str], port: int, var_dir: Path) -> subprocess.CompletedProcess:
-    """Run `command` in the checkout with PORT and VAR_DIR set; return how it ended."""
-    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir)}
+def _run(command: list[str], port: int, var_dir: Path, **settings) -> subprocess.CompletedProcess:
+    """Run `command` in the checkout with PORT, VAR_DIR and `settings` set; return how it ended."""
+    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir), **settings}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -60,11 +62,9 @@ def var_in_use(tmp_path):
         yield tmp_path
 
 
-@pytest.fixture
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(name="free_port")
+def free_port_fixture():
+    return free_port()
 
 
 def test_make_run_refuses_a_var_directory_another_make_run_uses_before_setting_up(
@@ -113,15 +113,8 @@ def test_a_port_or_a_worker_count_granian_cannot_take_is_refused_in_one_line(
 ):
     """Before: PORT=0 passed (granian listened on a port of the system's choosing and the run
     never said Ready), and WEB_CONCURRENCY=abc ended the run after its set-up."""
-    env = {**os.environ, "PORT": str(free_port), "VAR_DIR": str(tmp_path), setting: value}
-
-    done = subprocess.run(
-        [sys.executable, "bin/run-embedded", "--check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = _run(
+        [sys.executable, "bin/run-embedded", "--check"], free_port, tmp_path, **{setting: value}
     )
 
     assert (done.returncode, done.stderr.splitlines()) == (1, [f"run-embedded: {refusal}"])
